@@ -1,0 +1,29 @@
+//! The tessera domain: user pools, app clients, access keys, signing keys, identifiers and the
+//! master-key envelope that protects every secret at rest.
+//!
+//! Architecture invariant: this crate never reads the clock, a socket, a file or the
+//! environment. Time arrives as a `SystemTime` argument and randomness through the
+//! [`Random`] trait, so that tests control both.
+
+mod access_key;
+mod app_client;
+mod clock;
+mod error;
+mod ident;
+mod master_key;
+mod random;
+mod signing_key;
+mod user_pool;
+
+pub use access_key::AccessKey;
+pub use app_client::AppClient;
+pub use clock::{Clock, ManualClock};
+pub use error::CoreError;
+pub use ident::{app_client_id, app_client_secret, radix32, user_pool_id};
+pub use master_key::{MasterKey, MASTER_KEY_LEN};
+pub use random::{Random, SeededRandom, SystemRandom};
+pub use signing_key::{KeyUse, SigningKey};
+pub use user_pool::{user_pool_arn, UserPool};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+//! The master key and the envelope that seals every secret tessera stores (signing keys,
+//! access-key secrets, client secrets) with AES-256-GCM.
+//!
+//! Each sealed value is bound to a context string (for example `signing-key:<pool>:<kid>`)
+//! as additional authenticated data, so a ciphertext copied into another row does not open.
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use base64::Engine;
+
+use crate::{CoreError, Random};
+
+/// The length of the master key in bytes.
+pub const MASTER_KEY_LEN: usize = 32;
+const VERSION: u8 = 1;
+
+/// The key that seals secrets at rest. Its `Debug` output never shows the key.
+pub struct MasterKey {
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// Builds the key from its 32 raw bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CoreError> {
+        if bytes.len() != MASTER_KEY_LEN {
+            return Err(CoreError::MasterKeyFormat);
+        }
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| CoreError::MasterKeyFormat)?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+        })
+    }
+
+    /// Parses the textual form kept in `master.key` or `TESSERA_MASTER_KEY`: 64 hex
+    /// characters or standard base64 of 32 bytes.
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        let text = text.trim();
+        let bytes = if text.len() == 2 * MASTER_KEY_LEN {
+            hex::decode(text).map_err(|_| CoreError::MasterKeyFormat)?
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|_| CoreError::MasterKeyFormat)?
+        };
+        Self::from_bytes(&bytes)
+    }
+
+    /// Generates fresh key material and returns it in the textual (hex) form.
+    pub fn generate_text(random: &dyn Random) -> String {
+        let mut bytes = [0u8; MASTER_KEY_LEN];
+        random.fill(&mut bytes);
+        hex::encode(bytes)
+    }
+
+    /// Seals `plaintext` under `context`: `version || nonce || ciphertext || tag`.
+    pub fn seal(
+        &self,
+        context: &str,
+        plaintext: &[u8],
+        random: &dyn Random,
+    ) -> Result<Vec<u8>, CoreError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random.fill(&mut nonce);
+        let mut in_out = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut in_out,
+            )
+            .map_err(|_| CoreError::Crypto("seal"))?;
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + in_out.len());
+        sealed.push(VERSION);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&in_out);
+        Ok(sealed)
+    }
+
+    /// Opens a value sealed by [`MasterKey::seal`] under the same context.
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CoreError> {
+        if sealed.len() < 1 + NONCE_LEN || sealed[0] != VERSION {
+            return Err(CoreError::Unseal);
+        }
+        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
+            .map_err(|_| CoreError::Unseal)?;
+        let mut in_out = sealed[1 + NONCE_LEN..].to_vec();
+        let plaintext = self
+            .key
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
+            .map_err(|_| CoreError::Unseal)?;
+        Ok(plaintext.to_vec())
+    }
+}

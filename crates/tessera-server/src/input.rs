@@ -1,0 +1,80 @@
+//! Typed reads of a request that the service model has already validated, so that a
+//! missing required member here is a tessera bug rather than a client error.
+
+use serde_json::{Map, Value};
+
+use crate::ApiError;
+
+/// A validated request body.
+pub(crate) struct Input(Map<String, Value>);
+
+impl Input {
+    pub(crate) fn new(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+
+    /// An optional member; JSON `null` counts as absent.
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    /// An optional string member.
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_str)
+    }
+
+    /// A string member the model marks required.
+    pub(crate) fn required_str(&self, name: &str) -> Result<&str, ApiError> {
+        self.str(name).ok_or_else(|| {
+            ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                lower_camel(name)
+            ))
+        })
+    }
+
+    /// An optional integer member.
+    pub(crate) fn i64(&self, name: &str) -> Option<i64> {
+        self.get(name).and_then(Value::as_i64)
+    }
+
+    /// An optional boolean member.
+    pub(crate) fn bool(&self, name: &str) -> Option<bool> {
+        self.get(name).and_then(Value::as_bool)
+    }
+}
+
+fn lower_camel(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Seconds since the epoch with millisecond precision, the form every AWS timestamp takes.
+pub(crate) fn epoch_seconds(time: std::time::SystemTime) -> Value {
+    let millis = time
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    // Integral milliseconds divided by 1000 print as e.g. 1700000000.123.
+    serde_json::Number::from_f64(millis as f64 / 1000.0).map_or(Value::Null, Value::Number)
+}
+
+/// A pagination token: the last id of the previous page, opaque to the client.
+pub(crate) fn encode_token(last_id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
+}
+
+/// Reads a token made by [`encode_token`].
+pub(crate) fn decode_token(token: &str) -> Result<String, ApiError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("v1:").map(String::from))
+        .ok_or_else(|| ApiError::invalid_parameter("Invalid pagination token."))
+}

@@ -1,0 +1,75 @@
+//! The HTTP edge of tessera: the Cognito Identity Provider JSON API (AWS JSON 1.1 at
+//! `POST /`), the per-pool well-known documents, health, and the translation of every
+//! failure into the error shape a client expects.
+//!
+//! Architecture invariants: this is the only crate that knows HTTP; it never sends internal
+//! error detail to a client; and the router is a plain function of its state ([`app`]), so
+//! tests drive it without a socket.
+
+mod app_client;
+pub mod bootstrap;
+mod error;
+mod input;
+mod protocol;
+mod signature;
+mod state;
+mod tag;
+mod user_pool;
+mod well_known;
+
+use std::time::Duration;
+
+use axum::http::{HeaderName, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use state::{AppState, ServerConfig, SystemClock};
+
+/// Builds the whole HTTP application for `state`.
+pub fn app(state: AppState) -> Router {
+    // Browsers (amazon-cognito-identity-js, Amplify) call the API cross-origin with custom
+    // headers, so preflights must succeed and the error headers must be readable; the list
+    // of exposed headers is the one Cognito sends.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            HeaderName::from_static("x-amzn-requestid"),
+            HeaderName::from_static("x-amzn-errortype"),
+            HeaderName::from_static("x-amzn-errormessage"),
+            HeaderName::from_static("date"),
+        ])
+        .max_age(Duration::from_secs(3600));
+
+    Router::new()
+        .route("/", post(protocol::cognito_api).get(protocol::not_post))
+        .route("/health", get(well_known::health))
+        .route("/{pool_id}/.well-known/jwks.json", get(well_known::jwks))
+        .route(
+            "/{pool_id}/.well-known/openid-configuration",
+            get(well_known::openid_configuration),
+        )
+        .fallback(well_known::not_found)
+        .with_state(state)
+        .layer(
+            // Read top to bottom: the request id is assigned first so that every later
+            // layer's response, including CORS preflights and timeouts, carries it.
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(protocol::request_id))
+                .layer(TraceLayer::new_for_http())
+                .layer(cors)
+                // A slow or stalled client cannot hold a connection open forever.
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(30),
+                )),
+        )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+//! AWS JSON 1.1 framing: `POST /` with `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`,
+//! dispatch, request ids, and the order of checks a real AWS endpoint applies (operation,
+//! body size, signature, then the model's validation).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tessera_proto::model::ServiceModel;
+use tessera_proto::validate::ValidationError;
+
+use crate::input::Input;
+use crate::{app_client, signature, tag, user_pool, ApiError, AppState};
+
+/// The content type of every AWS JSON 1.1 request and response.
+pub(crate) const AMZ_JSON: &str = "application/x-amz-json-1.1";
+
+/// The largest request body accepted. Cognito's largest legitimate inputs (UI customization
+/// CSS and images) stay well below it.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Gives every request a fresh `x-amzn-RequestId`, returns it on the response, and puts it
+/// on the tracing span so that every log line of the request carries it.
+pub(crate) async fn request_id(request: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+/// `GET /` and other methods on the API path.
+pub(crate) async fn not_post() -> ApiError {
+    ApiError {
+        kind: "UnknownOperationException",
+        message: "The API accepts POST requests only.".into(),
+        status: StatusCode::METHOD_NOT_ALLOWED,
+    }
+}
+
+/// The Cognito Identity Provider API.
+pub(crate) async fn cognito_api(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    match handle(&state, &parts, body).await {
+        Ok(output) => {
+            let mut response = (StatusCode::OK, output.to_string()).into_response();
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(AMZ_JSON),
+            );
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+fn unknown_operation(message: impl Into<String>) -> ApiError {
+    ApiError::new("UnknownOperationException", message)
+}
+
+async fn handle(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: Body,
+) -> Result<Value, ApiError> {
+    let model = ServiceModel::cognito_idp();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unknown_operation("Missing X-Amz-Target header."))?;
+    let operation = target
+        .split_once('.')
+        .filter(|(prefix, _)| *prefix == model.target_prefix())
+        .and_then(|(_, name)| model.operation(name))
+        .ok_or_else(|| unknown_operation(format!("Unknown operation {target}.")))?;
+
+    let body = read_body(body).await?;
+    if !operation.public {
+        signature::authenticate(state, parts, &body).await?;
+    }
+    let input = model
+        .validate_input(operation, &body)
+        .map_err(|error| match error {
+            ValidationError::Serialization(message) => {
+                ApiError::new("SerializationException", message)
+            }
+            ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
+        })?;
+    dispatch(state, &operation.name, Input::new(input)).await
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError {
+            kind: "SerializationException",
+            message: format!("Request body exceeds the maximum size of {MAX_BODY_BYTES} bytes."),
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+        }),
+        Err(_) => Err(ApiError::new(
+            "SerializationException",
+            "The request body could not be read.",
+        )),
+    }
+}
+
+async fn dispatch(state: &AppState, operation: &str, input: Input) -> Result<Value, ApiError> {
+    match operation {
+        "CreateUserPool" => user_pool::create(state, input).await,
+        "DescribeUserPool" => user_pool::describe(state, input).await,
+        "UpdateUserPool" => user_pool::update(state, input).await,
+        "DeleteUserPool" => user_pool::delete(state, input).await,
+        "ListUserPools" => user_pool::list(state, input).await,
+        "CreateUserPoolClient" => app_client::create(state, input).await,
+        "DescribeUserPoolClient" => app_client::describe(state, input).await,
+        "UpdateUserPoolClient" => app_client::update(state, input).await,
+        "DeleteUserPoolClient" => app_client::delete(state, input).await,
+        "ListUserPoolClients" => app_client::list(state, input).await,
+        "TagResource" => tag::tag(state, input).await,
+        "UntagResource" => tag::untag(state, input).await,
+        "ListTagsForResource" => tag::list(state, input).await,
+        other => {
+            // Cognito resolves the app client before anything else in the client-facing
+            // operations, so an unknown client is reported as such even here.
+            if let Some(client_id) = input.str("ClientId") {
+                if state.store.app_client(client_id).await?.is_none() {
+                    return Err(ApiError::client_not_found(client_id));
+                }
+            }
+            Err(ApiError::new(
+                "UnsupportedOperationException",
+                format!("{other} is not supported by this version of tessera."),
+            ))
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The state every handler shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use tessera_core::{Clock, Random};
+use tessera_store::Store;
+
+/// The system clock; the one place the server reads the time of day.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Deployment settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The AWS region tessera presents itself as (`us-east-1` by default).
+    pub region: String,
+    /// The account id used in ARNs.
+    pub account_id: String,
+    /// The public base URL, without a trailing slash; issuers are `<public_url>/<pool id>`.
+    pub public_url: String,
+}
+
+/// Shared, cheaply clonable handler state.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) store: Store,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    /// Access-key secrets already opened, by key id. Keys are never changed once created,
+    /// so entries never go stale.
+    pub(crate) access_keys: Arc<RwLock<HashMap<String, String>>>,
+}
+
+impl AppState {
+    /// State over `store`, with time and randomness supplied by the caller.
+    pub fn new(
+        store: Store,
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            clock,
+            random,
+            access_keys: Arc::default(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The issuer of a pool's tokens.
+    pub fn issuer(&self, pool_id: &str) -> String {
+        format!("{}/{}", self.config.public_url, pool_id)
+    }
+}

@@ -1,0 +1,76 @@
+//! TagResource, UntagResource and ListTagsForResource on user pool ARNs. A pool's tags are
+//! the `UserPoolTags` of its configuration, so CreateUserPool, UpdateUserPool and these
+//! operations all see the same set.
+
+use serde_json::{json, Value};
+use tessera_core::UserPool;
+
+use crate::input::Input;
+use crate::{user_pool, ApiError, AppState};
+
+const MAX_TAGS: usize = 50;
+
+async fn pool_of_arn(state: &AppState, arn: &str) -> Result<UserPool, ApiError> {
+    let prefix = format!(
+        "arn:aws:cognito-idp:{}:{}:userpool/",
+        state.config.region, state.config.account_id
+    );
+    let pool_id = arn
+        .strip_prefix(&prefix)
+        .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist.")))?;
+    user_pool::load(state, pool_id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("Resource {arn} does not exist.")))
+}
+
+async fn save(
+    state: &AppState,
+    mut pool: UserPool,
+    tags: serde_json::Map<String, Value>,
+) -> Result<(), ApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::invalid_parameter(format!(
+            "A resource can have at most {MAX_TAGS} tags."
+        )));
+    }
+    pool.settings
+        .insert("UserPoolTags".into(), Value::Object(tags));
+    if !state.store.update_user_pool(&pool).await? {
+        return Err(ApiError::pool_not_found(&pool.id));
+    }
+    Ok(())
+}
+
+pub(crate) async fn tag(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
+    let mut tags = pool.tags();
+    if let Some(new) = input.get("Tags").and_then(Value::as_object) {
+        for (key, value) in new {
+            tags.insert(key.clone(), value.clone());
+        }
+    }
+    save(state, pool, tags).await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn untag(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
+    let mut tags = pool.tags();
+    for key in input
+        .get("TagKeys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(key) = key.as_str() {
+            tags.remove(key);
+        }
+    }
+    save(state, pool, tags).await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
+    Ok(json!({ "Tags": pool.tags() }))
+}

@@ -1,0 +1,490 @@
+//! CreateUserPool, DescribeUserPool, UpdateUserPool, DeleteUserPool and ListUserPools.
+//!
+//! Like Cognito, UpdateUserPool replaces the whole updatable configuration: a setting the
+//! request leaves out returns to its default. Settings fixed at creation (schema, username
+//! and alias attributes, username configuration) are kept.
+
+use serde_json::{json, Map, Value};
+use tessera_core::{user_pool_arn, user_pool_id, KeyUse, SigningKey, UserPool};
+
+use crate::input::{decode_token, encode_token, epoch_seconds, Input};
+use crate::{ApiError, AppState};
+
+/// Members of CreateUserPool and UpdateUserPool stored as given (defaults applied after).
+const UPDATABLE: &[&str] = &[
+    "Policies",
+    "DeletionProtection",
+    "LambdaConfig",
+    "AutoVerifiedAttributes",
+    "SmsVerificationMessage",
+    "EmailVerificationMessage",
+    "EmailVerificationSubject",
+    "VerificationMessageTemplate",
+    "SmsAuthenticationMessage",
+    "MfaConfiguration",
+    "UserAttributeUpdateSettings",
+    "DeviceConfiguration",
+    "EmailConfiguration",
+    "SmsConfiguration",
+    "UserPoolTags",
+    "AdminCreateUserConfig",
+    "UserPoolAddOns",
+    "AccountRecoverySetting",
+    "UserPoolTier",
+];
+
+/// Members only CreateUserPool sets; UpdateUserPool keeps them.
+const FIXED_AT_CREATION: &[&str] = &[
+    "SchemaAttributes",
+    "UsernameAttributes",
+    "AliasAttributes",
+    "UsernameConfiguration",
+];
+
+/// Cognito's standard attributes, in the order DescribeUserPool lists them.
+const STANDARD_ATTRIBUTES: &[(&str, &str)] = &[
+    ("sub", "String"),
+    ("name", "String"),
+    ("given_name", "String"),
+    ("family_name", "String"),
+    ("middle_name", "String"),
+    ("nickname", "String"),
+    ("preferred_username", "String"),
+    ("profile", "String"),
+    ("picture", "String"),
+    ("website", "String"),
+    ("email", "String"),
+    ("email_verified", "Boolean"),
+    ("gender", "String"),
+    ("birthdate", "String"),
+    ("zoneinfo", "String"),
+    ("locale", "String"),
+    ("phone_number", "String"),
+    ("phone_number_verified", "Boolean"),
+    ("address", "String"),
+    ("updated_at", "Number"),
+    ("identities", "String"),
+];
+
+const MAX_CUSTOM_ATTRIBUTES: usize = 50;
+
+pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = create_pool(state, input, None).await?;
+    Ok(json!({ "UserPool": describe_pool(state, &pool) }))
+}
+
+/// Creates a pool with a fresh id, or with `fixed_id` (declarative bootstrap).
+pub(crate) async fn create_pool(
+    state: &AppState,
+    input: Input,
+    fixed_id: Option<String>,
+) -> Result<UserPool, ApiError> {
+    let name = input.required_str("PoolName")?.to_owned();
+    let mut settings = updatable_settings(&input)?;
+    if input.get("UsernameAttributes").is_some() && input.get("AliasAttributes").is_some() {
+        return Err(ApiError::invalid_parameter(
+            "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool.",
+        ));
+    }
+    for member in [
+        "UsernameAttributes",
+        "AliasAttributes",
+        "UsernameConfiguration",
+    ] {
+        if let Some(value) = input.get(member) {
+            settings.insert(member.into(), value.clone());
+        }
+    }
+    let schema = schema_attributes(
+        input
+            .get("Schema")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]),
+    )?;
+    settings.insert("SchemaAttributes".into(), Value::Array(schema));
+
+    let now = state.clock.now();
+    let pool = UserPool {
+        id: fixed_id.unwrap_or_else(|| user_pool_id(&state.config.region, state.random.as_ref())),
+        name,
+        created_at: now,
+        last_modified_at: now,
+        settings,
+    };
+    // RSA key generation takes tens of milliseconds of CPU; keep it off the async workers.
+    let keys = tokio::task::spawn_blocking(
+        move || -> Result<Vec<SigningKey>, tessera_core::CoreError> {
+            Ok(vec![
+                SigningKey::generate(KeyUse::Id, now)?,
+                SigningKey::generate(KeyUse::Access, now)?,
+            ])
+        },
+    )
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    state.store.insert_user_pool(&pool, &keys).await?;
+    tracing::info!(pool_id = %pool.id, "user pool created");
+    Ok(pool)
+}
+
+pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = load(state, input.required_str("UserPoolId")?).await?;
+    Ok(json!({ "UserPool": describe_pool(state, &pool) }))
+}
+
+pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let mut pool = load(state, input.required_str("UserPoolId")?).await?;
+    let mut settings = updatable_settings(&input)?;
+    for member in FIXED_AT_CREATION {
+        if let Some(value) = pool.settings.get(*member) {
+            settings.insert((*member).into(), value.clone());
+        }
+    }
+    // Tags have their own operations; an UpdateUserPool without tags leaves them alone.
+    if input.get("UserPoolTags").is_none() {
+        settings.insert("UserPoolTags".into(), Value::Object(pool.tags()));
+    }
+    if let Some(name) = input.str("PoolName") {
+        pool.name = name.to_owned();
+    }
+    pool.settings = settings;
+    pool.last_modified_at = state.clock.now();
+    if !state.store.update_user_pool(&pool).await? {
+        return Err(ApiError::pool_not_found(&pool.id));
+    }
+    Ok(json!({}))
+}
+
+pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = load(state, input.required_str("UserPoolId")?).await?;
+    if pool.deletion_protected() {
+        return Err(ApiError::invalid_parameter(
+            "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
+        ));
+    }
+    if !state.store.delete_user_pool(&pool.id).await? {
+        return Err(ApiError::pool_not_found(&pool.id));
+    }
+    tracing::info!(pool_id = %pool.id, "user pool deleted");
+    Ok(json!({}))
+}
+
+pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    // The model bounds MaxResults to 1..=60 and marks it required.
+    let limit = u32::try_from(input.i64("MaxResults").unwrap_or(60)).unwrap_or(60);
+    let after = input.str("NextToken").map(decode_token).transpose()?;
+    let mut pools = state
+        .store
+        .list_user_pools(after.as_deref(), limit + 1)
+        .await?;
+    let more = pools.len() > limit as usize;
+    pools.truncate(limit as usize);
+    let descriptions: Vec<Value> = pools
+        .iter()
+        .map(|pool| {
+            json!({
+                "Id": pool.id,
+                "Name": pool.name,
+                "LambdaConfig": pool.settings.get("LambdaConfig").cloned().unwrap_or_else(|| json!({})),
+                "LastModifiedDate": epoch_seconds(pool.last_modified_at),
+                "CreationDate": epoch_seconds(pool.created_at),
+            })
+        })
+        .collect();
+    let mut output = json!({ "UserPools": descriptions });
+    if more {
+        if let Some(last) = pools.last() {
+            output["NextToken"] = json!(encode_token(&last.id));
+        }
+    }
+    Ok(output)
+}
+
+/// Loads a pool or answers `ResourceNotFoundException`.
+pub(crate) async fn load(state: &AppState, pool_id: &str) -> Result<UserPool, ApiError> {
+    state
+        .store
+        .user_pool(pool_id)
+        .await?
+        .ok_or_else(|| ApiError::pool_not_found(pool_id))
+}
+
+/// The `UserPoolType` document DescribeUserPool and CreateUserPool return.
+fn describe_pool(state: &AppState, pool: &UserPool) -> Value {
+    let mut out = Map::new();
+    out.insert("Id".into(), json!(pool.id));
+    out.insert("Name".into(), json!(pool.name));
+    for (member, value) in &pool.settings {
+        out.insert(member.clone(), value.clone());
+    }
+    out.insert(
+        "LastModifiedDate".into(),
+        epoch_seconds(pool.last_modified_at),
+    );
+    out.insert("CreationDate".into(), epoch_seconds(pool.created_at));
+    out.insert("EstimatedNumberOfUsers".into(), json!(0));
+    out.insert(
+        "Arn".into(),
+        json!(user_pool_arn(
+            &state.config.region,
+            &state.config.account_id,
+            &pool.id
+        )),
+    );
+    Value::Object(out)
+}
+
+/// The updatable settings of a Create or Update request with Cognito's defaults applied.
+fn updatable_settings(input: &Input) -> Result<Map<String, Value>, ApiError> {
+    let mut settings = Map::new();
+    for member in UPDATABLE {
+        if let Some(value) = input.get(member) {
+            settings.insert((*member).into(), value.clone());
+        }
+    }
+
+    let mut policies = settings
+        .remove("Policies")
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let password_policy = match policies
+        .remove("PasswordPolicy")
+        .and_then(|v| v.as_object().cloned())
+    {
+        // A policy that is given has its unset rules off, as in Cognito; only the validity
+        // of temporary passwords has a default.
+        Some(mut given) => {
+            given.entry("MinimumLength").or_insert(json!(8));
+            for rule in [
+                "RequireUppercase",
+                "RequireLowercase",
+                "RequireNumbers",
+                "RequireSymbols",
+            ] {
+                given.entry(rule).or_insert(json!(false));
+            }
+            given
+                .entry("TemporaryPasswordValidityDays")
+                .or_insert(json!(7));
+            given
+        }
+        None => json!({
+            "MinimumLength": 8,
+            "RequireUppercase": true,
+            "RequireLowercase": true,
+            "RequireNumbers": true,
+            "RequireSymbols": true,
+            "TemporaryPasswordValidityDays": 7,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    };
+    policies.insert("PasswordPolicy".into(), Value::Object(password_policy));
+    policies
+        .entry("SignInPolicy")
+        .or_insert(json!({ "AllowedFirstAuthFactors": ["PASSWORD"] }));
+    settings.insert("Policies".into(), Value::Object(policies));
+
+    settings
+        .entry("DeletionProtection")
+        .or_insert(json!("INACTIVE"));
+    settings.entry("LambdaConfig").or_insert(json!({}));
+    settings.entry("MfaConfiguration").or_insert(json!("OFF"));
+    settings
+        .entry("EmailConfiguration")
+        .or_insert(json!({ "EmailSendingAccount": "COGNITO_DEFAULT" }));
+    settings
+        .entry("UserPoolTier")
+        .or_insert(json!("ESSENTIALS"));
+    settings
+        .entry("UserAttributeUpdateSettings")
+        .or_insert(json!({ "AttributesRequireVerificationBeforeUpdate": [] }));
+
+    let mut admin_create = settings
+        .remove("AdminCreateUserConfig")
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    admin_create
+        .entry("AllowAdminCreateUserOnly")
+        .or_insert(json!(false));
+    admin_create
+        .entry("UnusedAccountValidityDays")
+        .or_insert(json!(7));
+    settings.insert("AdminCreateUserConfig".into(), Value::Object(admin_create));
+
+    // Cognito keeps the legacy e-mail verification members and the template in step.
+    let mut template = settings
+        .remove("VerificationMessageTemplate")
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    template
+        .entry("DefaultEmailOption")
+        .or_insert(json!("CONFIRM_WITH_CODE"));
+    for (legacy, modern) in [
+        ("EmailVerificationMessage", "EmailMessage"),
+        ("EmailVerificationSubject", "EmailSubject"),
+        ("SmsVerificationMessage", "SmsMessage"),
+    ] {
+        match (settings.get(legacy).cloned(), template.get(modern).cloned()) {
+            (Some(value), None) => {
+                template.insert(modern.into(), value);
+            }
+            (None, Some(value)) => {
+                settings.insert(legacy.into(), value);
+            }
+            _ => {}
+        }
+    }
+    settings.insert(
+        "VerificationMessageTemplate".into(),
+        Value::Object(template),
+    );
+    Ok(settings)
+}
+
+/// The full `SchemaAttributes` list: the standard attributes, adjusted where the request
+/// mentions them, followed by the custom attributes it declares.
+pub(crate) fn schema_attributes(requested: &[Value]) -> Result<Vec<Value>, ApiError> {
+    let mut schema: Vec<Value> = STANDARD_ATTRIBUTES
+        .iter()
+        .map(|(name, kind)| standard_attribute(name, kind))
+        .collect();
+    let mut custom_count = 0;
+    for attribute in requested {
+        let Some(name) = attribute.get("Name").and_then(Value::as_str) else {
+            return Err(ApiError::invalid_parameter(
+                "Schema attributes must have a Name.",
+            ));
+        };
+        if let Some(standard) = schema.iter_mut().find(|s| s["Name"] == name) {
+            merge_standard(standard, attribute)?;
+            continue;
+        }
+        custom_count += 1;
+        if custom_count > MAX_CUSTOM_ATTRIBUTES {
+            return Err(ApiError::invalid_parameter(format!(
+                "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+            )));
+        }
+        let custom = custom_attribute(name, attribute)?;
+        if schema.iter().any(|s| s["Name"] == custom["Name"]) {
+            return Err(ApiError::invalid_parameter(format!(
+                "Existing attribute already has name {}.",
+                custom["Name"].as_str().unwrap_or(name)
+            )));
+        }
+        schema.push(custom);
+    }
+    Ok(schema)
+}
+
+fn standard_attribute(name: &str, kind: &str) -> Value {
+    let mut attribute = json!({
+        "Name": name,
+        "AttributeDataType": kind,
+        "DeveloperOnlyAttribute": false,
+        "Mutable": name != "sub",
+        "Required": name == "sub",
+    });
+    match (name, kind) {
+        ("sub", _) => {
+            attribute["StringAttributeConstraints"] =
+                json!({ "MinLength": "1", "MaxLength": "2048" })
+        }
+        ("birthdate", _) => {
+            attribute["StringAttributeConstraints"] =
+                json!({ "MinLength": "10", "MaxLength": "10" })
+        }
+        ("identities", _) => attribute["StringAttributeConstraints"] = json!({}),
+        (_, "String") => {
+            attribute["StringAttributeConstraints"] =
+                json!({ "MinLength": "0", "MaxLength": "2048" })
+        }
+        (_, "Number") => attribute["NumberAttributeConstraints"] = json!({ "MinValue": "0" }),
+        _ => {}
+    }
+    attribute
+}
+
+fn merge_standard(standard: &mut Value, requested: &Value) -> Result<(), ApiError> {
+    let name = standard["Name"].as_str().unwrap_or_default().to_owned();
+    if let Some(kind) = requested.get("AttributeDataType").and_then(Value::as_str) {
+        if Some(kind) != standard["AttributeDataType"].as_str() {
+            return Err(ApiError::invalid_parameter(format!(
+                "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {name}"
+            )));
+        }
+    }
+    if requested
+        .get("DeveloperOnlyAttribute")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        return Err(ApiError::invalid_parameter(format!(
+            "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {name}"
+        )));
+    }
+    if name == "sub" {
+        return Err(ApiError::invalid_parameter(
+            "You can not change the schema of attribute sub.",
+        ));
+    }
+    for member in [
+        "Mutable",
+        "Required",
+        "StringAttributeConstraints",
+        "NumberAttributeConstraints",
+    ] {
+        if let Some(value) = requested.get(member) {
+            standard[member] = value.clone();
+        }
+    }
+    Ok(())
+}
+
+fn custom_attribute(name: &str, requested: &Value) -> Result<Value, ApiError> {
+    let bare = name.strip_prefix("custom:").unwrap_or(name);
+    if bare.is_empty() || bare.chars().count() > 20 {
+        return Err(ApiError::invalid_parameter(format!(
+            "Custom attribute name {name} must be between 1 and 20 characters."
+        )));
+    }
+    if requested.get("Required").and_then(Value::as_bool) == Some(true) {
+        return Err(ApiError::invalid_parameter(
+            "Required custom attributes are not supported currently.",
+        ));
+    }
+    let developer_only = requested
+        .get("DeveloperOnlyAttribute")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let kind = requested
+        .get("AttributeDataType")
+        .and_then(Value::as_str)
+        .unwrap_or("String");
+    let mut attribute = json!({
+        "Name": if developer_only { format!("dev:custom:{bare}") } else { format!("custom:{bare}") },
+        "AttributeDataType": kind,
+        "DeveloperOnlyAttribute": developer_only,
+        "Mutable": requested.get("Mutable").and_then(Value::as_bool).unwrap_or(true),
+        "Required": false,
+    });
+    match kind {
+        "String" => {
+            attribute["StringAttributeConstraints"] = requested
+                .get("StringAttributeConstraints")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+        }
+        "Number" => {
+            attribute["NumberAttributeConstraints"] = requested
+                .get("NumberAttributeConstraints")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+        }
+        _ => {}
+    }
+    Ok(attribute)
+}

@@ -1,0 +1,87 @@
+//! The per-pool documents OIDC and JWT libraries fetch (JWKS and discovery), and health.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::{ApiError, AppState};
+
+/// How long clients may cache the well-known documents. Short enough that a rotated key is
+/// picked up quickly, long enough that verifiers do not refetch on every request.
+const CACHE_CONTROL: &str = "public, max-age=300";
+
+fn json_document(value: Value) -> Response {
+    let mut response = (StatusCode::OK, value.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    response
+}
+
+fn missing(message: String) -> Response {
+    let mut response = (
+        StatusCode::NOT_FOUND,
+        json!({ "message": message }).to_string(),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `GET /health`.
+pub(crate) async fn health() -> Response {
+    json_document(json!({ "status": "ok" }))
+}
+
+/// Any path no route serves.
+pub(crate) async fn not_found() -> Response {
+    missing("Not found.".into())
+}
+
+/// `GET /{poolId}/.well-known/jwks.json`.
+pub(crate) async fn jwks(State(state): State<AppState>, Path(pool_id): Path<String>) -> Response {
+    match state.store.public_jwks(&pool_id).await {
+        Ok(Some(keys)) => json_document(json!({ "keys": keys })),
+        Ok(None) => missing(format!("User pool {pool_id} does not exist.")),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// `GET /{poolId}/.well-known/openid-configuration`.
+pub(crate) async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+) -> Response {
+    match state.store.user_pool(&pool_id).await {
+        Ok(Some(_)) => {
+            let issuer = state.issuer(&pool_id);
+            // Members in alphabetical order, as Cognito publishes them.
+            json_document(json!({
+                "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+                "end_session_endpoint": format!("{issuer}/logout"),
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "issuer": issuer,
+                "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+                "response_types_supported": ["code"],
+                "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+                "scopes_supported": ["openid", "email", "phone", "profile"],
+                "subject_types_supported": ["public"],
+                "token_endpoint": format!("{issuer}/oauth2/token"),
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "userinfo_endpoint": format!("{issuer}/oauth2/userInfo"),
+            }))
+        }
+        Ok(None) => missing(format!("User pool {pool_id} does not exist.")),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}

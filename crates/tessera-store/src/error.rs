@@ -1,0 +1,23 @@
+/// Everything the store can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed a statement, or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A sealed secret could not be opened, or a stored key could not be parsed.
+    #[error("stored secret is unreadable: {0}")]
+    Crypto(#[from] tessera_core::CoreError),
+    /// A stored document is not valid JSON.
+    #[error("stored document is corrupt: {0}")]
+    Corrupt(String),
+    /// The database URL names no supported backend.
+    #[error("unsupported database url (expected sqlite: or postgres:)")]
+    UnsupportedUrl,
+    /// A row with this key already exists.
+    #[error("already exists")]
+    Conflict,
+}

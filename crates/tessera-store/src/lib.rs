@@ -1,0 +1,17 @@
+//! Durable storage for tessera: one interface over two backends, SQLite (the embedded
+//! default) and PostgreSQL (several stateless tessera nodes on one database).
+//!
+//! Architecture invariants: the store never writes a secret in the clear (it seals every
+//! secret with the master key on the way in and opens it on the way out), it has no rules
+//! about content (validation happens above it), and every multi-row write is one transaction.
+//! Both backends run the same SQL; only the migrations differ in column types, and the two
+//! migration folders hold files of the same names (a test checks this).
+
+mod error;
+mod store;
+
+pub use error::StoreError;
+pub use store::{Backend, Store};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,471 @@
+//! The store: connection, migrations and one method per durable operation.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use tessera_core::{AccessKey, AppClient, KeyUse, MasterKey, Random, SigningKey, UserPool};
+
+use crate::StoreError;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file in WAL mode.
+    Sqlite,
+    /// A PostgreSQL server, possibly shared by several tessera nodes.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL selects.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+}
+
+/// The durable state of a tessera deployment.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    master_key: Arc<MasterKey>,
+    random: Arc<dyn Random>,
+    /// SQLite allows one writer at a time and answers SQLITE_BUSY to a transaction that
+    /// tries to upgrade from reading to writing while another writes; serialising write
+    /// transactions inside the process avoids that failure entirely.
+    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn from_millis(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn to_document(settings: &Map<String, Value>) -> String {
+    Value::Object(settings.clone()).to_string()
+}
+
+fn from_document(text: &str) -> Result<Map<String, Value>, StoreError> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(StoreError::Corrupt("settings is not an object".into())),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite:…` or `postgres://…`) and applies the embedded migrations.
+    pub async fn connect(
+        url: &str,
+        master_key: Arc<MasterKey>,
+        random: Arc<dyn Random>,
+    ) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10));
+        let pool = options.connect(url).await?;
+        match backend {
+            Backend::Sqlite => {
+                // WAL lets readers run beside the writer; the setting is stored in the file.
+                sqlx::query("PRAGMA journal_mode=WAL")
+                    .execute(&pool)
+                    .await?;
+                SQLITE_MIGRATIONS.run(&pool).await?;
+            }
+            // The PostgreSQL migrator takes an advisory lock, so several nodes starting at
+            // once apply each migration exactly once.
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self {
+            pool,
+            backend,
+            master_key,
+            random,
+            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+        })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+
+    fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self
+            .master_key
+            .seal(context, plaintext, self.random.as_ref())?)
+    }
+
+    fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self.master_key.open(context, sealed)?)
+    }
+
+    fn open_text(&self, context: &str, sealed: &[u8]) -> Result<String, StoreError> {
+        String::from_utf8(self.open(context, sealed)?)
+            .map_err(|_| StoreError::Corrupt("sealed text is not UTF-8".into()))
+    }
+
+    // ---- access keys ----
+
+    /// Stores a new access key, its secret sealed.
+    pub async fn insert_access_key(&self, key: &AccessKey) -> Result<(), StoreError> {
+        let sealed = self.seal(&AccessKey::seal_context(&key.id), key.secret.as_bytes())?;
+        let _guard = self.write_guard().await;
+        let result = sqlx::query(
+            "INSERT INTO access_keys (id, sealed_secret, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&key.id)
+        .bind(sealed)
+        .bind(millis(key.created_at))
+        .execute(&self.pool)
+        .await;
+        map_conflict(result).map(|_| ())
+    }
+
+    /// The access key with this id, secret opened.
+    pub async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, sealed_secret, created_at FROM access_keys WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            let id: String = row.try_get("id")?;
+            let sealed: Vec<u8> = row.try_get("sealed_secret")?;
+            let secret = self.open_text(&AccessKey::seal_context(&id), &sealed)?;
+            Ok(AccessKey {
+                id,
+                secret,
+                created_at: from_millis(row.try_get("created_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    // ---- user pools ----
+
+    /// Stores a new pool together with its signing keys, in one transaction.
+    pub async fn insert_user_pool(
+        &self,
+        pool: &UserPool,
+        keys: &[SigningKey],
+    ) -> Result<(), StoreError> {
+        let mut sealed_keys = Vec::with_capacity(keys.len());
+        for key in keys {
+            sealed_keys
+                .push(self.seal(&SigningKey::seal_context(&pool.id, &key.kid), key.pkcs8())?);
+        }
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO user_pools (id, name, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&pool.id)
+        .bind(&pool.name)
+        .bind(millis(pool.created_at))
+        .bind(millis(pool.last_modified_at))
+        .bind(to_document(&pool.settings))
+        .execute(&mut *tx)
+        .await;
+        map_conflict(inserted)?;
+        for (key, sealed) in keys.iter().zip(sealed_keys) {
+            sqlx::query(
+                "INSERT INTO signing_keys (pool_id, kid, key_use, public_jwk, sealed_private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&pool.id)
+            .bind(&key.kid)
+            .bind(key.key_use.as_str())
+            .bind(key.public_jwk().to_string())
+            .bind(sealed)
+            .bind(millis(key.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The pool with this id.
+    pub async fn user_pool(&self, id: &str) -> Result<Option<UserPool>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, created_at, last_modified_at, settings FROM user_pools WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(pool_from_row).transpose()
+    }
+
+    /// Replaces a pool's name and settings. False when the pool does not exist.
+    pub async fn update_user_pool(&self, pool: &UserPool) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let result = sqlx::query(
+            "UPDATE user_pools SET name = $1, last_modified_at = $2, settings = $3 WHERE id = $4",
+        )
+        .bind(&pool.name)
+        .bind(millis(pool.last_modified_at))
+        .bind(to_document(&pool.settings))
+        .bind(&pool.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Deletes a pool with its keys and clients. False when it did not exist.
+    pub async fn delete_user_pool(&self, id: &str) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        // Children are deleted explicitly rather than trusting ON DELETE CASCADE, whose
+        // enforcement in SQLite depends on a per-connection pragma.
+        sqlx::query("DELETE FROM app_clients WHERE pool_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM signing_keys WHERE pool_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let result = sqlx::query("DELETE FROM user_pools WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Up to `limit` pools with ids greater than `after`, in id order.
+    pub async fn list_user_pools(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserPool>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_modified_at, settings FROM user_pools WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pool_from_row).collect()
+    }
+
+    // ---- signing keys ----
+
+    /// The public JWKs of a pool's keys, oldest first; `None` when the pool does not exist.
+    pub async fn public_jwks(&self, pool_id: &str) -> Result<Option<Vec<Value>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.public_jwk FROM user_pools p LEFT JOIN signing_keys k ON k.pool_id = p.id WHERE p.id = $1 ORDER BY k.created_at, k.kid",
+        )
+        .bind(pool_id)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let jwk: Option<String> = row.try_get("public_jwk")?;
+            if let Some(jwk) = jwk {
+                keys.push(
+                    serde_json::from_str(&jwk).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+            }
+        }
+        Ok(Some(keys))
+    }
+
+    /// A pool's signing keys with their private halves opened, oldest first.
+    pub async fn signing_keys(&self, pool_id: &str) -> Result<Vec<SigningKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, key_use, sealed_private_key, created_at FROM signing_keys WHERE pool_id = $1 ORDER BY created_at, kid",
+        )
+        .bind(pool_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let kid: String = row.try_get("kid")?;
+            let key_use: String = row.try_get("key_use")?;
+            let key_use = KeyUse::parse(&key_use)
+                .ok_or_else(|| StoreError::Corrupt(format!("key use {key_use}")))?;
+            let sealed: Vec<u8> = row.try_get("sealed_private_key")?;
+            let pkcs8 = self.open(&SigningKey::seal_context(pool_id, &kid), &sealed)?;
+            keys.push(SigningKey::from_pkcs8(
+                key_use,
+                from_millis(row.try_get("created_at")?),
+                &pkcs8,
+            )?);
+        }
+        Ok(keys)
+    }
+
+    // ---- app clients ----
+
+    /// Stores a new app client, its secret sealed. Conflict when the id is taken.
+    pub async fn insert_app_client(&self, client: &AppClient) -> Result<(), StoreError> {
+        let sealed = client
+            .secret
+            .as_ref()
+            .map(|secret| {
+                self.seal(
+                    &AppClient::seal_context(&client.client_id),
+                    secret.as_bytes(),
+                )
+            })
+            .transpose()?;
+        let _guard = self.write_guard().await;
+        let result = sqlx::query(
+            "INSERT INTO app_clients (client_id, pool_id, client_name, sealed_secret, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&client.client_id)
+        .bind(&client.user_pool_id)
+        .bind(&client.client_name)
+        .bind(sealed)
+        .bind(millis(client.created_at))
+        .bind(millis(client.last_modified_at))
+        .bind(to_document(&client.settings))
+        .execute(&self.pool)
+        .await;
+        map_conflict(result).map(|_| ())
+    }
+
+    /// The app client with this id, whatever its pool.
+    pub async fn app_client(&self, client_id: &str) -> Result<Option<AppClient>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, pool_id, client_name, sealed_secret, created_at, last_modified_at, settings FROM app_clients WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(|row| self.client_from_row(row))
+            .transpose()
+    }
+
+    /// Replaces a client's name and settings. False when it does not exist in that pool.
+    pub async fn update_app_client(&self, client: &AppClient) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let result = sqlx::query(
+            "UPDATE app_clients SET client_name = $1, last_modified_at = $2, settings = $3 WHERE client_id = $4 AND pool_id = $5",
+        )
+        .bind(&client.client_name)
+        .bind(millis(client.last_modified_at))
+        .bind(to_document(&client.settings))
+        .bind(&client.client_id)
+        .bind(&client.user_pool_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Deletes a client of a pool. False when it did not exist there.
+    pub async fn delete_app_client(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+    ) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let result = sqlx::query("DELETE FROM app_clients WHERE client_id = $1 AND pool_id = $2")
+            .bind(client_id)
+            .bind(pool_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Up to `limit` clients of a pool with ids greater than `after`, in id order.
+    pub async fn list_app_clients(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AppClient>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT client_id, pool_id, client_name, sealed_secret, created_at, last_modified_at, settings FROM app_clients WHERE pool_id = $1 AND client_id > $2 ORDER BY client_id LIMIT $3",
+        )
+        .bind(pool_id)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| self.client_from_row(row)).collect()
+    }
+
+    fn client_from_row(&self, row: &AnyRow) -> Result<AppClient, StoreError> {
+        let client_id: String = row.try_get("client_id")?;
+        let sealed: Option<Vec<u8>> = row.try_get("sealed_secret")?;
+        let secret = sealed
+            .map(|sealed| self.open_text(&AppClient::seal_context(&client_id), &sealed))
+            .transpose()?;
+        let settings: String = row.try_get("settings")?;
+        Ok(AppClient {
+            user_pool_id: row.try_get("pool_id")?,
+            client_name: row.try_get("client_name")?,
+            client_id,
+            secret,
+            created_at: from_millis(row.try_get("created_at")?),
+            last_modified_at: from_millis(row.try_get("last_modified_at")?),
+            settings: from_document(&settings)?,
+        })
+    }
+}
+
+fn pool_from_row(row: &AnyRow) -> Result<UserPool, StoreError> {
+    let settings: String = row.try_get("settings")?;
+    Ok(UserPool {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: from_millis(row.try_get("created_at")?),
+        last_modified_at: from_millis(row.try_get("last_modified_at")?),
+        settings: from_document(&settings)?,
+    })
+}
+
+fn map_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+    match result {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,313 @@
+//! The storage conformance suite: every test runs on SQLite, and on PostgreSQL when
+//! `TESSERA_TEST_PG_URL` names a server (CI always sets it).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Map, Value};
+use sqlx::Row;
+use tessera_core::{AccessKey, AppClient, KeyUse, MasterKey, SeededRandom, SigningKey, UserPool};
+
+use crate::{Store, StoreError};
+
+/// A fresh, migrated database on one backend, dropped afterwards.
+struct TestDb {
+    store: Store,
+    cleanup: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn drop_db(self) {
+        self.store.close().await;
+        if let Some((admin_url, name)) = self.cleanup {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn master_key() -> Arc<MasterKey> {
+    Arc::new(MasterKey::parse(&"42".repeat(32)).unwrap())
+}
+
+async fn sqlite() -> TestDb {
+    let dir = std::env::temp_dir().join(format!("tessera-store-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
+    let store = Store::connect(&url, master_key(), Arc::new(SeededRandom::new(1)))
+        .await
+        .unwrap();
+    TestDb {
+        store,
+        cleanup: None,
+    }
+}
+
+async fn postgres() -> Option<TestDb> {
+    let admin_url = match std::env::var("TESSERA_TEST_PG_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set TESSERA_TEST_PG_URL"
+            );
+            return None;
+        }
+    };
+    use sqlx::Connection;
+    let name = format!("tessera_store_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    let url = format!("{base}/{name}");
+    let store = Store::connect(&url, master_key(), Arc::new(SeededRandom::new(1)))
+        .await
+        .unwrap();
+    Some(TestDb {
+        store,
+        cleanup: Some((admin_url, name)),
+    })
+}
+
+/// Runs one suite function on every available backend.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test] async fn $name() { let db = super::sqlite().await; super::$name(&db.store).await; db.drop_db().await; })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test] async fn $name() { if let Some(db) = super::postgres().await { super::$name(&db.store).await; db.drop_db().await; } })*
+        }
+    };
+}
+
+conformance!(
+    access_keys_round_trip_sealed,
+    pools_round_trip,
+    pools_list_in_pages,
+    pool_delete_removes_children,
+    signing_keys_round_trip_sealed,
+    app_clients_round_trip,
+);
+
+fn at(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(seconds * 1000 + 123)
+}
+
+fn pool(id: &str) -> UserPool {
+    let mut settings = Map::new();
+    settings.insert("MfaConfiguration".into(), json!("OFF"));
+    settings.insert("UserPoolTags".into(), json!({"team": "a"}));
+    UserPool {
+        id: id.into(),
+        name: format!("name-{id}"),
+        created_at: at(1_700_000_000),
+        last_modified_at: at(1_700_000_000),
+        settings,
+    }
+}
+
+fn client(pool_id: &str, id: &str, secret: Option<&str>) -> AppClient {
+    let mut settings = Map::new();
+    settings.insert("ExplicitAuthFlows".into(), json!(["ALLOW_USER_SRP_AUTH"]));
+    AppClient {
+        user_pool_id: pool_id.into(),
+        client_id: id.into(),
+        client_name: "web".into(),
+        secret: secret.map(String::from),
+        created_at: at(1_700_000_001),
+        last_modified_at: at(1_700_000_001),
+        settings,
+    }
+}
+
+async fn all_bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
+    sqlx::query(sql)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|row| row.try_get::<Option<Vec<u8>>, _>(0).unwrap())
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn access_keys_round_trip_sealed(store: &Store) {
+    let key = AccessKey::generate(&SeededRandom::new(2), at(1));
+    store.insert_access_key(&key).await.unwrap();
+    let loaded = store.access_key(&key.id).await.unwrap().unwrap();
+    assert_eq!(loaded.secret, key.secret);
+    assert_eq!(loaded.created_at, key.created_at);
+    assert!(store.access_key("AKIANOPE").await.unwrap().is_none());
+    assert!(matches!(
+        store.insert_access_key(&key).await,
+        Err(StoreError::Conflict)
+    ));
+    for sealed in all_bytes(store, "SELECT sealed_secret FROM access_keys").await {
+        assert!(!contains(&sealed, key.secret.as_bytes()));
+    }
+}
+
+async fn pools_round_trip(store: &Store) {
+    let mut p = pool("us-east-1_AAAAAAAAA");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    assert_eq!(store.user_pool(&p.id).await.unwrap().unwrap(), p);
+    assert!(matches!(
+        store.insert_user_pool(&p, &[]).await,
+        Err(StoreError::Conflict)
+    ));
+    p.name = "renamed".into();
+    p.settings.insert("MfaConfiguration".into(), json!("ON"));
+    p.last_modified_at = at(1_700_000_500);
+    assert!(store.update_user_pool(&p).await.unwrap());
+    assert_eq!(store.user_pool(&p.id).await.unwrap().unwrap(), p);
+    assert!(!store
+        .update_user_pool(&pool("us-east-1_missing00"))
+        .await
+        .unwrap());
+    assert!(store
+        .user_pool("us-east-1_missing00")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn pools_list_in_pages(store: &Store) {
+    let ids: Vec<String> = (0..7).map(|i| format!("us-east-1_Pool{i:05}")).collect();
+    for id in ids.iter().rev() {
+        store.insert_user_pool(&pool(id), &[]).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_user_pools(after.as_deref(), 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|p| p.id.clone());
+        seen.extend(page.into_iter().map(|p| p.id));
+    }
+    assert_eq!(seen, ids);
+}
+
+async fn pool_delete_removes_children(store: &Store) {
+    let p = pool("us-east-1_Delete000");
+    let key = SigningKey::generate(KeyUse::Access, at(5)).unwrap();
+    store.insert_user_pool(&p, &[key]).await.unwrap();
+    store
+        .insert_app_client(&client(&p.id, "clientdelete", Some("s3cret")))
+        .await
+        .unwrap();
+    assert!(store.delete_user_pool(&p.id).await.unwrap());
+    assert!(!store.delete_user_pool(&p.id).await.unwrap());
+    assert!(store.app_client("clientdelete").await.unwrap().is_none());
+    assert!(store.public_jwks(&p.id).await.unwrap().is_none());
+    assert!(store.signing_keys(&p.id).await.unwrap().is_empty());
+}
+
+async fn signing_keys_round_trip_sealed(store: &Store) {
+    let p = pool("us-east-1_Keys00000");
+    let id_key = SigningKey::generate(KeyUse::Id, at(10)).unwrap();
+    let access_key = SigningKey::generate(KeyUse::Access, at(11)).unwrap();
+    let expected: Vec<Value> = vec![id_key.public_jwk(), access_key.public_jwk()];
+    let pkcs8 = id_key.pkcs8().to_vec();
+    store
+        .insert_user_pool(&p, &[id_key, access_key])
+        .await
+        .unwrap();
+    assert_eq!(store.public_jwks(&p.id).await.unwrap().unwrap(), expected);
+    let keys = store.signing_keys(&p.id).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].key_use, KeyUse::Id);
+    assert_eq!(keys[0].pkcs8(), pkcs8.as_slice());
+    for sealed in all_bytes(store, "SELECT sealed_private_key FROM signing_keys").await {
+        assert!(!contains(&sealed, &pkcs8[..64]));
+    }
+    // A pool without keys has an empty key set, not a missing one.
+    store
+        .insert_user_pool(&pool("us-east-1_NoKeys000"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.public_jwks("us-east-1_NoKeys000").await.unwrap(),
+        Some(vec![])
+    );
+}
+
+async fn app_clients_round_trip(store: &Store) {
+    let p = pool("us-east-1_Clients00");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let mut c = client(&p.id, "client0001", Some("topsecretvalue"));
+    store.insert_app_client(&c).await.unwrap();
+    store
+        .insert_app_client(&client(&p.id, "client0002", None))
+        .await
+        .unwrap();
+    store
+        .insert_app_client(&client(&p.id, "client0003", None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.insert_app_client(&c).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.app_client("client0001").await.unwrap().unwrap(), c);
+    assert!(store
+        .app_client("client0002")
+        .await
+        .unwrap()
+        .unwrap()
+        .secret
+        .is_none());
+    c.client_name = "renamed".into();
+    c.settings
+        .insert("EnableTokenRevocation".into(), json!(false));
+    assert!(store.update_app_client(&c).await.unwrap());
+    assert_eq!(store.app_client("client0001").await.unwrap().unwrap(), c);
+    let page = store
+        .list_app_clients(&p.id, Some("client0001"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|c| c.client_id.as_str())
+            .collect::<Vec<_>>(),
+        ["client0002", "client0003"]
+    );
+    assert!(!store
+        .delete_app_client("us-east-1_other0000", "client0002")
+        .await
+        .unwrap());
+    assert!(store.delete_app_client(&p.id, "client0002").await.unwrap());
+    assert!(store.app_client("client0002").await.unwrap().is_none());
+    for sealed in all_bytes(store, "SELECT sealed_secret FROM app_clients").await {
+        assert!(!contains(&sealed, b"topsecretvalue"));
+    }
+}
+
+#[test]
+fn migrations_are_kept_in_step_between_backends() {
+    let names = |backend: &str| -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+    assert!(!names("sqlite").is_empty());
+}

@@ -1,0 +1,174 @@
+//! Configuration: command-line flags, `TESSERA_*` environment variables and an optional TOML
+//! file, in that order of precedence, lowered to the [`Settings`] the server runs with.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+use tessera_server::bootstrap::{ClientSpec, PoolSpec};
+
+use crate::{CommonArgs, ServeArgs};
+
+/// The TOML configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    region: Option<String>,
+    account_id: Option<String>,
+    log_format: Option<String>,
+    #[serde(default)]
+    pools: Vec<PoolDeclaration>,
+}
+
+/// A `[[pools]]` table: `id`, `name`, `[[pools.clients]]`, and any CreateUserPool member.
+#[derive(Debug, Deserialize)]
+struct PoolDeclaration {
+    id: String,
+    name: String,
+    #[serde(default)]
+    clients: Vec<ClientDeclaration>,
+    #[serde(flatten)]
+    settings: toml::Table,
+}
+
+/// A `[[pools.clients]]` table: `id`, `name`, optional `secret`, and any
+/// CreateUserPoolClient member.
+#[derive(Debug, Deserialize)]
+struct ClientDeclaration {
+    id: String,
+    name: String,
+    secret: Option<String>,
+    #[serde(flatten)]
+    settings: toml::Table,
+}
+
+fn json_members(table: &toml::Table) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::to_value(table)? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => anyhow::bail!("expected a table"),
+    }
+}
+
+impl FileConfig {
+    /// Reads the file, or returns an empty configuration when none is given.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// The declared pools, for [`tessera_server::bootstrap::ensure`].
+    pub fn pool_specs(&self) -> anyhow::Result<Vec<PoolSpec>> {
+        self.pools
+            .iter()
+            .map(|pool| {
+                Ok(PoolSpec {
+                    id: pool.id.clone(),
+                    name: pool.name.clone(),
+                    settings: json_members(&pool.settings)?,
+                    clients: pool
+                        .clients
+                        .iter()
+                        .map(|client| {
+                            Ok(ClientSpec {
+                                id: client.id.clone(),
+                                name: client.name.clone(),
+                                secret: client.secret.clone(),
+                                settings: json_members(&client.settings)?,
+                            })
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The resolved settings.
+#[derive(Debug)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub region: String,
+    pub account_id: String,
+    pub log_format: String,
+}
+
+impl Settings {
+    /// Settings for the commands that only open the data directory.
+    pub fn resolve_common(args: &CommonArgs, file: &FileConfig) -> anyhow::Result<Self> {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("tessera-data"));
+        let database_url = match args
+            .database_url
+            .clone()
+            .or_else(|| file.database_url.clone())
+        {
+            Some(url) => url,
+            None => {
+                let path = data_dir.join("tessera.db");
+                let path = path
+                    .to_str()
+                    .context("the data directory path must be UTF-8")?;
+                format!("sqlite://{path}?mode=rwc")
+            }
+        };
+        Ok(Self {
+            data_dir,
+            database_url,
+            listen: "127.0.0.1:9229".into(),
+            public_url: None,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            log_format: "text".into(),
+        })
+    }
+
+    /// Settings for `serve`.
+    pub fn resolve(
+        args: &CommonArgs,
+        file: &FileConfig,
+        serve: &ServeArgs,
+    ) -> anyhow::Result<Self> {
+        let mut settings = Self::resolve_common(args, file)?;
+        let pick =
+            |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+        if let Some(listen) = pick(&serve.listen, &file.listen) {
+            settings.listen = listen;
+        }
+        settings.public_url = pick(&serve.public_url, &file.public_url);
+        if let Some(region) = pick(&serve.region, &file.region) {
+            anyhow::ensure!(
+                !region.is_empty()
+                    && region
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "region must look like us-east-1"
+            );
+            settings.region = region;
+        }
+        if let Some(account_id) = pick(&serve.account_id, &file.account_id) {
+            anyhow::ensure!(
+                account_id.len() == 12 && account_id.chars().all(|c| c.is_ascii_digit()),
+                "account id must be 12 digits"
+            );
+            settings.account_id = account_id;
+        }
+        if let Some(format) = pick(&serve.log_format, &file.log_format) {
+            settings.log_format = format;
+        }
+        Ok(settings)
+    }
+}

@@ -1,0 +1,305 @@
+//! The `tessera` binary: starts the server with zero configuration (`tessera serve`) and
+//! manages access keys (`tessera keys create`).
+
+mod config;
+mod credentials;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tessera_core::{AccessKey, MasterKey, Random, SystemRandom};
+use tessera_server::{AppState, ServerConfig, SystemClock};
+use tessera_store::Store;
+
+use crate::config::{FileConfig, Settings};
+
+/// tessera: the self-hosted Amazon Cognito.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve(ServeArgs),
+    /// Manages the access keys that sign admin requests.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Creates an access key and prints it as an AWS credentials profile.
+    Create(CommonArgs),
+}
+
+/// Options shared by every command that opens the data directory.
+#[derive(Debug, Clone, Args)]
+struct CommonArgs {
+    /// Directory for the database, master key and credentials file [default: ./tessera-data]
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite:… or postgres://… [default: SQLite file in the data dir]
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Optional TOML configuration file
+    #[arg(long, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on [default: 127.0.0.1:9229]
+    #[arg(long, env = "TESSERA_LISTEN")]
+    listen: Option<String>,
+    /// Public base URL; every issuer is `<public-url>/<pool id>` [default: http://<listen>]
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// AWS region tessera answers as [default: us-east-1]
+    #[arg(long, env = "TESSERA_REGION")]
+    region: Option<String>,
+    /// Account id used in ARNs [default: 000000000000]
+    #[arg(long, env = "TESSERA_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "TESSERA_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Keys {
+            command: KeysCommand::Create(args),
+        } => runtime.block_on(create_key(args)),
+    }
+}
+
+fn init_logging(format: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    use std::io::IsTerminal as _;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => anyhow::bail!("unknown log format {other:?} (expected text or json)"),
+    }
+    Ok(())
+}
+
+/// Opens (creating on first start) the data directory, master key and database.
+async fn open_store(settings: &Settings, random: Arc<dyn Random>) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let master_key = Arc::new(load_master_key(&settings.data_dir, random.as_ref())?);
+    Store::connect(&settings.database_url, master_key, random)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database ({})",
+                redact_url(&settings.database_url)
+            )
+        })
+}
+
+fn load_master_key(data_dir: &Path, random: &dyn Random) -> anyhow::Result<MasterKey> {
+    if let Ok(text) = std::env::var("TESSERA_MASTER_KEY") {
+        return MasterKey::parse(&text).context("reading TESSERA_MASTER_KEY");
+    }
+    let path = data_dir.join("master.key");
+    if !path.exists() {
+        credentials::write_private(&path, &(MasterKey::generate_text(random) + "\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(path = %path.display(), "created master key");
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    MasterKey::parse(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A database URL with any password replaced, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn ensure_root_key(
+    store: &Store,
+    data_dir: &Path,
+    random: &dyn Random,
+) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join("credentials");
+    let given = match (
+        std::env::var("TESSERA_ROOT_ACCESS_KEY_ID"),
+        std::env::var("TESSERA_ROOT_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(id), Ok(secret)) => Some((id, secret)),
+        (Err(_), Err(_)) => None,
+        _ => anyhow::bail!(
+            "set both TESSERA_ROOT_ACCESS_KEY_ID and TESSERA_ROOT_SECRET_ACCESS_KEY, or neither"
+        ),
+    };
+    match given {
+        Some((id, secret)) => {
+            anyhow::ensure!(
+                (16..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "TESSERA_ROOT_ACCESS_KEY_ID must be 16 to 128 letters and digits"
+            );
+            anyhow::ensure!(
+                secret.len() >= 16,
+                "TESSERA_ROOT_SECRET_ACCESS_KEY must have at least 16 characters"
+            );
+            match store.access_key(&id).await? {
+                Some(existing) => anyhow::ensure!(
+                    existing.secret == secret,
+                    "access key {id} already exists with another secret"
+                ),
+                None => {
+                    let key = AccessKey {
+                        id: id.clone(),
+                        secret: secret.clone(),
+                        created_at: std::time::SystemTime::now(),
+                    };
+                    store.insert_access_key(&key).await?;
+                }
+            }
+            credentials::write_profile(&path, &id, &secret)?;
+        }
+        None if !path.exists() => {
+            let key = AccessKey::generate(random, std::time::SystemTime::now());
+            store.insert_access_key(&key).await?;
+            credentials::write_profile(&path, &key.id, &key.secret)?;
+            tracing::info!(access_key_id = %key.id, "created root access key");
+        }
+        None => {}
+    }
+    Ok(path)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = FileConfig::load(args.common.config.as_deref())?;
+    let settings = Settings::resolve(&args.common, &file, &args)?;
+    init_logging(&settings.log_format)?;
+    let random: Arc<dyn Random> = Arc::new(SystemRandom);
+    let store = open_store(&settings, random.clone()).await?;
+    let credentials_path = ensure_root_key(&store, &settings.data_dir, random.as_ref()).await?;
+
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let bound: SocketAddr = listener.local_addr()?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let state = AppState::new(
+        store.clone(),
+        ServerConfig {
+            region: settings.region.clone(),
+            account_id: settings.account_id.clone(),
+            public_url: public_url.clone(),
+        },
+        Arc::new(SystemClock),
+        random,
+    );
+    tessera_server::bootstrap::ensure(&state, &file.pool_specs()?).await?;
+
+    println!("tessera listening on http://{bound}");
+    println!(
+        "  public url: {public_url}   database: {}",
+        store_kind(&store)
+    );
+    println!(
+        "  admin credentials: {} (profile default)",
+        credentials_path.display()
+    );
+    println!(
+        "  try: AWS_SHARED_CREDENTIALS_FILE={} aws --endpoint-url http://{bound} --region {} cognito-idp list-user-pools --max-results 10",
+        credentials_path.display(),
+        settings.region
+    );
+    use std::io::Write as _;
+    std::io::stdout().flush().ok();
+
+    axum::serve(listener, tessera_server::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    // Every in-flight request has finished; closing the pool waits for its connections.
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn store_kind(store: &Store) -> &'static str {
+    match store.backend() {
+        tessera_store::Backend::Sqlite => "sqlite",
+        tessera_store::Backend::Postgres => "postgres",
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn create_key(args: CommonArgs) -> anyhow::Result<()> {
+    let file = FileConfig::load(args.config.as_deref())?;
+    let settings = Settings::resolve_common(&args, &file)?;
+    init_logging("text")?;
+    let random: Arc<dyn Random> = Arc::new(SystemRandom);
+    let store = open_store(&settings, random.clone()).await?;
+    let key = AccessKey::generate(random.as_ref(), std::time::SystemTime::now());
+    store.insert_access_key(&key).await?;
+    store.close().await;
+    println!("[default]");
+    println!("aws_access_key_id = {}", key.id);
+    println!("aws_secret_access_key = {}", key.secret);
+    Ok(())
+}

@@ -1,0 +1,248 @@
+"""App clients through boto3: CreateUserPoolClient, DescribeUserPoolClient,
+UpdateUserPoolClient, DeleteUserPoolClient, ListUserPoolClients."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from helpers import CLIENT_ID_RE, unique
+
+SECRET_RE = re.compile(r"^[\w+]{24,64}$")
+
+FULL_CLIENT = {
+    "GenerateSecret": True,
+    "ExplicitAuthFlows": [
+        "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    ],
+    "RefreshTokenValidity": 10,
+    "AccessTokenValidity": 2,
+    "IdTokenValidity": 3,
+    "TokenValidityUnits": {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"},
+    "CallbackURLs": ["https://app.example.com/callback"],
+    "LogoutURLs": ["https://app.example.com/logout"],
+    "AllowedOAuthFlows": ["code"],
+    "AllowedOAuthScopes": ["openid", "email"],
+    "AllowedOAuthFlowsUserPoolClient": True,
+    "SupportedIdentityProviders": ["COGNITO"],
+    "PreventUserExistenceErrors": "LEGACY",
+    "EnableTokenRevocation": False,
+    "ReadAttributes": ["custom:tenant", "email", "name"],
+    "WriteAttributes": ["email", "name"],
+}
+
+
+@pytest.fixture
+def cpool(make_pool):
+    return make_pool(
+        Schema=[{"Name": "tenant", "AttributeDataType": "String", "Mutable": True}]
+    )
+
+
+def describe_client(idp, pool_id, client_id):
+    return idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+
+
+def check_full_client(client: dict, pool_id: str) -> None:
+    assert client["UserPoolId"] == pool_id
+    for key, value in FULL_CLIENT.items():
+        if key == "GenerateSecret":
+            continue
+        assert key in client, f"{key} missing from {sorted(client)}"
+        if isinstance(value, list):
+            assert sorted(client[key]) == sorted(value), (key, client[key])
+        else:
+            assert client[key] == value, (key, client[key])
+
+
+def test_create_minimal_client_defaults(idp, cpool):
+    name = unique("minimal")
+    client = idp.create_user_pool_client(UserPoolId=cpool["Id"], ClientName=name)["UserPoolClient"]
+    assert CLIENT_ID_RE.match(client["ClientId"]), client["ClientId"]
+    assert client["ClientName"] == name
+    assert client["UserPoolId"] == cpool["Id"]
+    assert "ClientSecret" not in client
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    assert client["EnableTokenRevocation"] is True
+    assert isinstance(client["CreationDate"], dt.datetime)
+    assert isinstance(client["LastModifiedDate"], dt.datetime)
+
+    got = describe_client(idp, cpool["Id"], client["ClientId"])
+    assert got["ClientId"] == client["ClientId"]
+    assert got["ClientName"] == name
+    assert "ClientSecret" not in got
+    assert got["PreventUserExistenceErrors"] == "ENABLED"
+    assert got["EnableTokenRevocation"] is True
+    assert got["CreationDate"] == client["CreationDate"]
+
+
+def test_client_ids_are_unique(idp, cpool):
+    ids = {
+        idp.create_user_pool_client(UserPoolId=cpool["Id"], ClientName=unique("c"))["UserPoolClient"]["ClientId"]
+        for _ in range(5)
+    }
+    assert len(ids) == 5
+    for cid in ids:
+        assert CLIENT_ID_RE.match(cid), cid
+
+
+def test_create_full_client_round_trip(idp, cpool):
+    name = unique("full")
+    client = idp.create_user_pool_client(UserPoolId=cpool["Id"], ClientName=name, **FULL_CLIENT)[
+        "UserPoolClient"
+    ]
+    assert SECRET_RE.match(client.get("ClientSecret", "")), client.get("ClientSecret")
+    check_full_client(client, cpool["Id"])
+
+    got = describe_client(idp, cpool["Id"], client["ClientId"])
+    assert got["ClientSecret"] == client["ClientSecret"]
+    assert got["ClientName"] == name
+    check_full_client(got, cpool["Id"])
+
+
+def test_update_client(idp, cpool):
+    created = idp.create_user_pool_client(
+        UserPoolId=cpool["Id"], ClientName=unique("before"), **FULL_CLIENT
+    )["UserPoolClient"]
+    new_name = unique("after")
+    updated = idp.update_user_pool_client(
+        UserPoolId=cpool["Id"],
+        ClientId=created["ClientId"],
+        ClientName=new_name,
+        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        AccessTokenValidity=30,
+        TokenValidityUnits={"AccessToken": "minutes"},
+        PreventUserExistenceErrors="ENABLED",
+        EnableTokenRevocation=True,
+    )["UserPoolClient"]
+    assert updated["ClientId"] == created["ClientId"]
+    assert updated["ClientName"] == new_name
+
+    got = describe_client(idp, cpool["Id"], created["ClientId"])
+    assert got["ClientName"] == new_name
+    assert sorted(got["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert got["AccessTokenValidity"] == 30
+    assert got["TokenValidityUnits"]["AccessToken"] == "minutes"
+    assert got["PreventUserExistenceErrors"] == "ENABLED"
+    assert got["EnableTokenRevocation"] is True
+    # the secret is not regenerated by an update
+    assert got["ClientSecret"] == created["ClientSecret"]
+    assert got["CreationDate"] == created["CreationDate"]
+    assert got["LastModifiedDate"] >= created["LastModifiedDate"]
+
+
+def test_update_client_with_invalid_value_changes_nothing(idp, cpool):
+    created = idp.create_user_pool_client(
+        UserPoolId=cpool["Id"], ClientName=unique("stable"), **FULL_CLIENT
+    )["UserPoolClient"]
+    before = describe_client(idp, cpool["Id"], created["ClientId"])
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.update_user_pool_client(
+            UserPoolId=cpool["Id"],
+            ClientId=created["ClientId"],
+            ClientName="renamed-but-invalid",
+            ExplicitAuthFlows=["ALLOW_NOT_A_FLOW"],
+        )
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.update_user_pool_client(
+            UserPoolId=cpool["Id"],
+            ClientId=created["ClientId"],
+            ClientName="renamed-but-invalid",
+            PreventUserExistenceErrors="SOMETIMES",
+        )
+    assert describe_client(idp, cpool["Id"], created["ClientId"]) == before
+
+
+def test_create_client_invalid_parameters(idp, cpool):
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.create_user_pool_client(
+            UserPoolId=cpool["Id"], ClientName=unique("bad"), ExplicitAuthFlows=["NOT_A_FLOW"]
+        )
+    listed = idp.list_user_pool_clients(UserPoolId=cpool["Id"], MaxResults=60)["UserPoolClients"]
+    assert listed == []
+
+
+def test_client_in_unknown_pool(idp):
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.create_user_pool_client(UserPoolId="us-east-1_NoSuchPoo", ClientName="x")
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.list_user_pool_clients(UserPoolId="us-east-1_NoSuchPoo", MaxResults=10)
+
+
+def test_unknown_client(idp, cpool, make_pool):
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        describe_client(idp, cpool["Id"], "1234567890abcdefghijklmnop")
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.update_user_pool_client(
+            UserPoolId=cpool["Id"], ClientId="1234567890abcdefghijklmnop", ClientName="x"
+        )
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.delete_user_pool_client(UserPoolId=cpool["Id"], ClientId="1234567890abcdefghijklmnop")
+    # a client is only found in its own pool
+    client = idp.create_user_pool_client(UserPoolId=cpool["Id"], ClientName="mine")["UserPoolClient"]
+    other = make_pool()
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        describe_client(idp, other["Id"], client["ClientId"])
+
+
+def test_delete_client(idp, cpool):
+    client = idp.create_user_pool_client(UserPoolId=cpool["Id"], ClientName="doomed")["UserPoolClient"]
+    keep = idp.create_user_pool_client(UserPoolId=cpool["Id"], ClientName="kept")["UserPoolClient"]
+    idp.delete_user_pool_client(UserPoolId=cpool["Id"], ClientId=client["ClientId"])
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        describe_client(idp, cpool["Id"], client["ClientId"])
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.delete_user_pool_client(UserPoolId=cpool["Id"], ClientId=client["ClientId"])
+    listed = idp.list_user_pool_clients(UserPoolId=cpool["Id"], MaxResults=60)["UserPoolClients"]
+    assert [c["ClientId"] for c in listed] == [keep["ClientId"]]
+
+
+def test_list_user_pool_clients_pagination(idp, cpool):
+    created = {
+        idp.create_user_pool_client(UserPoolId=cpool["Id"], ClientName=f"client-{i}")["UserPoolClient"][
+            "ClientId"
+        ]: f"client-{i}"
+        for i in range(5)
+    }
+    seen = []
+    token = None
+    pages = 0
+    while True:
+        kwargs = {"UserPoolId": cpool["Id"], "MaxResults": 2}
+        if token:
+            kwargs["NextToken"] = token
+        resp = idp.list_user_pool_clients(**kwargs)
+        pages += 1
+        assert len(resp["UserPoolClients"]) <= 2
+        for entry in resp["UserPoolClients"]:
+            assert entry["UserPoolId"] == cpool["Id"]
+            assert entry["ClientName"] == created[entry["ClientId"]]
+            assert "ClientSecret" not in entry
+            seen.append(entry["ClientId"])
+        token = resp.get("NextToken")
+        if not token:
+            break
+        assert pages < 50, "pagination does not terminate"
+    assert sorted(seen) == sorted(created)
+    assert pages >= 3
+
+    via_paginator = [
+        c["ClientId"]
+        for page in idp.get_paginator("list_user_pool_clients").paginate(
+            UserPoolId=cpool["Id"], PaginationConfig={"PageSize": 3}
+        )
+        for c in page["UserPoolClients"]
+    ]
+    assert sorted(via_paginator) == sorted(created)
+
+
+def test_deleting_pool_deletes_its_clients(idp, make_pool):
+    pool = make_pool()
+    client = idp.create_user_pool_client(UserPoolId=pool["Id"], ClientName="c")["UserPoolClient"]
+    idp.delete_user_pool(UserPoolId=pool["Id"])
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        describe_client(idp, pool["Id"], client["ClientId"])
