@@ -516,3 +516,254 @@ def find_executable(name: str) -> str | None:
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+# --------------------------------------------------------------------------
+# the user directory: SigV4-signed GETs, the development outbox, SECRET_HASH
+
+CODE_RE = re.compile(r"\b\d{6}\b")
+# satisfies Cognito's default password policy (8+, upper, lower, number, symbol)
+PASSWORD = "Passw0rd!x"
+
+
+def attribute_list(attributes: dict | None) -> list[dict]:
+    return [{"Name": k, "Value": v} for k, v in (attributes or {}).items()]
+
+
+def attribute_dict(attributes: list[dict]) -> dict:
+    return {a["Name"]: a["Value"] for a in attributes}
+
+
+def signed_get(
+    url: str,
+    path: str,
+    params: dict | None,
+    akid: str,
+    secret: str,
+    region: str = REGION,
+    timeout=HTTP_TIMEOUT,
+) -> requests.Response:
+    """A GET signed with botocore's SigV4 signer (service cognito-idp), as an admin tool would."""
+    from urllib.parse import urlencode
+
+    full = url + path
+    if params:
+        full += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+    req = AWSRequest(method="GET", url=full, headers={})
+    botocore.auth.SigV4Auth(Credentials(akid, secret), "cognito-idp", region).add_auth(req)
+    return requests.get(full, headers=dict(req.headers.items()), timeout=timeout)
+
+
+def read_outbox(server, pool_id: str | None = None, username: str | None = None, limit: int | None = None) -> list[dict]:
+    """The development outbox through `GET /admin/outbox` (oldest first)."""
+    akid, secret = server.root_credentials()
+    resp = signed_get(
+        server.url,
+        "/admin/outbox",
+        {"pool_id": pool_id, "username": username, "limit": limit},
+        akid,
+        secret,
+    )
+    assert resp.status_code == 200, f"GET /admin/outbox: {resp.status_code} {resp.text[:500]}"
+    body = resp.json()
+    assert isinstance(body.get("messages"), list), body
+    return body["messages"]
+
+
+def extract_code(text: str) -> str:
+    m = CODE_RE.search(text or "")
+    assert m, f"no 6-digit code in {text!r}"
+    return m.group(0)
+
+
+def latest_message(server, pool_id: str, username: str) -> dict:
+    messages = read_outbox(server, pool_id=pool_id, username=username)
+    assert messages, f"no outbox message for {username!r} in {pool_id}"
+    return messages[-1]
+
+
+def latest_code(server, pool_id: str, username: str) -> str:
+    """The 6-digit code of the newest outbox message for a user (its internal username)."""
+    return extract_code(latest_message(server, pool_id, username)["body"])
+
+
+def secret_hash(client_secret: str, username: str, client_id: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    digest = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------
+# real delivery endpoints: an SMTP server (aiosmtpd) and an SMS webhook receiver
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a loopback port that keeps every message it receives."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        self._lock = threading.Lock()
+        self.controller = None
+        self.port: int | None = None
+
+    def start(self) -> "SmtpSink":
+        from aiosmtpd.controller import Controller
+
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                import email
+                import email.policy
+
+                content = envelope.original_content or envelope.content
+                if isinstance(content, str):
+                    content = content.encode()
+                parsed = email.message_from_bytes(content, policy=email.policy.default)
+                with sink._lock:
+                    sink.messages.append(
+                        {
+                            "mail_from": envelope.mail_from,
+                            "rcpt_tos": list(envelope.rcpt_tos),
+                            "message": parsed,
+                        }
+                    )
+                return "250 Message accepted for delivery"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[dict]:
+        with self._lock:
+            return [m for m in self.messages if address in m["rcpt_tos"]]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> dict:
+        """Waits until `count` messages went to `address`; returns the newest."""
+        msgs = wait_until(
+            lambda: (lambda found: found if len(found) >= count else None)(self.to(address)),
+            timeout=timeout,
+            what=f"{count} mail(s) to {address}",
+        )
+        return msgs[-1]
+
+
+def mail_text(message) -> str:
+    """The text of a parsed mail (text/plain preferred, else HTML), transfer-decoded."""
+    part = message.get_body(preferencelist=("plain", "html"))
+    assert part is not None, f"mail without a text body: {message}"
+    return part.get_content()
+
+
+class SmsWebhookSink:
+    """A tiny HTTP server that records the JSON POSTs of tessera's SMS webhook."""
+
+    def __init__(self, status: int = 200):
+        self.requests: list[dict] = []
+        self.status = status
+        self._lock = threading.Lock()
+        self.httpd = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/sms"
+
+    def start(self) -> "SmsWebhookSink":
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                with sink._lock:
+                    sink.requests.append(
+                        {"path": self.path, "headers": dict(self.headers.items()), "raw": raw, "json": body}
+                    )
+                self.send_response(sink.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):  # keep pytest output quiet
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def for_phone(self, phone: str) -> list[dict]:
+        with self._lock:
+            return [r for r in self.requests if (r["json"] or {}).get("phone_number") == phone]
+
+    def wait_for(self, phone: str, count: int = 1, timeout: float = 10.0) -> dict:
+        found = wait_until(
+            lambda: (lambda f: f if len(f) >= count else None)(self.for_phone(phone)),
+            timeout=timeout,
+            what=f"{count} SMS webhook call(s) for {phone}",
+        )
+        return found[-1]
+
+
+def expect_error(code: str, fn, *args, message: str | None = None, contains: str | None = None, **kwargs) -> dict:
+    """Calls a boto3 method that must fail with `code`; checks the message; returns the Error."""
+    try:
+        result = fn(*args, **kwargs)
+    except botocore.exceptions.ClientError as exc:
+        err = exc.response["Error"]
+        assert err["Code"] == code, (
+            f"expected {code}, got {err['Code']}: {err.get('Message')!r} "
+            f"(HTTP {exc.response['ResponseMetadata'].get('HTTPStatusCode')})"
+        )
+        if message is not None:
+            assert err.get("Message") == message, f"{code} message {err.get('Message')!r}, expected {message!r}"
+        if contains is not None:
+            assert contains in (err.get("Message") or ""), (
+                f"{code} message {err.get('Message')!r} does not contain {contains!r}"
+            )
+        return err
+    result = dict(result or {})
+    result.pop("ResponseMetadata", None)
+    raise AssertionError(f"expected {code}, but the call succeeded: {result!r}")

@@ -7,22 +7,32 @@
 
 mod access_key;
 mod app_client;
+mod attribute;
 mod clock;
 mod error;
 mod ident;
 mod master_key;
+mod password;
 mod random;
 mod signing_key;
+mod user;
+mod user_filter;
 mod user_pool;
 
 pub use access_key::AccessKey;
 pub use app_client::AppClient;
+pub use attribute::{
+    AttributeDataType, AttributeError, AttributeSchema, SchemaAttribute, SchemaViolation,
+};
 pub use clock::{Clock, ManualClock};
 pub use error::CoreError;
 pub use ident::{app_client_id, app_client_secret, radix32, user_pool_id};
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
+pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
 pub use random::{Random, SeededRandom, SystemRandom};
 pub use signing_key::{KeyUse, SigningKey};
+pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
+pub use user_filter::{parse_user_filter, FilterAttribute, FilterError, FilterOp, UserFilter};
 pub use user_pool::{user_pool_arn, UserPool};
 
 #[cfg(test)]

@@ -8,12 +8,16 @@
 
 mod app_client;
 pub mod bootstrap;
+mod directory;
 mod error;
+mod group;
 mod input;
+mod outbox;
 mod protocol;
 mod signature;
 mod state;
 mod tag;
+mod user;
 mod user_pool;
 mod well_known;
 
@@ -49,6 +53,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", post(protocol::cognito_api).get(protocol::not_post))
         .route("/health", get(well_known::health))
+        .route("/admin/outbox", get(outbox::read))
         .route("/{pool_id}/.well-known/jwks.json", get(well_known::jwks))
         .route(
             "/{pool_id}/.well-known/openid-configuration",

@@ -13,7 +13,7 @@ use tessera_proto::model::ServiceModel;
 use tessera_proto::validate::ValidationError;
 
 use crate::input::Input;
-use crate::{app_client, signature, tag, user_pool, ApiError, AppState};
+use crate::{app_client, group, signature, tag, user, user_pool, ApiError, AppState};
 
 /// The content type of every AWS JSON 1.1 request and response.
 pub(crate) const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -93,7 +93,21 @@ async fn handle(
             }
             ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
         })?;
-    dispatch(state, &operation.name, Input::new(input)).await
+    let output = dispatch(state, &operation.name, Input::new(input)).await?;
+    // In debug builds (every test run) a response that departs from the model's output shape
+    // is a tessera bug: fail loudly so the suites catch it, instead of letting clients
+    // silently drop the member.
+    if cfg!(debug_assertions) {
+        let problems = model.check_output(operation, &output);
+        if !problems.is_empty() {
+            return Err(ApiError::internal(&format!(
+                "{} output does not match the model: {}",
+                operation.name,
+                problems.join("; ")
+            )));
+        }
+    }
+    Ok(output)
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
@@ -129,6 +143,32 @@ async fn dispatch(state: &AppState, operation: &str, input: Input) -> Result<Val
         "TagResource" => tag::tag(state, input).await,
         "UntagResource" => tag::untag(state, input).await,
         "ListTagsForResource" => tag::list(state, input).await,
+        "SignUp" => user::sign_up(state, input).await,
+        "ConfirmSignUp" => user::confirm_sign_up(state, input).await,
+        "ResendConfirmationCode" => user::resend_confirmation_code(state, input).await,
+        "AdminConfirmSignUp" => user::admin_confirm_sign_up(state, input).await,
+        "AdminCreateUser" => user::admin_create_user(state, input).await,
+        "AdminGetUser" => user::admin_get_user(state, input).await,
+        "AdminDeleteUser" => user::admin_delete_user(state, input).await,
+        "AdminDisableUser" => user::admin_disable_user(state, input).await,
+        "AdminEnableUser" => user::admin_enable_user(state, input).await,
+        "ListUsers" => user::list_users(state, input).await,
+        "AdminSetUserPassword" => user::admin_set_user_password(state, input).await,
+        "AdminResetUserPassword" => user::admin_reset_user_password(state, input).await,
+        "ForgotPassword" => user::forgot_password(state, input).await,
+        "ConfirmForgotPassword" => user::confirm_forgot_password(state, input).await,
+        "AdminUpdateUserAttributes" => user::admin_update_user_attributes(state, input).await,
+        "AdminDeleteUserAttributes" => user::admin_delete_user_attributes(state, input).await,
+        "AddCustomAttributes" => user::add_custom_attributes(state, input).await,
+        "CreateGroup" => group::create(state, input).await,
+        "GetGroup" => group::get(state, input).await,
+        "UpdateGroup" => group::update(state, input).await,
+        "DeleteGroup" => group::delete(state, input).await,
+        "ListGroups" => group::list(state, input).await,
+        "AdminAddUserToGroup" => group::admin_add_user_to_group(state, input).await,
+        "AdminRemoveUserFromGroup" => group::admin_remove_user_from_group(state, input).await,
+        "AdminListGroupsForUser" => group::admin_list_groups_for_user(state, input).await,
+        "ListUsersInGroup" => group::list_users_in_group(state, input).await,
         other => {
             // Cognito resolves the app client before anything else in the client-facing
             // operations, so an unknown client is reported as such even here.

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use tessera_core::{Clock, Random};
+use tessera_core::{Clock, PasswordHasher, Random};
+use tessera_delivery::Deliver;
 use tessera_store::Store;
 
 /// The system clock; the one place the server reads the time of day.
@@ -38,6 +39,12 @@ pub struct AppState {
     /// Access-key secrets already opened, by key id. Keys are never changed once created,
     /// so entries never go stale.
     pub(crate) access_keys: Arc<RwLock<HashMap<String, String>>>,
+    /// Sends codes and invitations (SMTP, SMS webhook, or the development outbox).
+    pub(crate) delivery: Arc<dyn Deliver>,
+    /// The development outbox file, readable by administrators over HTTP.
+    pub(crate) outbox_path: Option<std::path::PathBuf>,
+    /// argon2id with the configured cost.
+    pub(crate) hasher: PasswordHasher,
 }
 
 impl AppState {
@@ -47,6 +54,7 @@ impl AppState {
         config: ServerConfig,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
+        delivery: Arc<dyn Deliver>,
     ) -> Self {
         Self {
             store,
@@ -54,7 +62,22 @@ impl AppState {
             clock,
             random,
             access_keys: Arc::default(),
+            delivery,
+            outbox_path: None,
+            hasher: PasswordHasher::owasp(),
         }
+    }
+
+    /// Makes the development outbox readable at `GET /admin/outbox`.
+    pub fn with_outbox(mut self, path: std::path::PathBuf) -> Self {
+        self.outbox_path = Some(path);
+        self
+    }
+
+    /// Uses another argon2id cost.
+    pub fn with_password_hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.hasher = hasher;
+        self
     }
 
     /// The store.

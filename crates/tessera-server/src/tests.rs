@@ -26,6 +26,13 @@ async fn state() -> AppState {
     )
     .await
     .unwrap();
+    let outbox = dir.join("outbox.jsonl");
+    let delivery = tessera_delivery::deliverer(tessera_delivery::DeliveryConfig {
+        smtp: None,
+        sms_webhook: None,
+        outbox_path: outbox.clone(),
+    })
+    .unwrap();
     AppState::new(
         store,
         ServerConfig {
@@ -37,7 +44,9 @@ async fn state() -> AppState {
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         )),
         random,
+        delivery,
     )
+    .with_outbox(outbox)
 }
 
 async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, http::HeaderMap, Value) {

@@ -20,4 +20,7 @@ pub enum StoreError {
     /// A row with this key already exists.
     #[error("already exists")]
     Conflict,
+    /// Another user of the pool already has this alias (`email`, `phone_number`, …).
+    #[error("alias {0} belongs to another user")]
+    AliasTaken(String),
 }

@@ -8,10 +8,13 @@
 //! migration folders hold files of the same names (a test checks this).
 
 mod error;
+mod group;
 mod store;
+mod user;
 
 pub use error::StoreError;
 pub use store::{Backend, Store};
+pub use user::UserChange;
 
 #[cfg(test)]
 mod tests;

@@ -56,13 +56,13 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn millis(time: SystemTime) -> i64 {
+pub(crate) fn millis(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
-fn from_millis(ms: i64) -> SystemTime {
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
@@ -125,14 +125,14 @@ impl Store {
         self.pool.close().await;
     }
 
-    async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.write_lock {
             Some(lock) => Some(lock.lock().await),
             None => None,
         }
     }
 
-    fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         Ok(self
             .master_key
             .seal(context, plaintext, self.random.as_ref())?)
@@ -142,7 +142,7 @@ impl Store {
         Ok(self.master_key.open(context, sealed)?)
     }
 
-    fn open_text(&self, context: &str, sealed: &[u8]) -> Result<String, StoreError> {
+    pub(crate) fn open_text(&self, context: &str, sealed: &[u8]) -> Result<String, StoreError> {
         String::from_utf8(self.open(context, sealed)?)
             .map_err(|_| StoreError::Corrupt("sealed text is not UTF-8".into()))
     }
@@ -253,20 +253,26 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Deletes a pool with its keys and clients. False when it did not exist.
+    /// Deletes a pool with everything in it: keys, clients, users, codes and groups. False when it did not exist.
     pub async fn delete_user_pool(&self, id: &str) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         // Children are deleted explicitly rather than trusting ON DELETE CASCADE, whose
         // enforcement in SQLite depends on a per-connection pragma.
-        sqlx::query("DELETE FROM app_clients WHERE pool_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM signing_keys WHERE pool_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for table in [
+            "app_clients",
+            "signing_keys",
+            "users",
+            "user_aliases",
+            "user_codes",
+            "user_groups",
+            "group_members",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let result = sqlx::query("DELETE FROM user_pools WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -463,7 +469,7 @@ fn pool_from_row(row: &AnyRow) -> Result<UserPool, StoreError> {
     })
 }
 
-fn map_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+pub(crate) fn map_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
     match result {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict),
         other => Ok(other?),

@@ -6,9 +6,12 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 use sqlx::Row;
-use tessera_core::{AccessKey, AppClient, KeyUse, MasterKey, SeededRandom, SigningKey, UserPool};
+use tessera_core::{
+    AccessKey, AppClient, CodePurpose, Group, KeyUse, MasterKey, OneTimeCode, SeededRandom,
+    SigningKey, User, UserPool, UserStatus,
+};
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, UserChange};
 
 /// A fresh, migrated database on one backend, dropped afterwards.
 struct TestDb {
@@ -95,6 +98,8 @@ conformance!(
     pool_delete_removes_children,
     signing_keys_round_trip_sealed,
     app_clients_round_trip,
+    users_round_trip_with_aliases_and_codes,
+    groups_and_members,
 );
 
 fn at(seconds: u64) -> SystemTime {
@@ -310,4 +315,268 @@ fn migrations_are_kept_in_step_between_backends() {
     };
     assert_eq!(names("sqlite"), names("postgres"));
     assert!(!names("sqlite").is_empty());
+}
+
+fn user(pool_id: &str, username: &str, sub: &str) -> User {
+    User {
+        pool_id: pool_id.into(),
+        username: username.into(),
+        sub: sub.into(),
+        status: UserStatus::Unconfirmed,
+        enabled: true,
+        attributes: [("email".to_string(), format!("{username}@example.com"))]
+            .into_iter()
+            .collect(),
+        password_hash: Some("$argon2id$fake".into()),
+        password_set_at: Some(at(20)),
+        created_at: at(20),
+        last_modified_at: at(20),
+    }
+}
+
+fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
+    UserChange {
+        user,
+        key,
+        aliases: None,
+        put_code: None,
+        consume_codes: &[],
+    }
+}
+
+async fn users_round_trip_with_aliases_and_codes(store: &Store) {
+    let p = pool("us-east-1_Users0000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let alice = user(&p.id, "Alice", "00000000-0000-4000-8000-000000000001");
+    let aliases = vec![("email".to_string(), "alice@example.com".to_string())];
+    let code = OneTimeCode {
+        purpose: CodePurpose::SignUp,
+        code: "123456".into(),
+        expires_at: at(100),
+        failed_attempts: 0,
+        pending_value: None,
+    };
+    store
+        .insert_user(UserChange {
+            aliases: Some(&aliases),
+            put_code: Some(&code),
+            ..change(&alice, "alice")
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.user(&p.id, "alice").await.unwrap().unwrap(), alice);
+    assert_eq!(store.count_users(&p.id).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .code(&p.id, "alice", CodePurpose::SignUp)
+            .await
+            .unwrap()
+            .unwrap(),
+        code
+    );
+    assert!(store
+        .code(&p.id, "alice", CodePurpose::ForgotPassword)
+        .await
+        .unwrap()
+        .is_none());
+    for sealed in all_bytes(store, "SELECT sealed_code FROM user_codes").await {
+        assert!(!contains(&sealed, b"123456"));
+    }
+    store
+        .record_failed_code(&p.id, "alice", CodePurpose::SignUp)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .code(&p.id, "alice", CodePurpose::SignUp)
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_attempts,
+        1
+    );
+
+    // The same username, the same sub or the same alias belong to one user only.
+    let twin = user(&p.id, "alice", "00000000-0000-4000-8000-000000000002");
+    assert!(matches!(
+        store.insert_user(change(&twin, "alice")).await,
+        Err(StoreError::Conflict)
+    ));
+    let bob = user(&p.id, "bob", "00000000-0000-4000-8000-000000000001");
+    assert!(matches!(
+        store.insert_user(change(&bob, "bob")).await,
+        Err(StoreError::Conflict)
+    ));
+    let bob = user(&p.id, "bob", "00000000-0000-4000-8000-000000000003");
+    let result = store
+        .insert_user(UserChange {
+            aliases: Some(&aliases),
+            ..change(&bob, "bob")
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::AliasTaken(ref kind)) if kind == "email"));
+    assert!(
+        store.user(&p.id, "bob").await.unwrap().is_none(),
+        "a failed insert leaves nothing"
+    );
+    store.insert_user(change(&bob, "bob")).await.unwrap();
+
+    let (key, found) = store
+        .user_by_alias(&p.id, "email", "alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((key.as_str(), found.username.as_str()), ("alice", "Alice"));
+
+    // Confirming: status, aliases and the consumed code change together.
+    let mut confirmed = alice.clone();
+    confirmed.status = UserStatus::Confirmed;
+    confirmed
+        .attributes
+        .insert("email_verified".into(), "true".into());
+    let no_aliases: Vec<(String, String)> = vec![];
+    assert!(store
+        .save_user(UserChange {
+            aliases: Some(&no_aliases),
+            consume_codes: &[CodePurpose::SignUp],
+            ..change(&confirmed, "alice")
+        })
+        .await
+        .unwrap());
+    assert_eq!(
+        store.user(&p.id, "alice").await.unwrap().unwrap(),
+        confirmed
+    );
+    assert!(store
+        .code(&p.id, "alice", CodePurpose::SignUp)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .user_by_alias(&p.id, "email", "alice@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    // A save whose alias is taken changes nothing.
+    let bob_aliases = vec![("email".to_string(), "bob@example.com".to_string())];
+    store
+        .save_user(UserChange {
+            aliases: Some(&bob_aliases),
+            ..change(&bob, "bob")
+        })
+        .await
+        .unwrap();
+    let mut stolen = confirmed.clone();
+    stolen.status = UserStatus::ResetRequired;
+    let result = store
+        .save_user(UserChange {
+            aliases: Some(&bob_aliases),
+            ..change(&stolen, "alice")
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::AliasTaken(_))));
+    assert_eq!(
+        store.user(&p.id, "alice").await.unwrap().unwrap(),
+        confirmed
+    );
+    assert!(!store
+        .save_user(change(&user(&p.id, "ghost", "x"), "ghost"))
+        .await
+        .unwrap());
+
+    let listed = store.list_users(&p.id, None, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
+    assert_eq!(
+        store
+            .list_users(&p.id, Some("alice"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert!(store.delete_user(&p.id, "bob").await.unwrap());
+    assert!(!store.delete_user(&p.id, "bob").await.unwrap());
+    assert!(store
+        .user_by_alias(&p.id, "email", "bob@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.delete_user_pool(&p.id).await.unwrap());
+    assert!(store.user(&p.id, "alice").await.unwrap().is_none());
+}
+
+async fn groups_and_members(store: &Store) {
+    let p = pool("us-east-1_Groups000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let group = |name: &str, precedence: Option<i64>| Group {
+        pool_id: p.id.clone(),
+        name: name.into(),
+        description: Some(format!("the {name}s")),
+        precedence,
+        role_arn: None,
+        created_at: at(30),
+        last_modified_at: at(30),
+    };
+    store.insert_group(&group("admin", Some(1))).await.unwrap();
+    store.insert_group(&group("reader", None)).await.unwrap();
+    store.insert_group(&group("editor", Some(0))).await.unwrap();
+    assert!(matches!(
+        store.insert_group(&group("admin", None)).await,
+        Err(StoreError::Conflict)
+    ));
+    let mut admin = group("admin", Some(5));
+    admin.role_arn = Some("arn:aws:iam::000000000000:role/admin".into());
+    assert!(store.update_group(&admin).await.unwrap());
+    assert_eq!(store.group(&p.id, "admin").await.unwrap().unwrap(), admin);
+    let names: Vec<String> = store
+        .list_groups(&p.id, None, 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, ["admin", "editor"]);
+
+    let u = user(&p.id, "carol", "00000000-0000-4000-8000-00000000000c");
+    store.insert_user(change(&u, "carol")).await.unwrap();
+    for name in ["reader", "admin", "editor", "admin"] {
+        store.add_group_member(&p.id, name, "carol").await.unwrap();
+    }
+    let names: Vec<String> = store
+        .groups_of_user(&p.id, "carol")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, ["editor", "admin", "reader"]);
+    assert_eq!(
+        store
+            .group_members(&p.id, "admin", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .remove_group_member(&p.id, "admin", "carol")
+        .await
+        .unwrap();
+    assert!(store
+        .group_members(&p.id, "admin", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.delete_group(&p.id, "reader").await.unwrap());
+    assert_eq!(store.groups_of_user(&p.id, "carol").await.unwrap().len(), 1);
+    assert!(store.delete_user(&p.id, "carol").await.unwrap());
+    assert!(store
+        .group_members(&p.id, "editor", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

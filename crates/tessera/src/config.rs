@@ -22,6 +22,27 @@ pub struct FileConfig {
     log_format: Option<String>,
     #[serde(default)]
     pools: Vec<PoolDeclaration>,
+    #[serde(default)]
+    delivery: DeliveryFile,
+    passwords: Option<PasswordCost>,
+}
+
+/// The `[delivery]` table: where codes and invitations go. Without it, every message is
+/// written to the development outbox (`<data-dir>/outbox.jsonl`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFile {
+    pub smtp: Option<tessera_delivery::SmtpConfig>,
+    pub sms_webhook: Option<tessera_delivery::SmsWebhookConfig>,
+}
+
+/// The `[passwords]` table: the argon2id cost (OWASP's recommendation by default).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
 }
 
 /// A `[[pools]]` table: `id`, `name`, `[[pools.clients]]`, and any CreateUserPool member.
@@ -62,6 +83,16 @@ impl FileConfig {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// The delivery settings.
+    pub fn delivery(&self) -> &DeliveryFile {
+        &self.delivery
+    }
+
+    /// The argon2id cost, when the file sets one.
+    pub fn passwords(&self) -> Option<PasswordCost> {
+        self.passwords
     }
 
     /// The declared pools, for [`tessera_server::bootstrap::ensure`].

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use tessera_core::{AccessKey, MasterKey, Random, SystemRandom};
+use tessera_core::{AccessKey, MasterKey, PasswordHasher, Random, SystemRandom};
 use tessera_server::{AppState, ServerConfig, SystemClock};
 use tessera_store::Store;
 
@@ -221,6 +221,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{bound}"))
         .trim_end_matches('/')
         .to_owned();
+    let outbox_path = settings.data_dir.join("outbox.jsonl");
+    let delivery = tessera_delivery::Router::new(
+        tessera_delivery::DeliveryConfig {
+            smtp: file.delivery().smtp.clone(),
+            sms_webhook: file.delivery().sms_webhook.clone(),
+            outbox_path: outbox_path.clone(),
+        },
+        Arc::new(SystemClock),
+    )
+    .context("configuring message delivery")?;
+    let hasher = match file.passwords() {
+        Some(cost) => PasswordHasher::new(cost.memory_kib, cost.iterations, cost.parallelism)
+            .context("the [passwords] cost is not a valid argon2id cost")?,
+        None => PasswordHasher::owasp(),
+    };
     let state = AppState::new(
         store.clone(),
         ServerConfig {
@@ -230,7 +245,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         Arc::new(SystemClock),
         random,
-    );
+        Arc::new(delivery),
+    )
+    .with_outbox(outbox_path)
+    .with_password_hasher(hasher);
     tessera_server::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 
     println!("tessera listening on http://{bound}");

@@ -1,0 +1,303 @@
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::SeededRandom;
+
+fn settings(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A policy requiring every class, with the given minimum length.
+fn strict(minimum_length: u32) -> PasswordPolicy {
+    PasswordPolicy {
+        minimum_length,
+        ..PasswordPolicy::default()
+    }
+}
+
+/// A cheap cost, so that hashing tests take milliseconds.
+fn cheap() -> PasswordHasher {
+    PasswordHasher::new(64, 1, 1).unwrap()
+}
+
+#[test]
+fn policy_defaults_when_the_pool_sets_none() {
+    let expected = PasswordPolicy {
+        minimum_length: 8,
+        require_uppercase: true,
+        require_lowercase: true,
+        require_numbers: true,
+        require_symbols: true,
+        temporary_password_validity_days: 7,
+    };
+    assert_eq!(PasswordPolicy::from_pool_settings(&Map::new()), expected);
+    assert_eq!(
+        PasswordPolicy::from_pool_settings(&settings(json!({ "Policies": {} }))),
+        expected
+    );
+    assert_eq!(
+        PasswordPolicy::from_pool_settings(&settings(json!({
+            "Policies": { "PasswordPolicy": { "MinimumLength": 10 } }
+        }))),
+        PasswordPolicy {
+            minimum_length: 10,
+            ..expected.clone()
+        }
+    );
+    // Members of the wrong type are ignored rather than misread.
+    assert_eq!(
+        PasswordPolicy::from_pool_settings(&settings(json!({
+            "Policies": { "PasswordPolicy": { "MinimumLength": "12", "RequireSymbols": "no" } }
+        }))),
+        expected
+    );
+}
+
+#[test]
+fn policy_reads_every_member() {
+    let policy = PasswordPolicy::from_pool_settings(&settings(json!({
+        "Policies": { "PasswordPolicy": {
+            "MinimumLength": 6,
+            "RequireUppercase": false,
+            "RequireLowercase": true,
+            "RequireNumbers": false,
+            "RequireSymbols": false,
+            "TemporaryPasswordValidityDays": 30,
+        } }
+    })));
+    assert_eq!(
+        policy,
+        PasswordPolicy {
+            minimum_length: 6,
+            require_uppercase: false,
+            require_lowercase: true,
+            require_numbers: false,
+            require_symbols: false,
+            temporary_password_validity_days: 30,
+        }
+    );
+    let huge = PasswordPolicy::from_pool_settings(&settings(json!({
+        "Policies": { "PasswordPolicy": { "MinimumLength": 1u64 << 40 } }
+    })));
+    assert_eq!(huge.minimum_length, u32::MAX);
+    assert_eq!(huge.check("Aa1!aaaa"), Err(PolicyViolation::TooShort));
+}
+
+#[test]
+fn violations_come_in_cognitos_order() {
+    let policy = strict(8);
+    assert_eq!(policy.check(""), Err(PolicyViolation::TooShort));
+    assert_eq!(policy.check("a"), Err(PolicyViolation::TooShort));
+    assert_eq!(policy.check("abcdefg"), Err(PolicyViolation::TooShort));
+    assert_eq!(policy.check("abcdefgh"), Err(PolicyViolation::NoUppercase));
+    assert_eq!(policy.check("ABCDEFGH"), Err(PolicyViolation::NoLowercase));
+    assert_eq!(policy.check("ABCDefgh"), Err(PolicyViolation::NoNumber));
+    assert_eq!(policy.check("ABCDefg1"), Err(PolicyViolation::NoSymbol));
+    assert_eq!(policy.check("ABCDef1!"), Ok(()));
+    // Length is reported first even when every class is missing too.
+    assert_eq!(policy.check("!!"), Err(PolicyViolation::TooShort));
+
+    let relaxed = PasswordPolicy {
+        minimum_length: 6,
+        require_uppercase: false,
+        require_lowercase: false,
+        require_numbers: false,
+        require_symbols: false,
+        temporary_password_validity_days: 7,
+    };
+    assert_eq!(relaxed.check("aaaaaa"), Ok(()));
+    assert_eq!(relaxed.check("aaaaa"), Err(PolicyViolation::TooShort));
+}
+
+#[test]
+fn every_cognito_symbol_counts_and_nothing_else_does() {
+    let policy = strict(8);
+    for symbol in "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ".chars() {
+        assert_eq!(
+            policy.check(&format!("Abcdef1{symbol}")),
+            Ok(()),
+            "{symbol:?}"
+        );
+    }
+    for not_symbol in ['é', '€', '\t', '§', '¿', '中'] {
+        assert_eq!(
+            policy.check(&format!("Abcdef1{not_symbol}")),
+            Err(PolicyViolation::NoSymbol),
+            "{not_symbol:?}"
+        );
+    }
+}
+
+#[test]
+fn length_counts_characters_and_non_ascii_letters_count_for_length_only() {
+    let policy = PasswordPolicy {
+        minimum_length: 8,
+        require_uppercase: false,
+        require_lowercase: false,
+        require_numbers: false,
+        require_symbols: false,
+        temporary_password_validity_days: 7,
+    };
+    // Eight characters but sixteen bytes.
+    assert_eq!(policy.check("éééééééé"), Ok(()));
+    // Seven characters but twenty-one bytes.
+    assert_eq!(
+        policy.check("中中中中中中中"),
+        Err(PolicyViolation::TooShort)
+    );
+    let strict = strict(8);
+    assert_eq!(strict.check("ÉÉÉÉéééé"), Err(PolicyViolation::NoUppercase));
+    assert_eq!(strict.check("Aéééééé1!"), Err(PolicyViolation::NoLowercase));
+    assert_eq!(strict.check("Aaéééé1!"), Ok(()));
+}
+
+#[test]
+fn reasons_are_cognitos_words() {
+    assert_eq!(
+        PolicyViolation::TooShort.reason(),
+        "Password not long enough"
+    );
+    assert_eq!(
+        PolicyViolation::NoUppercase.reason(),
+        "Password must have uppercase characters"
+    );
+    assert_eq!(
+        PolicyViolation::NoLowercase.reason(),
+        "Password must have lowercase characters"
+    );
+    assert_eq!(
+        PolicyViolation::NoNumber.reason(),
+        "Password must have numeric characters"
+    );
+    assert_eq!(
+        PolicyViolation::NoSymbol.reason(),
+        "Password must have symbol characters"
+    );
+    assert_eq!(
+        PolicyViolation::NoSymbol.to_string(),
+        "Password must have symbol characters"
+    );
+}
+
+#[test]
+fn generated_passwords_satisfy_the_policy() {
+    let mut policies = Vec::new();
+    for minimum_length in [6, 8, 12, 13, 20, 64, 99] {
+        for mask in 0u8..16 {
+            policies.push(PasswordPolicy {
+                minimum_length,
+                require_uppercase: mask & 1 != 0,
+                require_lowercase: mask & 2 != 0,
+                require_numbers: mask & 4 != 0,
+                require_symbols: mask & 8 != 0,
+                temporary_password_validity_days: 7,
+            });
+        }
+    }
+    for seed in 0..200u64 {
+        let random = SeededRandom::new(seed);
+        for policy in &policies {
+            let password = policy.generate(&random);
+            assert_eq!(policy.check(&password), Ok(()), "{policy:?} {password}");
+            assert_eq!(
+                password.len(),
+                policy.minimum_length.max(12) as usize,
+                "{password}"
+            );
+            assert!(password.is_ascii());
+            assert!(!password.contains(' '));
+        }
+    }
+}
+
+#[test]
+fn generated_passwords_differ_and_are_capped() {
+    let random = SeededRandom::new(1);
+    let policy = PasswordPolicy::default();
+    let first = policy.generate(&random);
+    let second = policy.generate(&random);
+    assert_ne!(first, second);
+    let absurd = strict(u32::MAX);
+    assert_eq!(absurd.generate(&random).len(), 256);
+}
+
+#[test]
+fn hash_and_verify_round_trip() {
+    let hasher = cheap();
+    let random = SeededRandom::new(5);
+    let phc = hasher.hash("Correct horse 1!", &random).unwrap();
+    assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
+    assert!(hasher.verify("Correct horse 1!", &phc));
+    assert!(!hasher.verify("correct horse 1!", &phc));
+    assert!(!hasher.verify("", &phc));
+    // A fresh salt each time: the same password never hashes to the same string.
+    let again = hasher.hash("Correct horse 1!", &random).unwrap();
+    assert_ne!(phc, again);
+    assert!(hasher.verify("Correct horse 1!", &again));
+}
+
+#[test]
+fn verify_uses_the_parameters_in_the_hash() {
+    let random = SeededRandom::new(6);
+    let old = PasswordHasher::new(32, 1, 1).unwrap();
+    let phc = old.hash("Pa55word!", &random).unwrap();
+    assert!(cheap().verify("Pa55word!", &phc));
+}
+
+#[test]
+fn owasp_parameters_round_trip() {
+    let hasher = PasswordHasher::owasp();
+    let phc = hasher.hash("Pa55word!", &SeededRandom::new(7)).unwrap();
+    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    assert!(hasher.verify("Pa55word!", &phc));
+    assert!(!hasher.verify("Pa55word?", &phc));
+}
+
+#[test]
+fn malformed_hashes_do_not_verify() {
+    let hasher = cheap();
+    let good = hasher.hash("Pa55word!", &SeededRandom::new(8)).unwrap();
+    let truncated = &good[..good.len() - 5];
+    let argon2i = good.replacen("$argon2id$", "$argon2i$", 1);
+    let greedy = good.replacen("m=64,t=1", "m=4194304,t=1", 1);
+    let slow = good.replacen("t=1,", "t=1000000,", 1);
+    for phc in [
+        "",
+        "$",
+        "not a hash",
+        "$argon2id$",
+        "$argon2id$v=19$m=64,t=1,p=1$",
+        "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
+        "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "$scrypt$ln=4,r=8,p=1$c2FsdA$AAAA",
+        "$argon2id$v=19$m=64,t=1,p=1$!!!$???",
+        truncated,
+        &argon2i,
+        &greedy,
+        &slow,
+    ] {
+        assert!(!hasher.verify("Pa55word!", phc), "{phc}");
+    }
+}
+
+#[test]
+fn bad_parameters_are_refused() {
+    assert!(PasswordHasher::new(0, 1, 1).is_err());
+    assert!(PasswordHasher::new(64, 0, 1).is_err());
+    assert!(PasswordHasher::new(64, 1, 0).is_err());
+    assert!(PasswordHasher::new(8, 1, 2).is_err());
+}
+
+#[test]
+fn verify_dummy_is_false_and_uses_this_hashers_cost() {
+    let hasher = cheap();
+    assert!(!hasher.verify_dummy("Pa55word!"));
+    assert!(!hasher.verify_dummy(""));
+    assert!(hasher.dummy.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+    // The dummy hash is well formed, so it costs a full argon2 computation.
+    assert!(PasswordHash::new(&hasher.dummy).is_ok());
+    assert!(!PasswordHasher::owasp().verify_dummy("Pa55word!"));
+}

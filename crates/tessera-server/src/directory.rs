@@ -1,0 +1,419 @@
+//! What every user-directory operation shares: the pool's username rules, finding a user by
+//! username or alias, the `UserType` rendering, SECRET_HASH, and issuing, delivering and
+//! checking one-time codes.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+use tessera_core::{username_key, AppClient, CodePurpose, OneTimeCode, User, UserPool};
+use tessera_delivery::{Channel, Message};
+
+use crate::input::{epoch_seconds, Input};
+use crate::{ApiError, AppState};
+
+/// How long a sign-up confirmation code is valid.
+pub(crate) const SIGN_UP_CODE_VALIDITY: Duration = Duration::from_secs(24 * 3600);
+/// How long a password-reset or attribute-verification code is valid.
+pub(crate) const RESET_CODE_VALIDITY: Duration = Duration::from_secs(3600);
+/// Wrong guesses a code tolerates before it is void.
+pub(crate) const CODE_ATTEMPTS: u32 = 5;
+
+/// A pool with its username rules read once.
+pub(crate) struct Directory {
+    pub(crate) pool: UserPool,
+    pub(crate) case_sensitive: bool,
+    /// `UsernameAttributes`: e-mail and/or phone number serve as the username.
+    pub(crate) username_attributes: Vec<String>,
+    /// `AliasAttributes`: verified values that also sign a user in.
+    pub(crate) alias_attributes: Vec<String>,
+    /// `AutoVerifiedAttributes`: where confirmation codes go.
+    pub(crate) auto_verified: Vec<String>,
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Directory {
+    pub(crate) fn new(pool: UserPool) -> Self {
+        let settings = &pool.settings;
+        // A pool created without UsernameConfiguration keeps Cognito's original behaviour:
+        // usernames are case-sensitive.
+        let case_sensitive = settings
+            .get("UsernameConfiguration")
+            .and_then(|c| c.get("CaseSensitive"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        Self {
+            case_sensitive,
+            username_attributes: strings(settings.get("UsernameAttributes")),
+            alias_attributes: strings(settings.get("AliasAttributes")),
+            auto_verified: strings(settings.get("AutoVerifiedAttributes")),
+            pool,
+        }
+    }
+
+    pub(crate) async fn load(state: &AppState, pool_id: &str) -> Result<Self, ApiError> {
+        Ok(Self::new(crate::user_pool::load(state, pool_id).await?))
+    }
+
+    pub(crate) fn key(&self, username: &str) -> String {
+        username_key(username, self.case_sensitive)
+    }
+
+    /// The value key an alias of this kind is stored under: e-mail addresses compare
+    /// without case, preferred usernames follow the pool's case rule.
+    fn alias_key(&self, kind: &str, value: &str) -> String {
+        match kind {
+            "email" => value.to_lowercase(),
+            "preferred_username" => username_key(value, self.case_sensitive),
+            _ => value.to_owned(),
+        }
+    }
+
+    /// The aliases a user holds: every username attribute it has, and every verified alias
+    /// attribute (preferred_username needs no verification).
+    pub(crate) fn aliases_of(&self, user: &User) -> Vec<(String, String)> {
+        let mut aliases = Vec::new();
+        for kind in &self.username_attributes {
+            if let Some(value) = user.attributes.get(kind) {
+                aliases.push((kind.clone(), self.alias_key(kind, value)));
+            }
+        }
+        for kind in &self.alias_attributes {
+            if aliases.iter().any(|(k, _)| k == kind) {
+                continue;
+            }
+            let verified = kind == "preferred_username" || user.verified(kind);
+            if let (true, Some(value)) = (verified, user.attributes.get(kind)) {
+                aliases.push((kind.clone(), self.alias_key(kind, value)));
+            }
+        }
+        aliases
+    }
+
+    /// Finds a user by username, then by the e-mail or phone number that serves as
+    /// username, then by a verified alias. Returns the lookup key with the user.
+    pub(crate) async fn find(
+        &self,
+        state: &AppState,
+        name: &str,
+    ) -> Result<Option<(String, User)>, ApiError> {
+        let key = self.key(name);
+        if let Some(user) = state.store.user(&self.pool.id, &key).await? {
+            return Ok(Some((key, user)));
+        }
+        for kind in self
+            .username_attributes
+            .iter()
+            .chain(self.alias_attributes.iter())
+        {
+            if let Some(found) = state
+                .store
+                .user_by_alias(&self.pool.id, kind, &self.alias_key(kind, name))
+                .await?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Like [`Directory::find`], answering `UserNotFoundException` when there is no such user.
+    pub(crate) async fn get(
+        &self,
+        state: &AppState,
+        name: &str,
+    ) -> Result<(String, User), ApiError> {
+        self.find(state, name).await?.ok_or_else(user_not_found)
+    }
+}
+
+pub(crate) fn user_not_found() -> ApiError {
+    ApiError::new("UserNotFoundException", "User does not exist.")
+}
+
+/// Unknown user in the client-facing code flows when the client does not hide existence.
+pub(crate) fn user_client_not_found() -> ApiError {
+    ApiError::new(
+        "UserNotFoundException",
+        "Username/client id combination not found.",
+    )
+}
+
+/// The attribute list of a user, `sub` first, as `[{"Name","Value"}]`.
+pub(crate) fn attribute_list(user: &User, only: Option<&[String]>) -> Vec<Value> {
+    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
+    let mut list = Vec::with_capacity(user.attributes.len() + 1);
+    if wanted("sub") {
+        list.push(json!({ "Name": "sub", "Value": user.sub }));
+    }
+    for (name, value) in &user.attributes {
+        if wanted(name) {
+            list.push(json!({ "Name": name, "Value": value }));
+        }
+    }
+    list
+}
+
+/// A `UserType` (AdminCreateUser, ListUsers, ListUsersInGroup).
+pub(crate) fn user_type(user: &User, only: Option<&[String]>) -> Value {
+    json!({
+        "Username": user.username,
+        "Attributes": attribute_list(user, only),
+        "UserCreateDate": epoch_seconds(user.created_at),
+        "UserLastModifiedDate": epoch_seconds(user.last_modified_at),
+        "Enabled": user.enabled,
+        "UserStatus": user.status.as_str(),
+    })
+}
+
+/// The `Name`/`Value` pairs of a request's attribute list member.
+pub(crate) fn attribute_pairs(input: &Input, member: &str) -> Vec<(String, String)> {
+    input
+        .get(member)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| {
+                    let name = a.get("Name")?.as_str()?;
+                    let value = a.get("Value").and_then(Value::as_str).unwrap_or("");
+                    Some((name.to_owned(), value.to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Loads the app client a public operation names, with its pool, and checks SECRET_HASH.
+pub(crate) async fn client_and_directory(
+    state: &AppState,
+    input: &Input,
+    username: Option<&str>,
+) -> Result<(AppClient, Directory), ApiError> {
+    let client_id = input.required_str("ClientId")?;
+    let client = state
+        .store
+        .app_client(client_id)
+        .await?
+        .ok_or_else(|| ApiError::client_not_found(client_id))?;
+    check_secret_hash(&client, username, input.str("SecretHash"))?;
+    let directory = Directory::load(state, &client.user_pool_id).await?;
+    Ok((client, directory))
+}
+
+/// SECRET_HASH = Base64(HMAC-SHA256(client secret, username + client id)), compared in
+/// constant time.
+pub(crate) fn check_secret_hash(
+    client: &AppClient,
+    username: Option<&str>,
+    given: Option<&str>,
+) -> Result<(), ApiError> {
+    match (&client.secret, given) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(ApiError::invalid_parameter(format!(
+            "App client {} is not configured for secret but secret hash was received",
+            client.client_id
+        ))),
+        (Some(_), None) => Err(ApiError::new(
+            "NotAuthorizedException",
+            format!(
+                "Client {} is configured with secret but SECRET_HASH was not received",
+                client.client_id
+            ),
+        )),
+        (Some(secret), Some(given)) => {
+            use base64::Engine;
+            let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+            let message = format!("{}{}", username.unwrap_or(""), client.client_id);
+            let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
+            let expected = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
+            use subtle::ConstantTimeEq;
+            if expected.len() == given.len()
+                && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+            {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    "NotAuthorizedException",
+                    format!(
+                        "Unable to verify secret hash for client {}",
+                        client.client_id
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// True when the client hides whether a user exists.
+pub(crate) fn hides_users(client: &AppClient) -> bool {
+    client
+        .settings
+        .get("PreventUserExistenceErrors")
+        .and_then(Value::as_str)
+        != Some("LEGACY")
+}
+
+/// Where a message about `user` goes for a purpose: the attribute it is sent to and the
+/// channel, or `None` when the user has no such destination.
+pub(crate) struct Destination {
+    pub(crate) attribute: &'static str,
+    pub(crate) channel: Channel,
+    pub(crate) address: String,
+}
+
+impl Destination {
+    pub(crate) fn of(user: &User, attribute: &str) -> Option<Self> {
+        let (attribute, channel) = match attribute {
+            "email" => ("email", Channel::Email),
+            "phone_number" => ("phone_number", Channel::Sms),
+            _ => return None,
+        };
+        user.attributes.get(attribute).map(|address| Destination {
+            attribute,
+            channel,
+            address: address.clone(),
+        })
+    }
+
+    /// `CodeDeliveryDetails` with the destination masked as Cognito masks it.
+    pub(crate) fn details(&self) -> Value {
+        json!({
+            "Destination": tessera_delivery::mask_destination(self.channel, &self.address),
+            "DeliveryMedium": self.channel.as_str(),
+            "AttributeName": self.attribute,
+        })
+    }
+}
+
+/// A fresh code for a purpose.
+pub(crate) fn new_code(
+    state: &AppState,
+    purpose: CodePurpose,
+    validity: Duration,
+    now: SystemTime,
+) -> OneTimeCode {
+    OneTimeCode {
+        purpose,
+        code: OneTimeCode::generate_digits(state.random.as_ref()),
+        expires_at: now + validity,
+        failed_attempts: 0,
+        pending_value: None,
+    }
+}
+
+/// The verification message template of the pool for a channel: (subject, body).
+pub(crate) fn verification_template(pool: &UserPool, channel: Channel) -> (Option<String>, String) {
+    let template = pool.settings.get("VerificationMessageTemplate");
+    let get = |member: &str| {
+        template
+            .and_then(|t| t.get(member))
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
+    match channel {
+        Channel::Email => (
+            Some(get("EmailSubject").unwrap_or_else(|| "Your verification code".into())),
+            get("EmailMessage").unwrap_or_else(|| "Your verification code is {####}. ".into()),
+        ),
+        Channel::Sms => (
+            None,
+            get("SmsMessage").unwrap_or_else(|| "Your verification code is {####}. ".into()),
+        ),
+    }
+}
+
+/// Renders and sends a message; a delivery failure is `CodeDeliveryFailureException`.
+pub(crate) async fn deliver(
+    state: &AppState,
+    user: &User,
+    destination: &Destination,
+    template: (Option<String>, String),
+    code: &str,
+    purpose: &str,
+) -> Result<(), ApiError> {
+    let (subject, body) = template;
+    let message = Message {
+        pool_id: user.pool_id.clone(),
+        username: user.username.clone(),
+        channel: destination.channel,
+        destination: destination.address.clone(),
+        subject: subject.map(|s| tessera_delivery::render(&s, code, Some(&user.username))),
+        body: tessera_delivery::render(&body, code, Some(&user.username)),
+        purpose: purpose.to_owned(),
+    };
+    state.delivery.deliver(&message).await.map_err(|error| {
+        tracing::warn!(%error, pool_id = %user.pool_id, purpose, "message delivery failed");
+        ApiError::new(
+            "CodeDeliveryFailureException",
+            "Unable to deliver the message to the destination.",
+        )
+    })
+}
+
+/// Checks a guessed code. Wrong guesses are counted; an absent, used-up or expired code
+/// asks for a new one.
+pub(crate) async fn check_code(
+    state: &AppState,
+    pool_id: &str,
+    key: &str,
+    purpose: CodePurpose,
+    guess: &str,
+) -> Result<OneTimeCode, ApiError> {
+    let expired = || {
+        ApiError::new(
+            "ExpiredCodeException",
+            "Invalid code provided, please request a code again.",
+        )
+    };
+    let Some(code) = state.store.code(pool_id, key, purpose).await? else {
+        return Err(expired());
+    };
+    if code.failed_attempts >= CODE_ATTEMPTS {
+        return Err(ApiError::new(
+            "TooManyFailedAttemptsException",
+            "Too many failed attempts, please request a code again.",
+        ));
+    }
+    if state.clock.now() > code.expires_at {
+        return Err(expired());
+    }
+    if !code.matches(guess) {
+        state
+            .store
+            .record_failed_code(pool_id, key, purpose)
+            .await?;
+        return Err(ApiError::new(
+            "CodeMismatchException",
+            "Invalid verification code provided, please try again.",
+        ));
+    }
+    Ok(code)
+}
+
+/// Maps a store conflict on aliases to `AliasExistsException` with Cognito's wording.
+pub(crate) fn alias_error(error: tessera_store::StoreError) -> ApiError {
+    match error {
+        tessera_store::StoreError::AliasTaken(kind) => {
+            let what = if kind == "phone_number" {
+                "phone_number"
+            } else {
+                kind.as_str()
+            };
+            ApiError::new(
+                "AliasExistsException",
+                format!("An account with the {what} already exists."),
+            )
+        }
+        other => other.into(),
+    }
+}

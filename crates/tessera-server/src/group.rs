@@ -1,0 +1,231 @@
+//! Groups: CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups, and membership
+//! (AdminAddUserToGroup, AdminRemoveUserFromGroup, AdminListGroupsForUser,
+//! ListUsersInGroup). Precedence and RoleArn are kept for the token claims.
+
+use serde_json::{json, Value};
+use tessera_core::Group;
+use tessera_store::StoreError;
+
+use crate::directory::{user_type, Directory};
+use crate::input::{decode_token, encode_token, epoch_seconds, Input};
+use crate::{ApiError, AppState};
+
+fn group_type(group: &Group) -> Value {
+    let mut out = json!({
+        "GroupName": group.name,
+        "UserPoolId": group.pool_id,
+        "LastModifiedDate": epoch_seconds(group.last_modified_at),
+        "CreationDate": epoch_seconds(group.created_at),
+    });
+    if let Some(description) = &group.description {
+        out["Description"] = json!(description);
+    }
+    if let Some(role_arn) = &group.role_arn {
+        out["RoleArn"] = json!(role_arn);
+    }
+    if let Some(precedence) = group.precedence {
+        out["Precedence"] = json!(precedence);
+    }
+    out
+}
+
+fn group_not_found() -> ApiError {
+    ApiError::not_found("Group not found.")
+}
+
+async fn load(state: &AppState, pool_id: &str, name: &str) -> Result<Group, ApiError> {
+    crate::user_pool::load(state, pool_id).await?;
+    state
+        .store
+        .group(pool_id, name)
+        .await?
+        .ok_or_else(group_not_found)
+}
+
+fn limit(input: &Input) -> u32 {
+    u32::try_from(input.i64("Limit").unwrap_or(60))
+        .unwrap_or(60)
+        .clamp(1, 60)
+}
+
+pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let now = state.clock.now();
+    let group = Group {
+        pool_id: pool.id,
+        name: input.required_str("GroupName")?.to_owned(),
+        description: input.str("Description").map(String::from),
+        precedence: input.i64("Precedence"),
+        role_arn: input.str("RoleArn").map(String::from),
+        created_at: now,
+        last_modified_at: now,
+    };
+    state
+        .store
+        .insert_group(&group)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict => ApiError::new(
+                "GroupExistsException",
+                format!("A group with the name {} already exists.", group.name),
+            ),
+            other => other.into(),
+        })?;
+    Ok(json!({ "Group": group_type(&group) }))
+}
+
+pub(crate) async fn get(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let group = load(
+        state,
+        input.required_str("UserPoolId")?,
+        input.required_str("GroupName")?,
+    )
+    .await?;
+    Ok(json!({ "Group": group_type(&group) }))
+}
+
+pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let mut group = load(
+        state,
+        input.required_str("UserPoolId")?,
+        input.required_str("GroupName")?,
+    )
+    .await?;
+    // Members the request leaves out keep their values.
+    if let Some(description) = input.str("Description") {
+        group.description = Some(description.to_owned());
+    }
+    if let Some(precedence) = input.i64("Precedence") {
+        group.precedence = Some(precedence);
+    }
+    if let Some(role_arn) = input.str("RoleArn") {
+        group.role_arn = Some(role_arn.to_owned());
+    }
+    group.last_modified_at = state.clock.now();
+    if !state.store.update_group(&group).await? {
+        return Err(group_not_found());
+    }
+    Ok(json!({ "Group": group_type(&group) }))
+}
+
+pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let group = load(
+        state,
+        input.required_str("UserPoolId")?,
+        input.required_str("GroupName")?,
+    )
+    .await?;
+    if !state
+        .store
+        .delete_group(&group.pool_id, &group.name)
+        .await?
+    {
+        return Err(group_not_found());
+    }
+    Ok(json!({}))
+}
+
+pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let limit = limit(&input);
+    let after = input.str("NextToken").map(decode_token).transpose()?;
+    let mut groups = state
+        .store
+        .list_groups(&pool.id, after.as_deref(), limit + 1)
+        .await?;
+    let more = groups.len() > limit as usize;
+    groups.truncate(limit as usize);
+    let mut output = json!({ "Groups": groups.iter().map(group_type).collect::<Vec<_>>() });
+    if more {
+        if let Some(last) = groups.last() {
+            output["NextToken"] = json!(encode_token(&last.name));
+        }
+    }
+    Ok(output)
+}
+
+pub(crate) async fn admin_add_user_to_group(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
+    let (key, _) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    state
+        .store
+        .add_group_member(&directory.pool.id, &group.name, &key)
+        .await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn admin_remove_user_from_group(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
+    let (key, _) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    state
+        .store
+        .remove_group_member(&directory.pool.id, &group.name, &key)
+        .await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn admin_list_groups_for_user(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, _) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    let limit = limit(&input) as usize;
+    let after = input.str("NextToken").map(decode_token).transpose()?;
+    let mut groups: Vec<Group> = state
+        .store
+        .groups_of_user(&directory.pool.id, &key)
+        .await?
+        .into_iter()
+        .collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    groups.retain(|g| after.as_deref().is_none_or(|after| g.name.as_str() > after));
+    let more = groups.len() > limit;
+    groups.truncate(limit);
+    let mut output = json!({ "Groups": groups.iter().map(group_type).collect::<Vec<_>>() });
+    if more {
+        if let Some(last) = groups.last() {
+            output["NextToken"] = json!(encode_token(&last.name));
+        }
+    }
+    Ok(output)
+}
+
+pub(crate) async fn list_users_in_group(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let group = load(
+        state,
+        input.required_str("UserPoolId")?,
+        input.required_str("GroupName")?,
+    )
+    .await?;
+    let limit = limit(&input);
+    let after = input.str("NextToken").map(decode_token).transpose()?;
+    let mut members = state
+        .store
+        .group_members(&group.pool_id, &group.name, after.as_deref(), limit + 1)
+        .await?;
+    let more = members.len() > limit as usize;
+    members.truncate(limit as usize);
+    let mut output =
+        json!({ "Users": members.iter().map(|(_, u)| user_type(u, None)).collect::<Vec<_>>() });
+    if more {
+        if let Some((key, _)) = members.last() {
+            output["NextToken"] = json!(encode_token(key));
+        }
+    }
+    Ok(output)
+}

@@ -1,0 +1,1051 @@
+//! The user directory operations: sign-up and confirmation, admin user management,
+//! listing, passwords and their recovery, and attribute changes.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use tessera_core::{
+    parse_user_filter, AttributeSchema, CodePurpose, FilterAttribute, PasswordPolicy, User,
+    UserFilter, UserStatus,
+};
+use tessera_delivery::Channel;
+use tessera_store::{StoreError, UserChange};
+
+use crate::directory::{
+    alias_error, attribute_list, attribute_pairs, check_code, client_and_directory, deliver,
+    hides_users, new_code, user_client_not_found, user_type, verification_template, Destination,
+    Directory, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
+};
+use crate::input::{decode_token, encode_token, epoch_seconds, Input};
+use crate::{ApiError, AppState};
+
+fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
+    UserChange {
+        user,
+        key,
+        aliases: None,
+        put_code: None,
+        consume_codes: &[],
+    }
+}
+
+/// Hashes a password off the async workers: argon2id is deliberately slow.
+async fn hash_password(state: &AppState, password: &str) -> Result<String, ApiError> {
+    let hasher = state.hasher.clone();
+    let random = state.random.clone();
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hasher.hash(&password, random.as_ref()))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(ApiError::from)
+}
+
+/// The pool's password policy applied to a password, worded for the operation.
+fn check_policy(directory: &Directory, password: &str, wording: &str) -> Result<(), ApiError> {
+    PasswordPolicy::from_pool_settings(&directory.pool.settings)
+        .check(password)
+        .map_err(|violation| {
+            ApiError::new(
+                "InvalidPasswordException",
+                format!("{wording}: {}", violation.reason()),
+            )
+        })
+}
+
+fn schema_error(error: tessera_core::AttributeError) -> ApiError {
+    ApiError::invalid_parameter(error.to_string())
+}
+
+fn new_sub(state: &AppState) -> String {
+    let mut bytes = [0u8; 16];
+    state.random.fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// Validates client-given attributes and returns them as a map.
+fn attributes_for(
+    directory: &Directory,
+    pairs: &[(String, String)],
+    creating: bool,
+    admin: bool,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    // Only administrators may mark contact attributes verified.
+    if !admin {
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(n, _)| n == "email_verified" || n == "phone_number_verified")
+        {
+            return Err(ApiError::invalid_parameter(format!(
+                "Cannot modify the attribute {name}."
+            )));
+        }
+    }
+    schema
+        .validate(pairs, creating, admin)
+        .map_err(schema_error)?;
+    Ok(pairs.iter().cloned().collect())
+}
+
+fn looks_like_email(value: &str) -> bool {
+    let mut parts = value.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.'))
+}
+
+fn looks_like_phone(value: &str) -> bool {
+    value.strip_prefix('+').is_some_and(|digits| {
+        !digits.is_empty() && digits.len() <= 15 && digits.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// Resolves the username a new user gets. In pools where e-mail or phone number is the
+/// username, the given name must be one and becomes that attribute; the username is the
+/// user's `sub`.
+fn username_for_new_user(
+    directory: &Directory,
+    given: &str,
+    sub: &str,
+    attributes: &mut BTreeMap<String, String>,
+) -> Result<String, ApiError> {
+    if directory.username_attributes.is_empty() {
+        if directory.alias_attributes.iter().any(|a| a == "email") && looks_like_email(given) {
+            return Err(ApiError::invalid_parameter(
+                "Username cannot be of email format, since user pool is configured for email alias.",
+            ));
+        }
+        if directory
+            .alias_attributes
+            .iter()
+            .any(|a| a == "phone_number")
+            && looks_like_phone(given)
+        {
+            return Err(ApiError::invalid_parameter(
+                "Username cannot be of phone_number format, since user pool is configured for phone_number alias.",
+            ));
+        }
+        return Ok(given.to_owned());
+    }
+    let attribute =
+        if looks_like_email(given) && directory.username_attributes.iter().any(|a| a == "email") {
+            "email"
+        } else if looks_like_phone(given)
+            && directory
+                .username_attributes
+                .iter()
+                .any(|a| a == "phone_number")
+        {
+            "phone_number"
+        } else {
+            let wanted = directory
+                .username_attributes
+                .join(" or ")
+                .replace("phone_number", "a phone number")
+                .replace("email", "an email");
+            return Err(ApiError::invalid_parameter(format!(
+                "Username should be {wanted}."
+            )));
+        };
+    if let Some(existing) = attributes.get(attribute) {
+        if existing != given {
+            return Err(ApiError::invalid_parameter(format!(
+                "The {attribute} attribute must equal the username in this user pool."
+            )));
+        }
+    }
+    attributes.insert(attribute.into(), given.to_owned());
+    Ok(sub.to_owned())
+}
+
+/// The taken-username error, worded as Cognito words it for username-attribute pools.
+fn username_taken(directory: &Directory, admin: bool) -> ApiError {
+    if let Some(kind) = directory.username_attributes.first() {
+        let kind = if kind == "phone_number" {
+            "phone_number"
+        } else {
+            "email"
+        };
+        return ApiError::new(
+            "UsernameExistsException",
+            format!("An account with the given {kind} already exists."),
+        );
+    }
+    ApiError::new(
+        "UsernameExistsException",
+        if admin {
+            "User account already exists"
+        } else {
+            "User already exists"
+        },
+    )
+}
+
+fn insert_error(directory: &Directory, admin: bool, error: StoreError) -> ApiError {
+    match error {
+        StoreError::Conflict => username_taken(directory, admin),
+        StoreError::AliasTaken(_) if !directory.username_attributes.is_empty() => {
+            username_taken(directory, admin)
+        }
+        other => alias_error(other),
+    }
+}
+
+/// The attribute a confirmation code goes to: e-mail before phone, as auto-verified.
+fn confirmation_destination(directory: &Directory, user: &User) -> Option<Destination> {
+    ["email", "phone_number"]
+        .into_iter()
+        .filter(|a| directory.auto_verified.iter().any(|v| v == a))
+        .find_map(|a| Destination::of(user, a))
+}
+
+pub(crate) async fn sign_up(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let given = input.required_str("Username")?;
+    let (_client, directory) = client_and_directory(state, &input, Some(given)).await?;
+    let admin_only = directory
+        .pool
+        .settings
+        .get("AdminCreateUserConfig")
+        .and_then(|c| c.get("AllowAdminCreateUserOnly"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if admin_only {
+        return Err(ApiError::new(
+            "NotAuthorizedException",
+            "SignUp is not permitted for this user pool",
+        ));
+    }
+    let password = input.required_str("Password")?;
+    let pairs = attribute_pairs(&input, "UserAttributes");
+    let mut attributes = attributes_for(&directory, &pairs, true, false)?;
+    let sub = new_sub(state);
+    let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
+    let missing = schema.missing_required(&present);
+    if !missing.is_empty() {
+        return Err(schema_error(tessera_core::AttributeError::required(
+            missing,
+        )));
+    }
+    check_policy(&directory, password, "Password did not conform with policy")?;
+    let key = directory.key(&username);
+    if directory.find(state, given).await?.is_some() {
+        return Err(username_taken(&directory, false));
+    }
+
+    let now = state.clock.now();
+    let user = User {
+        pool_id: directory.pool.id.clone(),
+        username,
+        sub: sub.clone(),
+        status: UserStatus::Unconfirmed,
+        enabled: true,
+        attributes,
+        password_hash: Some(hash_password(state, password).await?),
+        password_set_at: Some(now),
+        created_at: now,
+        last_modified_at: now,
+    };
+    let destination = confirmation_destination(&directory, &user);
+    let code = destination
+        .as_ref()
+        .map(|_| new_code(state, CodePurpose::SignUp, SIGN_UP_CODE_VALIDITY, now));
+    // The message goes out before anything is stored: a delivery failure leaves no user.
+    if let (Some(destination), Some(code)) = (&destination, &code) {
+        let template = verification_template(&directory.pool, destination.channel);
+        deliver(state, &user, destination, template, &code.code, "SignUp").await?;
+    }
+    let aliases = directory.aliases_of(&user);
+    state
+        .store
+        .insert_user(UserChange {
+            aliases: Some(&aliases),
+            put_code: code.as_ref(),
+            ..change(&user, &key)
+        })
+        .await
+        .map_err(|e| insert_error(&directory, false, e))?;
+    let mut output = json!({ "UserConfirmed": false, "UserSub": sub });
+    if let Some(destination) = destination {
+        output["CodeDeliveryDetails"] = destination.details();
+    }
+    Ok(output)
+}
+
+/// Confirms a user in one transaction: status, verified attribute, aliases, consumed code.
+/// With `force_alias`, an alias another user holds moves to this user, as Cognito's
+/// ForceAliasCreation does.
+async fn confirm(
+    state: &AppState,
+    directory: &Directory,
+    key: &str,
+    mut user: User,
+    verified: Option<&str>,
+    force_alias: bool,
+) -> Result<(), ApiError> {
+    user.status = UserStatus::Confirmed;
+    if let Some(attribute) = verified {
+        user.attributes
+            .insert(format!("{attribute}_verified"), "true".into());
+    }
+    user.last_modified_at = state.clock.now();
+    let aliases = directory.aliases_of(&user);
+    if force_alias {
+        release_aliases(state, directory, key, &aliases).await?;
+    }
+    state
+        .store
+        .save_user(UserChange {
+            aliases: Some(&aliases),
+            consume_codes: &[CodePurpose::SignUp],
+            ..change(&user, key)
+        })
+        .await
+        .map_err(alias_error)?;
+    Ok(())
+}
+
+/// Takes aliases away from other users that hold them, marking those attributes unverified.
+async fn release_aliases(
+    state: &AppState,
+    directory: &Directory,
+    key: &str,
+    aliases: &[(String, String)],
+) -> Result<(), ApiError> {
+    for (kind, value_key) in aliases {
+        if let Some((other_key, mut other)) = state
+            .store
+            .user_by_alias(&directory.pool.id, kind, value_key)
+            .await?
+        {
+            if other_key == key {
+                continue;
+            }
+            other
+                .attributes
+                .insert(format!("{kind}_verified"), "false".into());
+            other.last_modified_at = state.clock.now();
+            let remaining = directory.aliases_of(&other);
+            state
+                .store
+                .save_user(UserChange {
+                    aliases: Some(&remaining),
+                    ..change(&other, &other_key)
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn confirm_sign_up(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let given = input.required_str("Username")?;
+    let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
+    let guess = input.required_str("ConfirmationCode")?;
+    let Some((key, user)) = directory.find(state, given).await? else {
+        return Err(if hides_users(&client) {
+            ApiError::new(
+                "CodeMismatchException",
+                "Invalid verification code provided, please try again.",
+            )
+        } else {
+            user_client_not_found()
+        });
+    };
+    if user.status != UserStatus::Unconfirmed {
+        return Err(ApiError::new(
+            "NotAuthorizedException",
+            format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status.as_str()
+            ),
+        ));
+    }
+    check_code(state, &directory.pool.id, &key, CodePurpose::SignUp, guess).await?;
+    let verified = confirmation_destination(&directory, &user).map(|d| d.attribute);
+    confirm(
+        state,
+        &directory,
+        &key,
+        user,
+        verified,
+        input.bool("ForceAliasCreation").unwrap_or(false),
+    )
+    .await?;
+    Ok(json!({}))
+}
+
+/// A response naming a plausible destination for a user that does not exist, so that the
+/// answer does not reveal it.
+fn simulated_delivery(directory: &Directory, given: &str) -> Value {
+    let (channel, attribute, address) = if looks_like_phone(given) {
+        (Channel::Sms, "phone_number", given.to_owned())
+    } else if looks_like_email(given) {
+        (Channel::Email, "email", given.to_owned())
+    } else if directory.auto_verified.iter().any(|a| a == "phone_number")
+        && !directory.auto_verified.iter().any(|a| a == "email")
+    {
+        (Channel::Sms, "phone_number", "+10000000000".to_owned())
+    } else {
+        (Channel::Email, "email", format!("{given}@example.com"))
+    };
+    json!({ "CodeDeliveryDetails": {
+        "Destination": tessera_delivery::mask_destination(channel, &address),
+        "DeliveryMedium": channel.as_str(),
+        "AttributeName": attribute,
+    }})
+}
+
+pub(crate) async fn resend_confirmation_code(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let given = input.required_str("Username")?;
+    let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
+    let Some((key, user)) = directory.find(state, given).await? else {
+        return if hides_users(&client) {
+            Ok(simulated_delivery(&directory, given))
+        } else {
+            Err(user_client_not_found())
+        };
+    };
+    if user.status != UserStatus::Unconfirmed {
+        return Err(ApiError::invalid_parameter("User is already confirmed."));
+    }
+    let Some(destination) = confirmation_destination(&directory, &user) else {
+        return Err(ApiError::invalid_parameter(
+            "Cannot resend codes. Auto verification not turned on.",
+        ));
+    };
+    let code = new_code(
+        state,
+        CodePurpose::SignUp,
+        SIGN_UP_CODE_VALIDITY,
+        state.clock.now(),
+    );
+    deliver(
+        state,
+        &user,
+        &destination,
+        verification_template(&directory.pool, destination.channel),
+        &code.code,
+        "ResendCode",
+    )
+    .await?;
+    state
+        .store
+        .save_user(UserChange {
+            put_code: Some(&code),
+            ..change(&user, &key)
+        })
+        .await?;
+    Ok(json!({ "CodeDeliveryDetails": destination.details() }))
+}
+
+pub(crate) async fn admin_confirm_sign_up(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, user) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    if user.status != UserStatus::Unconfirmed {
+        return Err(ApiError::new(
+            "NotAuthorizedException",
+            format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status.as_str()
+            ),
+        ));
+    }
+    confirm(state, &directory, &key, user, None, false).await?;
+    Ok(json!({}))
+}
+
+/// The invitation template: (subject, body) for a channel.
+fn invitation_template(directory: &Directory, channel: Channel) -> (Option<String>, String) {
+    let template = directory
+        .pool
+        .settings
+        .get("AdminCreateUserConfig")
+        .and_then(|c| c.get("InviteMessageTemplate"));
+    let get = |member: &str| {
+        template
+            .and_then(|t| t.get(member))
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
+    let default = "Your username is {username} and temporary password is {####}. ".to_string();
+    match channel {
+        Channel::Email => (
+            Some(get("EmailSubject").unwrap_or_else(|| "Your temporary password".into())),
+            get("EmailMessage").unwrap_or(default),
+        ),
+        Channel::Sms => (None, get("SMSMessage").unwrap_or(default)),
+    }
+}
+
+pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let given = input.required_str("Username")?;
+    let action = input.str("MessageAction");
+    let policy = PasswordPolicy::from_pool_settings(&directory.pool.settings);
+    let temporary = match input.str("TemporaryPassword") {
+        Some(password) => {
+            check_policy(
+                &directory,
+                password,
+                "Password did not conform with password policy",
+            )?;
+            password.to_owned()
+        }
+        None => policy.generate(state.random.as_ref()),
+    };
+    let now = state.clock.now();
+
+    let (key, user, created) = if action == Some("RESEND") {
+        let (key, mut user) = directory.get(state, given).await?;
+        if user.status != UserStatus::ForceChangePassword {
+            return Err(ApiError::new(
+                "UnsupportedUserStateException",
+                format!(
+                    "Resend not possible. {} status is not FORCE_CHANGE_PASSWORD",
+                    user.username
+                ),
+            ));
+        }
+        user.password_hash = Some(hash_password(state, &temporary).await?);
+        user.password_set_at = Some(now);
+        user.last_modified_at = now;
+        (key, user, false)
+    } else {
+        let pairs = attribute_pairs(&input, "UserAttributes");
+        let mut attributes = attributes_for(&directory, &pairs, true, true)?;
+        let sub = new_sub(state);
+        let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
+        if directory.find(state, given).await?.is_some() {
+            return Err(username_taken(&directory, true));
+        }
+        let user = User {
+            pool_id: directory.pool.id.clone(),
+            username: username.clone(),
+            sub,
+            status: UserStatus::ForceChangePassword,
+            enabled: true,
+            attributes,
+            password_hash: Some(hash_password(state, &temporary).await?),
+            password_set_at: Some(now),
+            created_at: now,
+            last_modified_at: now,
+        };
+        (directory.key(&username), user, true)
+    };
+
+    let mut destinations = Vec::new();
+    if action != Some("SUPPRESS") {
+        let mediums = input
+            .get("DesiredDeliveryMediums")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_else(|| vec!["SMS".to_owned()]);
+        for medium in mediums {
+            let attribute = if medium == "EMAIL" {
+                "email"
+            } else {
+                "phone_number"
+            };
+            if let Some(destination) = Destination::of(&user, attribute) {
+                destinations.push(destination);
+            }
+        }
+    }
+    for destination in &destinations {
+        let template = invitation_template(&directory, destination.channel);
+        deliver(
+            state,
+            &user,
+            destination,
+            template,
+            &temporary,
+            "AdminCreateUser",
+        )
+        .await?;
+    }
+    let aliases = directory.aliases_of(&user);
+    if created {
+        if input.bool("ForceAliasCreation").unwrap_or(false) {
+            release_aliases(state, &directory, &key, &aliases).await?;
+        }
+        state
+            .store
+            .insert_user(UserChange {
+                aliases: Some(&aliases),
+                ..change(&user, &key)
+            })
+            .await
+            .map_err(|e| insert_error(&directory, true, e))?;
+    } else {
+        state.store.save_user(change(&user, &key)).await?;
+    }
+    Ok(json!({ "User": user_type(&user, None) }))
+}
+
+pub(crate) async fn admin_get_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (_, user) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    Ok(json!({
+        "Username": user.username,
+        "UserAttributes": attribute_list(&user, None),
+        "UserCreateDate": epoch_seconds(user.created_at),
+        "UserLastModifiedDate": epoch_seconds(user.last_modified_at),
+        "Enabled": user.enabled,
+        "UserStatus": user.status.as_str(),
+    }))
+}
+
+pub(crate) async fn admin_delete_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, _) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    if !state.store.delete_user(&directory.pool.id, &key).await? {
+        return Err(crate::directory::user_not_found());
+    }
+    Ok(json!({}))
+}
+
+async fn set_enabled(state: &AppState, input: Input, enabled: bool) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, mut user) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    if user.enabled != enabled {
+        user.enabled = enabled;
+        user.last_modified_at = state.clock.now();
+        state.store.save_user(change(&user, &key)).await?;
+    }
+    Ok(json!({}))
+}
+
+pub(crate) async fn admin_disable_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    set_enabled(state, input, false).await
+}
+
+pub(crate) async fn admin_enable_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    set_enabled(state, input, true).await
+}
+
+/// The value a ListUsers filter compares for a user.
+fn filter_value<'a>(filter: &UserFilter, user: &'a User) -> Option<&'a str> {
+    match filter.attribute {
+        FilterAttribute::Username => Some(&user.username),
+        FilterAttribute::Email => user.attribute("email"),
+        FilterAttribute::PhoneNumber => user.attribute("phone_number"),
+        FilterAttribute::Name => user.attribute("name"),
+        FilterAttribute::GivenName => user.attribute("given_name"),
+        FilterAttribute::FamilyName => user.attribute("family_name"),
+        FilterAttribute::PreferredUsername => user.attribute("preferred_username"),
+        FilterAttribute::UserStatus => Some(user.status.as_str()),
+        FilterAttribute::Status => Some(if user.enabled { "Enabled" } else { "Disabled" }),
+        FilterAttribute::Sub => Some(&user.sub),
+    }
+}
+
+pub(crate) async fn list_users(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let filter = parse_user_filter(input.str("Filter").unwrap_or(""))
+        .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+    let only: Option<Vec<String>> =
+        input
+            .get("AttributesToGet")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            });
+    let limit = usize::try_from(input.i64("Limit").unwrap_or(60))
+        .unwrap_or(60)
+        .clamp(1, 60);
+    let mut after = input.str("PaginationToken").map(decode_token).transpose()?;
+
+    // Users are scanned in key order in batches and filtered here; one extra match tells
+    // whether another page exists.
+    let mut page: Vec<(String, User)> = Vec::with_capacity(limit + 1);
+    'scan: loop {
+        let batch = state
+            .store
+            .list_users(&directory.pool.id, after.as_deref(), 500)
+            .await?;
+        let exhausted = batch.len() < 500;
+        for (key, user) in batch {
+            after = Some(key.clone());
+            let keep = filter
+                .as_ref()
+                .is_none_or(|f| filter_value(f, &user).is_some_and(|v| f.matches(v)));
+            if keep {
+                page.push((key, user));
+                if page.len() > limit {
+                    break 'scan;
+                }
+            }
+        }
+        if exhausted {
+            break;
+        }
+    }
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let users: Vec<Value> = page
+        .iter()
+        .map(|(_, u)| user_type(u, only.as_deref()))
+        .collect();
+    let mut output = json!({ "Users": users });
+    if more {
+        if let Some((key, _)) = page.last() {
+            output["PaginationToken"] = json!(encode_token(key));
+        }
+    }
+    Ok(output)
+}
+
+pub(crate) async fn admin_set_user_password(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, mut user) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    let password = input.required_str("Password")?;
+    check_policy(
+        &directory,
+        password,
+        "Password did not conform with password policy",
+    )?;
+    let now = state.clock.now();
+    user.password_hash = Some(hash_password(state, password).await?);
+    user.password_set_at = Some(now);
+    user.last_modified_at = now;
+    user.status = if input.bool("Permanent").unwrap_or(false) {
+        UserStatus::Confirmed
+    } else {
+        UserStatus::ForceChangePassword
+    };
+    state
+        .store
+        .save_user(UserChange {
+            consume_codes: &[CodePurpose::ForgotPassword],
+            ..change(&user, &key)
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+/// Where a password-reset code goes, per the pool's AccountRecoverySetting (or, without
+/// one, a verified phone number before a verified e-mail address).
+fn recovery_destination(directory: &Directory, user: &User) -> Result<Destination, ApiError> {
+    let mut mechanisms: Vec<(i64, String)> = directory
+        .pool
+        .settings
+        .get("AccountRecoverySetting")
+        .and_then(|s| s.get("RecoveryMechanisms"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| {
+                    Some((
+                        m.get("Priority")?.as_i64()?,
+                        m.get("Name")?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            vec![
+                (1, "verified_phone_number".into()),
+                (2, "verified_email".into()),
+            ]
+        });
+    mechanisms.sort();
+    for (_, name) in &mechanisms {
+        let attribute = match name.as_str() {
+            "verified_email" => "email",
+            "verified_phone_number" => "phone_number",
+            _ => continue,
+        };
+        if user.verified(attribute) {
+            if let Some(destination) = Destination::of(user, attribute) {
+                return Ok(destination);
+            }
+        }
+    }
+    if mechanisms.iter().any(|(_, name)| name == "admin_only") {
+        return Err(ApiError::new(
+            "NotAuthorizedException",
+            "User password cannot be reset in the current state.",
+        ));
+    }
+    Err(ApiError::invalid_parameter(
+        "Cannot reset password for the user as there is no registered/verified email or phone_number",
+    ))
+}
+
+/// Issues and sends a password-reset code; the caller stores the user with it.
+async fn send_reset_code(
+    state: &AppState,
+    directory: &Directory,
+    user: &User,
+    purpose: &str,
+) -> Result<(Destination, tessera_core::OneTimeCode), ApiError> {
+    let destination = recovery_destination(directory, user)?;
+    let code = new_code(
+        state,
+        CodePurpose::ForgotPassword,
+        RESET_CODE_VALIDITY,
+        state.clock.now(),
+    );
+    let template = verification_template(&directory.pool, destination.channel);
+    deliver(state, user, &destination, template, &code.code, purpose).await?;
+    Ok((destination, code))
+}
+
+pub(crate) async fn admin_reset_user_password(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, mut user) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    let (_, code) = send_reset_code(state, &directory, &user, "AdminResetUserPassword").await?;
+    user.status = UserStatus::ResetRequired;
+    user.last_modified_at = state.clock.now();
+    state
+        .store
+        .save_user(UserChange {
+            put_code: Some(&code),
+            ..change(&user, &key)
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn forgot_password(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let given = input.required_str("Username")?;
+    let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
+    let Some((key, user)) = directory.find(state, given).await? else {
+        return if hides_users(&client) {
+            Ok(simulated_delivery(&directory, given))
+        } else {
+            Err(user_client_not_found())
+        };
+    };
+    if !user.enabled {
+        return Err(ApiError::new("NotAuthorizedException", "User is disabled."));
+    }
+    let (destination, code) = send_reset_code(state, &directory, &user, "ForgotPassword").await?;
+    state
+        .store
+        .save_user(UserChange {
+            put_code: Some(&code),
+            ..change(&user, &key)
+        })
+        .await?;
+    Ok(json!({ "CodeDeliveryDetails": destination.details() }))
+}
+
+pub(crate) async fn confirm_forgot_password(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let given = input.required_str("Username")?;
+    let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
+    let guess = input.required_str("ConfirmationCode")?;
+    let password = input.required_str("Password")?;
+    let Some((key, mut user)) = directory.find(state, given).await? else {
+        return Err(if hides_users(&client) {
+            ApiError::new(
+                "CodeMismatchException",
+                "Invalid verification code provided, please try again.",
+            )
+        } else {
+            user_client_not_found()
+        });
+    };
+    if !user.enabled {
+        return Err(ApiError::new("NotAuthorizedException", "User is disabled."));
+    }
+    check_code(
+        state,
+        &directory.pool.id,
+        &key,
+        CodePurpose::ForgotPassword,
+        guess,
+    )
+    .await?;
+    check_policy(&directory, password, "Password does not conform to policy")?;
+    let now = state.clock.now();
+    user.password_hash = Some(hash_password(state, password).await?);
+    user.password_set_at = Some(now);
+    user.last_modified_at = now;
+    // The code reached a verified destination, which is what confirmation proves.
+    user.status = UserStatus::Confirmed;
+    state
+        .store
+        .save_user(UserChange {
+            consume_codes: &[CodePurpose::ForgotPassword],
+            ..change(&user, &key)
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn admin_update_user_attributes(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, mut user) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    let pairs = attribute_pairs(&input, "UserAttributes");
+    attributes_for(&directory, &pairs, false, true)?;
+    let given: BTreeMap<&str, &str> = pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    for (name, value) in &pairs {
+        let changed = user.attributes.get(name) != Some(value);
+        user.attributes.insert(name.clone(), value.clone());
+        // A changed e-mail or phone number must be verified again unless the administrator
+        // states otherwise in the same request.
+        if changed && (name == "email" || name == "phone_number") {
+            let flag = format!("{name}_verified");
+            if !given.contains_key(flag.as_str()) {
+                user.attributes.insert(flag, "false".into());
+            }
+        }
+    }
+    user.last_modified_at = state.clock.now();
+    let aliases = directory.aliases_of(&user);
+    state
+        .store
+        .save_user(UserChange {
+            aliases: Some(&aliases),
+            ..change(&user, &key)
+        })
+        .await
+        .map_err(alias_error)?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn admin_delete_user_attributes(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, mut user) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    let names: Vec<String> = input
+        .get("UserAttributeNames")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in &names {
+        let Some(attribute) = schema.get(name) else {
+            return Err(ApiError::invalid_parameter(format!(
+                "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
+            )));
+        };
+        if attribute.required || name == "sub" {
+            return Err(ApiError::invalid_parameter(format!(
+                "Attributes did not conform to the schema: {name}: The attribute is required\n"
+            )));
+        }
+    }
+    for name in &names {
+        user.attributes.remove(name);
+        if name == "email" || name == "phone_number" {
+            user.attributes.remove(&format!("{name}_verified"));
+        }
+    }
+    user.last_modified_at = state.clock.now();
+    let aliases = directory.aliases_of(&user);
+    state
+        .store
+        .save_user(UserChange {
+            aliases: Some(&aliases),
+            ..change(&user, &key)
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn add_custom_attributes(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let mut pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let requested: Vec<Value> = input
+        .get("CustomAttributes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut schema: Vec<Value> = pool
+        .settings
+        .get("SchemaAttributes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for attribute in &requested {
+        let name = attribute.get("Name").and_then(Value::as_str).unwrap_or("");
+        let bare = name.strip_prefix("custom:").unwrap_or(name);
+        if schema.iter().any(|s| {
+            let existing = s["Name"].as_str().unwrap_or("");
+            existing == format!("custom:{bare}") || existing == format!("dev:custom:{bare}")
+        }) {
+            return Err(ApiError::invalid_parameter(format!(
+                "Existing attribute already has name custom:{bare}."
+            )));
+        }
+        let mut added = crate::user_pool::schema_attributes(std::slice::from_ref(attribute))?;
+        // schema_attributes returns the standard attributes first; the last entry is ours,
+        // unless the name was a standard attribute, which AddCustomAttributes refuses.
+        let custom = added
+            .pop()
+            .filter(|a| a["Name"].as_str().is_some_and(|n| n.contains("custom:")));
+        match custom {
+            Some(custom) => schema.push(custom),
+            None => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "{name} is a standard attribute; only custom attributes can be added."
+                )))
+            }
+        }
+    }
+    pool.settings
+        .insert("SchemaAttributes".into(), Value::Array(schema));
+    pool.last_modified_at = state.clock.now();
+    if !state.store.update_user_pool(&pool).await? {
+        return Err(ApiError::pool_not_found(&pool.id));
+    }
+    Ok(json!({}))
+}

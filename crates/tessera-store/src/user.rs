@@ -1,0 +1,355 @@
+//! Users, their aliases and one-time codes.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tessera_core::{CodePurpose, OneTimeCode, User, UserStatus};
+
+use crate::store::{from_millis, map_conflict, millis};
+use crate::{Store, StoreError};
+
+/// One write to a user, applied in a single transaction: the user row, optionally its whole
+/// alias set, a code to store, and codes to consume.
+#[derive(Debug)]
+pub struct UserChange<'a> {
+    /// The user as it must be stored.
+    pub user: &'a User,
+    /// Its lookup key (see `tessera_core::username_key`).
+    pub key: &'a str,
+    /// When given, the user's aliases become exactly these `(kind, value key)` pairs.
+    pub aliases: Option<&'a [(String, String)]>,
+    /// A code to store (replacing one of the same purpose).
+    pub put_code: Option<&'a OneTimeCode>,
+    /// Codes to delete.
+    pub consume_codes: &'a [CodePurpose],
+}
+
+const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at";
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    let attributes: String = row.try_get("attributes")?;
+    let attributes: BTreeMap<String, String> =
+        serde_json::from_str(&attributes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let status: String = row.try_get("status")?;
+    Ok(User {
+        pool_id: row.try_get("pool_id")?,
+        username: row.try_get("username")?,
+        sub: row.try_get("sub")?,
+        status: UserStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("user status {status}")))?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        attributes,
+        password_hash: row.try_get("password_hash")?,
+        password_set_at: row
+            .try_get::<Option<i64>, _>("password_set_at")?
+            .map(from_millis),
+        created_at: from_millis(row.try_get("created_at")?),
+        last_modified_at: from_millis(row.try_get("last_modified_at")?),
+    })
+}
+
+fn attributes_json(user: &User) -> String {
+    serde_json::to_string(&user.attributes).unwrap_or_else(|_| "{}".into())
+}
+
+impl Store {
+    /// Creates a user (with its aliases and code). `Conflict` when the username or `sub` is
+    /// taken, `AliasTaken` when an alias is.
+    pub async fn insert_user(&self, change: UserChange<'_>) -> Result<(), StoreError> {
+        let user = change.user;
+        let sealed = self.seal_code(user, change.key, change.put_code)?;
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&user.pool_id)
+        .bind(change.key)
+        .bind(&user.username)
+        .bind(&user.sub)
+        .bind(user.status.as_str())
+        .bind(i64::from(user.enabled))
+        .bind(attributes_json(user))
+        .bind(user.password_hash.clone())
+        .bind(user.password_set_at.map(millis))
+        .bind(millis(user.created_at))
+        .bind(millis(user.last_modified_at))
+        .execute(&mut *tx)
+        .await;
+        map_conflict(inserted)?;
+        apply_extras(&mut tx, &change, sealed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a user row (and what the change adds). False when the user does not exist.
+    pub async fn save_user(&self, change: UserChange<'_>) -> Result<bool, StoreError> {
+        let user = change.user;
+        let sealed = self.seal_code(user, change.key, change.put_code)?;
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE users SET username = $1, status = $2, enabled = $3, attributes = $4, password_hash = $5, password_set_at = $6, last_modified_at = $7 WHERE pool_id = $8 AND username_key = $9",
+        )
+        .bind(&user.username)
+        .bind(user.status.as_str())
+        .bind(i64::from(user.enabled))
+        .bind(attributes_json(user))
+        .bind(user.password_hash.clone())
+        .bind(user.password_set_at.map(millis))
+        .bind(millis(user.last_modified_at))
+        .bind(&user.pool_id)
+        .bind(change.key)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        apply_extras(&mut tx, &change, sealed).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    fn seal_code(
+        &self,
+        user: &User,
+        key: &str,
+        code: Option<&OneTimeCode>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        code.map(|code| {
+            self.seal(
+                &OneTimeCode::seal_context(&user.pool_id, key, code.purpose),
+                code.code.as_bytes(),
+            )
+        })
+        .transpose()
+    }
+
+    /// The user with this lookup key.
+    pub async fn user(&self, pool_id: &str, key: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE pool_id = $1 AND username_key = $2"
+        ))
+        .bind(pool_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The user an alias of this kind and value key belongs to, with its lookup key.
+    pub async fn user_by_alias(
+        &self,
+        pool_id: &str,
+        kind: &str,
+        value_key: &str,
+    ) -> Result<Option<(String, User)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT u.{} FROM user_aliases a JOIN users u ON u.pool_id = a.pool_id AND u.username_key = a.username_key WHERE a.pool_id = $1 AND a.kind = $2 AND a.value_key = $3",
+            USER_COLUMNS.replace(", ", ", u.")
+        ))
+        .bind(pool_id)
+        .bind(kind)
+        .bind(value_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("username_key")?,
+                    user_from_row(row)?,
+                ))
+            })
+            .transpose()
+    }
+
+    /// Deletes a user with its aliases, codes and group memberships.
+    pub async fn delete_user(&self, pool_id: &str, key: &str) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        for table in ["user_aliases", "user_codes", "group_members"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
+            ))
+            .bind(pool_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let result = sqlx::query("DELETE FROM users WHERE pool_id = $1 AND username_key = $2")
+            .bind(pool_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Up to `limit` users with lookup keys after `after`, in key order, with their keys.
+    pub async fn list_users(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, User)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE pool_id = $1 AND username_key > $2 ORDER BY username_key LIMIT $3"
+        ))
+        .bind(pool_id)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("username_key")?,
+                    user_from_row(row)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// How many users a pool has.
+    pub async fn count_users(&self, pool_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE pool_id = $1")
+            .bind(pool_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// A user's pending code of a purpose, opened.
+    pub async fn code(
+        &self,
+        pool_id: &str,
+        key: &str,
+        purpose: CodePurpose,
+    ) -> Result<Option<OneTimeCode>, StoreError> {
+        let row = sqlx::query(
+            "SELECT sealed_code, expires_at, failed_attempts, pending_value FROM user_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
+        )
+        .bind(pool_id)
+        .bind(key)
+        .bind(purpose.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let sealed: Vec<u8> = row.try_get("sealed_code")?;
+            Ok(OneTimeCode {
+                purpose,
+                code: self.open_text(&OneTimeCode::seal_context(pool_id, key, purpose), &sealed)?,
+                expires_at: from_millis(row.try_get("expires_at")?),
+                failed_attempts: u32::try_from(row.try_get::<i64, _>("failed_attempts")?)
+                    .unwrap_or(u32::MAX),
+                pending_value: row.try_get("pending_value")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Counts a wrong guess against a code; returns the new count.
+    pub async fn record_failed_code(
+        &self,
+        pool_id: &str,
+        key: &str,
+        purpose: CodePurpose,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "UPDATE user_codes SET failed_attempts = failed_attempts + 1 WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
+        )
+        .bind(pool_id)
+        .bind(key)
+        .bind(purpose.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The `(kind, value key)` aliases of a user.
+    pub async fn aliases(
+        &self,
+        pool_id: &str,
+        key: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, value_key FROM user_aliases WHERE pool_id = $1 AND username_key = $2 ORDER BY kind",
+        )
+        .bind(pool_id)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("kind")?, row.try_get("value_key")?)))
+            .collect()
+    }
+}
+
+async fn apply_extras(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    change: &UserChange<'_>,
+    sealed_code: Option<Vec<u8>>,
+) -> Result<(), StoreError> {
+    let pool_id = &change.user.pool_id;
+    if let Some(aliases) = change.aliases {
+        sqlx::query("DELETE FROM user_aliases WHERE pool_id = $1 AND username_key = $2")
+            .bind(pool_id)
+            .bind(change.key)
+            .execute(&mut **tx)
+            .await?;
+        for (kind, value_key) in aliases {
+            let inserted = sqlx::query(
+                "INSERT INTO user_aliases (pool_id, kind, value_key, username_key) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(pool_id)
+            .bind(kind)
+            .bind(value_key)
+            .bind(change.key)
+            .execute(&mut **tx)
+            .await;
+            match inserted {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(StoreError::AliasTaken(kind.clone()))
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
+    }
+    for purpose in change.consume_codes {
+        sqlx::query(
+            "DELETE FROM user_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
+        )
+        .bind(pool_id)
+        .bind(change.key)
+        .bind(purpose.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let (Some(code), Some(sealed)) = (change.put_code, sealed_code) {
+        sqlx::query(
+            "DELETE FROM user_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
+        )
+        .bind(pool_id)
+        .bind(change.key)
+        .bind(code.purpose.as_str())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO user_codes (pool_id, username_key, purpose, sealed_code, expires_at, failed_attempts, pending_value) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(pool_id)
+        .bind(change.key)
+        .bind(code.purpose.as_str())
+        .bind(sealed)
+        .bind(millis(code.expires_at))
+        .bind(i64::from(code.failed_attempts))
+        .bind(code.pending_value.clone())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
