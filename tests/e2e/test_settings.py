@@ -31,3 +31,26 @@ def test_public_url_account_and_region(server_factory):
     assert doc["jwks_uri"] == f"{public}/{pool['Id']}/.well-known/jwks.json"
     keys = jwt.PyJWKClient(f"{server.url}/{pool['Id']}/.well-known/jwks.json").get_signing_keys()
     assert keys
+
+
+def test_json_logs_carry_request_ids_and_no_secrets(server_factory):
+    """--log-format json: every log line on stderr is a JSON object; request logs carry the
+    request id the client received; neither the root secret nor a client secret appears."""
+    server = server_factory.start(name="jsonlogs", extra_args=["--log-format", "json"])
+    akid, secret = server.root_credentials()
+    idp = idp_client(server.url, akid, secret)
+    created = idp.create_user_pool(PoolName="json-logs")
+    client = idp.create_user_pool_client(
+        UserPoolId=created["UserPool"]["Id"], ClientName="c", GenerateSecret=True
+    )["UserPoolClient"]
+    request_id = created["ResponseMetadata"]["RequestId"]
+    server.stop()
+    import json
+
+    err_lines = [line[len("[err] "):] for line in server.output.splitlines() if line.startswith("[err] ")]
+    assert err_lines, server.output
+    records = [json.loads(line) for line in err_lines if line.strip()]
+    assert all(isinstance(r, dict) and "level" in r for r in records)
+    assert any(request_id in json.dumps(r) for r in records), "the pool-created log names the request id"
+    assert secret not in server.output
+    assert client["ClientSecret"] not in server.output
