@@ -15,6 +15,7 @@ mod master_key;
 mod password;
 mod random;
 mod signing_key;
+mod token;
 mod user;
 mod user_filter;
 mod user_pool;
@@ -31,6 +32,10 @@ pub use master_key::{MasterKey, MASTER_KEY_LEN};
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
 pub use random::{Random, SeededRandom, SystemRandom};
 pub use signing_key::{KeyUse, SigningKey};
+pub use token::{
+    issue_tokens, sign_jwt, unverified_issuer, verify_jwt, TokenError, TokenPair, TokenRequest,
+    ADMIN_SCOPE,
+};
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
 pub use user_filter::{parse_user_filter, FilterAttribute, FilterError, FilterOp, UserFilter};
 pub use user_pool::{user_pool_arn, UserPool};

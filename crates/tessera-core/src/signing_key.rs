@@ -50,6 +50,8 @@ pub struct SigningKey {
     pub created_at: SystemTime,
     key_pair: KeyPair,
     pkcs8: Vec<u8>,
+    /// The RSAPublicKey DER form, for verification.
+    public_der: Vec<u8>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -103,12 +105,14 @@ impl SigningKey {
             .unwrap_or_default();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki);
         let kid = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        let public_der = key_pair.public_key().as_ref().to_vec();
         Self {
             kid,
             key_use,
             created_at,
             key_pair,
             pkcs8,
+            public_der,
         }
     }
 
@@ -134,6 +138,16 @@ impl SigningKey {
             "n": b64.encode(public.modulus().big_endian_without_leading_zero()),
             "use": "sig",
         })
+    }
+
+    /// Checks an RS256 signature made by this key.
+    pub fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
+        aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            &self.public_der,
+        )
+        .verify(message, signature)
+        .is_ok()
     }
 
     /// Signs `message` with RSASSA-PKCS1-v1_5 and SHA-256 (JWS `RS256`).

@@ -98,3 +98,128 @@ fn signing_key_jwk_and_pkcs8_round_trip() {
     );
     public.verify(b"message", &signature).unwrap();
 }
+
+fn sample_user() -> User {
+    User {
+        pool_id: "us-east-1_Tokens000".into(),
+        username: "alice".into(),
+        sub: "7d8b7a4e-0000-4000-8000-000000000001".into(),
+        status: UserStatus::Confirmed,
+        enabled: true,
+        attributes: [
+            ("email".to_string(), "alice@example.com".to_string()),
+            ("email_verified".to_string(), "true".to_string()),
+            ("custom:tier".to_string(), "gold".to_string()),
+            ("dev:custom:secret".to_string(), "hidden".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        password_hash: None,
+        password_set_at: None,
+        created_at: SystemTime::UNIX_EPOCH,
+        last_modified_at: SystemTime::UNIX_EPOCH,
+    }
+}
+
+#[test]
+fn tokens_carry_cognito_claims_and_verify() {
+    use std::time::Duration;
+    let id_key = SigningKey::generate(KeyUse::Id, SystemTime::UNIX_EPOCH).unwrap();
+    let access_key = SigningKey::generate(KeyUse::Access, SystemTime::UNIX_EPOCH).unwrap();
+    let user = sample_user();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let group = |name: &str, precedence: i64, role: &str| Group {
+        pool_id: user.pool_id.clone(),
+        name: name.into(),
+        description: None,
+        precedence: Some(precedence),
+        role_arn: Some(role.into()),
+        created_at: now,
+        last_modified_at: now,
+    };
+    let groups = [
+        group("admins", 1, "arn:aws:iam::000000000000:role/a"),
+        group("users", 5, "arn:aws:iam::000000000000:role/u"),
+    ];
+    let request = TokenRequest {
+        issuer: "http://127.0.0.1:9229/us-east-1_Tokens000",
+        client_id: "client1",
+        user: &user,
+        groups: &groups,
+        read_attributes: None,
+        auth_time: now,
+        origin_jti: "o-1",
+        event_id: "e-1",
+        now,
+        access_validity: Duration::from_secs(3600),
+        id_validity: Duration::from_secs(1800),
+        scope: ADMIN_SCOPE,
+    };
+    let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
+    assert_eq!(pair.expires_in, 3600);
+    let keys = [&id_key, &access_key];
+    let id = verify_jwt(&pair.id_token, &keys, "id", now).unwrap();
+    assert_eq!(id["aud"], "client1");
+    assert_eq!(id["email_verified"], serde_json::json!(true));
+    assert_eq!(id["custom:tier"], "gold");
+    assert!(id.get("dev:custom:secret").is_none());
+    assert_eq!(id["cognito:groups"], serde_json::json!(["admins", "users"]));
+    assert_eq!(
+        id["cognito:preferred_role"],
+        "arn:aws:iam::000000000000:role/a"
+    );
+    assert_eq!(
+        id["exp"].as_u64().unwrap() - id["iat"].as_u64().unwrap(),
+        1800
+    );
+    let access = verify_jwt(&pair.access_token, &keys, "access", now).unwrap();
+    assert_eq!(access["client_id"], "client1");
+    assert_eq!(access["username"], "alice");
+    assert_eq!(access["scope"], ADMIN_SCOPE);
+    assert!(access.get("aud").is_none());
+    assert_eq!(
+        unverified_issuer(&pair.access_token).as_deref(),
+        Some(request.issuer)
+    );
+
+    // Each check that must fail does.
+    assert_eq!(
+        verify_jwt(&pair.id_token, &keys, "access", now),
+        Err(TokenError::Invalid)
+    );
+    let later = now + Duration::from_secs(3600);
+    assert_eq!(
+        verify_jwt(&pair.access_token, &keys, "access", later),
+        Err(TokenError::Expired)
+    );
+    assert_eq!(
+        verify_jwt(&pair.access_token, &[&id_key], "access", now),
+        Err(TokenError::Invalid)
+    );
+    let mut tampered = pair.access_token.clone();
+    tampered.insert_str(tampered.find('.').unwrap() + 5, "x");
+    assert_eq!(
+        verify_jwt(&tampered, &keys, "access", now),
+        Err(TokenError::Invalid)
+    );
+    let parts: Vec<&str> = pair.access_token.split('.').collect();
+    let none_header = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        r#"{"kid":"x","alg":"none"}"#,
+    );
+    assert_eq!(
+        verify_jwt(
+            &format!("{none_header}.{}.", parts[1]),
+            &keys,
+            "access",
+            now
+        ),
+        Err(TokenError::Invalid)
+    );
+    for garbage in ["", "a.b", "a.b.c.d", "...", &"x".repeat(20_000)] {
+        assert_eq!(
+            verify_jwt(garbage, &keys, "access", now),
+            Err(TokenError::Invalid)
+        );
+    }
+}

@@ -6,11 +6,22 @@ use serde_json::{Map, Value};
 use crate::ApiError;
 
 /// A validated request body.
-pub(crate) struct Input(Map<String, Value>);
+pub(crate) struct Input(Map<String, Value>, String);
 
 impl Input {
     pub(crate) fn new(map: Map<String, Value>) -> Self {
-        Self(map)
+        Self(map, String::new())
+    }
+
+    /// Attaches the request id (the `event_id` of tokens the request issues).
+    pub(crate) fn with_request_id(mut self, request_id: String) -> Self {
+        self.1 = request_id;
+        self
+    }
+
+    /// The request id.
+    pub(crate) fn request_id(&self) -> &str {
+        &self.1
     }
 
     /// An optional member; JSON `null` counts as absent.

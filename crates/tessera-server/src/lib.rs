@@ -6,13 +6,17 @@
 //! error detail to a client; and the router is a plain function of its state ([`app`]), so
 //! tests drive it without a socket.
 
+mod access_token;
+mod account;
 mod app_client;
+mod auth;
 pub mod bootstrap;
 mod directory;
 mod error;
 mod group;
 mod input;
 mod outbox;
+mod pool_keys;
 mod protocol;
 mod signature;
 mod state;

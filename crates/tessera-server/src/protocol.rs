@@ -13,7 +13,9 @@ use tessera_proto::model::ServiceModel;
 use tessera_proto::validate::ValidationError;
 
 use crate::input::Input;
-use crate::{app_client, group, signature, tag, user, user_pool, ApiError, AppState};
+use crate::{
+    account, app_client, auth, group, signature, tag, user, user_pool, ApiError, AppState,
+};
 
 /// The content type of every AWS JSON 1.1 request and response.
 pub(crate) const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -22,11 +24,16 @@ pub(crate) const AMZ_JSON: &str = "application/x-amz-json-1.1";
 /// CSS and images) stay well below it.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The request id, in the request's extensions: Cognito reuses it as the `event_id` claim.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
 /// Gives every request a fresh `x-amzn-RequestId`, returns it on the response, and puts it
 /// on the tracing span so that every log line of the request carries it.
-pub(crate) async fn request_id(request: Request, next: Next) -> Response {
+pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
     use tracing::Instrument;
     let id = uuid::Uuid::new_v4().to_string();
+    request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = next.run(request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -93,7 +100,17 @@ async fn handle(
             }
             ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
         })?;
-    let output = dispatch(state, &operation.name, Input::new(input)).await?;
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let output = dispatch(
+        state,
+        &operation.name,
+        Input::new(input).with_request_id(request_id),
+    )
+    .await?;
     // In debug builds (every test run) a response that departs from the model's output shape
     // is a tessera bug: fail loudly so the suites catch it, instead of letting clients
     // silently drop the member.
@@ -160,6 +177,23 @@ async fn dispatch(state: &AppState, operation: &str, input: Input) -> Result<Val
         "AdminUpdateUserAttributes" => user::admin_update_user_attributes(state, input).await,
         "AdminDeleteUserAttributes" => user::admin_delete_user_attributes(state, input).await,
         "AddCustomAttributes" => user::add_custom_attributes(state, input).await,
+        "InitiateAuth" => auth::initiate_auth(state, input).await,
+        "AdminInitiateAuth" => auth::admin_initiate_auth(state, input).await,
+        "RespondToAuthChallenge" => auth::respond_to_auth_challenge(state, input).await,
+        "AdminRespondToAuthChallenge" => auth::admin_respond_to_auth_challenge(state, input).await,
+        "GetTokensFromRefreshToken" => auth::get_tokens_from_refresh_token(state, input).await,
+        "RevokeToken" => auth::revoke_token(state, input).await,
+        "GlobalSignOut" => auth::global_sign_out(state, input).await,
+        "AdminUserGlobalSignOut" => auth::admin_user_global_sign_out(state, input).await,
+        "GetUser" => account::get_user(state, input).await,
+        "DeleteUser" => account::delete_user(state, input).await,
+        "ChangePassword" => account::change_password(state, input).await,
+        "UpdateUserAttributes" => account::update_user_attributes(state, input).await,
+        "DeleteUserAttributes" => account::delete_user_attributes(state, input).await,
+        "GetUserAttributeVerificationCode" => {
+            account::get_user_attribute_verification_code(state, input).await
+        }
+        "VerifyUserAttribute" => account::verify_user_attribute(state, input).await,
         "CreateGroup" => group::create(state, input).await,
         "GetGroup" => group::get(state, input).await,
         "UpdateGroup" => group::update(state, input).await,

@@ -45,6 +45,8 @@ pub struct AppState {
     pub(crate) outbox_path: Option<std::path::PathBuf>,
     /// argon2id with the configured cost.
     pub(crate) hasher: PasswordHasher,
+    /// Pools' signing keys, opened once.
+    pub(crate) keys: Arc<RwLock<HashMap<String, Arc<crate::pool_keys::PoolKeys>>>>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             delivery,
             outbox_path: None,
             hasher: PasswordHasher::owasp(),
+            keys: Arc::default(),
         }
     }
 

@@ -166,6 +166,7 @@ pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiE
     if !state.store.delete_user_pool(&pool.id).await? {
         return Err(ApiError::pool_not_found(&pool.id));
     }
+    crate::pool_keys::forget(state, &pool.id);
     tracing::info!(pool_id = %pool.id, "user pool deleted");
     Ok(json!({}))
 }

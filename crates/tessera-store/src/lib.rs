@@ -10,10 +10,12 @@
 mod error;
 mod group;
 mod store;
+mod token;
 mod user;
 
 pub use error::StoreError;
 pub use store::{Backend, Store};
+pub use token::{AuthSession, RefreshRecord};
 pub use user::UserChange;
 
 #[cfg(test)]

@@ -267,6 +267,8 @@ impl Store {
             "user_codes",
             "user_groups",
             "group_members",
+            "refresh_tokens",
+            "auth_sessions",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

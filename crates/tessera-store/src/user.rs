@@ -168,7 +168,12 @@ impl Store {
     pub async fn delete_user(&self, pool_id: &str, key: &str) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        for table in ["user_aliases", "user_codes", "group_members"] {
+        for table in [
+            "user_aliases",
+            "user_codes",
+            "group_members",
+            "refresh_tokens",
+        ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
             ))

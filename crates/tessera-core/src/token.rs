@@ -1,0 +1,262 @@
+//! The JWTs Cognito issues: ID and access tokens with Cognito's claim sets, signed RS256
+//! with the pool's keys, and their verification.
+//!
+//! Claims are emitted in the order real Cognito tokens carry them, so that a decoded tessera
+//! token reads like a Cognito one.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use crate::{CoreError, Group, SigningKey, User};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The scope of tokens from the API sign-in flows.
+pub const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+/// Everything a token issuance needs besides the keys.
+#[derive(Debug)]
+pub struct TokenRequest<'a> {
+    /// `<public url>/<pool id>`.
+    pub issuer: &'a str,
+    /// The app client.
+    pub client_id: &'a str,
+    /// The user.
+    pub user: &'a User,
+    /// The user's groups, by precedence.
+    pub groups: &'a [Group],
+    /// The attributes the client may read; `None` means all.
+    pub read_attributes: Option<&'a [String]>,
+    /// When the user authenticated (unchanged by refreshes).
+    pub auth_time: SystemTime,
+    /// The sign-in session: constant across refreshes of one refresh token.
+    pub origin_jti: &'a str,
+    /// The request that issued the tokens.
+    pub event_id: &'a str,
+    /// Now.
+    pub now: SystemTime,
+    /// Access-token lifetime.
+    pub access_validity: Duration,
+    /// ID-token lifetime.
+    pub id_validity: Duration,
+    /// Space-separated scopes of the access token.
+    pub scope: &'a str,
+}
+
+/// A signed ID token and access token.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// The ID token.
+    pub id_token: String,
+    /// The access token.
+    pub access_token: String,
+    /// Access-token lifetime in seconds (`ExpiresIn`).
+    pub expires_in: u64,
+}
+
+fn seconds(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn uuid_v4(random: &dyn crate::Random) -> String {
+    let mut bytes = [0u8; 16];
+    random.fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// Signs claims as a compact JWS with header `{"kid":…,"alg":"RS256"}`, as Cognito's.
+pub fn sign_jwt(key: &SigningKey, claims: &Value) -> Result<String, CoreError> {
+    let header = json!({ "kid": key.kid, "alg": "RS256" });
+    let mut token = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let signature = key.sign_rs256(token.as_bytes())?;
+    token.push('.');
+    token.push_str(&B64.encode(signature));
+    Ok(token)
+}
+
+/// Issues an ID token and an access token.
+pub fn issue_tokens(
+    request: &TokenRequest<'_>,
+    id_key: &SigningKey,
+    access_key: &SigningKey,
+    random: &dyn crate::Random,
+) -> Result<TokenPair, CoreError> {
+    let iat = seconds(request.now);
+    let auth_time = seconds(request.auth_time);
+    let user = request.user;
+    let group_names: Vec<&str> = request.groups.iter().map(|g| g.name.as_str()).collect();
+
+    let mut id = Map::new();
+    id.insert("sub".into(), json!(user.sub));
+    if !group_names.is_empty() {
+        id.insert("cognito:groups".into(), json!(group_names));
+    }
+    let readable = |name: &str| {
+        request
+            .read_attributes
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    };
+    for (name, value) in &user.attributes {
+        if name.starts_with("dev:") || !readable(name) {
+            continue;
+        }
+        let claim = match name.as_str() {
+            "email_verified" | "phone_number_verified" => json!(value == "true"),
+            "updated_at" => value
+                .parse::<i64>()
+                .map_or_else(|_| json!(value), |n| json!(n)),
+            "address" => json!({ "formatted": value }),
+            _ => json!(value),
+        };
+        id.insert(name.clone(), claim);
+    }
+    id.insert("iss".into(), json!(request.issuer));
+    id.insert("cognito:username".into(), json!(user.username));
+    id.insert("origin_jti".into(), json!(request.origin_jti));
+    let roles: Vec<&str> = request
+        .groups
+        .iter()
+        .filter_map(|g| g.role_arn.as_deref())
+        .collect();
+    if !roles.is_empty() {
+        id.insert("cognito:roles".into(), json!(roles));
+        // The preferred role is the role of the group with the lowest precedence; a tie
+        // means there is none.
+        let ranked: Vec<&Group> = request
+            .groups
+            .iter()
+            .filter(|g| g.role_arn.is_some() && g.precedence.is_some())
+            .collect();
+        if let Some(best) = ranked.iter().min_by_key(|g| g.precedence) {
+            let ties = ranked
+                .iter()
+                .filter(|g| g.precedence == best.precedence)
+                .count();
+            if ties == 1 {
+                id.insert("cognito:preferred_role".into(), json!(best.role_arn));
+            }
+        }
+    }
+    id.insert("aud".into(), json!(request.client_id));
+    id.insert("event_id".into(), json!(request.event_id));
+    id.insert("token_use".into(), json!("id"));
+    id.insert("auth_time".into(), json!(auth_time));
+    id.insert("exp".into(), json!(iat + request.id_validity.as_secs()));
+    id.insert("iat".into(), json!(iat));
+    id.insert("jti".into(), json!(uuid_v4(random)));
+
+    let mut access = Map::new();
+    access.insert("sub".into(), json!(user.sub));
+    if !group_names.is_empty() {
+        access.insert("cognito:groups".into(), json!(group_names));
+    }
+    access.insert("iss".into(), json!(request.issuer));
+    access.insert("client_id".into(), json!(request.client_id));
+    access.insert("origin_jti".into(), json!(request.origin_jti));
+    access.insert("event_id".into(), json!(request.event_id));
+    access.insert("token_use".into(), json!("access"));
+    access.insert("scope".into(), json!(request.scope));
+    access.insert("auth_time".into(), json!(auth_time));
+    access.insert("exp".into(), json!(iat + request.access_validity.as_secs()));
+    access.insert("iat".into(), json!(iat));
+    access.insert("jti".into(), json!(uuid_v4(random)));
+    access.insert("username".into(), json!(user.username));
+
+    Ok(TokenPair {
+        id_token: sign_jwt(id_key, &Value::Object(id))?,
+        access_token: sign_jwt(access_key, &Value::Object(access))?,
+        expires_in: request.access_validity.as_secs(),
+    })
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not a JWS, not ours, bad signature, wrong algorithm or wrong `token_use`.
+    #[error("invalid token")]
+    Invalid,
+    /// Past its `exp`.
+    #[error("token has expired")]
+    Expired,
+}
+
+/// The unverified `iss` of a token, to find the pool whose keys must verify it.
+pub fn unverified_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
+    claims.get("iss")?.as_str().map(String::from)
+}
+
+/// Verifies a token signed by one of `keys` and returns its claims: RS256 only, the key
+/// chosen by `kid`, `token_use` as expected, not expired at `now`.
+pub fn verify_jwt(
+    token: &str,
+    keys: &[&SigningKey],
+    token_use: &str,
+    now: SystemTime,
+) -> Result<Map<String, Value>, TokenError> {
+    // Tokens are a few kilobytes; anything far larger is not one of ours.
+    if token.len() > 16 * 1024 {
+        return Err(TokenError::Invalid);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Invalid);
+    };
+    let header: Value = B64
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or(TokenError::Invalid)?;
+    // The algorithm is pinned by the key, never taken from the token.
+    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
+        return Err(TokenError::Invalid);
+    }
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::Invalid)?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or(TokenError::Invalid)?;
+    let signature = B64.decode(signature).map_err(|_| TokenError::Invalid)?;
+    let signed = &token[..header_len(token)];
+    if !key.verify_rs256(signed.as_bytes(), &signature) {
+        return Err(TokenError::Invalid);
+    }
+    let claims: Map<String, Value> = B64
+        .decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or(TokenError::Invalid)?;
+    if claims.get("token_use").and_then(Value::as_str) != Some(token_use) {
+        return Err(TokenError::Invalid);
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or(TokenError::Invalid)?;
+    if seconds(now) >= exp {
+        return Err(TokenError::Expired);
+    }
+    Ok(claims)
+}
+
+/// The length of `header.payload`, the part the signature covers.
+fn header_len(token: &str) -> usize {
+    token.rfind('.').unwrap_or(0)
+}

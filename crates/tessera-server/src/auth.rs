@@ -1,0 +1,772 @@
+//! Sign-in: InitiateAuth and AdminInitiateAuth (password and refresh flows),
+//! RespondToAuthChallenge (NEW_PASSWORD_REQUIRED), GetTokensFromRefreshToken, RevokeToken,
+//! GlobalSignOut and AdminUserGlobalSignOut.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+use tessera_core::{
+    issue_tokens, AppClient, AttributeSchema, KeyUse, TokenRequest, User, UserStatus, ADMIN_SCOPE,
+};
+use tessera_store::{AuthSession, RefreshRecord, UserChange};
+
+use crate::directory::{check_secret_hash, hides_users, Directory};
+use crate::input::Input;
+use crate::pool_keys::pool_keys;
+use crate::{ApiError, AppState};
+
+fn refused(message: impl Into<String>) -> ApiError {
+    ApiError::new("NotAuthorizedException", message)
+}
+
+fn wrong_credentials() -> ApiError {
+    refused("Incorrect username or password.")
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        text.as_bytes(),
+    ))
+}
+
+/// An opaque random token: 32 random bytes in URL-safe base64, prefixed so logs tell the
+/// kinds apart.
+fn opaque(state: &AppState, bytes: usize) -> String {
+    use base64::Engine;
+    let mut buf = vec![0u8; bytes];
+    state.random.fill(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn uuid(state: &AppState) -> String {
+    let mut bytes = [0u8; 16];
+    state.random.fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+fn flows(client: &AppClient) -> Vec<&str> {
+    client
+        .settings
+        .get("ExplicitAuthFlows")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Whether the client allows a flow, in either the `ALLOW_` or the legacy spelling. With
+/// legacy settings, SRP and refresh are always allowed, as in Cognito.
+fn flow_enabled(client: &AppClient, modern: &str, legacy: Option<&str>) -> bool {
+    let flows = flows(client);
+    let is_legacy = !flows.is_empty() && flows.iter().all(|f| !f.starts_with("ALLOW_"));
+    if is_legacy {
+        return match legacy {
+            Some(name) => flows.contains(&name),
+            None => true,
+        };
+    }
+    flows.contains(&modern)
+}
+
+/// A token validity from the client's settings.
+fn validity(client: &AppClient, member: &str, unit_member: &str, default: Duration) -> Duration {
+    let value = client.settings.get(member).and_then(Value::as_u64);
+    let unit = client
+        .settings
+        .get("TokenValidityUnits")
+        .and_then(|u| u.get(unit_member))
+        .and_then(Value::as_str)
+        .unwrap_or("hours");
+    match value {
+        Some(v) => Duration::from_secs(
+            v * match unit {
+                "seconds" => 1,
+                "minutes" => 60,
+                "hours" => 3600,
+                _ => 86_400,
+            },
+        ),
+        None => default,
+    }
+}
+
+fn read_attributes(client: &AppClient) -> Option<Vec<String>> {
+    client
+        .settings
+        .get("ReadAttributes")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+}
+
+/// Issues ID and access tokens (and a refresh token when `new_refresh` is set) and returns
+/// the `AuthenticationResult`.
+#[allow(clippy::too_many_arguments)]
+async fn authentication_result(
+    state: &AppState,
+    client: &AppClient,
+    directory: &Directory,
+    key: &str,
+    user: &User,
+    auth_time: SystemTime,
+    origin_jti: String,
+    new_refresh: Option<Option<String>>,
+    event_id: &str,
+) -> Result<Value, ApiError> {
+    let now = state.clock.now();
+    let keys = pool_keys(state, &directory.pool.id).await?;
+    let groups = state.store.groups_of_user(&directory.pool.id, key).await?;
+    let readable = read_attributes(client);
+    let issuer = state.issuer(&directory.pool.id);
+    let request = TokenRequest {
+        issuer: &issuer,
+        client_id: &client.client_id,
+        user,
+        groups: &groups,
+        read_attributes: readable.as_deref(),
+        auth_time,
+        origin_jti: &origin_jti,
+        event_id,
+        now,
+        access_validity: validity(
+            client,
+            "AccessTokenValidity",
+            "AccessToken",
+            Duration::from_secs(3600),
+        ),
+        id_validity: validity(
+            client,
+            "IdTokenValidity",
+            "IdToken",
+            Duration::from_secs(3600),
+        ),
+        scope: ADMIN_SCOPE,
+    };
+    let pair = issue_tokens(
+        &request,
+        keys.signer(KeyUse::Id)?,
+        keys.signer(KeyUse::Access)?,
+        state.random.as_ref(),
+    )?;
+    let mut result = json!({
+        "AccessToken": pair.access_token,
+        "ExpiresIn": pair.expires_in,
+        "TokenType": "Bearer",
+        "IdToken": pair.id_token,
+    });
+    if let Some(replaces) = new_refresh {
+        let token = opaque(state, 32);
+        let record = RefreshRecord {
+            token_hash: sha256_hex(&token),
+            pool_id: directory.pool.id.clone(),
+            username_key: key.to_owned(),
+            client_id: client.client_id.clone(),
+            origin_jti,
+            auth_time,
+            expires_at: now
+                + validity(
+                    client,
+                    "RefreshTokenValidity",
+                    "RefreshToken",
+                    Duration::from_secs(30 * 86_400),
+                ),
+            created_at: now,
+            revoked: false,
+        };
+        state
+            .store
+            .insert_refresh_token(&record, replaces.as_deref())
+            .await?;
+        result["RefreshToken"] = json!(token);
+    }
+    Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }))
+}
+
+/// The app client of a sign-in request; for the admin operations it must belong to the
+/// named pool.
+async fn client_of(
+    state: &AppState,
+    input: &Input,
+    admin: bool,
+) -> Result<(AppClient, Directory), ApiError> {
+    let client_id = input.required_str("ClientId")?;
+    let client = state
+        .store
+        .app_client(client_id)
+        .await?
+        .ok_or_else(|| ApiError::client_not_found(client_id))?;
+    if admin {
+        let pool_id = input.required_str("UserPoolId")?;
+        if client.user_pool_id != pool_id {
+            crate::user_pool::load(state, pool_id).await?;
+            return Err(ApiError::client_not_found(client_id));
+        }
+    }
+    let directory = Directory::load(state, &client.user_pool_id).await?;
+    Ok((client, directory))
+}
+
+fn parameter<'a>(input: &'a Input, member: &str, name: &str) -> Option<&'a str> {
+    input
+        .get(member)
+        .and_then(|p| p.get(name))
+        .and_then(Value::as_str)
+}
+
+fn required_parameter<'a>(input: &'a Input, member: &str, name: &str) -> Result<&'a str, ApiError> {
+    parameter(input, member, name)
+        .ok_or_else(|| ApiError::invalid_parameter(format!("Missing required parameter {name}")))
+}
+
+pub(crate) async fn initiate_auth(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    initiate(state, input, false).await
+}
+
+pub(crate) async fn admin_initiate_auth(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    initiate(state, input, true).await
+}
+
+async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, ApiError> {
+    let (client, directory) = client_of(state, &input, admin).await?;
+    let flow = input.required_str("AuthFlow")?;
+    match flow {
+        "USER_PASSWORD_AUTH" if !admin => {
+            if !flow_enabled(
+                &client,
+                "ALLOW_USER_PASSWORD_AUTH",
+                Some("USER_PASSWORD_AUTH"),
+            ) {
+                return Err(ApiError::invalid_parameter(
+                    "USER_PASSWORD_AUTH flow not enabled for this client",
+                ));
+            }
+            password_sign_in(state, &input, &client, &directory).await
+        }
+        "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" if admin => {
+            if !flow_enabled(
+                &client,
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                Some("ADMIN_NO_SRP_AUTH"),
+            ) {
+                return Err(ApiError::invalid_parameter(
+                    "Auth flow not enabled for this client",
+                ));
+            }
+            password_sign_in(state, &input, &client, &directory).await
+        }
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+            if !flow_enabled(&client, "ALLOW_REFRESH_TOKEN_AUTH", None) {
+                return Err(ApiError::invalid_parameter(
+                    "Auth flow not enabled for this client",
+                ));
+            }
+            let token = required_parameter(&input, "AuthParameters", "REFRESH_TOKEN")?;
+            refresh(
+                state,
+                &client,
+                &directory,
+                token,
+                Credential::SecretHash(parameter(&input, "AuthParameters", "SECRET_HASH")),
+                input.request_id(),
+            )
+            .await
+        }
+        "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
+            ApiError::invalid_parameter("Initiate Auth method not supported."),
+        ),
+        other => Err(ApiError::new(
+            "UnsupportedOperationException",
+            format!("The {other} flow is not supported by this version of tessera."),
+        )),
+    }
+}
+
+async fn verify_password(
+    state: &AppState,
+    password: &str,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    let hasher = state.hasher.clone();
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => hasher.verify(&password, &hash),
+        None => hasher.verify_dummy(&password),
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))
+}
+
+async fn password_sign_in(
+    state: &AppState,
+    input: &Input,
+    client: &AppClient,
+    directory: &Directory,
+) -> Result<Value, ApiError> {
+    let username = required_parameter(input, "AuthParameters", "USERNAME")?;
+    let password = required_parameter(input, "AuthParameters", "PASSWORD")?;
+    check_secret_hash(
+        client,
+        Some(username),
+        parameter(input, "AuthParameters", "SECRET_HASH"),
+    )?;
+    let Some((key, user)) = directory.find(state, username).await? else {
+        // The unknown-user path does the same hashing work, so that timing does not tell
+        // an unknown user from a wrong password.
+        verify_password(state, password, None).await?;
+        return Err(if hides_users(client) {
+            wrong_credentials()
+        } else {
+            ApiError::new("UserNotFoundException", "User does not exist.")
+        });
+    };
+    let correct = verify_password(state, password, user.password_hash.clone()).await?;
+    if user.status == UserStatus::Unconfirmed {
+        return Err(ApiError::new(
+            "UserNotConfirmedException",
+            "User is not confirmed.",
+        ));
+    }
+    if !correct {
+        return Err(wrong_credentials());
+    }
+    if !user.enabled {
+        return Err(refused("User is disabled."));
+    }
+    match user.status {
+        UserStatus::ResetRequired => Err(ApiError::new(
+            "PasswordResetRequiredException",
+            "Password reset required for the user",
+        )),
+        UserStatus::ForceChangePassword => {
+            new_password_challenge(state, client, directory, &key, &user).await
+        }
+        _ => {
+            let now = state.clock.now();
+            authentication_result(
+                state,
+                client,
+                directory,
+                &key,
+                &user,
+                now,
+                uuid(state),
+                Some(None),
+                input.request_id(),
+            )
+            .await
+        }
+    }
+}
+
+fn auth_session_validity(client: &AppClient) -> Duration {
+    Duration::from_secs(
+        60 * client
+            .settings
+            .get("AuthSessionValidity")
+            .and_then(Value::as_u64)
+            .unwrap_or(3),
+    )
+}
+
+async fn new_password_challenge(
+    state: &AppState,
+    client: &AppClient,
+    directory: &Directory,
+    key: &str,
+    user: &User,
+) -> Result<Value, ApiError> {
+    let now = state.clock.now();
+    let days = tessera_core::PasswordPolicy::from_pool_settings(&directory.pool.settings)
+        .temporary_password_validity_days;
+    if let Some(set_at) = user.password_set_at {
+        if now > set_at + Duration::from_secs(u64::from(days) * 86_400) {
+            return Err(refused(
+                "Temporary password has expired and must be reset by an administrator.",
+            ));
+        }
+    }
+    let session = opaque(state, 48);
+    state
+        .store
+        .insert_auth_session(&AuthSession {
+            session_hash: sha256_hex(&session),
+            pool_id: directory.pool.id.clone(),
+            username_key: key.to_owned(),
+            client_id: client.client_id.clone(),
+            challenge: "NEW_PASSWORD_REQUIRED".into(),
+            state: "{}".into(),
+            expires_at: now + auth_session_validity(client),
+        })
+        .await?;
+    let attributes: serde_json::Map<String, Value> = user
+        .attributes
+        .iter()
+        .filter(|(name, _)| !name.ends_with("_verified"))
+        .map(|(name, value)| (name.clone(), json!(value)))
+        .collect();
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    let present: Vec<&str> = user.attributes.keys().map(String::as_str).collect();
+    let required: Vec<String> = schema
+        .missing_required(&present)
+        .into_iter()
+        .map(|name| format!("userAttributes.{name}"))
+        .collect();
+    Ok(json!({
+        "ChallengeName": "NEW_PASSWORD_REQUIRED",
+        "Session": session,
+        "ChallengeParameters": {
+            "USER_ID_FOR_SRP": user.username,
+            "requiredAttributes": serde_json::to_string(&required).unwrap_or_else(|_| "[]".into()),
+            "userAttributes": Value::Object(attributes).to_string(),
+        },
+    }))
+}
+
+pub(crate) async fn respond_to_auth_challenge(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    respond(state, input, false).await
+}
+
+pub(crate) async fn admin_respond_to_auth_challenge(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    respond(state, input, true).await
+}
+
+async fn respond(state: &AppState, input: Input, admin: bool) -> Result<Value, ApiError> {
+    let (client, directory) = client_of(state, &input, admin).await?;
+    let challenge = input.required_str("ChallengeName")?;
+    let invalid_session = || refused("Invalid session for the user.");
+    let session_value = input.str("Session").ok_or_else(invalid_session)?;
+    let session = state
+        .store
+        .take_auth_session(&sha256_hex(session_value))
+        .await?
+        .ok_or_else(invalid_session)?;
+    if session.client_id != client.client_id || session.challenge != challenge {
+        return Err(invalid_session());
+    }
+    if state.clock.now() > session.expires_at {
+        return Err(refused("Invalid session for the user, session is expired."));
+    }
+    let Some(mut user) = state
+        .store
+        .user(&directory.pool.id, &session.username_key)
+        .await?
+    else {
+        return Err(invalid_session());
+    };
+    let username = parameter(&input, "ChallengeResponses", "USERNAME")
+        .unwrap_or(&user.username)
+        .to_owned();
+    let restore = |state: AppState, session: AuthSession| async move {
+        state.store.insert_auth_session(&session).await
+    };
+    let outcome = async {
+        check_secret_hash(
+            &client,
+            Some(&username),
+            parameter(&input, "ChallengeResponses", "SECRET_HASH"),
+        )?;
+        match challenge {
+            "NEW_PASSWORD_REQUIRED" => {
+                let password = required_parameter(&input, "ChallengeResponses", "NEW_PASSWORD")?;
+                let responses = input
+                    .get("ChallengeResponses")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let pairs: Vec<(String, String)> = responses
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        Some((
+                            name.strip_prefix("userAttributes.")?.to_owned(),
+                            value.as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect();
+                let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+                schema
+                    .validate(&pairs, false, false)
+                    .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+                for (name, value) in &pairs {
+                    user.attributes.insert(name.clone(), value.clone());
+                }
+                let present: Vec<&str> = user.attributes.keys().map(String::as_str).collect();
+                let missing = schema.missing_required(&present);
+                if !missing.is_empty() {
+                    return Err(ApiError::invalid_parameter(
+                        tessera_core::AttributeError::required(missing).to_string(),
+                    ));
+                }
+                tessera_core::PasswordPolicy::from_pool_settings(&directory.pool.settings)
+                    .check(password)
+                    .map_err(|v| {
+                        ApiError::new(
+                            "InvalidPasswordException",
+                            format!("Password does not conform to policy: {}", v.reason()),
+                        )
+                    })?;
+                Ok(password.to_owned())
+            }
+            _ => Err(ApiError::invalid_parameter(format!(
+                "The challenge {challenge} is not supported."
+            ))),
+        }
+    }
+    .await;
+    let password = match outcome {
+        Ok(password) => password,
+        Err(error) => {
+            // A correctable mistake (a weak password, a missing attribute) leaves the session
+            // usable, as Cognito does.
+            if error.kind == "InvalidPasswordException" || error.kind == "InvalidParameterException"
+            {
+                restore(state.clone(), session).await?;
+            }
+            return Err(error);
+        }
+    };
+    let now = state.clock.now();
+    let hasher = state.hasher.clone();
+    let random = state.random.clone();
+    let hash = tokio::task::spawn_blocking(move || hasher.hash(&password, random.as_ref()))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
+    user.password_hash = Some(hash);
+    user.password_set_at = Some(now);
+    user.status = UserStatus::Confirmed;
+    user.last_modified_at = now;
+    let aliases = directory.aliases_of(&user);
+    state
+        .store
+        .save_user(UserChange {
+            user: &user,
+            key: &session.username_key,
+            aliases: Some(&aliases),
+            put_code: None,
+            consume_codes: &[],
+        })
+        .await
+        .map_err(crate::directory::alias_error)?;
+    authentication_result(
+        state,
+        &client,
+        &directory,
+        &session.username_key,
+        &user,
+        now,
+        uuid(state),
+        Some(None),
+        input.request_id(),
+    )
+    .await
+}
+
+/// How a refresh request proves the client: SECRET_HASH (InitiateAuth) or the client secret
+/// itself (GetTokensFromRefreshToken).
+enum Credential<'a> {
+    SecretHash(Option<&'a str>),
+    ClientSecret(Option<&'a str>),
+}
+
+fn rotation_enabled(client: &AppClient) -> bool {
+    client
+        .settings
+        .get("RefreshTokenRotation")
+        .and_then(|r| r.get("Feature"))
+        .and_then(Value::as_str)
+        == Some("ENABLED")
+}
+
+fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<(), ApiError> {
+    use subtle::ConstantTimeEq;
+    match (&client.secret, given) {
+        (None, None) => Ok(()),
+        (Some(secret), Some(given))
+            if secret.len() == given.len()
+                && bool::from(secret.as_bytes().ct_eq(given.as_bytes())) =>
+        {
+            Ok(())
+        }
+        _ => Err(refused(format!(
+            "Unable to verify secret hash for client {}",
+            client.client_id
+        ))),
+    }
+}
+
+async fn refresh(
+    state: &AppState,
+    client: &AppClient,
+    directory: &Directory,
+    token: &str,
+    credential: Credential<'_>,
+    event_id: &str,
+) -> Result<Value, ApiError> {
+    let invalid = || refused("Invalid Refresh Token");
+    let hash = sha256_hex(token);
+    let record = state
+        .store
+        .refresh_token(&hash)
+        .await?
+        .ok_or_else(invalid)?;
+    if record.client_id != client.client_id || record.pool_id != directory.pool.id {
+        return Err(invalid());
+    }
+    let user = state
+        .store
+        .user(&record.pool_id, &record.username_key)
+        .await?
+        .ok_or_else(invalid)?;
+    match credential {
+        Credential::SecretHash(given) => {
+            // There is no USERNAME in a refresh; the hash is over the internal username.
+            check_secret_hash(client, Some(&user.username), given).map_err(|e| {
+                if e.kind == "NotAuthorizedException" && given.is_some() {
+                    refused(format!(
+                        "SecretHash does not match for the client: {}",
+                        client.client_id
+                    ))
+                } else {
+                    e
+                }
+            })?;
+        }
+        Credential::ClientSecret(given) => check_client_secret(client, given)?,
+    }
+    if record.revoked {
+        return Err(if rotation_enabled(client) {
+            ApiError::new(
+                "RefreshTokenReuseException",
+                "Refresh Token has been revoked",
+            )
+        } else {
+            refused("Refresh Token has been revoked")
+        });
+    }
+    if state.clock.now() > record.expires_at {
+        return Err(refused("Refresh Token has expired"));
+    }
+    if !user.enabled {
+        return Err(refused("User is disabled."));
+    }
+    let new_refresh = rotation_enabled(client).then(|| Some(hash.clone()));
+    authentication_result(
+        state,
+        client,
+        directory,
+        &record.username_key,
+        &user,
+        record.auth_time,
+        record.origin_jti,
+        new_refresh,
+        event_id,
+    )
+    .await
+}
+
+pub(crate) async fn get_tokens_from_refresh_token(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let (client, directory) = client_of(state, &input, false).await?;
+    if !flow_enabled(&client, "ALLOW_REFRESH_TOKEN_AUTH", None) {
+        return Err(ApiError::invalid_parameter(
+            "Auth flow not enabled for this client",
+        ));
+    }
+    let token = input.required_str("RefreshToken")?;
+    let result = refresh(
+        state,
+        &client,
+        &directory,
+        token,
+        Credential::ClientSecret(input.str("ClientSecret")),
+        input.request_id(),
+    )
+    .await?;
+    Ok(json!({ "AuthenticationResult": result["AuthenticationResult"] }))
+}
+
+pub(crate) async fn revoke_token(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let client_id = input.required_str("ClientId")?;
+    let client = state
+        .store
+        .app_client(client_id)
+        .await?
+        .ok_or_else(|| ApiError::client_not_found(client_id))?;
+    use subtle::ConstantTimeEq;
+    let secret_ok = match (&client.secret, input.str("ClientSecret")) {
+        (None, _) => true,
+        (Some(secret), Some(given)) => {
+            secret.len() == given.len() && bool::from(secret.as_bytes().ct_eq(given.as_bytes()))
+        }
+        (Some(_), None) => false,
+    };
+    if !secret_ok {
+        return Err(ApiError::new(
+            "UnauthorizedException",
+            "Invalid client secret.",
+        ));
+    }
+    if client
+        .settings
+        .get("EnableTokenRevocation")
+        .and_then(Value::as_bool)
+        == Some(false)
+    {
+        return Err(ApiError::new(
+            "UnsupportedOperationException",
+            "Token revocation is not enabled for this client.",
+        ));
+    }
+    let token = input.required_str("Token")?;
+    if token.split('.').count() == 3 {
+        return Err(ApiError::new(
+            "UnsupportedTokenTypeException",
+            "Only refresh tokens can be revoked.",
+        ));
+    }
+    // Unknown tokens and other clients' tokens are answered like revoked ones: the answer
+    // tells nothing about which tokens exist.
+    if let Some(record) = state.store.refresh_token(&sha256_hex(token)).await? {
+        if record.client_id == client.client_id {
+            state.store.revoke_refresh_token(&record.token_hash).await?;
+        }
+    }
+    Ok(json!({}))
+}
+
+pub(crate) async fn global_sign_out(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let authorized = crate::access_token::authorize(state, &input).await?;
+    state
+        .store
+        .revoke_user_tokens(&authorized.directory.pool.id, &authorized.key)
+        .await?;
+    Ok(json!({}))
+}
+
+pub(crate) async fn admin_user_global_sign_out(
+    state: &AppState,
+    input: Input,
+) -> Result<Value, ApiError> {
+    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let (key, _) = directory
+        .get(state, input.required_str("Username")?)
+        .await?;
+    state
+        .store
+        .revoke_user_tokens(&directory.pool.id, &key)
+        .await?;
+    Ok(json!({}))
+}

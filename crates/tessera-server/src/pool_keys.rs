@@ -1,0 +1,59 @@
+//! Each pool's signing keys, opened once and kept in memory: signing and verifying tokens
+//! must not unseal a private key (or touch the database) per request.
+
+use std::sync::Arc;
+
+use tessera_core::{KeyUse, SigningKey};
+
+use crate::{ApiError, AppState};
+
+/// The keys of one pool.
+pub(crate) struct PoolKeys {
+    /// Every key, oldest first; all of them verify.
+    pub(crate) all: Vec<SigningKey>,
+}
+
+impl PoolKeys {
+    /// The newest key for a use: the one that signs.
+    pub(crate) fn signer(&self, key_use: KeyUse) -> Result<&SigningKey, ApiError> {
+        self.all
+            .iter()
+            .rev()
+            .find(|k| k.key_use == key_use)
+            .ok_or_else(|| ApiError::internal(&"pool has no signing key"))
+    }
+
+    /// Every key of a use.
+    pub(crate) fn verifiers(&self, key_use: KeyUse) -> Vec<&SigningKey> {
+        self.all.iter().filter(|k| k.key_use == key_use).collect()
+    }
+}
+
+/// The keys of a pool, from the cache or the store.
+pub(crate) async fn pool_keys(state: &AppState, pool_id: &str) -> Result<Arc<PoolKeys>, ApiError> {
+    if let Some(keys) = state
+        .keys
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(pool_id)
+    {
+        return Ok(keys.clone());
+    }
+    let all = state.store.signing_keys(pool_id).await?;
+    let keys = Arc::new(PoolKeys { all });
+    state
+        .keys
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pool_id.to_owned(), keys.clone());
+    Ok(keys)
+}
+
+/// Forgets a pool's keys (the pool was deleted).
+pub(crate) fn forget(state: &AppState, pool_id: &str) {
+    state
+        .keys
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(pool_id);
+}

@@ -1,0 +1,204 @@
+//! Refresh tokens, challenge sessions and token revocation.
+
+use std::time::SystemTime;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::store::{from_millis, millis};
+use crate::{Store, StoreError};
+
+/// A stored refresh token. The token itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// The pool.
+    pub pool_id: String,
+    /// The user's lookup key.
+    pub username_key: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The sign-in session it belongs to.
+    pub origin_jti: String,
+    /// When the user authenticated.
+    pub auth_time: SystemTime,
+    /// When it stops working.
+    pub expires_at: SystemTime,
+    /// When it was issued.
+    pub created_at: SystemTime,
+    /// Revoked by RevokeToken, sign-out or rotation.
+    pub revoked: bool,
+}
+
+/// A pending challenge (NEW_PASSWORD_REQUIRED, PASSWORD_VERIFIER, …), single use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSession {
+    /// SHA-256 of the opaque Session value, hex.
+    pub session_hash: String,
+    /// The pool.
+    pub pool_id: String,
+    /// The user's lookup key.
+    pub username_key: String,
+    /// The client that started the sign-in.
+    pub client_id: String,
+    /// The challenge name.
+    pub challenge: String,
+    /// Challenge state (JSON), e.g. the SRP server secret.
+    pub state: String,
+    /// When the session stops working.
+    pub expires_at: SystemTime,
+}
+
+fn refresh_from_row(row: &AnyRow) -> Result<RefreshRecord, StoreError> {
+    Ok(RefreshRecord {
+        token_hash: row.try_get("token_hash")?,
+        pool_id: row.try_get("pool_id")?,
+        username_key: row.try_get("username_key")?,
+        client_id: row.try_get("client_id")?,
+        origin_jti: row.try_get("origin_jti")?,
+        auth_time: from_millis(row.try_get("auth_time")?),
+        expires_at: from_millis(row.try_get("expires_at")?),
+        created_at: from_millis(row.try_get("created_at")?),
+        revoked: row.try_get::<i64, _>("revoked")? != 0,
+    })
+}
+
+impl Store {
+    /// Stores a refresh token; when `replaces` names another one, that one is revoked in the
+    /// same transaction (rotation).
+    pub async fn insert_refresh_token(
+        &self,
+        record: &RefreshRecord,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        if let Some(old) = replaces {
+            sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, origin_jti, auth_time, expires_at, created_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&record.token_hash)
+        .bind(&record.pool_id)
+        .bind(&record.username_key)
+        .bind(&record.client_id)
+        .bind(&record.origin_jti)
+        .bind(millis(record.auth_time))
+        .bind(millis(record.expires_at))
+        .bind(millis(record.created_at))
+        .bind(i64::from(record.revoked))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The refresh token with this hash.
+    pub async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(refresh_from_row).transpose()
+    }
+
+    /// Revokes one refresh token (and so every token of its sign-in session).
+    pub async fn revoke_refresh_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// True when the sign-in session `origin_jti` was revoked.
+    pub async fn origin_revoked(&self, origin_jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM refresh_tokens WHERE origin_jti = $1 AND revoked = 1",
+        )
+        .bind(origin_jti)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Signs a user out everywhere: every refresh token, and with it every sign-in session
+    /// and the access tokens issued in it, is revoked.
+    pub async fn revoke_user_tokens(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE pool_id = $1 AND username_key = $2",
+        )
+        .bind(pool_id)
+        .bind(username_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a challenge session.
+    pub async fn insert_auth_session(&self, session: &AuthSession) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO auth_sessions (session_hash, pool_id, username_key, client_id, challenge, state, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&session.session_hash)
+        .bind(&session.pool_id)
+        .bind(&session.username_key)
+        .bind(&session.client_id)
+        .bind(&session.challenge)
+        .bind(&session.state)
+        .bind(millis(session.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes and returns a challenge session: a session answers one challenge only.
+    pub async fn take_auth_session(
+        &self,
+        session_hash: &str,
+    ) -> Result<Option<AuthSession>, StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT * FROM auth_sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let deleted = sqlx::query("DELETE FROM auth_sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // Two nodes may read the same session at once; only the one whose delete removed
+        // the row may use it.
+        if deleted.rows_affected() != 1 {
+            return Ok(None);
+        }
+        Ok(Some(AuthSession {
+            session_hash: row.try_get("session_hash")?,
+            pool_id: row.try_get("pool_id")?,
+            username_key: row.try_get("username_key")?,
+            client_id: row.try_get("client_id")?,
+            challenge: row.try_get("challenge")?,
+            state: row.try_get("state")?,
+            expires_at: from_millis(row.try_get("expires_at")?),
+        }))
+    }
+}
