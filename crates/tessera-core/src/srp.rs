@@ -175,19 +175,17 @@ impl SrpVerifier {
     /// The comparison is constant-time.
     pub fn matches_password(&self, pool_name: &str, user_id_for_srp: &str, password: &str) -> bool {
         let candidate = Self::with_salt(pool_name, user_id_for_srp, password, &self.salt);
-        bool::from(
-            candidate
-                .verifier
-                .as_slice()
-                .ct_eq(minimal(&self.verifier)),
-        )
+        bool::from(candidate.verifier.as_slice().ct_eq(minimal(&self.verifier)))
     }
 
     /// Reads a device's `DeviceSecretVerifierConfig` from ConfirmDevice: `PasswordVerifier` and
     /// `Salt` are standard base64 of big-endian bytes, computed by the client as for a user but
     /// with `DeviceGroupKey` for the pool name, `DeviceKey` for the username and the client's
     /// random device password.
-    pub fn from_device_config(password_verifier_b64: &str, salt_b64: &str) -> Result<Self, SrpError> {
+    pub fn from_device_config(
+        password_verifier_b64: &str,
+        salt_b64: &str,
+    ) -> Result<Self, SrpError> {
         let verifier = LENIENT_BASE64
             .decode(password_verifier_b64)
             .map_err(|_| SrpError::Encoding("PasswordVerifier"))?;
@@ -208,7 +206,9 @@ impl SrpVerifier {
 }
 
 /// The server's half of one SRP exchange, created by [`srp_challenge`] and consumed by
-/// [`verify_password_claim`]. All three values are minimal big-endian unsigned bytes.
+/// [`verify_password_claim`]. `A` and `B` are minimal big-endian unsigned bytes; `b` keeps
+/// the length it was drawn with (32 bytes, leading zeros included), because that length sets
+/// how many exponent bits step 2 scans and so must not depend on the value.
 ///
 /// The caller keeps it between the two requests, typically sealed inside the `SECRET_BLOCK`;
 /// `b` is secret and must never reach the client. `Debug` leaves `b` out.
@@ -216,7 +216,7 @@ impl SrpVerifier {
 pub struct SrpChallenge {
     /// The client's public value `A`, from `SRP_A`.
     pub big_a: Vec<u8>,
-    /// The server's secret exponent `b`.
+    /// The server's secret exponent `b`, big-endian.
     pub b: Vec<u8>,
     /// The server's public value `B = (k·v + g^b) mod N`, sent as `SRP_B` via [`to_hex`].
     pub big_b: Vec<u8>,
@@ -312,10 +312,14 @@ fn challenge_with_secret(
 /// `S = (A·v^u)^b mod N`, `u = H(enc(A) | enc(B))`.
 ///
 /// Returns `Ok(false)` for a wrong password, a signature that is not valid base64, and a
-/// timestamp that parses but is not written canonically (zero-padded day, wrong weekday, a
-/// zone other than `UTC`): real Cognito signs its own rendering of the parsed time, so such a
-/// claim fails as a wrong password there too. Errors are for malformed input: an unparseable
+/// timestamp that parses but is not written canonically (zero-padded day, wrong weekday,
+/// `GMT` for `UTC`): real Cognito signs its own rendering of the parsed time, so such a claim
+/// fails as a wrong password there too. Errors are for malformed input: an unparseable
 /// timestamp, a secret block that is not base64, or out-of-range values.
+///
+/// The caller still has to check that the secret block is one it issued, unexpired and unused,
+/// and that the [`parse_timestamp`] instant is close to its clock; this function sees neither
+/// the clock nor the record of used blocks.
 pub fn verify_password_claim(
     pool_name: &str,
     user_id_for_srp: &str,
@@ -350,15 +354,37 @@ pub fn verify_password_claim(
 
 /// The 16-byte session key `K` of a challenge, or `None` when the scrambler `u` is zero (which
 /// [`srp_challenge`] never lets happen, so only a tampered record gets here).
-fn session_key(verifier: &SrpVerifier, challenge: &SrpChallenge) -> Result<Option<Vec<u8>>, SrpError> {
-    let group = &*GROUP;
-    if minimal(&challenge.big_a).is_empty() || !below_modulus(&challenge.big_a) {
-        return Err(SrpError::InvalidA);
+fn session_key(
+    verifier: &SrpVerifier,
+    challenge: &SrpChallenge,
+) -> Result<Option<Vec<u8>>, SrpError> {
+    Ok(premaster_secret(verifier, challenge)?.map(|premaster| premaster.key()))
+}
+
+/// The two values the session key is derived from, as minimal bytes.
+struct Premaster {
+    /// The scrambler `u = H(enc(A) | enc(B))`, never zero.
+    u: Vec<u8>,
+    /// The premaster secret `S`.
+    secret: Vec<u8>,
+}
+
+impl Premaster {
+    fn key(&self) -> Vec<u8> {
+        derive_key(&self.u, &self.secret)
     }
+}
+
+/// The scrambler `u` and the premaster secret `S = (A·v^u)^b mod N`, or `None` when `u` is
+/// zero.
+fn premaster_secret(
+    verifier: &SrpVerifier,
+    challenge: &SrpChallenge,
+) -> Result<Option<Premaster>, SrpError> {
     let a = group_element(&challenge.big_a).ok_or(SrpError::InvalidA)?;
     let v = group_element(&verifier.verifier).ok_or(SrpError::InvalidVerifier)?;
     let (b, b_bits) = secret_exponent(&challenge.b).ok_or(SrpError::InvalidChallenge)?;
-    if minimal(&challenge.big_b).is_empty() || !below_modulus(&challenge.big_b) {
+    if group_element(&challenge.big_b).is_none() {
         return Err(SrpError::InvalidChallenge);
     }
     let u = scrambler(&challenge.big_a, &challenge.big_b);
@@ -366,8 +392,11 @@ fn session_key(verifier: &SrpVerifier, challenge: &SrpChallenge) -> Result<Optio
         return Ok(None);
     }
     let v_u = v.pow_bounded_exp(&exponent(&u), DIGEST_BITS);
-    let premaster = a.mul(&v_u).pow_bounded_exp(&b, b_bits).retrieve();
-    Ok(Some(derive_key(&u, &to_bytes(&premaster))))
+    let secret = a.mul(&v_u).pow_bounded_exp(&b, b_bits).retrieve();
+    Ok(Some(Premaster {
+        u,
+        secret: to_bytes(&secret),
+    }))
 }
 
 /// `K`: HKDF-SHA256 with `enc(u)` as the salt and `enc(S)` as the input key material, one
@@ -453,7 +482,10 @@ pub fn parse_timestamp(text: &str) -> Result<SystemTime, SrpError> {
     ) else {
         return Err(SrpError::Timestamp);
     };
-    if !WEEKDAYS.iter().any(|name| name.eq_ignore_ascii_case(weekday)) {
+    if !WEEKDAYS
+        .iter()
+        .any(|name| name.eq_ignore_ascii_case(weekday))
+    {
         return Err(SrpError::Timestamp);
     }
     let month = MONTHS
@@ -597,7 +629,10 @@ static GROUP: LazyLock<Group> = LazyLock::new(|| {
     let modulus_bytes = modulus.to_be_bytes();
     let params = BoxedMontyParams::new_vartime(Odd::<BoxedUint>::from(MODULUS));
     let element = |bytes: &[u8]| {
-        BoxedMontyForm::new(BoxedUint::from_be_slice_truncated(bytes, GROUP_BITS), &params)
+        BoxedMontyForm::new(
+            BoxedUint::from_be_slice_truncated(bytes, GROUP_BITS),
+            &params,
+        )
     };
     // k = H(enc(N) | enc(g)): 0x00, the 384 bytes of N, 0x02. RFC 5054 pads g to the length
     // of N instead, which gives a different k that no Cognito client accepts.

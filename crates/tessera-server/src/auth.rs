@@ -23,6 +23,19 @@ fn wrong_credentials() -> ApiError {
     refused("Incorrect username or password.")
 }
 
+/// The longest lockout, and the quiet time after which failures are forgotten.
+const LOCKOUT_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// How long sign-in stays locked after `failures` consecutive failures: nothing for the
+/// first four, then 2^(n-5) seconds (1 s after the fifth), doubling up to 15 minutes.
+pub(crate) fn lockout(failures: u32) -> Duration {
+    if failures < 5 {
+        return Duration::ZERO;
+    }
+    let exponent = (failures - 5).min(20);
+    Duration::from_secs(1u64 << exponent).min(LOCKOUT_MAX)
+}
+
 fn sha256_hex(text: &str) -> String {
     hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
@@ -325,6 +338,25 @@ async fn password_sign_in(
             ApiError::new("UserNotFoundException", "User does not exist.")
         });
     };
+    let now = state.clock.now();
+    let failures = match state
+        .store
+        .sign_in_failures(&directory.pool.id, &key)
+        .await?
+    {
+        Some((count, last)) => {
+            let quiet = now.duration_since(last).unwrap_or_default();
+            if quiet >= LOCKOUT_MAX {
+                0
+            } else if quiet < lockout(count) {
+                // Locked: the password is not even checked, as in Cognito.
+                return Err(refused("Password attempts exceeded"));
+            } else {
+                count
+            }
+        }
+        None => 0,
+    };
     let correct = verify_password(state, password, user.password_hash.clone()).await?;
     if user.status == UserStatus::Unconfirmed {
         return Err(ApiError::new(
@@ -333,7 +365,17 @@ async fn password_sign_in(
         ));
     }
     if !correct {
+        state
+            .store
+            .set_sign_in_failures(&directory.pool.id, &key, failures + 1, now)
+            .await?;
         return Err(wrong_credentials());
+    }
+    if failures > 0 {
+        state
+            .store
+            .set_sign_in_failures(&directory.pool.id, &key, 0, now)
+            .await?;
     }
     if !user.enabled {
         return Err(refused("User is disabled."));
@@ -347,7 +389,6 @@ async fn password_sign_in(
             new_password_challenge(state, client, directory, &key, &user).await
         }
         _ => {
-            let now = state.clock.now();
             authentication_result(
                 state,
                 client,

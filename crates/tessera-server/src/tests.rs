@@ -15,6 +15,13 @@ use tower::ServiceExt;
 use crate::{app, AppState, ServerConfig};
 
 async fn state() -> AppState {
+    state_with_clock(Arc::new(ManualClock::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    )))
+    .await
+}
+
+async fn state_with_clock(clock: Arc<ManualClock>) -> AppState {
     let dir = std::env::temp_dir().join(format!("tessera-server-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
@@ -40,9 +47,7 @@ async fn state() -> AppState {
             account_id: "000000000000".into(),
             public_url: "http://tessera.test".into(),
         },
-        Arc::new(ManualClock::new(
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        )),
+        clock,
         random,
         delivery,
     )
@@ -305,4 +310,291 @@ async fn bootstrap_creates_pool_with_keys_and_is_idempotent() {
         ..spec
     };
     assert!(ensure(&state, &[bad]).await.is_err());
+}
+
+#[test]
+fn lockout_follows_cognito_schedule() {
+    use crate::auth::lockout;
+    for failures in 0..5 {
+        assert_eq!(lockout(failures), Duration::ZERO);
+    }
+    assert_eq!(lockout(5), Duration::from_secs(1));
+    assert_eq!(lockout(6), Duration::from_secs(2));
+    assert_eq!(lockout(10), Duration::from_secs(32));
+    assert_eq!(lockout(15), Duration::from_secs(900));
+    assert_eq!(lockout(1000), Duration::from_secs(900));
+}
+
+const TEST_KEY_ID: &str = "AKIATESTTESTTEST0001";
+const TEST_SECRET: &str = "test-secret-access-key-0000000000000000";
+
+/// Calls an operation, SigV4-signed with the test access key at the state's clock time.
+async fn signed(
+    state: &AppState,
+    operation: &str,
+    body: Value,
+) -> (StatusCode, http::HeaderMap, Value) {
+    let now = state
+        .clock
+        .now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (days, secs) = (now / 86_400, now % 86_400);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let amz_date = format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    );
+    let body = body.to_string();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", "tessera.test".parse().unwrap());
+    headers.insert("x-amz-date", amz_date.parse().unwrap());
+    headers.insert(
+        "x-amz-target",
+        format!("AWSCognitoIdentityProviderService.{operation}")
+            .parse()
+            .unwrap(),
+    );
+    headers.insert(
+        "content-type",
+        "application/x-amz-json-1.1".parse().unwrap(),
+    );
+    let authorization = tessera_sigv4::authorization_header(
+        &tessera_sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        },
+        TEST_KEY_ID,
+        TEST_SECRET,
+        "us-east-1",
+        "cognito-idp",
+        &["host", "x-amz-date", "x-amz-target", "content-type"],
+    )
+    .unwrap();
+    let mut request = Request::post("/").body(Body::from(body)).unwrap();
+    *request.headers_mut() = headers;
+    request
+        .headers_mut()
+        .insert("authorization", authorization.parse().unwrap());
+    call(state, request).await
+}
+
+async fn public(
+    state: &AppState,
+    operation: &str,
+    body: Value,
+) -> (StatusCode, http::HeaderMap, Value) {
+    call(
+        state,
+        api(
+            Some(&format!("AWSCognitoIdentityProviderService.{operation}")),
+            &body.to_string(),
+        ),
+    )
+    .await
+}
+
+/// A pool with a password-auth client and a confirmed user `alice` / `Passw0rd!`.
+async fn pool_with_user(state: &AppState) -> (String, String) {
+    state
+        .store
+        .insert_access_key(&tessera_core::AccessKey {
+            id: TEST_KEY_ID.into(),
+            secret: TEST_SECRET.into(),
+            created_at: SystemTime::UNIX_EPOCH,
+        })
+        .await
+        .unwrap();
+    let (status, _, pool) = signed(
+        state,
+        "CreateUserPool",
+        serde_json::json!({"PoolName": "p"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{pool}");
+    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let (_, _, client) = signed(
+        state,
+        "CreateUserPoolClient",
+        serde_json::json!({"UserPoolId": pool_id, "ClientName": "c", "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
+    )
+    .await;
+    let client_id = client["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, body) = signed(state, "AdminCreateUser", serde_json::json!({"UserPoolId": pool_id, "Username": "alice", "MessageAction": "SUPPRESS"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = signed(
+        state,
+        "AdminSetUserPassword",
+        serde_json::json!({"UserPoolId": pool_id, "Username": "alice", "Password": "Passw0rd!", "Permanent": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (pool_id, client_id)
+}
+
+async fn sign_in(
+    state: &AppState,
+    client_id: &str,
+    password: &str,
+) -> (StatusCode, http::HeaderMap, Value) {
+    public(
+        state,
+        "InitiateAuth",
+        serde_json::json!({"ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "alice", "PASSWORD": password}}),
+    )
+    .await
+}
+
+/// Issue 4: five failures lock sign-in for 2^(n-5) seconds; a success or 15 quiet minutes
+/// reset the count.
+#[tokio::test]
+async fn issue_4_lockout_after_repeated_failures() {
+    let clock = Arc::new(ManualClock::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ));
+    let state = state_with_clock(clock.clone()).await;
+    let (_, client_id) = pool_with_user(&state).await;
+    for _ in 0..5 {
+        let result = sign_in(&state, &client_id, "wrong").await;
+        assert_error(&result, StatusCode::BAD_REQUEST, "NotAuthorizedException");
+        assert_eq!(result.2["message"], "Incorrect username or password.");
+    }
+    // Locked: even the right password is refused, with Cognito's message.
+    let result = sign_in(&state, &client_id, "Passw0rd!").await;
+    assert_eq!(result.2["message"], "Password attempts exceeded");
+    clock.advance(Duration::from_secs(1));
+    let (status, _, body) = sign_in(&state, &client_id, "Passw0rd!").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["AuthenticationResult"]["AccessToken"].is_string());
+
+    // The success reset the count: four more failures do not lock.
+    for _ in 0..4 {
+        sign_in(&state, &client_id, "wrong").await;
+    }
+    assert_eq!(
+        sign_in(&state, &client_id, "Passw0rd!").await.0,
+        StatusCode::OK
+    );
+
+    // Failures while locked are refused unchecked and do not count; each failure after a
+    // lock doubles it: the seventh locks for 4 seconds.
+    for _ in 0..5 {
+        sign_in(&state, &client_id, "wrong").await;
+    }
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        sign_in(&state, &client_id, "wrong").await.2["message"],
+        "Incorrect username or password."
+    );
+    assert_eq!(
+        sign_in(&state, &client_id, "wrong").await.2["message"],
+        "Password attempts exceeded"
+    );
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        sign_in(&state, &client_id, "wrong").await.2["message"],
+        "Incorrect username or password."
+    );
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(
+        sign_in(&state, &client_id, "Passw0rd!").await.2["message"],
+        "Password attempts exceeded"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        sign_in(&state, &client_id, "wrong").await.2["message"],
+        "Incorrect username or password."
+    );
+    // Fifteen quiet minutes forget every failure: four more do not lock.
+    clock.advance(Duration::from_secs(15 * 60));
+    for _ in 0..4 {
+        assert_eq!(
+            sign_in(&state, &client_id, "wrong").await.2["message"],
+            "Incorrect username or password."
+        );
+    }
+    assert_eq!(
+        sign_in(&state, &client_id, "Passw0rd!").await.0,
+        StatusCode::OK
+    );
+}
+
+/// Issue 3: codes expire (sign-up 24 h) and a consumed code cannot be used again.
+#[tokio::test]
+async fn issue_3_codes_expire_and_are_single_use() {
+    let clock = Arc::new(ManualClock::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ));
+    let state = state_with_clock(clock.clone()).await;
+    let (pool_id, client_id) = pool_with_user(&state).await;
+    let (status, _, body) = signed(
+        &state,
+        "UpdateUserPool",
+        serde_json::json!({"UserPoolId": pool_id, "AutoVerifiedAttributes": ["email"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let outbox = state.outbox_path.clone().unwrap();
+    let newest_code = || {
+        let text = std::fs::read_to_string(&outbox).unwrap();
+        let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        line["body"]
+            .as_str()
+            .unwrap()
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_owned()
+    };
+    let sign_up = |name: &'static str| {
+        let state = state.clone();
+        let client_id = client_id.clone();
+        async move {
+            public(&state, "SignUp", serde_json::json!({"ClientId": client_id, "Username": name, "Password": "Passw0rd!", "UserAttributes": [{"Name": "email", "Value": format!("{name}@example.com")}]})).await
+        }
+    };
+    assert_eq!(sign_up("bob").await.0, StatusCode::OK);
+    let code = newest_code();
+    clock.advance(Duration::from_secs(24 * 3600 + 1));
+    let confirm = |name: &'static str, code: String| {
+        let state = state.clone();
+        let client_id = client_id.clone();
+        async move {
+            public(&state, "ConfirmSignUp", serde_json::json!({"ClientId": client_id, "Username": name, "ConfirmationCode": code})).await
+        }
+    };
+    assert_error(
+        &confirm("bob", code).await,
+        StatusCode::BAD_REQUEST,
+        "ExpiredCodeException",
+    );
+
+    assert_eq!(sign_up("carol").await.0, StatusCode::OK);
+    let code = newest_code();
+    clock.advance(Duration::from_secs(23 * 3600));
+    assert_eq!(confirm("carol", code.clone()).await.0, StatusCode::OK);
+    // Confirmed users cannot be confirmed again, whatever the code.
+    assert_error(
+        &confirm("carol", code).await,
+        StatusCode::BAD_REQUEST,
+        "NotAuthorizedException",
+    );
 }

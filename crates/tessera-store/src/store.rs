@@ -269,6 +269,7 @@ impl Store {
             "group_members",
             "refresh_tokens",
             "auth_sessions",
+            "sign_in_failures",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

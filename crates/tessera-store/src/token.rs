@@ -201,4 +201,52 @@ impl Store {
             expires_at: from_millis(row.try_get("expires_at")?),
         }))
     }
+
+    /// A user's consecutive failed sign-ins and the time of the last one.
+    pub async fn sign_in_failures(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+    ) -> Result<Option<(u32, SystemTime)>, StoreError> {
+        let row = sqlx::query("SELECT failures, last_failure_at FROM sign_in_failures WHERE pool_id = $1 AND username_key = $2")
+            .bind(pool_id)
+            .bind(username_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok((
+                u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+                from_millis(row.try_get("last_failure_at")?),
+            ))
+        })
+        .transpose()
+    }
+
+    /// Records the count of consecutive failures; zero clears the record.
+    pub async fn set_sign_in_failures(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        failures: u32,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE pool_id = $1 AND username_key = $2")
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&mut *tx)
+            .await?;
+        if failures > 0 {
+            sqlx::query("INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) VALUES ($1, $2, $3, $4)")
+                .bind(pool_id)
+                .bind(username_key)
+                .bind(i64::from(failures))
+                .bind(millis(at))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

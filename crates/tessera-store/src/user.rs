@@ -173,6 +173,7 @@ impl Store {
             "user_codes",
             "group_members",
             "refresh_tokens",
+            "sign_in_failures",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"

@@ -26,3 +26,12 @@ CREATE TABLE auth_sessions (
     expires_at BIGINT NOT NULL
 );
 
+
+-- Consecutive failed sign-ins per user, for Cognito's lockout.
+CREATE TABLE sign_in_failures (
+    pool_id TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    failures BIGINT NOT NULL,
+    last_failure_at BIGINT NOT NULL,
+    PRIMARY KEY (pool_id, username_key)
+);
