@@ -15,7 +15,7 @@ mod master_key;
 mod password;
 mod random;
 mod signing_key;
-mod srp;
+pub mod srp;
 mod token;
 mod user;
 mod user_filter;
@@ -34,8 +34,8 @@ pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
 pub use random::{Random, SeededRandom, SystemRandom};
 pub use signing_key::{KeyUse, SigningKey};
 pub use srp::{
-    format_timestamp, parse_timestamp, srp_challenge, srp_pool_name, to_hex, verify_password_claim,
-    PasswordClaim, SrpChallenge, SrpError, SrpVerifier,
+    srp_challenge, srp_pool_name, verify_password_claim, PasswordClaim, SrpChallenge, SrpError,
+    SrpVerifier,
 };
 pub use token::{
     issue_tokens, sign_jwt, unverified_issuer, verify_jwt, TokenError, TokenPair, TokenRequest,

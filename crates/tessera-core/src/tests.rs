@@ -116,6 +116,7 @@ fn sample_user() -> User {
         .collect(),
         password_hash: None,
         password_set_at: None,
+        srp_verifier: None,
         created_at: SystemTime::UNIX_EPOCH,
         last_modified_at: SystemTime::UNIX_EPOCH,
     }

@@ -63,6 +63,8 @@ pub struct User {
     pub password_hash: Option<String>,
     /// When the current password was set (temporary passwords expire from here).
     pub password_set_at: Option<SystemTime>,
+    /// The SRP salt and verifier of the current password (USER_SRP_AUTH); sealed by the store.
+    pub srp_verifier: Option<crate::SrpVerifier>,
     /// When the user was created.
     pub created_at: SystemTime,
     /// When the user was last changed.

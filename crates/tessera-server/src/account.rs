@@ -65,14 +65,8 @@ pub(crate) async fn change_password(state: &AppState, input: Input) -> Result<Va
                 format!("Password does not conform to policy: {}", v.reason()),
             )
         })?;
-    let hasher = state.hasher.clone();
-    let random = state.random.clone();
-    let hash = tokio::task::spawn_blocking(move || hasher.hash(&proposed, random.as_ref()))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    crate::directory::set_password(state, &mut user, &proposed).await?;
     let now = state.clock.now();
-    user.password_hash = Some(hash);
-    user.password_set_at = Some(now);
     user.last_modified_at = now;
     state
         .store

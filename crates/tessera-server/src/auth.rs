@@ -290,6 +290,14 @@ async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, 
             )
             .await
         }
+        "USER_SRP_AUTH" => {
+            if !flow_enabled(&client, "ALLOW_USER_SRP_AUTH", None) {
+                return Err(ApiError::invalid_parameter(
+                    "Auth flow not enabled for this client",
+                ));
+            }
+            srp_start(state, &input, &client, &directory).await
+        }
         "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
             ApiError::invalid_parameter("Initiate Auth method not supported."),
         ),
@@ -338,26 +346,60 @@ async fn password_sign_in(
             ApiError::new("UserNotFoundException", "User does not exist.")
         });
     };
+    let failures = lockout_gate(state, directory, &key).await?;
+    let correct = verify_password(state, password, user.password_hash.clone()).await?;
+    finish_primary_factor(
+        state,
+        client,
+        directory,
+        &key,
+        &user,
+        correct,
+        failures,
+        input.request_id(),
+    )
+    .await
+}
+
+/// Refuses a locked-out user before any password check and returns the count of recent
+/// consecutive failures.
+async fn lockout_gate(state: &AppState, directory: &Directory, key: &str) -> Result<u32, ApiError> {
     let now = state.clock.now();
-    let failures = match state
+    match state
         .store
-        .sign_in_failures(&directory.pool.id, &key)
+        .sign_in_failures(&directory.pool.id, key)
         .await?
     {
         Some((count, last)) => {
             let quiet = now.duration_since(last).unwrap_or_default();
             if quiet >= LOCKOUT_MAX {
-                0
+                Ok(0)
             } else if quiet < lockout(count) {
                 // Locked: the password is not even checked, as in Cognito.
-                return Err(refused("Password attempts exceeded"));
+                Err(refused("Password attempts exceeded"))
             } else {
-                count
+                Ok(count)
             }
         }
-        None => 0,
-    };
-    let correct = verify_password(state, password, user.password_hash.clone()).await?;
+        None => Ok(0),
+    }
+}
+
+/// What follows a password check in every flow: the failure count, the user-state checks in
+/// Cognito's order, then a challenge or tokens.
+#[allow(clippy::too_many_arguments)]
+async fn finish_primary_factor(
+    state: &AppState,
+    client: &AppClient,
+    directory: &Directory,
+    key: &str,
+    user: &User,
+    correct: bool,
+    failures: u32,
+    event_id: &str,
+) -> Result<Value, ApiError> {
+    let now = state.clock.now();
+    // An unconfirmed user is told so even with a wrong password, as Cognito does.
     if user.status == UserStatus::Unconfirmed {
         return Err(ApiError::new(
             "UserNotConfirmedException",
@@ -367,14 +409,14 @@ async fn password_sign_in(
     if !correct {
         state
             .store
-            .set_sign_in_failures(&directory.pool.id, &key, failures + 1, now)
+            .set_sign_in_failures(&directory.pool.id, key, failures + 1, now)
             .await?;
         return Err(wrong_credentials());
     }
     if failures > 0 {
         state
             .store
-            .set_sign_in_failures(&directory.pool.id, &key, 0, now)
+            .set_sign_in_failures(&directory.pool.id, key, 0, now)
             .await?;
     }
     if !user.enabled {
@@ -386,23 +428,202 @@ async fn password_sign_in(
             "Password reset required for the user",
         )),
         UserStatus::ForceChangePassword => {
-            new_password_challenge(state, client, directory, &key, &user).await
+            new_password_challenge(state, client, directory, key, user).await
         }
         _ => {
             authentication_result(
                 state,
                 client,
                 directory,
-                &key,
-                &user,
+                key,
+                user,
                 now,
                 uuid(state),
                 Some(None),
-                input.request_id(),
+                event_id,
             )
             .await
         }
     }
+}
+
+/// USER_SRP_AUTH step 1: answers PASSWORD_VERIFIER with the salt, B and a SECRET_BLOCK that
+/// names the server's state (sealed in the store, single use).
+async fn srp_start(
+    state: &AppState,
+    input: &Input,
+    client: &AppClient,
+    directory: &Directory,
+) -> Result<Value, ApiError> {
+    use base64::Engine;
+    let username = required_parameter(input, "AuthParameters", "USERNAME")?;
+    let big_a = required_parameter(input, "AuthParameters", "SRP_A")?;
+    check_secret_hash(
+        client,
+        Some(username),
+        parameter(input, "AuthParameters", "SECRET_HASH"),
+    )?;
+    let pool_name = tessera_core::srp_pool_name(&directory.pool.id);
+    let found = directory.find(state, username).await?;
+    let (key, user_id, verifier, decoy) = match found {
+        Some((key, user)) => match user.srp_verifier.clone() {
+            Some(verifier) => (key, user.username.clone(), verifier, false),
+            None => return Err(wrong_credentials()),
+        },
+        None if hides_users(client) => {
+            // A decoy challenge whose salt is stable per username, so that asking twice
+            // does not reveal that the user does not exist; the proof can never match.
+            let tag = aws_lc_rs::hmac::sign(
+                &aws_lc_rs::hmac::Key::new(
+                    aws_lc_rs::hmac::HMAC_SHA256,
+                    state.decoy_key.as_slice(),
+                ),
+                format!("{}:{username}", directory.pool.id).as_bytes(),
+            );
+            let mut password = [0u8; 32];
+            state.random.fill(&mut password);
+            let verifier = tessera_core::SrpVerifier::with_salt(
+                pool_name,
+                username,
+                &hex::encode(password),
+                &tag.as_ref()[..16],
+            );
+            (String::new(), username.to_owned(), verifier, true)
+        }
+        None => {
+            return Err(ApiError::new(
+                "UserNotFoundException",
+                "User does not exist.",
+            ))
+        }
+    };
+    let challenge = tessera_core::srp_challenge(&verifier, big_a, state.random.as_ref())
+        .map_err(|_| wrong_credentials())?;
+    let mut block = [0u8; 64];
+    state.random.fill(&mut block);
+    let secret_block = base64::engine::general_purpose::STANDARD.encode(block);
+    let srp_state = json!({
+        "a": hex::encode(&challenge.big_a),
+        "b": hex::encode(&challenge.b),
+        "B": hex::encode(&challenge.big_b),
+        "decoy": decoy,
+    });
+    state
+        .store
+        .insert_auth_session(&AuthSession {
+            session_hash: sha256_hex(&secret_block),
+            pool_id: directory.pool.id.clone(),
+            username_key: key,
+            client_id: client.client_id.clone(),
+            challenge: "PASSWORD_VERIFIER".into(),
+            state: srp_state.to_string(),
+            expires_at: state.clock.now() + auth_session_validity(client),
+        })
+        .await?;
+    Ok(json!({
+        "ChallengeName": "PASSWORD_VERIFIER",
+        "ChallengeParameters": {
+            "SALT": tessera_core::srp::to_hex(&verifier.salt),
+            "SECRET_BLOCK": secret_block,
+            "SRP_B": tessera_core::srp::to_hex(&challenge.big_b),
+            "USERNAME": user_id,
+            "USER_ID_FOR_SRP": user_id,
+        },
+    }))
+}
+
+/// USER_SRP_AUTH step 2: checks PASSWORD_CLAIM_SIGNATURE against the state the secret block
+/// names.
+async fn srp_finish(
+    state: &AppState,
+    input: &Input,
+    client: &AppClient,
+    directory: &Directory,
+) -> Result<Value, ApiError> {
+    let secret_block =
+        required_parameter(input, "ChallengeResponses", "PASSWORD_CLAIM_SECRET_BLOCK")?;
+    let signature = required_parameter(input, "ChallengeResponses", "PASSWORD_CLAIM_SIGNATURE")?;
+    let timestamp = required_parameter(input, "ChallengeResponses", "TIMESTAMP")?;
+    let username = required_parameter(input, "ChallengeResponses", "USERNAME")?;
+    let signed_at = tessera_core::srp::parse_timestamp(timestamp).map_err(|_| {
+        ApiError::invalid_parameter(
+            "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.",
+        )
+    })?;
+    check_secret_hash(
+        client,
+        Some(username),
+        parameter(input, "ChallengeResponses", "SECRET_HASH"),
+    )?;
+    let invalid_session = || refused("Invalid session for the user.");
+    let session = state
+        .store
+        .take_auth_session(&sha256_hex(secret_block))
+        .await?
+        .ok_or_else(invalid_session)?;
+    if session.client_id != client.client_id
+        || session.challenge != "PASSWORD_VERIFIER"
+        || session.pool_id != directory.pool.id
+    {
+        return Err(invalid_session());
+    }
+    let now = state.clock.now();
+    if now > session.expires_at {
+        return Err(refused("Invalid session for the user, session is expired."));
+    }
+    let srp_state: Value =
+        serde_json::from_str(&session.state).map_err(|e| ApiError::internal(&e))?;
+    if srp_state["decoy"].as_bool() != Some(false) {
+        return Err(wrong_credentials());
+    }
+    let Some(user) = state
+        .store
+        .user(&directory.pool.id, &session.username_key)
+        .await?
+    else {
+        return Err(wrong_credentials());
+    };
+    let failures = lockout_gate(state, directory, &session.username_key).await?;
+    let bytes = |name: &str| {
+        hex::decode(srp_state[name].as_str().unwrap_or("")).map_err(|e| ApiError::internal(&e))
+    };
+    let challenge = tessera_core::SrpChallenge {
+        big_a: bytes("a")?,
+        b: bytes("b")?,
+        big_b: bytes("B")?,
+    };
+    let skew = if now > signed_at {
+        now.duration_since(signed_at)
+    } else {
+        signed_at.duration_since(now)
+    }
+    .unwrap_or_default();
+    let correct = match &user.srp_verifier {
+        Some(verifier) if skew <= Duration::from_secs(300) => tessera_core::verify_password_claim(
+            tessera_core::srp_pool_name(&directory.pool.id),
+            &user.username,
+            verifier,
+            &challenge,
+            &tessera_core::PasswordClaim {
+                secret_block_b64: secret_block,
+                timestamp,
+                signature_b64: signature,
+            },
+        )
+        .unwrap_or(false),
+        _ => false,
+    };
+    finish_primary_factor(
+        state,
+        client,
+        directory,
+        &session.username_key,
+        &user,
+        correct,
+        failures,
+        input.request_id(),
+    )
+    .await
 }
 
 fn auth_session_validity(client: &AppClient) -> Duration {
@@ -486,6 +707,9 @@ pub(crate) async fn admin_respond_to_auth_challenge(
 async fn respond(state: &AppState, input: Input, admin: bool) -> Result<Value, ApiError> {
     let (client, directory) = client_of(state, &input, admin).await?;
     let challenge = input.required_str("ChallengeName")?;
+    if challenge == "PASSWORD_VERIFIER" {
+        return srp_finish(state, &input, &client, &directory).await;
+    }
     let invalid_session = || refused("Invalid session for the user.");
     let session_value = input.str("Session").ok_or_else(invalid_session)?;
     let session = state
@@ -578,13 +802,7 @@ async fn respond(state: &AppState, input: Input, admin: bool) -> Result<Value, A
         }
     };
     let now = state.clock.now();
-    let hasher = state.hasher.clone();
-    let random = state.random.clone();
-    let hash = tokio::task::spawn_blocking(move || hasher.hash(&password, random.as_ref()))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
-    user.password_hash = Some(hash);
-    user.password_set_at = Some(now);
+    crate::directory::set_password(state, &mut user, &password).await?;
     user.status = UserStatus::Confirmed;
     user.last_modified_at = now;
     let aliases = directory.aliases_of(&user);

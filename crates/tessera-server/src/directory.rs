@@ -417,3 +417,30 @@ pub(crate) fn alias_error(error: tessera_store::StoreError) -> ApiError {
         other => other.into(),
     }
 }
+
+/// Sets a user's password: the argon2id hash for the password flows and the SRP salt and
+/// verifier for USER_SRP_AUTH, both computed off the async workers. Every place that sets a
+/// password goes through here, so the two never disagree.
+pub(crate) async fn set_password(
+    state: &AppState,
+    user: &mut User,
+    password: &str,
+) -> Result<(), ApiError> {
+    let hasher = state.hasher.clone();
+    let random = state.random.clone();
+    let pool_name = tessera_core::srp_pool_name(&user.pool_id).to_owned();
+    let username = user.username.clone();
+    let password = password.to_owned();
+    let (hash, verifier) = tokio::task::spawn_blocking(move || {
+        let hash = hasher.hash(&password, random.as_ref())?;
+        let verifier =
+            tessera_core::SrpVerifier::new(&pool_name, &username, &password, random.as_ref());
+        Ok::<_, tessera_core::CoreError>((hash, verifier))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    user.password_hash = Some(hash);
+    user.srp_verifier = Some(verifier);
+    user.password_set_at = Some(state.clock.now());
+    Ok(())
+}

@@ -45,6 +45,8 @@ pub struct AppState {
     pub(crate) outbox_path: Option<std::path::PathBuf>,
     /// argon2id with the configured cost.
     pub(crate) hasher: PasswordHasher,
+    /// Keys the decoy SRP challenges for unknown users (a per-process secret).
+    pub(crate) decoy_key: Arc<[u8; 32]>,
     /// Pools' signing keys, opened once.
     pub(crate) keys: Arc<RwLock<HashMap<String, Arc<crate::pool_keys::PoolKeys>>>>,
 }
@@ -62,12 +64,17 @@ impl AppState {
             store,
             config: Arc::new(config),
             clock,
-            random,
+            random: random.clone(),
             access_keys: Arc::default(),
             delivery,
             outbox_path: None,
             hasher: PasswordHasher::owasp(),
             keys: Arc::default(),
+            decoy_key: Arc::new({
+                let mut key = [0u8; 32];
+                random.fill(&mut key);
+                key
+            }),
         }
     }
 

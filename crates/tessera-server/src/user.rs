@@ -13,8 +13,8 @@ use tessera_store::{StoreError, UserChange};
 
 use crate::directory::{
     alias_error, attribute_list, attribute_pairs, check_code, client_and_directory, deliver,
-    hides_users, new_code, user_client_not_found, user_type, verification_template, Destination,
-    Directory, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
+    hides_users, new_code, set_password, user_client_not_found, user_type, verification_template,
+    Destination, Directory, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
 use crate::{ApiError, AppState};
@@ -27,17 +27,6 @@ fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
         put_code: None,
         consume_codes: &[],
     }
-}
-
-/// Hashes a password off the async workers: argon2id is deliberately slow.
-async fn hash_password(state: &AppState, password: &str) -> Result<String, ApiError> {
-    let hasher = state.hasher.clone();
-    let random = state.random.clone();
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hasher.hash(&password, random.as_ref()))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(ApiError::from)
 }
 
 /// The pool's password policy applied to a password, worded for the operation.
@@ -235,18 +224,20 @@ pub(crate) async fn sign_up(state: &AppState, input: Input) -> Result<Value, Api
     }
 
     let now = state.clock.now();
-    let user = User {
+    let mut user = User {
         pool_id: directory.pool.id.clone(),
         username,
         sub: sub.clone(),
         status: UserStatus::Unconfirmed,
         enabled: true,
         attributes,
-        password_hash: Some(hash_password(state, password).await?),
-        password_set_at: Some(now),
+        password_hash: None,
+        password_set_at: None,
+        srp_verifier: None,
         created_at: now,
         last_modified_at: now,
     };
+    set_password(state, &mut user, password).await?;
     let destination = confirmation_destination(&directory, &user);
     let code = destination
         .as_ref()
@@ -516,8 +507,7 @@ pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<
                 ),
             ));
         }
-        user.password_hash = Some(hash_password(state, &temporary).await?);
-        user.password_set_at = Some(now);
+        set_password(state, &mut user, &temporary).await?;
         user.last_modified_at = now;
         (key, user, false)
     } else {
@@ -528,18 +518,20 @@ pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<
         if directory.find(state, given).await?.is_some() {
             return Err(username_taken(&directory, true));
         }
-        let user = User {
+        let mut user = User {
             pool_id: directory.pool.id.clone(),
             username: username.clone(),
             sub,
             status: UserStatus::ForceChangePassword,
             enabled: true,
             attributes,
-            password_hash: Some(hash_password(state, &temporary).await?),
-            password_set_at: Some(now),
+            password_hash: None,
+            password_set_at: None,
+            srp_verifier: None,
             created_at: now,
             last_modified_at: now,
         };
+        set_password(state, &mut user, &temporary).await?;
         (directory.key(&username), user, true)
     };
 
@@ -734,8 +726,7 @@ pub(crate) async fn admin_set_user_password(
         "Password did not conform with password policy",
     )?;
     let now = state.clock.now();
-    user.password_hash = Some(hash_password(state, password).await?);
-    user.password_set_at = Some(now);
+    set_password(state, &mut user, password).await?;
     user.last_modified_at = now;
     user.status = if input.bool("Permanent").unwrap_or(false) {
         UserStatus::Confirmed
@@ -896,8 +887,7 @@ pub(crate) async fn confirm_forgot_password(
     .await?;
     check_policy(&directory, password, "Password does not conform to policy")?;
     let now = state.clock.now();
-    user.password_hash = Some(hash_password(state, password).await?);
-    user.password_set_at = Some(now);
+    set_password(state, &mut user, password).await?;
     user.last_modified_at = now;
     // The code reached a verified destination, which is what confirmation proves.
     user.status = UserStatus::Confirmed;

@@ -138,7 +138,7 @@ impl Store {
             .seal(context, plaintext, self.random.as_ref())?)
     }
 
-    fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
         Ok(self.master_key.open(context, sealed)?)
     }
 

@@ -329,6 +329,10 @@ fn user(pool_id: &str, username: &str, sub: &str) -> User {
             .collect(),
         password_hash: Some("$argon2id$fake".into()),
         password_set_at: Some(at(20)),
+        srp_verifier: Some(tessera_core::SrpVerifier {
+            salt: vec![1, 2, 3],
+            verifier: b"verifier-bytes".to_vec(),
+        }),
         created_at: at(20),
         last_modified_at: at(20),
     }
@@ -381,6 +385,9 @@ async fn users_round_trip_with_aliases_and_codes(store: &Store) {
         .is_none());
     for sealed in all_bytes(store, "SELECT sealed_code FROM user_codes").await {
         assert!(!contains(&sealed, b"123456"));
+    }
+    for sealed in all_bytes(store, "SELECT sealed_srp FROM users").await {
+        assert!(!contains(&sealed, b"verifier-bytes"));
     }
     store
         .record_failed_code(&p.id, "alice", CodePurpose::SignUp)

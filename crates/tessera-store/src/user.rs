@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use tessera_core::{CodePurpose, OneTimeCode, User, UserStatus};
+use tessera_core::{CodePurpose, OneTimeCode, SrpVerifier, User, UserStatus};
 
 use crate::store::{from_millis, map_conflict, millis};
 use crate::{Store, StoreError};
@@ -25,9 +25,36 @@ pub struct UserChange<'a> {
     pub consume_codes: &'a [CodePurpose],
 }
 
-const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at";
+const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp";
 
-fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+/// The sealed form of an SRP verifier: the salt length (one byte), the salt, the verifier.
+fn srp_plaintext(verifier: &SrpVerifier) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(1 + verifier.salt.len() + verifier.verifier.len());
+    bytes.push(u8::try_from(verifier.salt.len()).unwrap_or(u8::MAX));
+    bytes.extend_from_slice(&verifier.salt[..verifier.salt.len().min(255)]);
+    bytes.extend_from_slice(&verifier.verifier);
+    bytes
+}
+
+fn srp_from_plaintext(bytes: &[u8]) -> Result<SrpVerifier, StoreError> {
+    let (&salt_len, rest) = bytes
+        .split_first()
+        .ok_or_else(|| StoreError::Corrupt("empty SRP record".into()))?;
+    if rest.len() < usize::from(salt_len) {
+        return Err(StoreError::Corrupt("short SRP record".into()));
+    }
+    let (salt, verifier) = rest.split_at(usize::from(salt_len));
+    Ok(SrpVerifier {
+        salt: salt.to_vec(),
+        verifier: verifier.to_vec(),
+    })
+}
+
+fn srp_context(pool_id: &str, key: &str) -> String {
+    format!("srp:{pool_id}:{key}")
+}
+
+fn user_from_row(store: &Store, row: &AnyRow) -> Result<User, StoreError> {
     let attributes: String = row.try_get("attributes")?;
     let attributes: BTreeMap<String, String> =
         serde_json::from_str(&attributes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -46,6 +73,16 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             .map(from_millis),
         created_at: from_millis(row.try_get("created_at")?),
         last_modified_at: from_millis(row.try_get("last_modified_at")?),
+        srp_verifier: match row.try_get::<Option<Vec<u8>>, _>("sealed_srp")? {
+            Some(sealed) => {
+                let pool_id: String = row.try_get("pool_id")?;
+                let key: String = row.try_get("username_key")?;
+                Some(srp_from_plaintext(
+                    &store.open(&srp_context(&pool_id, &key), &sealed)?,
+                )?)
+            }
+            None => None,
+        },
     })
 }
 
@@ -59,10 +96,11 @@ impl Store {
     pub async fn insert_user(&self, change: UserChange<'_>) -> Result<(), StoreError> {
         let user = change.user;
         let sealed = self.seal_code(user, change.key, change.put_code)?;
+        let sealed_srp = self.seal_srp(user, change.key)?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&user.pool_id)
         .bind(change.key)
@@ -75,6 +113,7 @@ impl Store {
         .bind(user.password_set_at.map(millis))
         .bind(millis(user.created_at))
         .bind(millis(user.last_modified_at))
+        .bind(sealed_srp)
         .execute(&mut *tx)
         .await;
         map_conflict(inserted)?;
@@ -87,10 +126,11 @@ impl Store {
     pub async fn save_user(&self, change: UserChange<'_>) -> Result<bool, StoreError> {
         let user = change.user;
         let sealed = self.seal_code(user, change.key, change.put_code)?;
+        let sealed_srp = self.seal_srp(user, change.key)?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
-            "UPDATE users SET username = $1, status = $2, enabled = $3, attributes = $4, password_hash = $5, password_set_at = $6, last_modified_at = $7 WHERE pool_id = $8 AND username_key = $9",
+            "UPDATE users SET username = $1, status = $2, enabled = $3, attributes = $4, password_hash = $5, password_set_at = $6, last_modified_at = $7, sealed_srp = $8 WHERE pool_id = $9 AND username_key = $10",
         )
         .bind(&user.username)
         .bind(user.status.as_str())
@@ -99,6 +139,7 @@ impl Store {
         .bind(user.password_hash.clone())
         .bind(user.password_set_at.map(millis))
         .bind(millis(user.last_modified_at))
+        .bind(sealed_srp)
         .bind(&user.pool_id)
         .bind(change.key)
         .execute(&mut *tx)
@@ -109,6 +150,13 @@ impl Store {
         apply_extras(&mut tx, &change, sealed).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    fn seal_srp(&self, user: &User, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        user.srp_verifier
+            .as_ref()
+            .map(|verifier| self.seal(&srp_context(&user.pool_id, key), &srp_plaintext(verifier)))
+            .transpose()
     }
 
     fn seal_code(
@@ -135,7 +183,7 @@ impl Store {
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref().map(|row| user_from_row(self, row)).transpose()
     }
 
     /// The user an alias of this kind and value key belongs to, with its lookup key.
@@ -158,7 +206,7 @@ impl Store {
             .map(|row| {
                 Ok((
                     row.try_get::<String, _>("username_key")?,
-                    user_from_row(row)?,
+                    user_from_row(self, row)?,
                 ))
             })
             .transpose()
@@ -211,7 +259,7 @@ impl Store {
             .map(|row| {
                 Ok((
                     row.try_get::<String, _>("username_key")?,
-                    user_from_row(row)?,
+                    user_from_row(self, row)?,
                 ))
             })
             .collect()

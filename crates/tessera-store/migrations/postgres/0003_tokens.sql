@@ -35,3 +35,6 @@ CREATE TABLE sign_in_failures (
     last_failure_at BIGINT NOT NULL,
     PRIMARY KEY (pool_id, username_key)
 );
+
+-- The SRP salt and verifier of the current password, sealed with the master key.
+ALTER TABLE users ADD COLUMN sealed_srp BYTEA;
