@@ -42,7 +42,9 @@ pub use token::{
     ADMIN_SCOPE,
 };
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
-pub use user_filter::{parse_user_filter, FilterAttribute, FilterError, FilterOp, UserFilter};
+pub use user_filter::{
+    indexed_values, parse_user_filter, FilterAttribute, FilterError, FilterOp, UserFilter,
+};
 pub use user_pool::{user_pool_arn, UserPool};
 
 #[cfg(test)]

@@ -191,5 +191,49 @@ impl UserFilter {
     }
 }
 
+/// Every searchable value of a user, as `(attribute name, value)`, in the form the index
+/// keeps: the lookup key for `username` (already case-folded in case-insensitive pools),
+/// the upper-case status for `cognito:user_status`, `Enabled`/`Disabled` for `status`.
+pub fn indexed_values(user: &crate::User, username_key: &str) -> Vec<(&'static str, String)> {
+    let mut values = vec![
+        (FilterAttribute::Username.name(), username_key.to_owned()),
+        (FilterAttribute::Sub.name(), user.sub.clone()),
+        (
+            FilterAttribute::UserStatus.name(),
+            user.status.as_str().to_owned(),
+        ),
+        (
+            FilterAttribute::Status.name(),
+            if user.enabled { "Enabled" } else { "Disabled" }.to_owned(),
+        ),
+    ];
+    for attribute in [
+        FilterAttribute::Email,
+        FilterAttribute::PhoneNumber,
+        FilterAttribute::Name,
+        FilterAttribute::GivenName,
+        FilterAttribute::FamilyName,
+        FilterAttribute::PreferredUsername,
+    ] {
+        if let Some(value) = user.attributes.get(attribute.name()) {
+            values.push((attribute.name(), value.clone()));
+        }
+    }
+    values
+}
+
+impl UserFilter {
+    /// The value to look up in the index: upper-cased for `cognito:user_status`, whose
+    /// matching ignores case. (A username filter is folded by the caller, which knows the
+    /// pool's case rule.)
+    pub fn index_value(&self) -> String {
+        if self.attribute.case_insensitive() {
+            self.value.to_ascii_uppercase()
+        } else {
+            self.value.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use tessera_core::{
-    parse_user_filter, AttributeSchema, CodePurpose, FilterAttribute, PasswordPolicy, User,
-    UserFilter, UserStatus,
+    parse_user_filter, AttributeSchema, CodePurpose, FilterAttribute, FilterOp, PasswordPolicy,
+    User, UserStatus,
 };
 use tessera_delivery::Channel;
 use tessera_store::{StoreError, UserChange};
@@ -636,22 +636,6 @@ pub(crate) async fn admin_enable_user(state: &AppState, input: Input) -> Result<
     set_enabled(state, input, true).await
 }
 
-/// The value a ListUsers filter compares for a user.
-fn filter_value<'a>(filter: &UserFilter, user: &'a User) -> Option<&'a str> {
-    match filter.attribute {
-        FilterAttribute::Username => Some(&user.username),
-        FilterAttribute::Email => user.attribute("email"),
-        FilterAttribute::PhoneNumber => user.attribute("phone_number"),
-        FilterAttribute::Name => user.attribute("name"),
-        FilterAttribute::GivenName => user.attribute("given_name"),
-        FilterAttribute::FamilyName => user.attribute("family_name"),
-        FilterAttribute::PreferredUsername => user.attribute("preferred_username"),
-        FilterAttribute::UserStatus => Some(user.status.as_str()),
-        FilterAttribute::Status => Some(if user.enabled { "Enabled" } else { "Disabled" }),
-        FilterAttribute::Sub => Some(&user.sub),
-    }
-}
-
 pub(crate) async fn list_users(state: &AppState, input: Input) -> Result<Value, ApiError> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let filter = parse_user_filter(input.str("Filter").unwrap_or(""))
@@ -669,44 +653,63 @@ pub(crate) async fn list_users(state: &AppState, input: Input) -> Result<Value, 
     let limit = usize::try_from(input.i64("Limit").unwrap_or(60))
         .unwrap_or(60)
         .clamp(1, 60);
-    let mut after = input.str("PaginationToken").map(decode_token).transpose()?;
+    let token = input.str("PaginationToken").map(decode_token).transpose()?;
+    let fetch = u32::try_from(limit + 1).unwrap_or(61);
 
-    // Users are scanned in key order in batches and filtered here; one extra match tells
-    // whether another page exists.
-    let mut page: Vec<(String, User)> = Vec::with_capacity(limit + 1);
-    'scan: loop {
-        let batch = state
-            .store
-            .list_users(&directory.pool.id, after.as_deref(), 500)
-            .await?;
-        let exhausted = batch.len() < 500;
-        for (key, user) in batch {
-            after = Some(key.clone());
-            let keep = filter
-                .as_ref()
-                .is_none_or(|f| filter_value(f, &user).is_some_and(|v| f.matches(v)));
-            if keep {
-                page.push((key, user));
-                if page.len() > limit {
-                    break 'scan;
-                }
-            }
+    // Without a filter, users come in key order; with one, from the search index in
+    // (value, key) order, so that a filtered page is an index range scan at any pool size.
+    let (page, next): (Vec<User>, Option<String>) = match filter {
+        None => {
+            let mut rows = state
+                .store
+                .list_users(&directory.pool.id, token.as_deref(), fetch)
+                .await?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = more
+                .then(|| rows.last().map(|(key, _)| key.clone()))
+                .flatten();
+            (rows.into_iter().map(|(_, u)| u).collect(), next)
         }
-        if exhausted {
-            break;
+        Some(filter) => {
+            let value = if filter.attribute == FilterAttribute::Username {
+                directory.key(&filter.value)
+            } else {
+                filter.index_value()
+            };
+            let after: Option<(String, String)> = match &token {
+                Some(token) => Some(
+                    serde_json::from_str(token)
+                        .map_err(|_| ApiError::invalid_parameter("Invalid pagination token."))?,
+                ),
+                None => None,
+            };
+            let mut rows = state
+                .store
+                .list_users_filtered(
+                    &directory.pool.id,
+                    filter.attribute.name(),
+                    &value,
+                    filter.op == FilterOp::StartsWith,
+                    after.as_ref().map(|(v, k)| (v.as_str(), k.as_str())),
+                    fetch,
+                )
+                .await?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = more
+                .then(|| {
+                    rows.last()
+                        .map(|(key, value, _)| json!([value, key]).to_string())
+                })
+                .flatten();
+            (rows.into_iter().map(|(_, _, u)| u).collect(), next)
         }
-    }
-    let more = page.len() > limit;
-    page.truncate(limit);
-    let users: Vec<Value> = page
-        .iter()
-        .map(|(_, u)| user_type(u, only.as_deref()))
-        .collect();
+    };
+    let users: Vec<Value> = page.iter().map(|u| user_type(u, only.as_deref())).collect();
     let mut output = json!({ "Users": users });
-    if more {
-        if let Some((key, _)) = page.last() {
-            output["PaginationToken"] = json!(encode_token(key));
-        }
+    if let Some(next) = next {
+        output["PaginationToken"] = json!(encode_token(&next));
     }
     Ok(output)
 }

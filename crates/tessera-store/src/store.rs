@@ -270,6 +270,7 @@ impl Store {
             "refresh_tokens",
             "auth_sessions",
             "sign_in_failures",
+            "user_index",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

@@ -100,6 +100,7 @@ conformance!(
     app_clients_round_trip,
     users_round_trip_with_aliases_and_codes,
     groups_and_members,
+    filtered_listing_uses_the_index,
 );
 
 fn at(seconds: u64) -> SystemTime {
@@ -583,6 +584,99 @@ async fn groups_and_members(store: &Store) {
     assert!(store.delete_user(&p.id, "carol").await.unwrap());
     assert!(store
         .group_members(&p.id, "editor", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn filtered_listing_uses_the_index(store: &Store) {
+    let p = pool("us-east-1_Filter000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let names = ["amy", "anna", "bob", "ann", "zed"];
+    for (i, name) in names.iter().enumerate() {
+        let mut u = user(
+            &p.id,
+            name,
+            &format!("00000000-0000-4000-8000-00000000010{i}"),
+        );
+        u.attributes
+            .insert("email".into(), format!("{name}@example.com"));
+        store.insert_user(change(&u, name)).await.unwrap();
+    }
+    let keys =
+        |rows: Vec<(String, String, User)>| rows.into_iter().map(|(k, _, _)| k).collect::<Vec<_>>();
+    let found = store
+        .list_users_filtered(&p.id, "email", "an", true, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(found), ["ann", "anna"]);
+    let found = store
+        .list_users_filtered(&p.id, "email", "bob@example.com", false, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(found), ["bob"]);
+    assert!(store
+        .list_users_filtered(&p.id, "email", "bob", false, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Pages follow (value, key) order.
+    let first = store
+        .list_users_filtered(&p.id, "cognito:user_status", "UNCONFIRMED", false, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(keys(first.clone()), ["amy", "ann"]);
+    let last = &first[1];
+    let rest = store
+        .list_users_filtered(
+            &p.id,
+            "cognito:user_status",
+            "UNCONFIRMED",
+            false,
+            Some((&last.1, &last.0)),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(keys(rest), ["anna", "bob", "zed"]);
+    // The index follows updates and deletions.
+    let (_, _, mut bob) = store
+        .list_users_filtered(&p.id, "username", "bob", false, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    bob.status = UserStatus::Confirmed;
+    bob.enabled = false;
+    store.save_user(change(&bob, "bob")).await.unwrap();
+    assert_eq!(
+        keys(
+            store
+                .list_users_filtered(&p.id, "cognito:user_status", "CONFIRMED", false, None, 10)
+                .await
+                .unwrap()
+        ),
+        ["bob"]
+    );
+    assert_eq!(
+        keys(
+            store
+                .list_users_filtered(&p.id, "status", "Disabled", false, None, 10)
+                .await
+                .unwrap()
+        ),
+        ["bob"]
+    );
+    store.delete_user(&p.id, "bob").await.unwrap();
+    assert!(store
+        .list_users_filtered(&p.id, "status", "Disabled", false, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Another pool's users never show.
+    let other = pool("us-east-1_Filter001");
+    store.insert_user_pool(&other, &[]).await.unwrap();
+    assert!(store
+        .list_users_filtered(&other.id, "email", "a", true, None, 10)
         .await
         .unwrap()
         .is_empty());

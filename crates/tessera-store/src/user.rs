@@ -222,6 +222,7 @@ impl Store {
             "group_members",
             "refresh_tokens",
             "sign_in_failures",
+            "user_index",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
@@ -259,6 +260,56 @@ impl Store {
             .map(|row| {
                 Ok((
                     row.try_get::<String, _>("username_key")?,
+                    user_from_row(self, row)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` users whose indexed `attribute` equals `value` (or starts with it, when
+    /// `prefix`), ordered by (value, key), after the `(value, key)` position `after`.
+    pub async fn list_users_filtered(
+        &self,
+        pool_id: &str,
+        attribute: &str,
+        value: &str,
+        prefix: bool,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<(String, String, User)>, StoreError> {
+        let columns = USER_COLUMNS.replace(", ", ", u.");
+        let (after_value, after_key) = after.unwrap_or(("", ""));
+        let range = if prefix {
+            // U+10FFFF sorts after every character, so [prefix, prefix + U+10FFFF) holds
+            // every value that starts with the prefix.
+            "i.value >= $3 AND i.value < $4"
+        } else {
+            "i.value = $3 AND i.value = $4"
+        };
+        let upper = if prefix {
+            format!("{value}\u{10FFFF}")
+        } else {
+            value.to_owned()
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT i.value AS index_value, u.{columns} FROM user_index i JOIN users u ON u.pool_id = i.pool_id AND u.username_key = i.username_key \
+             WHERE i.pool_id = $1 AND i.attribute = $2 AND {range} AND (i.value > $5 OR (i.value = $5 AND i.username_key > $6)) \
+             ORDER BY i.value, i.username_key LIMIT $7"
+        ))
+        .bind(pool_id)
+        .bind(attribute)
+        .bind(value)
+        .bind(upper)
+        .bind(after_value)
+        .bind(after_key)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("username_key")?,
+                    row.try_get::<String, _>("index_value")?,
                     user_from_row(self, row)?,
                 ))
             })
@@ -347,6 +398,21 @@ async fn apply_extras(
     sealed_code: Option<Vec<u8>>,
 ) -> Result<(), StoreError> {
     let pool_id = &change.user.pool_id;
+    // The search index follows every write of the user row.
+    sqlx::query("DELETE FROM user_index WHERE pool_id = $1 AND username_key = $2")
+        .bind(pool_id)
+        .bind(change.key)
+        .execute(&mut **tx)
+        .await?;
+    for (attribute, value) in tessera_core::indexed_values(change.user, change.key) {
+        sqlx::query("INSERT INTO user_index (pool_id, attribute, value, username_key) VALUES ($1, $2, $3, $4)")
+            .bind(pool_id)
+            .bind(attribute)
+            .bind(value)
+            .bind(change.key)
+            .execute(&mut **tx)
+            .await?;
+    }
     if let Some(aliases) = change.aliases {
         sqlx::query("DELETE FROM user_aliases WHERE pool_id = $1 AND username_key = $2")
             .bind(pool_id)

@@ -2,7 +2,7 @@
 -- Booleans are integers (0/1) so that both backends read them alike.
 CREATE TABLE users (
     pool_id TEXT NOT NULL,
-    username_key TEXT NOT NULL,
+    username_key TEXT COLLATE "C" NOT NULL,
     username TEXT NOT NULL,
     sub TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -59,3 +59,15 @@ CREATE TABLE group_members (
 );
 
 CREATE INDEX group_members_by_user ON group_members (pool_id, username_key);
+
+-- The searchable values of every user (ListUsers filters), so that a filter is an index range
+-- scan rather than a scan of the pool. Values compare byte-wise, so a prefix is a range.
+CREATE TABLE user_index (
+    pool_id TEXT NOT NULL,
+    attribute TEXT NOT NULL,
+    value TEXT COLLATE "C" NOT NULL,
+    username_key TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (pool_id, attribute, value, username_key)
+);
+
+CREATE INDEX user_index_by_user ON user_index (pool_id, username_key);

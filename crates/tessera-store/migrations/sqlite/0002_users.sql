@@ -59,3 +59,15 @@ CREATE TABLE group_members (
 );
 
 CREATE INDEX group_members_by_user ON group_members (pool_id, username_key);
+
+-- The searchable values of every user (ListUsers filters), so that a filter is an index range
+-- scan rather than a scan of the pool. Values compare byte-wise, so a prefix is a range.
+CREATE TABLE user_index (
+    pool_id TEXT NOT NULL,
+    attribute TEXT NOT NULL,
+    value TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    PRIMARY KEY (pool_id, attribute, value, username_key)
+);
+
+CREATE INDEX user_index_by_user ON user_index (pool_id, username_key);
