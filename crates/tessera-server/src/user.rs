@@ -515,6 +515,14 @@ pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<
         let mut attributes = attributes_for(&directory, &pairs, true, true)?;
         let sub = new_sub(state);
         let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
+        let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+        let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
+        let missing = schema.missing_required(&present);
+        if !missing.is_empty() {
+            return Err(schema_error(tessera_core::AttributeError::required(
+                missing,
+            )));
+        }
         if directory.find(state, given).await?.is_some() {
             return Err(username_taken(&directory, true));
         }
@@ -537,22 +545,41 @@ pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<
 
     let mut destinations = Vec::new();
     if action != Some("SUPPRESS") {
-        let mediums = input
+        let requested: Option<Vec<String>> = input
             .get("DesiredDeliveryMediums")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
                     .filter_map(Value::as_str)
                     .map(String::from)
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_else(|| vec!["SMS".to_owned()]);
-        for medium in mediums {
-            let attribute = if medium == "EMAIL" {
-                "email"
+                    .collect()
+            });
+        // Without a choice the invitation goes by SMS when there is a phone number, as
+        // Cognito's default medium is SMS, and otherwise by e-mail.
+        let explicit = requested.is_some();
+        let mediums = requested.unwrap_or_else(|| {
+            if user.attributes.contains_key("phone_number") {
+                vec!["SMS".to_owned()]
             } else {
-                "phone_number"
+                vec!["EMAIL".to_owned()]
+            }
+        });
+        for medium in mediums {
+            let (attribute, wording) = if medium == "EMAIL" {
+                ("email", "Email")
+            } else {
+                ("phone_number", "Sms")
             };
+            if explicit && !user.attributes.contains_key(attribute) {
+                let what = if attribute == "email" {
+                    "email"
+                } else {
+                    "phone_number"
+                };
+                return Err(ApiError::invalid_parameter(format!(
+                    "No {what} provided but desired delivery medium was {wording}"
+                )));
+            }
             if let Some(destination) = Destination::of(&user, attribute) {
                 destinations.push(destination);
             }
