@@ -598,3 +598,62 @@ async fn issue_3_codes_expire_and_are_single_use() {
         "NotAuthorizedException",
     );
 }
+
+/// Issue 4: an expired access token is refused by GetUser with Cognito's message (the clock
+/// is moved, not slept); refresh still works until the refresh token expires.
+#[tokio::test]
+async fn issue_4_expired_access_token_is_refused() {
+    let clock = Arc::new(ManualClock::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ));
+    let state = state_with_clock(clock.clone()).await;
+    let (_, client_id) = pool_with_user(&state).await;
+    let (status, _, body) = sign_in(&state, &client_id, "Passw0rd!").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = body["AuthenticationResult"]["RefreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let get_user = |token: String| {
+        let state = state.clone();
+        async move {
+            public(
+                &state,
+                "GetUser",
+                serde_json::json!({ "AccessToken": token }),
+            )
+            .await
+        }
+    };
+    assert_eq!(get_user(access.clone()).await.0, StatusCode::OK);
+    clock.advance(Duration::from_secs(3600));
+    let result = get_user(access).await;
+    assert_error(&result, StatusCode::BAD_REQUEST, "NotAuthorizedException");
+    assert_eq!(result.2["message"], "Access Token has expired");
+    let refreshed = |token: String| {
+        let state = state.clone();
+        let client_id = client_id.clone();
+        async move {
+            public(
+                &state,
+                "InitiateAuth",
+                serde_json::json!({"ClientId": client_id, "AuthFlow": "REFRESH_TOKEN_AUTH", "AuthParameters": {"REFRESH_TOKEN": token}}),
+            )
+            .await
+        }
+    };
+    let (status, _, body) = refreshed(refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let renewed = body["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(get_user(renewed).await.0, StatusCode::OK);
+    clock.advance(Duration::from_secs(30 * 86_400));
+    let result = refreshed(refresh).await;
+    assert_eq!(result.2["message"], "Refresh Token has expired");
+}

@@ -94,30 +94,42 @@ impl Store {
     /// Creates a user (with its aliases and code). `Conflict` when the username or `sub` is
     /// taken, `AliasTaken` when an alias is.
     pub async fn insert_user(&self, change: UserChange<'_>) -> Result<(), StoreError> {
-        let user = change.user;
-        let sealed = self.seal_code(user, change.key, change.put_code)?;
-        let sealed_srp = self.seal_srp(user, change.key)?;
+        self.insert_users(std::slice::from_ref(&change)).await
+    }
+
+    /// Creates many users in one transaction (imports, benchmark seeding); all or none.
+    pub async fn insert_users(&self, changes: &[UserChange<'_>]) -> Result<(), StoreError> {
+        let mut sealed = Vec::with_capacity(changes.len());
+        for change in changes {
+            sealed.push((
+                self.seal_code(change.user, change.key, change.put_code)?,
+                self.seal_srp(change.user, change.key)?,
+            ));
+        }
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(&user.pool_id)
-        .bind(change.key)
-        .bind(&user.username)
-        .bind(&user.sub)
-        .bind(user.status.as_str())
-        .bind(i64::from(user.enabled))
-        .bind(attributes_json(user))
-        .bind(user.password_hash.clone())
-        .bind(user.password_set_at.map(millis))
-        .bind(millis(user.created_at))
-        .bind(millis(user.last_modified_at))
-        .bind(sealed_srp)
-        .execute(&mut *tx)
-        .await;
-        map_conflict(inserted)?;
-        apply_extras(&mut tx, &change, sealed).await?;
+        for (change, (sealed_code, sealed_srp)) in changes.iter().zip(sealed) {
+            let user = change.user;
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
+            .bind(&user.pool_id)
+            .bind(change.key)
+            .bind(&user.username)
+            .bind(&user.sub)
+            .bind(user.status.as_str())
+            .bind(i64::from(user.enabled))
+            .bind(attributes_json(user))
+            .bind(user.password_hash.clone())
+            .bind(user.password_set_at.map(millis))
+            .bind(millis(user.created_at))
+            .bind(millis(user.last_modified_at))
+            .bind(sealed_srp)
+            .execute(&mut *tx)
+            .await;
+            map_conflict(inserted)?;
+            apply_extras(&mut tx, change, sealed_code).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
