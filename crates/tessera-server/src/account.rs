@@ -113,21 +113,7 @@ pub(crate) async fn update_user_attributes(
         .and_then(Value::as_str)
         .unwrap_or("");
     if let Some(client) = state.store.app_client(client_id).await? {
-        if let Some(writable) = client
-            .settings
-            .get("WriteAttributes")
-            .and_then(Value::as_array)
-        {
-            if let Some((name, _)) = pairs
-                .iter()
-                .find(|(n, _)| !writable.iter().any(|w| w.as_str() == Some(n)))
-            {
-                return Err(ApiError::new(
-                    "NotAuthorizedException",
-                    format!("A client attempted to write unauthorized attribute {name}"),
-                ));
-            }
-        }
+        crate::directory::check_write_attributes(&client, &pairs)?;
     }
     AttributeSchema::from_pool_settings(&authorized.directory.pool.settings)
         .validate(&pairs, false, false)

@@ -118,7 +118,8 @@ fn read_attributes(client: &AppClient) -> Option<Vec<String>> {
         })
 }
 
-/// Issues ID and access tokens (and a refresh token when `new_refresh` is set) and returns
+/// Issues ID and access tokens (and a refresh token when `new_refresh` is set, replacing the
+/// named one and keeping its expiry) and returns
 /// the `AuthenticationResult`.
 #[allow(clippy::too_many_arguments)]
 async fn authentication_result(
@@ -129,7 +130,7 @@ async fn authentication_result(
     user: &User,
     auth_time: SystemTime,
     origin_jti: String,
-    new_refresh: Option<Option<String>>,
+    new_refresh: Option<Option<(String, SystemTime)>>,
     event_id: &str,
 ) -> Result<Value, ApiError> {
     let now = state.clock.now();
@@ -182,19 +183,26 @@ async fn authentication_result(
             client_id: client.client_id.clone(),
             origin_jti,
             auth_time,
-            expires_at: now
-                + validity(
-                    client,
-                    "RefreshTokenValidity",
-                    "RefreshToken",
-                    Duration::from_secs(30 * 86_400),
-                ),
+            // A rotated refresh token lives only as long as the one it replaces: rotation
+            // never extends a sign-in session.
+            expires_at: match &replaces {
+                Some((_, expires_at)) => *expires_at,
+                None => {
+                    now + validity(
+                        client,
+                        "RefreshTokenValidity",
+                        "RefreshToken",
+                        Duration::from_secs(30 * 86_400),
+                    )
+                }
+            },
             created_at: now,
             revoked: false,
+            rotated: false,
         };
         state
             .store
-            .insert_refresh_token(&record, replaces.as_deref())
+            .insert_refresh_token(&record, replaces.as_ref().map(|(hash, _)| hash.as_str()))
             .await?;
         result["RefreshToken"] = json!(token);
     }
@@ -733,6 +741,11 @@ async fn respond(state: &AppState, input: Input, admin: bool) -> Result<Value, A
     let username = parameter(&input, "ChallengeResponses", "USERNAME")
         .unwrap_or(&user.username)
         .to_owned();
+    // The session belongs to one user: a USERNAME naming anyone else makes it invalid.
+    let named = directory.find(state, &username).await?.map(|(key, _)| key);
+    if named.as_deref() != Some(session.username_key.as_str()) {
+        return Err(invalid_session());
+    }
     let restore = |state: AppState, session: AuthSession| async move {
         state.store.insert_auth_session(&session).await
     };
@@ -904,14 +917,14 @@ async fn refresh(
         Credential::ClientSecret(given) => check_client_secret(client, given)?,
     }
     if record.revoked {
-        return Err(if rotation_enabled(client) {
-            ApiError::new(
-                "RefreshTokenReuseException",
-                "Refresh Token has been revoked",
-            )
-        } else {
-            refused("Refresh Token has been revoked")
-        });
+        return Err(refused("Refresh Token has been revoked"));
+    }
+    if record.rotated {
+        // A refresh token replaced by rotation was used again.
+        return Err(ApiError::new(
+            "RefreshTokenReuseException",
+            "Refresh Token has been revoked",
+        ));
     }
     if state.clock.now() > record.expires_at {
         return Err(refused("Refresh Token has expired"));
@@ -919,7 +932,7 @@ async fn refresh(
     if !user.enabled {
         return Err(refused("User is disabled."));
     }
-    let new_refresh = rotation_enabled(client).then(|| Some(hash.clone()));
+    let new_refresh = rotation_enabled(client).then(|| Some((hash.clone(), record.expires_at)));
     authentication_result(
         state,
         client,

@@ -444,3 +444,27 @@ pub(crate) async fn set_password(
     user.password_set_at = Some(state.clock.now());
     Ok(())
 }
+
+/// A client with `WriteAttributes` may set only those attributes (SignUp,
+/// UpdateUserAttributes).
+pub(crate) fn check_write_attributes(
+    client: &AppClient,
+    pairs: &[(String, String)],
+) -> Result<(), ApiError> {
+    if let Some(writable) = client
+        .settings
+        .get("WriteAttributes")
+        .and_then(Value::as_array)
+    {
+        if pairs
+            .iter()
+            .any(|(n, _)| !writable.iter().any(|w| w.as_str() == Some(n.as_str())))
+        {
+            return Err(ApiError::new(
+                "NotAuthorizedException",
+                "A client attempted to write unauthorized attribute",
+            ));
+        }
+    }
+    Ok(())
+}

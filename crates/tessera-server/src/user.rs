@@ -190,7 +190,7 @@ fn confirmation_destination(directory: &Directory, user: &User) -> Option<Destin
 
 pub(crate) async fn sign_up(state: &AppState, input: Input) -> Result<Value, ApiError> {
     let given = input.required_str("Username")?;
-    let (_client, directory) = client_and_directory(state, &input, Some(given)).await?;
+    let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
     let admin_only = directory
         .pool
         .settings
@@ -206,6 +206,7 @@ pub(crate) async fn sign_up(state: &AppState, input: Input) -> Result<Value, Api
     }
     let password = input.required_str("Password")?;
     let pairs = attribute_pairs(&input, "UserAttributes");
+    crate::directory::check_write_attributes(&client, &pairs)?;
     let mut attributes = attributes_for(&directory, &pairs, true, false)?;
     let sub = new_sub(state);
     let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
@@ -652,6 +653,13 @@ async fn set_enabled(state: &AppState, input: Input, enabled: bool) -> Result<Va
         user.last_modified_at = state.clock.now();
         state.store.save_user(change(&user, &key)).await?;
     }
+    // AdminDisableUser "deactivates a user and revokes all access tokens for the user".
+    if !enabled {
+        state
+            .store
+            .revoke_user_tokens(&directory.pool.id, &key)
+            .await?;
+    }
     Ok(json!({}))
 }
 
@@ -874,6 +882,12 @@ pub(crate) async fn forgot_password(state: &AppState, input: Input) -> Result<Va
     };
     if !user.enabled {
         return Err(ApiError::new("NotAuthorizedException", "User is disabled."));
+    }
+    if user.status == UserStatus::ForceChangePassword {
+        return Err(ApiError::new(
+            "NotAuthorizedException",
+            "User password cannot be reset in the current state.",
+        ));
     }
     let (destination, code) = send_reset_code(state, &directory, &user, "ForgotPassword").await?;
     state

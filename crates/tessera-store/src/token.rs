@@ -8,6 +8,10 @@ use sqlx::Row;
 use crate::store::{from_millis, millis};
 use crate::{Store, StoreError};
 
+/// The `revoked` column: 0 active, 1 revoked (the session is over), 2 replaced by rotation.
+const REVOKED: i64 = 1;
+const ROTATED: i64 = 2;
+
 /// A stored refresh token. The token itself is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshRecord {
@@ -27,8 +31,10 @@ pub struct RefreshRecord {
     pub expires_at: SystemTime,
     /// When it was issued.
     pub created_at: SystemTime,
-    /// Revoked by RevokeToken, sign-out or rotation.
+    /// Revoked by RevokeToken or sign-out: its whole sign-in session is over.
     pub revoked: bool,
+    /// Replaced by a newer refresh token of the same session (rotation); the session goes on.
+    pub rotated: bool,
 }
 
 /// A pending challenge (NEW_PASSWORD_REQUIRED, PASSWORD_VERIFIER, …), single use.
@@ -60,7 +66,8 @@ fn refresh_from_row(row: &AnyRow) -> Result<RefreshRecord, StoreError> {
         auth_time: from_millis(row.try_get("auth_time")?),
         expires_at: from_millis(row.try_get("expires_at")?),
         created_at: from_millis(row.try_get("created_at")?),
-        revoked: row.try_get::<i64, _>("revoked")? != 0,
+        revoked: row.try_get::<i64, _>("revoked")? == REVOKED,
+        rotated: row.try_get::<i64, _>("revoked")? == ROTATED,
     })
 }
 
@@ -75,10 +82,13 @@ impl Store {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         if let Some(old) = replaces {
-            sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked = $1 WHERE token_hash = $2 AND revoked = 0",
+            )
+            .bind(ROTATED)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, origin_jti, auth_time, expires_at, created_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -91,7 +101,7 @@ impl Store {
         .bind(millis(record.auth_time))
         .bind(millis(record.expires_at))
         .bind(millis(record.created_at))
-        .bind(i64::from(record.revoked))
+        .bind(if record.revoked { REVOKED } else if record.rotated { ROTATED } else { 0 })
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
