@@ -15,7 +15,7 @@ pub(crate) struct Authorized {
     pub(crate) directory: Directory,
     pub(crate) key: String,
     pub(crate) user: User,
-    pub(crate) claims: Map<String, Value>,
+    pub(crate) claims: std::sync::Arc<Map<String, Value>>,
 }
 
 fn refused(message: &str) -> ApiError {
@@ -25,6 +25,62 @@ fn refused(message: &str) -> ApiError {
 pub(crate) async fn authorize(state: &AppState, input: &Input) -> Result<Authorized, ApiError> {
     let token = input.required_str("AccessToken")?;
     authorize_token(state, token, true).await
+}
+
+/// Verified tokens: SHA-256 of the token to its claims and `exp`.
+pub(crate) type VerifiedCache =
+    std::collections::HashMap<[u8; 32], (std::sync::Arc<Map<String, Value>>, u64)>;
+
+/// How many verified tokens the cache keeps before it is pruned.
+const VERIFIED_CACHE_LIMIT: usize = 100_000;
+
+/// The claims of a verified access token. A token's signature is checked once; afterwards
+/// the claims come from memory (only expiry is checked again), because an RSA verification
+/// costs far more than the rest of a GetUser. Revocation and the user record are still read
+/// for every request, so the cache never outlives a revocation.
+async fn verified_claims(
+    state: &AppState,
+    pool_id: &str,
+    token: &str,
+) -> Result<std::sync::Arc<Map<String, Value>>, TokenError> {
+    let now = state.clock.now();
+    let now_secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let cache_key = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let cache_key: [u8; 32] = cache_key.as_ref().try_into().unwrap_or([0; 32]);
+    if let Some((claims, exp)) = state
+        .verified
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&cache_key)
+    {
+        return if now_secs < *exp {
+            Ok(claims.clone())
+        } else {
+            Err(TokenError::Expired)
+        };
+    }
+    let keys = pool_keys(state, pool_id)
+        .await
+        .map_err(|_| TokenError::Invalid)?;
+    let claims = std::sync::Arc::new(verify_jwt(
+        token,
+        &keys.verifiers(KeyUse::Access),
+        "access",
+        now,
+    )?);
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    let mut cache = state.verified.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= VERIFIED_CACHE_LIMIT {
+        cache.retain(|_, (_, exp)| now_secs < *exp);
+        if cache.len() >= VERIFIED_CACHE_LIMIT {
+            cache.clear();
+        }
+    }
+    cache.insert(cache_key, (claims.clone(), exp));
+    Ok(claims)
 }
 
 /// Verifies an access token; `require_admin_scope` is false only where Cognito accepts any
@@ -41,17 +97,12 @@ pub(crate) async fn authorize_token(
         .and_then(|rest| rest.strip_prefix('/'))
         .filter(|id| !id.is_empty() && !id.contains('/'))
         .ok_or_else(invalid)?;
-    let keys = pool_keys(state, pool_id).await?;
-    let claims = verify_jwt(
-        token,
-        &keys.verifiers(KeyUse::Access),
-        "access",
-        state.clock.now(),
-    )
-    .map_err(|e| match e {
-        TokenError::Expired => refused("Access Token has expired"),
-        _ => invalid(),
-    })?;
+    let claims = verified_claims(state, pool_id, token)
+        .await
+        .map_err(|e| match e {
+            TokenError::Expired => refused("Access Token has expired"),
+            _ => invalid(),
+        })?;
     let origin = claims
         .get("origin_jti")
         .and_then(Value::as_str)

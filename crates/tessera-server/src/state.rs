@@ -47,6 +47,8 @@ pub struct AppState {
     pub(crate) hasher: PasswordHasher,
     /// Keys the decoy SRP challenges for unknown users (a per-process secret).
     pub(crate) decoy_key: Arc<[u8; 32]>,
+    /// Verified access tokens by SHA-256, with their claims and expiry.
+    pub(crate) verified: Arc<std::sync::Mutex<crate::access_token::VerifiedCache>>,
     /// Pools' signing keys, opened once.
     pub(crate) keys: Arc<RwLock<HashMap<String, Arc<crate::pool_keys::PoolKeys>>>>,
 }
@@ -70,6 +72,7 @@ impl AppState {
             outbox_path: None,
             hasher: PasswordHasher::owasp(),
             keys: Arc::default(),
+            verified: Arc::default(),
             decoy_key: Arc::new({
                 let mut key = [0u8; 32];
                 random.fill(&mut key);
