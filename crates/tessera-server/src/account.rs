@@ -199,53 +199,11 @@ pub(crate) async fn delete_user_attributes(
     let Authorized {
         directory,
         key,
-        mut user,
+        user,
         ..
     } = authorize(state, &input).await?;
-    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
-    let names: Vec<String> = input
-        .get("UserAttributeNames")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    for name in &names {
-        match schema.get(name) {
-            None => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
-                )))
-            }
-            Some(attribute) if attribute.required || name == "sub" => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: The attribute is required\n"
-                )))
-            }
-            Some(_) => {}
-        }
-    }
-    for name in &names {
-        user.attributes.remove(name);
-        if name == "email" || name == "phone_number" {
-            user.attributes.remove(&format!("{name}_verified"));
-        }
-    }
-    user.last_modified_at = state.clock.now();
-    let aliases = directory.aliases_of(&user);
-    state
-        .store
-        .save_user(UserChange {
-            user: &user,
-            key: &key,
-            aliases: Some(&aliases),
-            put_code: None,
-            consume_codes: &[],
-        })
-        .await?;
+    let names = input.strings("UserAttributeNames");
+    crate::directory::delete_attributes(state, &directory, &key, user, &names).await?;
     Ok(json!({}))
 }
 

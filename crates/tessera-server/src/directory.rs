@@ -468,3 +468,50 @@ pub(crate) fn check_write_attributes(
     }
     Ok(())
 }
+
+/// Deletes attributes of a user (AdminDeleteUserAttributes, DeleteUserAttributes): each must
+/// exist in the schema and not be required; a deleted e-mail or phone number takes its
+/// verified flag and its alias with it.
+pub(crate) async fn delete_attributes(
+    state: &AppState,
+    directory: &Directory,
+    key: &str,
+    mut user: User,
+    names: &[String],
+) -> Result<(), ApiError> {
+    let schema = tessera_core::AttributeSchema::from_pool_settings(&directory.pool.settings);
+    for name in names {
+        match schema.get(name) {
+            None => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
+                )))
+            }
+            Some(attribute) if attribute.required || name == "sub" => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Attributes did not conform to the schema: {name}: The attribute is required\n"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in names {
+        user.attributes.remove(name);
+        if name == "email" || name == "phone_number" {
+            user.attributes.remove(&format!("{name}_verified"));
+        }
+    }
+    user.last_modified_at = state.clock.now();
+    let aliases = directory.aliases_of(&user);
+    state
+        .store
+        .save_user(tessera_store::UserChange {
+            user: &user,
+            key,
+            aliases: Some(&aliases),
+            put_code: None,
+            consume_codes: &[],
+        })
+        .await?;
+    Ok(())
+}

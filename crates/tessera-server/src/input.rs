@@ -44,6 +44,19 @@ impl Input {
         })
     }
 
+    /// A list-of-strings member; absent is empty.
+    pub(crate) fn strings(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// An optional integer member.
     pub(crate) fn i64(&self, name: &str) -> Option<i64> {
         self.get(name).and_then(Value::as_i64)

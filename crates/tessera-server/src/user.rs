@@ -989,47 +989,11 @@ pub(crate) async fn admin_delete_user_attributes(
     input: Input,
 ) -> Result<Value, ApiError> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
-    let (key, mut user) = directory
+    let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
-    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
-    let names: Vec<String> = input
-        .get("UserAttributeNames")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    for name in &names {
-        let Some(attribute) = schema.get(name) else {
-            return Err(ApiError::invalid_parameter(format!(
-                "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
-            )));
-        };
-        if attribute.required || name == "sub" {
-            return Err(ApiError::invalid_parameter(format!(
-                "Attributes did not conform to the schema: {name}: The attribute is required\n"
-            )));
-        }
-    }
-    for name in &names {
-        user.attributes.remove(name);
-        if name == "email" || name == "phone_number" {
-            user.attributes.remove(&format!("{name}_verified"));
-        }
-    }
-    user.last_modified_at = state.clock.now();
-    let aliases = directory.aliases_of(&user);
-    state
-        .store
-        .save_user(UserChange {
-            aliases: Some(&aliases),
-            ..change(&user, &key)
-        })
-        .await?;
+    let names = input.strings("UserAttributeNames");
+    crate::directory::delete_attributes(state, &directory, &key, user, &names).await?;
     Ok(json!({}))
 }
 
