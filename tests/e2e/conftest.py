@@ -15,14 +15,10 @@ import os
 import pytest
 
 from helpers import (
-    PASSWORD,
+    App,
     PgAdmin,
     Store,
     TesseraServer,
-    attribute_dict,
-    attribute_list,
-    latest_code,
-    read_outbox,
     scrub_aws_environment,
     tessera_bin,
     unique,
@@ -161,67 +157,7 @@ def pool(make_pool) -> dict:
 
 
 # --------------------------------------------------------------------------
-# the user directory: a pool with an app client, public (unsigned) calls, outbox codes
-
-class App:
-    """One user pool with one app client on a server, and shortcuts for its users."""
-
-    def __init__(self, server, idp, public, pool: dict, client: dict):
-        self.server = server
-        self.idp = idp
-        self.public = public
-        self.pool = pool
-        self.pool_id = pool["Id"]
-        self.client = client
-        self.client_id = client["ClientId"]
-        self.client_secret = client.get("ClientSecret")
-
-    def sign_up(self, username: str, password: str = PASSWORD, attributes: dict | None = None, **kwargs) -> dict:
-        return self.public.sign_up(
-            ClientId=self.client_id,
-            Username=username,
-            Password=password,
-            UserAttributes=attribute_list(attributes),
-            **kwargs,
-        )
-
-    def confirmed_user(self, username: str, attributes: dict | None = None, password: str = PASSWORD) -> dict:
-        """SignUp + AdminConfirmSignUp; returns the SignUp response."""
-        out = self.sign_up(username, password, attributes)
-        self.idp.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=username)
-        return out
-
-    def create_user(self, username: str, attributes: dict | None = None, **kwargs) -> dict:
-        kwargs.setdefault("MessageAction", "SUPPRESS")
-        return self.idp.admin_create_user(
-            UserPoolId=self.pool_id,
-            Username=username,
-            UserAttributes=attribute_list(attributes),
-            **kwargs,
-        )["User"]
-
-    def get(self, username: str) -> dict:
-        return self.idp.admin_get_user(UserPoolId=self.pool_id, Username=username)
-
-    def attrs(self, username: str) -> dict:
-        return attribute_dict(self.get(username)["UserAttributes"])
-
-    def status(self, username: str) -> str:
-        return self.get(username)["UserStatus"]
-
-    def usernames(self, **kwargs) -> list[str]:
-        out = []
-        for page in self.idp.get_paginator("list_users").paginate(UserPoolId=self.pool_id, **kwargs):
-            out += [u["Username"] for u in page["Users"]]
-        return out
-
-    def outbox(self, username: str | None = None, limit: int | None = None) -> list[dict]:
-        return read_outbox(self.server, pool_id=self.pool_id, username=username, limit=limit)
-
-    def code(self, username: str) -> str:
-        """The code of the newest outbox message for an internal username."""
-        return latest_code(self.server, self.pool_id, username)
-
+# the user directory: a pool with an app client (helpers.App), public (unsigned) calls
 
 @pytest.fixture
 def public(server):

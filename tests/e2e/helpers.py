@@ -712,7 +712,12 @@ class SmsWebhookSink:
                     body = None
                 with sink._lock:
                     sink.requests.append(
-                        {"path": self.path, "headers": dict(self.headers.items()), "raw": raw, "json": body}
+                        {
+                            "path": self.path,
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "raw": raw,
+                            "json": body,
+                        }
                     )
                 self.send_response(sink.status)
                 self.send_header("Content-Type", "application/json")
@@ -747,6 +752,77 @@ class SmsWebhookSink:
         return found[-1]
 
 
+class App:
+    """One user pool with one app client on a server, and shortcuts for its users."""
+
+    def __init__(self, server, idp, public, pool: dict, client: dict):
+        self.server = server
+        self.idp = idp
+        self.public = public
+        self.pool = pool
+        self.pool_id = pool["Id"]
+        self.client = client
+        self.client_id = client["ClientId"]
+        self.client_secret = client.get("ClientSecret")
+
+    def sign_up(self, username: str, password: str = PASSWORD, attributes: dict | None = None, **kwargs) -> dict:
+        return self.public.sign_up(
+            ClientId=self.client_id,
+            Username=username,
+            Password=password,
+            UserAttributes=attribute_list(attributes),
+            **kwargs,
+        )
+
+    def confirmed_user(self, username: str, attributes: dict | None = None, password: str = PASSWORD) -> dict:
+        """SignUp + AdminConfirmSignUp; returns the SignUp response."""
+        out = self.sign_up(username, password, attributes)
+        self.idp.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=username)
+        return out
+
+    def create_user(self, username: str, attributes: dict | None = None, **kwargs) -> dict:
+        kwargs.setdefault("MessageAction", "SUPPRESS")
+        return self.idp.admin_create_user(
+            UserPoolId=self.pool_id,
+            Username=username,
+            UserAttributes=attribute_list(attributes),
+            **kwargs,
+        )["User"]
+
+    def get(self, username: str) -> dict:
+        return self.idp.admin_get_user(UserPoolId=self.pool_id, Username=username)
+
+    def attrs(self, username: str) -> dict:
+        return attribute_dict(self.get(username)["UserAttributes"])
+
+    def status(self, username: str) -> str:
+        return self.get(username)["UserStatus"]
+
+    def usernames(self, **kwargs) -> list[str]:
+        out = []
+        for page in self.idp.get_paginator("list_users").paginate(UserPoolId=self.pool_id, **kwargs):
+            out += [u["Username"] for u in page["Users"]]
+        return out
+
+    def outbox(self, username: str | None = None, limit: int | None = None) -> list[dict]:
+        return read_outbox(self.server, pool_id=self.pool_id, username=username, limit=limit)
+
+    def code(self, username: str) -> str:
+        """The code of the newest outbox message for an internal username."""
+        return latest_code(self.server, self.pool_id, username)
+
+    @classmethod
+    def create(cls, server, client: dict | None = None, **pool_kwargs) -> "App":
+        """A new pool (and client) on `server`; nobody deletes it (for servers of their own)."""
+        idp = server.client()
+        pool_kwargs.setdefault("PoolName", unique("e2e-pool"))
+        pool = idp.create_user_pool(**pool_kwargs)["UserPool"]
+        c = idp.create_user_pool_client(
+            UserPoolId=pool["Id"], ClientName=unique("e2e-client"), **(client or {})
+        )["UserPoolClient"]
+        return cls(server, idp, server.unsigned_client(), pool, c)
+
+
 def expect_error(code: str, fn, *args, message: str | None = None, contains: str | None = None, **kwargs) -> dict:
     """Calls a boto3 method that must fail with `code`; checks the message; returns the Error."""
     try:
@@ -767,3 +843,24 @@ def expect_error(code: str, fn, *args, message: str | None = None, contains: str
     result = dict(result or {})
     result.pop("ResponseMetadata", None)
     raise AssertionError(f"expected {code}, but the call succeeded: {result!r}")
+
+
+def store_query(store: Store, sql: str, params: tuple = ()) -> list[tuple]:
+    """Runs one SQL statement directly on an installation's database (`?` placeholders), for
+    the few tests that must reach past the API, e.g. to age a code beyond its expiry."""
+    if store.database_url:
+        import psycopg
+
+        with psycopg.connect(store.database_url, autocommit=True, connect_timeout=10) as conn:
+            cur = conn.execute(sql.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    import sqlite3
+
+    conn = sqlite3.connect(store.data_dir / "tessera.db", timeout=10)
+    try:
+        cur = conn.execute(sql, params)
+        rows = cur.fetchall()
+        conn.commit()
+        return rows
+    finally:
+        conn.close()

@@ -220,6 +220,47 @@ def test_sign_up_custom_attributes_stored(make_app):
     assert attrs["custom:age"] == "150"
 
 
+@pytest.mark.parametrize(
+    "username,password,attributes",
+    [
+        ("ws", " " + PASSWORD, {}),
+        ("ws", PASSWORD + " ", {}),
+        ("a b", PASSWORD, {}),
+        ("x" * 129, PASSWORD, {}),
+        ("em", PASSWORD, {"email": "not-an-email"}),
+        ("ph", PASSWORD, {"phone_number": "5555550123"}),
+    ],
+    ids=["password-leading-space", "password-trailing-space", "username-space", "username-too-long",
+         "bad-email", "bad-phone"],
+)
+def test_sign_up_invalid_input(app, username, password, attributes):
+    expect_error("InvalidParameterException", app.sign_up, username, password=password, attributes=attributes)
+    assert app.usernames() == []
+
+
+def test_sign_up_respects_client_write_attributes(make_app):
+    """Cognito: NotAuthorizedException "A client attempted to write unauthorized attribute" for an
+    attribute outside the app client's WriteAttributes (e.g. aws/aws-sdk-js#1319, #1084)."""
+    app = make_app(client={"WriteAttributes": ["email"]})
+    expect_error(
+        "NotAuthorizedException",
+        app.sign_up,
+        "wanda",
+        attributes={"email": "wanda@example.com", "name": "Wanda"},
+        message="A client attempted to write unauthorized attribute",
+    )
+    assert app.usernames() == []
+    app.sign_up("wanda", attributes={"email": "wanda@example.com"})
+    assert app.usernames() == ["wanda"]
+
+
+def test_sign_up_cannot_set_email_verified(app):
+    with pytest.raises(ClientError) as info:
+        app.sign_up("vera", attributes={"email": "vera@example.com", "email_verified": "true"})
+    assert info.value.response["Error"]["Code"] in ("NotAuthorizedException", "InvalidParameterException")
+    assert app.usernames() == []
+
+
 def test_sign_up_admin_create_only_pool(make_app):
     app = make_app(AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})
     expect_error("NotAuthorizedException", app.sign_up, "leo", attributes={"email": "leo@example.com"})
@@ -274,6 +315,7 @@ def test_confirm_sign_up_wrong_code(app):
         ClientId=app.client_id,
         Username="pete",
         ConfirmationCode=wrong,
+        message="Invalid verification code provided, please try again.",
     )
     assert app.status("pete") == "UNCONFIRMED"
     app.public.confirm_sign_up(ClientId=app.client_id, Username="pete", ConfirmationCode=code)
@@ -302,6 +344,10 @@ def test_confirm_sign_up_too_many_failed_attempts(app):
         ConfirmationCode=code,
     )
     assert app.status("quin") == "UNCONFIRMED"
+    # a new code starts afresh
+    app.public.resend_confirmation_code(ClientId=app.client_id, Username="quin")
+    app.public.confirm_sign_up(ClientId=app.client_id, Username="quin", ConfirmationCode=app.code("quin"))
+    assert app.status("quin") == "CONFIRMED"
 
 
 def test_confirm_sign_up_without_a_code_sent(make_app):
@@ -313,6 +359,7 @@ def test_confirm_sign_up_without_a_code_sent(make_app):
         ClientId=app.client_id,
         Username="rosa",
         ConfirmationCode="123456",
+        message="Invalid code provided, please request a code again.",
     )
     assert app.status("rosa") == "UNCONFIRMED"
 
@@ -356,6 +403,9 @@ def test_admin_confirm_sign_up(app):
 # PreventUserExistenceErrors
 
 
+LEGACY_NOT_FOUND = "Username/client id combination not found."
+
+
 def test_unknown_user_legacy_errors(make_app):
     app = make_app(AutoVerifiedAttributes=["email"], client={"PreventUserExistenceErrors": "LEGACY"})
     expect_error(
@@ -364,12 +414,14 @@ def test_unknown_user_legacy_errors(make_app):
         ClientId=app.client_id,
         Username="ghost",
         ConfirmationCode="123456",
+        message=LEGACY_NOT_FOUND,
     )
     expect_error(
         "UserNotFoundException",
         app.public.resend_confirmation_code,
         ClientId=app.client_id,
         Username="ghost",
+        message=LEGACY_NOT_FOUND,
     )
 
 
@@ -387,6 +439,18 @@ def test_unknown_user_prevented_existence_errors(app):
         ConfirmationCode="123456",
     )
     assert app.usernames() == []
+    assert app.outbox("ghost") == []  # the delivery is only simulated
+
+
+def test_resend_to_confirmed_user(app):
+    app.confirmed_user("walt", attributes={"email": "walt@example.com"})
+    expect_error(
+        "InvalidParameterException",
+        app.public.resend_confirmation_code,
+        ClientId=app.client_id,
+        Username="walt",
+        message="User is already confirmed.",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -405,6 +469,7 @@ def test_secret_hash(make_app):
         Username="uma",
         Password=PASSWORD,
         UserAttributes=attrs,
+        message=f"Client {cid} is configured with secret but SECRET_HASH was not received",
     )
     expect_error(
         "NotAuthorizedException",
@@ -414,6 +479,7 @@ def test_secret_hash(make_app):
         Password=PASSWORD,
         UserAttributes=attrs,
         SecretHash=secret_hash(secret, "someone-else", cid),
+        message=f"Unable to verify secret hash for client {cid}",
     )
     assert app.usernames() == []
 
@@ -446,6 +512,7 @@ def test_secret_hash_for_client_without_secret(app):
         Username="vic",
         Password=PASSWORD,
         SecretHash=secret_hash("not-a-secret-at-all-000000", "vic", app.client_id),
+        message=f"App client {app.client_id} is not configured for secret but secret hash was received",
     )
     assert app.usernames() == []
 

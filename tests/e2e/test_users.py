@@ -118,6 +118,24 @@ def test_admin_create_user_unknown_attribute(app):
     assert app.usernames() == []
 
 
+def test_admin_create_user_missing_required_attribute(make_app):
+    """Cognito refuses AdminCreateUser without a required attribute (see
+    aws-amplify/amplify-backend#3117: "Attributes did not conform to the schema")."""
+    app = make_app(
+        Schema=[{"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True}],
+    )
+    expect_error(
+        "InvalidParameterException",
+        app.create_user,
+        "req",
+        attributes={"name": "Req"},
+        contains="The attribute is required",
+    )
+    assert app.usernames() == []
+    app.create_user("req", attributes={"email": "req@example.com"})
+    assert app.usernames() == ["req"]
+
+
 def test_invitation_email_uses_template_and_policy(make_app, server):
     app = make_app(
         Policies={"PasswordPolicy": STRICT_POLICY},
@@ -168,6 +186,21 @@ def test_invitation_defaults_to_sms(app):
     assert "olive" in messages[0]["body"]
 
 
+def test_invitation_by_email_needs_an_email(app):
+    """Real Cognito: InvalidParameterException "No email provided but desired delivery medium
+    was Email" (as reported from AWS in rahulpsd18/cognito-backup-restore#25)."""
+    expect_error(
+        "InvalidParameterException",
+        app.idp.admin_create_user,
+        UserPoolId=app.pool_id,
+        Username="noemail",
+        UserAttributes=attribute_list({"phone_number": "+15555550179"}),
+        DesiredDeliveryMediums=["EMAIL"],
+        contains="No email provided",
+    )
+    expect_error("UserNotFoundException", app.get, "noemail")
+
+
 def test_message_action_suppress_sends_nothing(app):
     app.idp.admin_create_user(
         UserPoolId=app.pool_id,
@@ -204,6 +237,11 @@ def test_message_action_resend(make_app):
         MessageAction="RESEND",
         DesiredDeliveryMediums=["EMAIL"],
     )
+
+    # only a user who has not yet set a password can be re-invited
+    app.idp.admin_set_user_password(UserPoolId=app.pool_id, Username="quinn", Password=PASSWORD, Permanent=True)
+    expect_error("UnsupportedUserStateException", app.idp.admin_create_user, **kwargs, MessageAction="RESEND")
+    assert len(app.outbox("quinn")) == 2
 
 
 def test_admin_create_user_in_email_username_pool(make_app):

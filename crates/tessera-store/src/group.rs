@@ -106,7 +106,8 @@ impl Store {
         rows.iter().map(group_from_row).collect()
     }
 
-    /// Adds a user to a group; adding a member again changes nothing.
+    /// Adds a user to a group; adding a member again changes nothing, even when two nodes
+    /// add the same member at once.
     pub async fn add_group_member(
         &self,
         pool_id: &str,
@@ -114,22 +115,14 @@ impl Store {
         user_key: &str,
     ) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM group_members WHERE pool_id = $1 AND group_name = $2 AND username_key = $3")
-            .bind(pool_id)
-            .bind(group)
-            .bind(user_key)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "INSERT INTO group_members (pool_id, group_name, username_key) VALUES ($1, $2, $3)",
+            "INSERT INTO group_members (pool_id, group_name, username_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(pool_id)
         .bind(group)
         .bind(user_key)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
