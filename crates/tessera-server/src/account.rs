@@ -46,11 +46,9 @@ pub(crate) async fn change_password(state: &AppState, input: Input) -> Result<Va
     let proposed = input.required_str("ProposedPassword")?.to_owned();
     let hasher = state.hasher.clone();
     let stored = user.password_hash.clone();
-    let correct = tokio::task::spawn_blocking(move || {
-        stored.is_some_and(|hash| hasher.verify(&previous, &hash))
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    let correct = state
+        .hash_work(move || stored.is_some_and(|hash| hasher.verify(&previous, &hash)))
+        .await?;
     if !correct {
         return Err(ApiError::new(
             "NotAuthorizedException",

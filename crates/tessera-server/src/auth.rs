@@ -323,12 +323,12 @@ async fn verify_password(
 ) -> Result<bool, ApiError> {
     let hasher = state.hasher.clone();
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => hasher.verify(&password, &hash),
-        None => hasher.verify_dummy(&password),
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))
+    state
+        .hash_work(move || match hash {
+            Some(hash) => hasher.verify(&password, &hash),
+            None => hasher.verify_dummy(&password),
+        })
+        .await
 }
 
 async fn password_sign_in(

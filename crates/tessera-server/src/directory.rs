@@ -431,14 +431,14 @@ pub(crate) async fn set_password(
     let pool_name = tessera_core::srp_pool_name(&user.pool_id).to_owned();
     let username = user.username.clone();
     let password = password.to_owned();
-    let (hash, verifier) = tokio::task::spawn_blocking(move || {
-        let hash = hasher.hash(&password, random.as_ref())?;
-        let verifier =
-            tessera_core::SrpVerifier::new(&pool_name, &username, &password, random.as_ref());
-        Ok::<_, tessera_core::CoreError>((hash, verifier))
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))??;
+    let (hash, verifier) = state
+        .hash_work(move || {
+            let hash = hasher.hash(&password, random.as_ref())?;
+            let verifier =
+                tessera_core::SrpVerifier::new(&pool_name, &username, &password, random.as_ref());
+            Ok::<_, tessera_core::CoreError>((hash, verifier))
+        })
+        .await??;
     user.password_hash = Some(hash);
     user.srp_verifier = Some(verifier);
     user.password_set_at = Some(state.clock.now());

@@ -11,6 +11,8 @@ use crate::{ApiError, AppState};
 pub(crate) struct PoolKeys {
     /// Every key, oldest first; all of them verify.
     pub(crate) all: Vec<SigningKey>,
+    /// The JWKS document, serialised once.
+    pub(crate) jwks: String,
 }
 
 impl PoolKeys {
@@ -40,12 +42,18 @@ pub(crate) async fn pool_keys(state: &AppState, pool_id: &str) -> Result<Arc<Poo
         return Ok(keys.clone());
     }
     let all = state.store.signing_keys(pool_id).await?;
-    let keys = Arc::new(PoolKeys { all });
-    state
-        .keys
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(pool_id.to_owned(), keys.clone());
+    let jwks =
+        serde_json::json!({ "keys": all.iter().map(SigningKey::public_jwk).collect::<Vec<_>>() })
+            .to_string();
+    let keys = Arc::new(PoolKeys { all, jwks });
+    // A pool without keys does not exist (yet); it is not remembered.
+    if !keys.all.is_empty() {
+        state
+            .keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pool_id.to_owned(), keys.clone());
+    }
     Ok(keys)
 }
 

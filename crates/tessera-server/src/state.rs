@@ -47,6 +47,9 @@ pub struct AppState {
     pub(crate) hasher: PasswordHasher,
     /// Keys the decoy SRP challenges for unknown users (a per-process secret).
     pub(crate) decoy_key: Arc<[u8; 32]>,
+    /// Permits for password hashing, one per core: argon2id takes 19 MiB and tens of
+    /// milliseconds per hash, so running more at once only adds memory, not throughput.
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Verified access tokens by SHA-256, with their claims and expiry.
     pub(crate) verified: Arc<std::sync::Mutex<crate::access_token::VerifiedCache>>,
     /// Pools' signing keys, opened once.
@@ -73,6 +76,9 @@ impl AppState {
             hasher: PasswordHasher::owasp(),
             keys: Arc::default(),
             verified: Arc::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
             decoy_key: Arc::new({
                 let mut key = [0u8; 32];
                 random.fill(&mut key);
@@ -91,6 +97,21 @@ impl AppState {
     pub fn with_password_hasher(mut self, hasher: PasswordHasher) -> Self {
         self.hasher = hasher;
         self
+    }
+
+    /// Runs password-hashing work off the async workers, at most one job per core.
+    pub(crate) async fn hash_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, crate::ApiError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| crate::ApiError::internal(&e))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| crate::ApiError::internal(&e))
     }
 
     /// The store.

@@ -50,10 +50,28 @@ pub(crate) async fn not_found() -> Response {
 
 /// `GET /{poolId}/.well-known/jwks.json`.
 pub(crate) async fn jwks(State(state): State<AppState>, Path(pool_id): Path<String>) -> Response {
-    match state.store.public_jwks(&pool_id).await {
-        Ok(Some(keys)) => json_document(json!({ "keys": keys })),
-        Ok(None) => missing(format!("User pool {pool_id} does not exist.")),
-        Err(error) => ApiError::from(error).into_response(),
+    // Served from the per-pool key cache: after the first request for a pool, no database
+    // round trip and no serialisation.
+    match crate::pool_keys::pool_keys(&state, &pool_id).await {
+        Ok(keys) if !keys.all.is_empty() => {
+            let mut response = (StatusCode::OK, keys.jwks.clone()).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_CONTROL),
+            );
+            response
+        }
+        Ok(_) => match state.store.public_jwks(&pool_id).await {
+            Ok(Some(keys)) => json_document(json!({ "keys": keys })),
+            Ok(None) => missing(format!("User pool {pool_id} does not exist.")),
+            Err(error) => ApiError::from(error).into_response(),
+        },
+        Err(error) => error.into_response(),
     }
 }
 
