@@ -1,0 +1,627 @@
+//! The scenarios and the closed-loop load generator: a fixed number of keep-alive connections,
+//! each sending its next request as soon as the previous answer is in, for a warm-up and then
+//! a measured window. Only requests that complete inside the window count.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::api::{error_kind, password_auth_body, Endpoint, Fixture, PASSWORD};
+use crate::http::Conn;
+use crate::server::{cpu_ticks, machine_busy_ticks, status_kib};
+use crate::srp::{claim_signature, Ephemeral, UserKey};
+use crate::util::{Context, Result};
+
+/// How long past the end of the window a request may still run before it is abandoned.
+const GRACE: Duration = Duration::from_secs(5);
+/// How often the server's RSS is sampled.
+const RSS_INTERVAL: Duration = Duration::from_millis(100);
+/// Latencies are recorded in microseconds, up to a minute, to three significant digits.
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    Jwks,
+    SignUp,
+    UserPasswordAuth,
+    UserSrpAuth,
+    RefreshTokenAuth,
+    GetUser,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Jwks,
+        Scenario::SignUp,
+        Scenario::UserPasswordAuth,
+        Scenario::UserSrpAuth,
+        Scenario::RefreshTokenAuth,
+        Scenario::GetUser,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Jwks => "jwks",
+            Scenario::SignUp => "sign_up",
+            Scenario::UserPasswordAuth => "user_password_auth",
+            Scenario::UserSrpAuth => "user_srp_auth",
+            Scenario::RefreshTokenAuth => "refresh_token_auth",
+            Scenario::GetUser => "get_user",
+        }
+    }
+
+    /// What one measured operation is, for the report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scenario::Jwks => "GET /<pool>/.well-known/jwks.json",
+            Scenario::SignUp => "SignUp, a new username each time",
+            Scenario::UserPasswordAuth => "InitiateAuth USER_PASSWORD_AUTH",
+            Scenario::UserSrpAuth => {
+                "InitiateAuth USER_SRP_AUTH + RespondToAuthChallenge PASSWORD_VERIFIER (one op = both requests)"
+            }
+            Scenario::RefreshTokenAuth => "InitiateAuth REFRESH_TOKEN_AUTH",
+            Scenario::GetUser => "GetUser with an access token",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|scenario| scenario.name() == wanted)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario {text:?}; the scenarios are {}",
+                    Self::ALL.map(Scenario::name).join(", ")
+                )
+            })
+    }
+
+    /// Whether the scenario signs in with the fixture's users.
+    pub fn needs_users(self) -> bool {
+        !matches!(self, Scenario::Jwks | Scenario::SignUp)
+    }
+}
+
+/// Concurrency and timing of every scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub concurrency: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// One scenario's figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measured {
+    pub ok: u64,
+    pub errors: u64,
+    pub error_kinds: BTreeMap<String, u64>,
+    pub seconds: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    /// The largest server VmRSS sampled during the window.
+    pub server_peak_rss_kib: Option<u64>,
+    /// Cores' worth of CPU used by the server and by the bench during the window.
+    pub server_cpu: Option<f64>,
+    pub bench_cpu: Option<f64>,
+    /// Cores' worth of CPU used by everything else on the machine (other processes, the
+    /// kernel outside these two, steal) during the window.
+    pub other_cpu: Option<f64>,
+}
+
+impl Measured {
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.ok as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// Builds the figures from a merged histogram.
+    pub fn from_histogram(histogram: &Histogram<u64>, seconds: f64) -> Self {
+        let (p50_us, p99_us, max_us) = if histogram.is_empty() {
+            (0, 0, 0)
+        } else {
+            (
+                histogram.value_at_quantile(0.50),
+                histogram.value_at_quantile(0.99),
+                histogram.max(),
+            )
+        };
+        Self {
+            ok: histogram.len(),
+            seconds,
+            p50_us,
+            p99_us,
+            max_us,
+            ..Self::default()
+        }
+    }
+}
+
+/// What happened to a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Ran(Measured),
+    Skipped(String),
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    #[allow(clippy::expect_used)]
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant, valid histogram bounds")
+}
+
+/// The request mix of a scenario, serialised before the run where possible.
+enum Work {
+    /// The same request every time.
+    Fixed(Vec<u8>),
+    /// One request per user, taken in turn.
+    RoundRobin(Vec<Vec<u8>>),
+    /// SignUp with a fresh username each time.
+    SignUp { client_id: String, prefix: String },
+    /// Both round trips of USER_SRP_AUTH.
+    Srp(SrpWork),
+}
+
+struct SrpWork {
+    client_id: String,
+    pool_name: String,
+    /// InitiateAuth USER_SRP_AUTH per user, all with the run's one `SRP_A`.
+    initiate: Vec<Vec<u8>>,
+    ephemeral: Ephemeral,
+    /// `k·g^x` per (USER_ID_FOR_SRP, SALT), computed on first use.
+    keys: Mutex<HashMap<(String, String), Arc<UserKey>>>,
+}
+
+struct Workload {
+    endpoint: Endpoint,
+    work: Work,
+    next: AtomicU64,
+}
+
+impl Workload {
+    fn new(scenario: Scenario, endpoint: &Endpoint, fixture: &Fixture) -> Result<Self> {
+        let work = match scenario {
+            Scenario::Jwks => {
+                Work::Fixed(endpoint.get(&format!("/{}/.well-known/jwks.json", fixture.pool_id)))
+            }
+            Scenario::SignUp => Work::SignUp {
+                client_id: fixture.client_id.clone(),
+                prefix: format!(
+                    "signup-{}-{}",
+                    std::process::id(),
+                    SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |since| since.as_secs())
+                ),
+            },
+            Scenario::UserPasswordAuth => Work::RoundRobin(
+                fixture
+                    .users
+                    .iter()
+                    .map(|user| {
+                        endpoint.public(
+                            "InitiateAuth",
+                            password_auth_body(&fixture.client_id, &user.username).as_bytes(),
+                        )
+                    })
+                    .collect(),
+            ),
+            Scenario::RefreshTokenAuth => Work::RoundRobin(
+                fixture
+                    .users
+                    .iter()
+                    .map(|user| {
+                        endpoint.public(
+                            "InitiateAuth",
+                            json!({
+                                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                                "ClientId": fixture.client_id,
+                                "AuthParameters": { "REFRESH_TOKEN": user.refresh_token },
+                            })
+                            .to_string()
+                            .as_bytes(),
+                        )
+                    })
+                    .collect(),
+            ),
+            Scenario::GetUser => Work::RoundRobin(
+                fixture
+                    .users
+                    .iter()
+                    .map(|user| {
+                        endpoint.public(
+                            "GetUser",
+                            json!({ "AccessToken": user.access_token })
+                                .to_string()
+                                .as_bytes(),
+                        )
+                    })
+                    .collect(),
+            ),
+            Scenario::UserSrpAuth => {
+                let ephemeral = Ephemeral::random()?;
+                let srp_a = ephemeral.public_hex();
+                Work::Srp(SrpWork {
+                    client_id: fixture.client_id.clone(),
+                    pool_name: fixture
+                        .pool_id
+                        .split_once('_')
+                        .map_or(fixture.pool_id.as_str(), |(_, name)| name)
+                        .to_owned(),
+                    initiate: fixture
+                        .users
+                        .iter()
+                        .map(|user| {
+                            endpoint.public(
+                                "InitiateAuth",
+                                json!({
+                                    "AuthFlow": "USER_SRP_AUTH",
+                                    "ClientId": fixture.client_id,
+                                    "AuthParameters": {
+                                        "USERNAME": user.username,
+                                        "SRP_A": srp_a,
+                                    },
+                                })
+                                .to_string()
+                                .as_bytes(),
+                            )
+                        })
+                        .collect(),
+                    ephemeral,
+                    keys: Mutex::new(HashMap::new()),
+                })
+            }
+        };
+        if let Work::RoundRobin(requests) = &work {
+            if requests.is_empty() {
+                return Err(format!("{} needs at least one user", scenario.name()));
+            }
+        }
+        Ok(Self {
+            endpoint: endpoint.clone(),
+            work,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    fn next_index(&self, len: usize) -> usize {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        usize::try_from(n % len.max(1) as u64).unwrap_or(0)
+    }
+
+    /// One operation. `Err` carries the error's name for the report.
+    async fn once(&self, conn: &mut Conn) -> std::result::Result<(), String> {
+        match &self.work {
+            Work::Fixed(request) => expect_ok(conn, request).await,
+            Work::RoundRobin(requests) => {
+                let index = self.next_index(requests.len());
+                match requests.get(index) {
+                    Some(request) => expect_ok(conn, request).await,
+                    None => Err("no request".into()),
+                }
+            }
+            Work::SignUp { client_id, prefix } => {
+                let n = self.next.fetch_add(1, Ordering::Relaxed);
+                let body = json!({
+                    "ClientId": client_id,
+                    "Username": format!("{prefix}-{n}"),
+                    "Password": PASSWORD,
+                })
+                .to_string();
+                let request = self.endpoint.public("SignUp", body.as_bytes());
+                expect_ok(conn, &request).await
+            }
+            Work::Srp(srp) => {
+                let index = self.next_index(srp.initiate.len());
+                let Some(request) = srp.initiate.get(index) else {
+                    return Err("no request".into());
+                };
+                self.srp_sign_in(srp, conn, request).await
+            }
+        }
+    }
+
+    async fn srp_sign_in(
+        &self,
+        srp: &SrpWork,
+        conn: &mut Conn,
+        initiate: &[u8],
+    ) -> std::result::Result<(), String> {
+        expect_ok(conn, initiate).await?;
+        let challenge: Value =
+            serde_json::from_slice(conn.body()).map_err(|_| "challenge is not JSON".to_owned())?;
+        if challenge.get("ChallengeName").and_then(Value::as_str) != Some("PASSWORD_VERIFIER") {
+            return Err("no PASSWORD_VERIFIER challenge".into());
+        }
+        let parameter = |name: &str| {
+            challenge
+                .pointer(&format!("/ChallengeParameters/{name}"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("challenge without {name}"))
+        };
+        let user_id = parameter("USER_ID_FOR_SRP")?;
+        let salt = parameter("SALT")?;
+        let srp_b = parameter("SRP_B")?;
+        let secret_block = parameter("SECRET_BLOCK")?;
+        let key = self.user_key(srp, user_id, salt)?;
+        let session_key = srp
+            .ephemeral
+            .session_key(&key, srp_b)
+            .map_err(|error| format!("client SRP: {error}"))?;
+        let timestamp = crate::util::srp_timestamp(SystemTime::now());
+        let signature = claim_signature(
+            &session_key,
+            &srp.pool_name,
+            user_id,
+            secret_block,
+            &timestamp,
+        )
+        .map_err(|error| format!("client SRP: {error}"))?;
+        let mut respond = json!({
+            "ChallengeName": "PASSWORD_VERIFIER",
+            "ClientId": srp.client_id,
+            "ChallengeResponses": {
+                "USERNAME": user_id,
+                "TIMESTAMP": timestamp,
+                "PASSWORD_CLAIM_SECRET_BLOCK": secret_block,
+                "PASSWORD_CLAIM_SIGNATURE": signature,
+            },
+        });
+        if let Some(session) = challenge.get("Session").filter(|value| value.is_string()) {
+            respond["Session"] = session.clone();
+        }
+        let request = self
+            .endpoint
+            .public("RespondToAuthChallenge", respond.to_string().as_bytes());
+        expect_ok(conn, &request).await?;
+        if !contains(conn.body(), b"\"AuthenticationResult\"") {
+            return Err("RespondToAuthChallenge gave no tokens".into());
+        }
+        Ok(())
+    }
+
+    fn user_key(
+        &self,
+        srp: &SrpWork,
+        user_id: &str,
+        salt: &str,
+    ) -> std::result::Result<Arc<UserKey>, String> {
+        let cache_key = (user_id.to_owned(), salt.to_owned());
+        if let Some(key) = srp
+            .keys
+            .lock()
+            .ok()
+            .and_then(|keys| keys.get(&cache_key).cloned())
+        {
+            return Ok(key);
+        }
+        let key = Arc::new(
+            UserKey::new(&srp.pool_name, user_id, PASSWORD, salt)
+                .map_err(|error| format!("client SRP: {error}"))?,
+        );
+        if let Ok(mut keys) = srp.keys.lock() {
+            keys.insert(cache_key, key.clone());
+        }
+        Ok(key)
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+async fn expect_ok(conn: &mut Conn, request: &[u8]) -> std::result::Result<(), String> {
+    match conn.send(request).await {
+        Ok(200) => Ok(()),
+        Ok(status) => Err(error_kind(status, conn.body())),
+        Err(error) => Err(format!("I/O error ({})", error.kind())),
+    }
+}
+
+/// One SRP sign-in before the run, to tell "the server does not do SRP" from a failing run.
+pub async fn probe_srp(endpoint: &Endpoint, fixture: &Fixture) -> Result<Option<String>> {
+    let workload = Workload::new(Scenario::UserSrpAuth, endpoint, fixture)?;
+    let mut conn = Conn::new(endpoint.addr);
+    match workload.once(&mut conn).await {
+        Ok(()) => Ok(None),
+        Err(kind) if kind == "UnsupportedOperationException" => Ok(Some(format!(
+            "not supported by the server (InitiateAuth USER_SRP_AUTH answered UnsupportedOperationException: {})",
+            message(conn.body())
+        ))),
+        Err(kind) => Ok(Some(format!(
+            "failed before the run: {kind}: {}",
+            message(conn.body())
+        ))),
+    }
+}
+
+fn message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|value| {
+            value
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
+}
+
+struct WorkerStats {
+    histogram: Histogram<u64>,
+    errors: u64,
+    error_kinds: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+/// Runs one scenario at the plan's concurrency against the server with `server_pid`.
+pub async fn run(
+    scenario: Scenario,
+    plan: Plan,
+    endpoint: &Endpoint,
+    fixture: &Fixture,
+    server_pid: u32,
+    ticks_per_second: f64,
+) -> Result<Measured> {
+    let workload = Arc::new(Workload::new(scenario, endpoint, fixture)?);
+    let begin = Instant::now();
+    let window = Window {
+        start: begin + plan.warmup,
+        end: begin + plan.warmup + plan.duration,
+    };
+    let monitor = tokio::spawn(monitor(server_pid, window, ticks_per_second));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..plan.concurrency.max(1) {
+        workers.spawn(worker(workload.clone(), window));
+    }
+    let mut histogram = new_histogram();
+    let mut errors = 0;
+    let mut error_kinds = BTreeMap::new();
+    while let Some(joined) = workers.join_next().await {
+        let stats = joined.context("load worker")?;
+        histogram
+            .add(&stats.histogram)
+            .context("merging latency histograms")?;
+        errors += stats.errors;
+        for (kind, count) in stats.error_kinds {
+            *error_kinds.entry(kind).or_insert(0) += count;
+        }
+    }
+    let usage = monitor.await.context("monitor")?;
+    let mut measured = Measured::from_histogram(&histogram, plan.duration.as_secs_f64());
+    measured.errors = errors;
+    measured.error_kinds = error_kinds;
+    measured.server_peak_rss_kib = usage.peak_rss_kib;
+    measured.server_cpu = usage.server_cpu;
+    measured.bench_cpu = usage.bench_cpu;
+    measured.other_cpu = usage.other_cpu;
+    Ok(measured)
+}
+
+async fn worker(workload: Arc<Workload>, window: Window) -> WorkerStats {
+    let mut conn = Conn::new(workload.endpoint.addr);
+    let mut stats = WorkerStats {
+        histogram: new_histogram(),
+        errors: 0,
+        error_kinds: BTreeMap::new(),
+    };
+    loop {
+        let started = Instant::now();
+        if started >= window.end {
+            break;
+        }
+        let outcome = tokio::time::timeout_at(window.end + GRACE, workload.once(&mut conn)).await;
+        let finished = Instant::now();
+        let timed_out = outcome.is_err();
+        let outcome = outcome.unwrap_or_else(|_| Err("timeout".into()));
+        let counted = finished >= window.start && finished <= window.end;
+        match outcome {
+            Ok(()) if counted => {
+                let micros = u64::try_from(finished.duration_since(started).as_micros())
+                    .unwrap_or(u64::MAX)
+                    .clamp(1, MAX_LATENCY_US);
+                let _ = stats.histogram.record(micros);
+            }
+            Ok(()) => {}
+            Err(kind) => {
+                if counted || timed_out {
+                    stats.errors += 1;
+                    *stats.error_kinds.entry(kind.clone()).or_insert(0) += 1;
+                }
+                if timed_out {
+                    break;
+                }
+                if kind.starts_with("I/O error") {
+                    // The connection is gone; do not spin if the server is.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+    stats
+}
+
+struct Usage {
+    peak_rss_kib: Option<u64>,
+    server_cpu: Option<f64>,
+    bench_cpu: Option<f64>,
+    other_cpu: Option<f64>,
+}
+
+/// Samples the server's RSS during the window and both processes' CPU time at its edges.
+async fn monitor(pid: u32, window: Window, ticks_per_second: f64) -> Usage {
+    tokio::time::sleep_until(window.start).await;
+    let server_before = cpu_ticks(Some(pid));
+    let bench_before = cpu_ticks(None);
+    let machine_before = machine_busy_ticks();
+    let mut peak = status_kib(pid, "VmRSS");
+    let mut interval = tokio::time::interval(RSS_INTERVAL);
+    while Instant::now() < window.end {
+        interval.tick().await;
+        peak = peak.max(status_kib(pid, "VmRSS"));
+    }
+    let seconds = window.end.duration_since(window.start).as_secs_f64();
+    let cores = |before: Option<u64>, after: Option<u64>| {
+        Some(after?.saturating_sub(before?) as f64 / ticks_per_second / seconds.max(1e-9))
+    };
+    let server_cpu = cores(server_before, cpu_ticks(Some(pid)));
+    let bench_cpu = cores(bench_before, cpu_ticks(None));
+    let machine_cpu = cores(machine_before, machine_busy_ticks());
+    let other_cpu = (|| Some((machine_cpu? - server_cpu? - bench_cpu?).max(0.0)))();
+    Usage {
+        peak_rss_kib: peak,
+        server_cpu,
+        bench_cpu,
+        other_cpu,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let mut histogram = new_histogram();
+        // 1..=1000 µs once each: p50 = 500 µs, p99 = 990 µs.
+        for micros in 1..=1000 {
+            let _ = histogram.record(micros);
+        }
+        let measured = Measured::from_histogram(&histogram, 2.0);
+        assert_eq!(measured.ok, 1000);
+        assert_eq!(measured.per_second(), 500.0);
+        assert_eq!(measured.p50_us, 500);
+        assert_eq!(measured.p99_us, 990);
+        assert_eq!(measured.max_us, 1000);
+        let empty = Measured::from_histogram(&new_histogram(), 2.0);
+        assert_eq!((empty.ok, empty.p50_us, empty.p99_us), (0, 0, 0));
+    }
+
+    #[test]
+    fn scenario_names_round_trip() {
+        for scenario in Scenario::ALL {
+            assert_eq!(Scenario::parse(scenario.name()).ok(), Some(scenario));
+        }
+        assert_eq!(
+            Scenario::parse("Refresh-Token-Auth").ok(),
+            Some(Scenario::RefreshTokenAuth)
+        );
+        assert!(Scenario::parse("everything").is_err());
+    }
+}

@@ -1,0 +1,336 @@
+//! tessera's load benchmark (issue 4, point 6). One command, `scripts/bench`, builds tessera
+//! and this program in release mode and runs it. It
+//!
+//! 1. measures the machine's own limits with tessera's crypto (RSA-2048 RS256 signatures and
+//!    argon2id hashes, one thread and all cores);
+//! 2. starts the real `tessera serve` on 127.0.0.1 with a fresh data directory (SQLite, or a
+//!    fresh PostgreSQL database with `--postgres`);
+//! 3. creates a pool, a client and signed-in users through the API, SigV4-signed with the root
+//!    key the server wrote;
+//! 4. drives each scenario at a fixed concurrency for a fixed time and records throughput,
+//!    latency percentiles, errors, and the server's memory and CPU;
+//! 5. prints a Markdown report, with the targets of issue 4 and the published comparisons.
+//!
+//! It only reports; no figure is a pass/fail test. Every loop is bounded in time, all traffic
+//! stays on the loopback interface, and the server is stopped with SIGTERM at the end.
+
+mod api;
+mod http;
+mod limits;
+mod load;
+mod report;
+mod server;
+mod srp;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use clap::Parser;
+
+use crate::api::Endpoint;
+use crate::load::{Outcome, Plan, Scenario};
+use crate::report::{Report, Settings};
+use crate::server::{Database, Machine, Server, TempDir};
+use crate::util::{parse_duration, Context, Result};
+
+/// How many connections per CPU create the users during setup (each user costs the server
+/// argon2id work, so more would only queue).
+const SETUP_CONNECTIONS_PER_CPU: usize = 2;
+/// How long the SRP probe may take before the run.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Benchmarks a real tessera server on this machine and prints a Markdown report.
+#[derive(Debug, Parser)]
+#[command(name = "tessera-bench", version, about)]
+struct Args {
+    /// Connections kept open, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Measured time per scenario (10, 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured time per scenario before the measured window.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Users created and signed in before the run (the sign-in scenarios cycle through them).
+    #[arg(long, default_value_t = 256)]
+    users: usize,
+    /// Scenarios to run, comma-separated, in the order given: jwks, sign_up, user_password_auth,
+    /// user_srp_auth, refresh_token_auth, get_user. Default: all.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Run tessera on PostgreSQL: a fresh database is created through this URL (e.g.
+    /// postgres://postgres@127.0.0.1:5432/postgres) and dropped afterwards.
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+    /// Also write the report to this file.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The tessera binary (default: `tessera` next to this program, i.e. target/release).
+    #[arg(long, value_name = "PATH")]
+    tessera: Option<PathBuf>,
+    /// Threads of the load generator; one keeps most of the machine for the server.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Time for each machine-limit measurement (argon2id gets half as much again).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    limits_duration: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tessera-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    if args.concurrency == 0 || args.client_threads == 0 {
+        return Err("--concurrency and --client-threads must be at least 1".into());
+    }
+    if args.duration.is_zero() {
+        return Err("--duration must be more than zero".into());
+    }
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        let mut chosen: Vec<Scenario> = Vec::new();
+        for name in &args.scenarios {
+            let scenario = Scenario::parse(name)?;
+            if !chosen.contains(&scenario) {
+                chosen.push(scenario);
+            }
+        }
+        chosen
+    };
+    if args.users == 0 && scenarios.iter().any(|s| s.needs_users()) {
+        return Err("--users must be at least 1 for the sign-in scenarios".into());
+    }
+    let binary = match &args.tessera {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .context("locating tessera-bench")?
+            .with_file_name("tessera"),
+    };
+    if !binary.is_file() {
+        return Err(format!(
+            "{} does not exist; build it with `cargo build --release -p tessera` (scripts/bench does)",
+            binary.display()
+        ));
+    }
+
+    let ticks = server::ticks_per_second();
+    let machine = Machine::describe(ticks);
+    let date = util::report_date(SystemTime::now());
+    let commit = server::git_commit(binary.parent().unwrap_or(&binary));
+    eprintln!(
+        "tessera-bench: {} on {} ({} logical CPUs), load average {}, other work using {} cores",
+        binary.display(),
+        machine.cpu_model,
+        machine.cores,
+        machine.load_average,
+        machine
+            .busy_at_start
+            .map_or_else(|| "?".to_owned(), |busy| format!("{busy:.2}"))
+    );
+    // Measured before tessera starts, so that nothing else of ours competes for the cores.
+    let limits = limits::measure(machine.cores, args.limits_duration, ticks)?;
+    eprintln!(
+        "  RSA-2048 signatures: {:.0}/s on one thread, {:.0}/s on {}; argon2id: {:.1}/s, {:.1}/s",
+        limits.rsa_sign.single,
+        limits.rsa_sign.all,
+        limits.rsa_sign.threads,
+        limits.argon2id.single,
+        limits.argon2id.all
+    );
+
+    let runtime = if args.client_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.client_threads)
+            .enable_all()
+            .build()
+    }
+    .context("starting the load generator's runtime")?;
+    let (results, server_hwm_kib, notes, backend) =
+        runtime.block_on(drive(&args, &binary, &scenarios))?;
+
+    let report = Report {
+        machine,
+        date,
+        commit,
+        settings: Settings {
+            concurrency: args.concurrency,
+            warmup: args.warmup,
+            duration: args.duration,
+            users: if scenarios.iter().any(|s| s.needs_users()) {
+                args.users
+            } else {
+                0
+            },
+            backend,
+            client_threads: args.client_threads,
+        },
+        limits,
+        results,
+        server_hwm_kib,
+        notes,
+    };
+    let text = report.render();
+    println!("{text}");
+    if let Some(path) = &args.output {
+        std::fs::write(path, &text).context(format!("writing {}", path.display()))?;
+        eprintln!("tessera-bench: report written to {}", path.display());
+    }
+    Ok(())
+}
+
+type Driven = (Vec<(Scenario, Outcome)>, Option<u64>, Vec<String>, String);
+
+/// Creates the database if asked, runs the server and the scenarios, and cleans up.
+async fn drive(args: &Args, binary: &std::path::Path, scenarios: &[Scenario]) -> Result<Driven> {
+    let scratch = TempDir::new()?;
+    let database = match &args.postgres {
+        Some(url) => Some(Database::create(url).await?),
+        None => None,
+    };
+    let backend = match (&args.postgres, &database) {
+        (Some(url), Some(db)) => format!(
+            "PostgreSQL (fresh database {} on {}, dropped afterwards)",
+            db.name,
+            server::redact(url)
+        ),
+        _ => "SQLite (default: a file in a fresh data directory)".to_owned(),
+    };
+    let result = with_server(
+        args,
+        binary,
+        &scratch,
+        database.as_ref().map(|db| db.url.as_str()),
+        scenarios,
+    )
+    .await;
+    let mut result = result.map(|(results, hwm, notes)| (results, hwm, notes, backend));
+    if let Some(db) = database {
+        if let Err(error) = db.drop_database().await {
+            eprintln!("tessera-bench: {error}");
+            if let Ok((_, _, notes, _)) = &mut result {
+                notes.push(format!(
+                    "The bench database {} could not be dropped: {error}",
+                    db.name
+                ));
+            }
+        }
+    }
+    result
+}
+
+async fn with_server(
+    args: &Args,
+    binary: &std::path::Path,
+    scratch: &TempDir,
+    database_url: Option<&str>,
+    scenarios: &[Scenario],
+) -> Result<(Vec<(Scenario, Outcome)>, Option<u64>, Vec<String>)> {
+    let mut server = Server::start(binary, &scratch.0, database_url)?;
+    eprintln!("tessera-bench: tessera is listening on {}", server.addr);
+    let endpoint = Endpoint {
+        addr: server.addr,
+        host: server.addr.to_string(),
+        access_key_id: server.access_key_id.clone(),
+        secret_access_key: server.secret_access_key.clone(),
+    };
+    let users = if scenarios.iter().any(|s| s.needs_users()) {
+        args.users
+    } else {
+        0
+    };
+    eprintln!("tessera-bench: creating the pool, the client and {users} signed-in users ...");
+    let setup_started = Instant::now();
+    let fixture = api::prepare(
+        &endpoint,
+        users,
+        SETUP_CONNECTIONS_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from),
+    )
+    .await
+    .map_err(|error| format!("{error}\ntessera's log ends with:\n{}", server.log_tail()))?;
+    let setup_seconds = setup_started.elapsed().as_secs_f64();
+
+    let plan = Plan {
+        concurrency: args.concurrency,
+        warmup: args.warmup,
+        duration: args.duration,
+    };
+    let ticks = server::ticks_per_second();
+    let mut notes = vec![
+        format!(
+            "Setup: pool {}, client with ALLOW_USER_PASSWORD_AUTH, ALLOW_USER_SRP_AUTH and ALLOW_REFRESH_TOKEN_AUTH, {users} users (AdminCreateUser with MessageAction SUPPRESS, AdminSetUserPassword Permanent) each signed in once with USER_PASSWORD_AUTH: {setup_seconds:.1} s.",
+            fixture.pool_id
+        ),
+        format!(
+            "Method: closed loop; each of the {} connections sends its next request as soon as the previous answer has arrived (requests are serialised before the run; sign-in scenarios cycle through the users). req/s counts successful answers completed inside the measured window; p50 and p99 are over those answers, from sending to the last byte (hdrhistogram, 3 significant digits). Errors are non-200 answers and failed exchanges in the window.",
+            plan.concurrency
+        ),
+        "Server, bench and other CPU: CPU time used by tessera, by the load generator and by everything else on the machine (/proc/stat minus the two) during the measured window, in cores (2.00 = two cores fully busy). Server peak RSS per scenario: the largest VmRSS sampled every 100 ms during the window.".to_owned(),
+    ];
+    if database_url.is_some() {
+        notes.push("On PostgreSQL, other CPU includes the PostgreSQL server's processes, which run tessera's queries.".to_owned());
+    }
+    let mut results = Vec::new();
+    for &scenario in scenarios {
+        if scenario == Scenario::UserSrpAuth {
+            let probe = tokio::time::timeout(PROBE_TIMEOUT, load::probe_srp(&endpoint, &fixture))
+                .await
+                .unwrap_or_else(|_| {
+                    Ok(Some("failed before the run: no answer within 30 s".into()))
+                })?;
+            match probe {
+                Some(reason) if reason.starts_with("not supported") => {
+                    eprintln!("tessera-bench: {}: {reason}", scenario.name());
+                    results.push((scenario, Outcome::Skipped(reason)));
+                    continue;
+                }
+                Some(reason) => notes.push(format!(
+                    "`user_srp_auth`: a probe sign-in {reason}; the scenario ran anyway."
+                )),
+                None => {}
+            }
+            notes.push("`user_srp_auth`: the load generator computes the client side of SRP itself (srp.rs, checked against the shared Cognito vectors). To keep its cost to one 3072-bit exponentiation per sign-in it keeps one ephemeral `a` for the run and caches `k·g^x` per user; the server does the same work as for any fresh client.".to_owned());
+        }
+        eprintln!(
+            "tessera-bench: {} ({} s warm-up, {} s measured) ...",
+            scenario.name(),
+            plan.warmup.as_secs_f64(),
+            plan.duration.as_secs_f64()
+        );
+        let measured = load::run(scenario, plan, &endpoint, &fixture, server.pid, ticks).await?;
+        eprintln!(
+            "  {:.0} req/s, p50 {} µs, p99 {} µs, {} errors",
+            measured.per_second(),
+            measured.p50_us,
+            measured.p99_us,
+            measured.errors
+        );
+        if scenario == Scenario::SignUp {
+            notes.push(format!(
+                "`sign_up` added about {} users to the pool; the scenarios after it run on the larger directory.",
+                measured.ok + measured.errors
+            ));
+        }
+        results.push((scenario, Outcome::Ran(measured)));
+    }
+    let hwm = server::status_kib(server.pid, "VmHWM");
+    let stopped = server.stop();
+    eprintln!("tessera-bench: tessera {stopped}");
+    notes.push(format!("At the end tessera was {stopped}."));
+    Ok((results, hwm, notes))
+}
