@@ -3,7 +3,7 @@
 //! DeleteUserAttributes, GetUserAttributeVerificationCode and VerifyUserAttribute.
 
 use serde_json::{json, Value};
-use tessera_core::{AttributeSchema, CodePurpose, PasswordPolicy};
+use tessera_core::{CodePurpose, PasswordPolicy};
 use tessera_store::UserChange;
 
 use crate::access_token::{authorize, Authorized};
@@ -79,9 +79,11 @@ pub(crate) async fn change_password(state: &AppState, input: Input) -> Result<Va
     Ok(json!({}))
 }
 
-fn requires_verification_before_update(authorized: &Authorized, attribute: &str) -> bool {
-    authorized
-        .directory
+fn requires_verification_before_update(
+    directory: &crate::directory::Directory,
+    attribute: &str,
+) -> bool {
+    directory
         .pool
         .settings
         .get("UserAttributeUpdateSettings")
@@ -96,14 +98,6 @@ pub(crate) async fn update_user_attributes(
 ) -> Result<Value, ApiError> {
     let authorized = authorize(state, &input).await?;
     let pairs = attribute_pairs(&input, "UserAttributes");
-    if let Some((name, _)) = pairs
-        .iter()
-        .find(|(n, _)| n == "email_verified" || n == "phone_number_verified")
-    {
-        return Err(ApiError::invalid_parameter(format!(
-            "Cannot modify the attribute {name}."
-        )));
-    }
     // A client with WriteAttributes may write only those.
     let client_id = authorized
         .claims
@@ -113,9 +107,7 @@ pub(crate) async fn update_user_attributes(
     if let Some(client) = state.store.app_client(client_id).await? {
         crate::directory::check_write_attributes(&client, &pairs)?;
     }
-    AttributeSchema::from_pool_settings(&authorized.directory.pool.settings)
-        .validate(&pairs, false, false)
-        .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+    crate::user::attributes_for(&authorized.directory, &pairs, false, false)?;
 
     let Authorized {
         directory,
@@ -125,12 +117,6 @@ pub(crate) async fn update_user_attributes(
     } = authorized;
     let now = state.clock.now();
     let mut pending: Option<(Destination, tessera_core::OneTimeCode)> = None;
-    let authorized_view = Authorized {
-        directory,
-        key: key.clone(),
-        user: user.clone(),
-        claims: Default::default(),
-    };
     for (name, value) in &pairs {
         let contact = name == "email" || name == "phone_number";
         let changed = user.attributes.get(name) != Some(value);
@@ -143,7 +129,7 @@ pub(crate) async fn update_user_attributes(
         target.attributes.insert(name.clone(), value.clone());
         let destination = Destination::of(&target, name)
             .ok_or_else(|| ApiError::internal(&"contact attribute missing"))?;
-        if requires_verification_before_update(&authorized_view, name) {
+        if requires_verification_before_update(&directory, name) {
             // The old value stays until the new one is verified.
             code.pending_value = Some(value.clone());
         } else {
@@ -151,16 +137,11 @@ pub(crate) async fn update_user_attributes(
             user.attributes
                 .insert(format!("{name}_verified"), "false".into());
         }
-        let auto_verified = authorized_view
-            .directory
-            .auto_verified
-            .iter()
-            .any(|a| a == name);
+        let auto_verified = directory.auto_verified.iter().any(|a| a == name);
         if auto_verified || code.pending_value.is_some() {
             pending = Some((destination, code));
         }
     }
-    let directory = authorized_view.directory;
     let mut details = Vec::new();
     if let Some((destination, code)) = &pending {
         deliver(

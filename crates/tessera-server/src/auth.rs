@@ -860,16 +860,18 @@ fn rotation_enabled(client: &AppClient) -> bool {
         == Some("ENABLED")
 }
 
-fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<(), ApiError> {
+/// True when the client has a secret and `given` is it, compared in constant time.
+fn secret_matches(client: &AppClient, given: &str) -> bool {
     use subtle::ConstantTimeEq;
+    client.secret.as_ref().is_some_and(|secret| {
+        secret.len() == given.len() && bool::from(secret.as_bytes().ct_eq(given.as_bytes()))
+    })
+}
+
+fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<(), ApiError> {
     match (&client.secret, given) {
         (None, None) => Ok(()),
-        (Some(secret), Some(given))
-            if secret.len() == given.len()
-                && bool::from(secret.as_bytes().ct_eq(given.as_bytes())) =>
-        {
-            Ok(())
-        }
+        (Some(_), Some(given)) if secret_matches(client, given) => Ok(()),
         _ => Err(refused(format!(
             "Unable to verify secret hash for client {}",
             client.client_id
@@ -977,13 +979,9 @@ pub(crate) async fn revoke_token(state: &AppState, input: Input) -> Result<Value
         .app_client(client_id)
         .await?
         .ok_or_else(|| ApiError::client_not_found(client_id))?;
-    use subtle::ConstantTimeEq;
     let secret_ok = match (&client.secret, input.str("ClientSecret")) {
         (None, _) => true,
-        (Some(secret), Some(given)) => {
-            secret.len() == given.len() && bool::from(secret.as_bytes().ct_eq(given.as_bytes()))
-        }
-        (Some(_), None) => false,
+        (Some(_), given) => given.is_some_and(|given| secret_matches(&client, given)),
     };
     if !secret_ok {
         return Err(ApiError::new(

@@ -54,7 +54,7 @@ fn new_sub(state: &AppState) -> String {
 }
 
 /// Validates client-given attributes and returns them as a map.
-fn attributes_for(
+pub(crate) fn attributes_for(
     directory: &Directory,
     pairs: &[(String, String)],
     creating: bool,
