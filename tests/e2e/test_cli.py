@@ -20,6 +20,8 @@ from helpers import (
     idp_client,
     read_credentials_file,
     run_tessera,
+    server_env,
+    tessera_bin,
     signed_post,
     unique,
     write_credentials_file,
@@ -234,3 +236,31 @@ def test_health(cli_server):
     resp = requests.get(cli_server.url + "/health", timeout=10)
     assert resp.status_code == 200
     assert resp.json() == {"status": "ok"}
+
+
+def test_second_server_on_one_database(cli_server):
+    """SQLite serves one node: tessera caches users, pools and sessions in memory on it, so a
+    second server on the same file is refused with a clear message. On PostgreSQL several
+    nodes share the database by design, and a second one starts."""
+    from helpers import TesseraServer
+
+    if cli_server.store.backend == "sqlite":
+        result = subprocess.run(
+            [str(tessera_bin()), "serve", "--listen", "127.0.0.1:0", *cli_server.store.args()],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=server_env(),
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode != 0
+        assert "another tessera server is using" in result.stderr, result.stderr
+        assert "use PostgreSQL to run several" in result.stderr
+        # The first server is unaffected.
+        assert requests.get(cli_server.url + "/health", timeout=10).status_code == 200
+    else:
+        second = TesseraServer(cli_server.store, name="second").start()
+        try:
+            assert requests.get(second.url + "/health", timeout=10).status_code == 200
+        finally:
+            second.stop()

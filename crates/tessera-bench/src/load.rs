@@ -1,8 +1,11 @@
 //! The scenarios and the closed-loop load generator: a fixed number of keep-alive connections,
 //! each sending its next request as soon as the previous answer is in, for a warm-up and then
-//! a measured window. Only requests that complete inside the window count.
+//! a measured window. Only requests that complete inside the window count. The loop runs any
+//! [`Operation`]; the scenarios of issue 4 are one, the directory benchmark brings its own.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -13,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::api::{error_kind, password_auth_body, Endpoint, Fixture, PASSWORD};
 use crate::http::Conn;
-use crate::server::{cpu_ticks, machine_busy_ticks, status_kib};
+use crate::server::{cpu_ticks, machine_busy_ticks, processes_cpu_ticks, status_kib};
 use crate::srp::{claim_signature, Ephemeral, UserKey};
 use crate::util::{Context, Result};
 
@@ -114,6 +117,9 @@ pub struct Measured {
     /// Cores' worth of CPU used by everything else on the machine (other processes, the
     /// kernel outside these two, steal) during the window.
     pub other_cpu: Option<f64>,
+    /// Of `other_cpu`, what processes named `postgres` used (the database server, when
+    /// tessera runs on PostgreSQL); `None` when there were none.
+    pub postgres_cpu: Option<f64>,
 }
 
 impl Measured {
@@ -297,8 +303,16 @@ impl Workload {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         usize::try_from(n % len.max(1) as u64).unwrap_or(0)
     }
+}
 
-    /// One operation. `Err` carries the error's name for the report.
+/// What a closed loop repeats: one operation on a connection. `Err` carries the failure's
+/// name for the report.
+pub trait Operation: Send + Sync + 'static {
+    fn once(&self, conn: &mut Conn)
+        -> impl Future<Output = std::result::Result<(), String>> + Send;
+}
+
+impl Operation for Workload {
     async fn once(&self, conn: &mut Conn) -> std::result::Result<(), String> {
         match &self.work {
             Work::Fixed(request) => expect_ok(conn, request).await,
@@ -329,7 +343,9 @@ impl Workload {
             }
         }
     }
+}
 
+impl Workload {
     async fn srp_sign_in(
         &self,
         srp: &SrpWork,
@@ -421,7 +437,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-async fn expect_ok(conn: &mut Conn, request: &[u8]) -> std::result::Result<(), String> {
+/// Sends a request and accepts only a 200 answer; otherwise names the error.
+pub async fn expect_ok(conn: &mut Conn, request: &[u8]) -> std::result::Result<(), String> {
     match conn.send(request).await {
         Ok(200) => Ok(()),
         Ok(status) => Err(error_kind(status, conn.body())),
@@ -480,6 +497,18 @@ pub async fn run(
     ticks_per_second: f64,
 ) -> Result<Measured> {
     let workload = Arc::new(Workload::new(scenario, endpoint, fixture)?);
+    closed_loop(workload, endpoint.addr, plan, server_pid, ticks_per_second).await
+}
+
+/// Repeats `operation` on the plan's number of connections to `addr` for its warm-up and
+/// measured window, and measures the window, the server with `server_pid` included.
+pub async fn closed_loop<O: Operation>(
+    operation: Arc<O>,
+    addr: SocketAddr,
+    plan: Plan,
+    server_pid: u32,
+    ticks_per_second: f64,
+) -> Result<Measured> {
     let begin = Instant::now();
     let window = Window {
         start: begin + plan.warmup,
@@ -488,7 +517,7 @@ pub async fn run(
     let monitor = tokio::spawn(monitor(server_pid, window, ticks_per_second));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..plan.concurrency.max(1) {
-        workers.spawn(worker(workload.clone(), window));
+        workers.spawn(worker(operation.clone(), addr, window));
     }
     let mut histogram = new_histogram();
     let mut errors = 0;
@@ -511,11 +540,12 @@ pub async fn run(
     measured.server_cpu = usage.server_cpu;
     measured.bench_cpu = usage.bench_cpu;
     measured.other_cpu = usage.other_cpu;
+    measured.postgres_cpu = usage.postgres_cpu;
     Ok(measured)
 }
 
-async fn worker(workload: Arc<Workload>, window: Window) -> WorkerStats {
-    let mut conn = Conn::new(workload.endpoint.addr);
+async fn worker<O: Operation>(operation: Arc<O>, addr: SocketAddr, window: Window) -> WorkerStats {
+    let mut conn = Conn::new(addr);
     let mut stats = WorkerStats {
         histogram: new_histogram(),
         errors: 0,
@@ -526,7 +556,7 @@ async fn worker(workload: Arc<Workload>, window: Window) -> WorkerStats {
         if started >= window.end {
             break;
         }
-        let outcome = tokio::time::timeout_at(window.end + GRACE, workload.once(&mut conn)).await;
+        let outcome = tokio::time::timeout_at(window.end + GRACE, operation.once(&mut conn)).await;
         let finished = Instant::now();
         let timed_out = outcome.is_err();
         let outcome = outcome.unwrap_or_else(|_| Err("timeout".into()));
@@ -562,6 +592,7 @@ struct Usage {
     server_cpu: Option<f64>,
     bench_cpu: Option<f64>,
     other_cpu: Option<f64>,
+    postgres_cpu: Option<f64>,
 }
 
 /// Samples the server's RSS during the window and both processes' CPU time at its edges.
@@ -570,6 +601,7 @@ async fn monitor(pid: u32, window: Window, ticks_per_second: f64) -> Usage {
     let server_before = cpu_ticks(Some(pid));
     let bench_before = cpu_ticks(None);
     let machine_before = machine_busy_ticks();
+    let postgres_before = processes_cpu_ticks("postgres");
     let mut peak = status_kib(pid, "VmRSS");
     let mut interval = tokio::time::interval(RSS_INTERVAL);
     while Instant::now() < window.end {
@@ -584,11 +616,13 @@ async fn monitor(pid: u32, window: Window, ticks_per_second: f64) -> Usage {
     let bench_cpu = cores(bench_before, cpu_ticks(None));
     let machine_cpu = cores(machine_before, machine_busy_ticks());
     let other_cpu = (|| Some((machine_cpu? - server_cpu? - bench_cpu?).max(0.0)))();
+    let postgres_cpu = cores(postgres_before, processes_cpu_ticks("postgres"));
     Usage {
         peak_rss_kib: peak,
         server_cpu,
         bench_cpu,
         other_cpu,
+        postgres_cpu,
     }
 }
 

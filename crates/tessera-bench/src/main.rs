@@ -11,10 +11,14 @@
 //!    latency percentiles, errors, and the server's memory and CPU;
 //! 5. prints a Markdown report, with the targets of issue 4 and the published comparisons.
 //!
+//! `tessera-bench directory` is the directory benchmark of issue 3 instead: SignUp throughput
+//! and filtered ListUsers latency at large user populations (see `directory.rs`).
+//!
 //! It only reports; no figure is a pass/fail test. Every loop is bounded in time, all traffic
 //! stays on the loopback interface, and the server is stopped with SIGTERM at the end.
 
 mod api;
+mod directory;
 mod http;
 mod limits;
 mod load;
@@ -27,7 +31,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::api::Endpoint;
 use crate::load::{Outcome, Plan, Scenario};
@@ -43,8 +47,16 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Benchmarks a real tessera server on this machine and prints a Markdown report.
 #[derive(Debug, Parser)]
-#[command(name = "tessera-bench", version, about)]
+#[command(
+    name = "tessera-bench",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    /// Without a subcommand: the load benchmark (issue 4) with the flags below.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Connections kept open, each with one request in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -79,9 +91,22 @@ struct Args {
     limits_duration: Duration,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The directory benchmark (issue 3): seeds large user populations through the storage
+    /// layer and measures SignUp throughput and filtered ListUsers latency.
+    Directory(directory::Args),
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(args) {
+    let mut args = Args::parse();
+    let result = match args.command.take() {
+        Some(Command::Directory(options)) => {
+            tessera_binary(options.tessera()).and_then(|binary| directory::run(options, &binary))
+        }
+        None => run(args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tessera-bench: {error}");
@@ -112,18 +137,7 @@ fn run(args: Args) -> Result<()> {
     if args.users == 0 && scenarios.iter().any(|s| s.needs_users()) {
         return Err("--users must be at least 1 for the sign-in scenarios".into());
     }
-    let binary = match &args.tessera {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("locating tessera-bench")?
-            .with_file_name("tessera"),
-    };
-    if !binary.is_file() {
-        return Err(format!(
-            "{} does not exist; build it with `cargo build --release -p tessera` (scripts/bench does)",
-            binary.display()
-        ));
-    }
+    let binary = tessera_binary(args.tessera.as_deref())?;
 
     let ticks = server::ticks_per_second();
     let machine = Machine::describe(ticks);
@@ -192,6 +206,23 @@ fn run(args: Args) -> Result<()> {
         eprintln!("tessera-bench: report written to {}", path.display());
     }
     Ok(())
+}
+
+/// The server binary: the one given, or `tessera` next to this program.
+fn tessera_binary(given: Option<&std::path::Path>) -> Result<PathBuf> {
+    let binary = match given {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()
+            .context("locating tessera-bench")?
+            .with_file_name("tessera"),
+    };
+    if !binary.is_file() {
+        return Err(format!(
+            "{} does not exist; build it with `cargo build --release -p tessera` (scripts/bench does)",
+            binary.display()
+        ));
+    }
+    Ok(binary)
 }
 
 type Driven = (Vec<(Scenario, Outcome)>, Option<u64>, Vec<String>, String);
@@ -333,4 +364,37 @@ async fn with_server(
     eprintln!("tessera-bench: tessera {stopped}");
     notes.push(format!("At the end tessera was {stopped}."));
     Ok((results, hwm, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn without_a_subcommand_it_is_the_load_benchmark() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from(["tessera-bench", "--users", "3", "--duration", "1s"])
+            .map_err(|e| e.to_string());
+        assert!(
+            matches!(&args, Ok(a) if a.command.is_none() && a.users == 3),
+            "{args:?}"
+        );
+        let args = Args::try_parse_from([
+            "tessera-bench",
+            "directory",
+            "--users",
+            "10000,1000000",
+            "--postgres",
+            "postgres://h/db",
+        ])
+        .map_err(|e| e.to_string());
+        assert!(
+            matches!(&args, Ok(a) if matches!(a.command, Some(Command::Directory(_)))),
+            "{args:?}"
+        );
+        // The load benchmark's flags do not mix with the subcommand.
+        assert!(Args::try_parse_from(["tessera-bench", "--users", "3", "directory"]).is_err());
+    }
 }

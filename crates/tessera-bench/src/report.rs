@@ -438,6 +438,7 @@ mod tests {
             server_cpu: Some(1.5),
             bench_cpu: Some(0.25),
             other_cpu: Some(0.05),
+            postgres_cpu: None,
         }
     }
 

@@ -44,6 +44,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// The data directory: master key, credentials and, on SQLite, the database.
+    pub data_dir: PathBuf,
     log: PathBuf,
 }
 
@@ -102,6 +104,7 @@ impl Server {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             access_key_id: String::new(),
             secret_access_key: String::new(),
+            data_dir: data_dir.clone(),
             log,
         };
         let address = match receiver.recv_timeout(START_TIMEOUT) {
@@ -200,6 +203,39 @@ pub fn cpu_ticks(pid: Option<u32>) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// User plus system CPU time of every process with this command name (`postgres`: the
+/// PostgreSQL server and its backends), in clock ticks; `None` when there is none. A
+/// process that exits between two readings takes its time with it, so this undercounts
+/// short-lived processes; PostgreSQL's backends live as long as tessera's connections.
+pub fn processes_cpu_ticks(name: &str) -> Option<u64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let comm = text
+            .find('(')
+            .zip(text.rfind(')'))
+            .and_then(|(open, close)| text.get(open + 1..close));
+        if comm != Some(name) {
+            continue;
+        }
+        if let Ok(pid) = pid.parse() {
+            if let Some(ticks) = cpu_ticks(Some(pid)) {
+                total = Some(total.unwrap_or(0) + ticks);
+            }
+        }
+    }
+    total
 }
 
 /// Busy time of all CPUs together (user, nice, system, steal), in clock ticks, from the first

@@ -26,7 +26,7 @@ pub use app_client::AppClient;
 pub use attribute::{
     AttributeDataType, AttributeError, AttributeSchema, SchemaAttribute, SchemaViolation,
 };
-pub use clock::{Clock, ManualClock};
+pub use clock::{Clock, ManualClock, UtcFields};
 pub use error::CoreError;
 pub use ident::{app_client_id, app_client_secret, radix32, user_pool_id};
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
@@ -38,8 +38,8 @@ pub use srp::{
     SrpVerifier,
 };
 pub use token::{
-    issue_tokens, sign_jwt, unverified_issuer, verify_jwt, TokenError, TokenPair, TokenRequest,
-    ADMIN_SCOPE,
+    issue_client_token, issue_tokens, sign_jwt, unverified_issuer, verify_jwt, ClientTokenRequest,
+    TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
 };
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
 pub use user_filter::{

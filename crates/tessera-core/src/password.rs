@@ -6,8 +6,10 @@
 //! a real pool would. Hashes are PHC strings, which carry their own parameters: raising the
 //! configured cost later does not invalidate passwords stored under the old cost.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde_json::{Map, Value};
 
 use crate::{CoreError, Random};
@@ -253,6 +255,56 @@ pub struct PasswordHasher {
     /// A PHC string with this hasher's parameters, a fixed salt and an output no password
     /// is known to produce, for [`PasswordHasher::verify_dummy`].
     dummy: String,
+    /// argon2's working memory, kept between hashes (shared by the clones of this hasher).
+    memory: Arc<WorkingMemory>,
+}
+
+/// The working memory of finished hashes, kept for the next ones.
+///
+/// Each argon2id hash needs `m` KiB (19 MiB by default) of scratch memory. Allocating it
+/// afresh for every hash made the server's resident memory grow to hundreds of megabytes
+/// under load: glibc raises its mmap threshold after the first large free, so later blocks
+/// of that size come from per-thread arenas, which fragment and are rarely returned to the
+/// system. Reusing a few buffers keeps the memory at one buffer per concurrent hash. The
+/// buffers are not cleared between hashes: argon2 overwrites every block in its first pass
+/// before reading it.
+#[derive(Debug)]
+struct WorkingMemory {
+    /// Buffers of `blocks` blocks, ready for reuse.
+    free: Mutex<Vec<Vec<Block>>>,
+    /// The size of the buffers kept (the configured cost); hashes stored under another cost
+    /// get a buffer of their own, freed afterwards.
+    blocks: usize,
+    /// How many buffers are kept at most.
+    keep: usize,
+}
+
+impl WorkingMemory {
+    fn new(params: &Params) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            blocks: params.block_count(),
+            // The server runs at most one hash per core, so more buffers would stay unused.
+            keep: std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+        }
+    }
+
+    fn with_blocks<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        let reused = if blocks == self.blocks {
+            self.free.lock().unwrap_or_else(|p| p.into_inner()).pop()
+        } else {
+            None
+        };
+        let mut memory = reused.unwrap_or_else(|| vec![Block::default(); blocks]);
+        let result = work(&mut memory);
+        if blocks == self.blocks {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            if free.len() < self.keep {
+                free.push(memory);
+            }
+        }
+        result
+    }
 }
 
 impl PasswordHasher {
@@ -281,25 +333,58 @@ impl PasswordHasher {
             "A".repeat(22),
             "A".repeat(43),
         );
-        Self { params, dummy }
+        let memory = Arc::new(WorkingMemory::new(&params));
+        Self {
+            params,
+            dummy,
+            memory,
+        }
+    }
+
+    /// The argon2 output of `password` and `salt` under `argon`, in reused working memory.
+    fn output(
+        &self,
+        argon: &Argon2<'_>,
+        params: &Params,
+        password: &str,
+        salt: Salt<'_>,
+    ) -> Result<Output, argon2::password_hash::Error> {
+        let mut salt_bytes = [0u8; 64];
+        let salt = salt.decode_b64(&mut salt_bytes)?;
+        let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        Output::init_with(length, |out| {
+            self.memory.with_blocks(params.block_count(), |blocks| {
+                argon.hash_password_into_with_memory(password.as_bytes(), salt, out, blocks)
+            })?;
+            Ok(())
+        })
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) of `password` under
     /// a fresh 16-byte salt from `random`.
     pub fn hash(&self, password: &str, random: &dyn Random) -> Result<String, CoreError> {
+        let failed = |_| CoreError::Crypto("argon2 hashing failed");
         let mut salt = [0u8; 16];
         random.fill(&mut salt);
         let salt = SaltString::encode_b64(&salt)
             .map_err(|_| CoreError::Crypto("argon2 salt encoding failed"))?;
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|_| CoreError::Crypto("argon2 hashing failed"))
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let output = self
+            .output(&argon, &self.params, password, salt.as_salt())
+            .map_err(failed)?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(failed)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Ok(hash.to_string())
     }
 
     /// True when `password` matches the stored PHC string, using the parameters embedded in
-    /// it. The argon2 crate compares the outputs in constant time. A malformed hash, a
-    /// variant other than argon2id, or a cost beyond the limits above is `false`.
+    /// it. The outputs are compared in constant time (`Output`'s equality). A malformed
+    /// hash, a variant other than argon2id, or a cost beyond the limits above is `false`.
     pub fn verify(&self, password: &str, phc: &str) -> bool {
         let Ok(hash) = PasswordHash::new(phc) else {
             return false;
@@ -307,6 +392,12 @@ impl PasswordHasher {
         if hash.algorithm != Algorithm::Argon2id.ident() {
             return false;
         }
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+            return false;
+        };
+        let Ok(version) = hash.version.map_or(Ok(Version::V0x13), Version::try_from) else {
+            return false;
+        };
         let Ok(params) = Params::try_from(&hash) else {
             return false;
         };
@@ -316,10 +407,9 @@ impl PasswordHasher {
         {
             return false;
         }
-        // `verify_password` takes algorithm, version and parameters from the hash itself.
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
+        let argon = Argon2::new(Algorithm::Argon2id, version, params.clone());
+        self.output(&argon, &params, password, salt)
+            .is_ok_and(|output| output == expected)
     }
 
     /// Does the work of [`PasswordHasher::verify`] against a fixed hash made with this

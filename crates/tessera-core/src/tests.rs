@@ -224,3 +224,61 @@ fn tokens_carry_cognito_claims_and_verify() {
         );
     }
 }
+
+#[test]
+fn client_credentials_tokens_name_the_client_and_no_user() {
+    use std::time::Duration;
+    let access_key = SigningKey::generate(KeyUse::Access, SystemTime::UNIX_EPOCH).unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let request = ClientTokenRequest {
+        issuer: "http://127.0.0.1:9229/us-east-1_Tokens000",
+        client_id: "machine1",
+        scope: "https://api.example.com/read https://api.example.com/write",
+        now,
+        validity: Duration::from_secs(600),
+    };
+    let token = issue_client_token(&request, &access_key, &SeededRandom::new(5)).unwrap();
+    let claims = verify_jwt(&token, &[&access_key], "access", now).unwrap();
+    let names: Vec<&str> = claims.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "sub",
+            "token_use",
+            "scope",
+            "auth_time",
+            "iss",
+            "exp",
+            "iat",
+            "version",
+            "jti",
+            "client_id"
+        ]
+    );
+    assert_eq!(claims["sub"], "machine1");
+    assert_eq!(claims["client_id"], "machine1");
+    assert_eq!(claims["scope"], request.scope);
+    assert_eq!(claims["version"], 2);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        600
+    );
+    assert_eq!(claims["auth_time"], claims["iat"]);
+    assert_eq!(
+        verify_jwt(&token, &[&access_key], "id", now),
+        Err(TokenError::Invalid)
+    );
+}
+
+#[test]
+fn utc_fields_match_known_dates() {
+    use std::time::Duration;
+    let at = |secs: u64| UtcFields::of(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+    assert_eq!(at(0).compact(), "19700101000000");
+    // 2000-02-29 (a leap day of a century divisible by 400) and the day after.
+    assert_eq!(at(951_782_400).compact(), "20000229000000");
+    assert_eq!(at(951_868_799).compact(), "20000229235959");
+    assert_eq!(at(951_868_800).compact(), "20000301000000");
+    assert_eq!(at(1_700_000_000).compact(), "20231114221320");
+    assert_eq!(at(4_102_444_800).compact(), "21000101000000");
+}

@@ -179,6 +179,44 @@ pub fn issue_tokens(
     })
 }
 
+/// Everything a machine-to-machine (client_credentials) access token needs besides the key.
+#[derive(Debug)]
+pub struct ClientTokenRequest<'a> {
+    /// `<public url>/<pool id>`.
+    pub issuer: &'a str,
+    /// The app client, which is also the token's subject.
+    pub client_id: &'a str,
+    /// The granted custom scopes, space-separated.
+    pub scope: &'a str,
+    /// Now (also the `auth_time`: the client authenticated with this request).
+    pub now: SystemTime,
+    /// Access-token lifetime.
+    pub validity: Duration,
+}
+
+/// Issues the access token of the client_credentials grant: Cognito's claim set for a
+/// machine, with the client as `sub` and no user claims (`username`, `origin_jti`,
+/// `cognito:groups`, `event_id`), since no user and no sign-in session stand behind it.
+pub fn issue_client_token(
+    request: &ClientTokenRequest<'_>,
+    access_key: &SigningKey,
+    random: &dyn crate::Random,
+) -> Result<String, CoreError> {
+    let iat = seconds(request.now);
+    let mut access = Map::new();
+    access.insert("sub".into(), json!(request.client_id));
+    access.insert("token_use".into(), json!("access"));
+    access.insert("scope".into(), json!(request.scope));
+    access.insert("auth_time".into(), json!(iat));
+    access.insert("iss".into(), json!(request.issuer));
+    access.insert("exp".into(), json!(iat + request.validity.as_secs()));
+    access.insert("iat".into(), json!(iat));
+    access.insert("version".into(), json!(2));
+    access.insert("jti".into(), json!(uuid_v4(random)));
+    access.insert("client_id".into(), json!(request.client_id));
+    sign_jwt(access_key, &Value::Object(access))
+}
+
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -30,6 +30,11 @@
 //! A JSON `null` member or map value counts as absent and is removed from the returned object,
 //! so downstream deserialization never sees it. Unknown members are ignored and kept.
 //!
+//! One documented exemption: the `Domain` member of the four user-pool-domain operations is
+//! also accepted when it is a lower-case FQDN ([`FQDN_DOMAIN_OPERATIONS`]). The model's
+//! `DomainType` pattern forbids dots, but Cognito names custom domains (`auth.example.com`,
+//! sent with a `CustomDomainConfig`) in that member and does not apply the pattern to them.
+//!
 //! Not enforced: patterns the `regex` crate cannot compile (in cognito-idp only `S3BucketType`,
 //! whose lookbehind forbids a trailing dot). Known differences from Java: string length counts
 //! Unicode scalar values rather than UTF-16 units, and `.` in a pattern also matches `\r`,
@@ -40,6 +45,36 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::model::{Bounds, Member, ServiceModel, Shape, ShapeId, ShapeKind, StringRules};
+
+/// The operations whose top-level `Domain` member may be a lower-case FQDN (a custom
+/// domain) although `DomainType`'s pattern forbids dots. The handler decides whether a dotted
+/// name is allowed (only with `CustomDomainConfig`).
+pub const FQDN_DOMAIN_OPERATIONS: &[&str] = &[
+    "CreateUserPoolDomain",
+    "DescribeUserPoolDomain",
+    "UpdateUserPoolDomain",
+    "DeleteUserPoolDomain",
+];
+
+/// Whether `name` is a lower-case fully qualified domain name: at least two dot-separated
+/// labels of 1 to 63 letters, digits and hyphens, none starting or ending with a hyphen, at
+/// most 253 characters in all, and a last label that is not all digits (no IP addresses).
+pub fn is_lower_case_fqdn(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|last| !last.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Deepest nesting of structures, lists and maps that a request may have, counting the body
 /// object as level 1.
@@ -74,6 +109,9 @@ impl ServiceModel {
         let mut walker = Walker {
             model: self,
             violations: Vec::new(),
+            fqdn_member: FQDN_DOMAIN_OPERATIONS
+                .contains(&operation.name.as_str())
+                .then_some("Domain"),
         };
         if let ShapeKind::Structure {
             members,
@@ -285,6 +323,8 @@ enum Fault {
 struct Walker<'m> {
     model: &'m ServiceModel,
     violations: Vec<String>,
+    /// The top-level member exempt from its shape's rules when it is a lower-case FQDN.
+    fqdn_member: Option<&'static str>,
 }
 
 impl<'m> Walker<'m> {
@@ -418,6 +458,10 @@ impl<'m> Walker<'m> {
                         self.violation(Shown::Null, Some(&member_path), Constraint::NotNull);
                     }
                 }
+                Some(Value::String(name))
+                    if path.is_none()
+                        && self.fqdn_member == Some(member.name.as_str())
+                        && is_lower_case_fqdn(name) => {}
                 Some(value) => self.visit(
                     member.target,
                     value,
@@ -647,10 +691,8 @@ fn check_string<'m>(rules: &'m StringRules, text: &str, report: &mut dyn FnMut(C
         length_violations(text.chars().count(), length).for_each(&mut *report);
     }
     if let Some(pattern) = &rules.pattern {
-        if let Some(regex) = &pattern.regex {
-            if !regex.is_match(text) {
-                report(Constraint::Pattern(&pattern.source));
-            }
+        if pattern.is_match(text) == Some(false) {
+            report(Constraint::Pattern(&pattern.source));
         }
     }
     if let Some(enumeration) = &rules.enumeration {

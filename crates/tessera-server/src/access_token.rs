@@ -34,13 +34,21 @@ pub(crate) type VerifiedCache =
 /// How many verified tokens the cache keeps before it is pruned.
 const VERIFIED_CACHE_LIMIT: usize = 100_000;
 
+/// The pool id of an issuer URL of this server.
+fn pool_of_issuer<'a>(state: &AppState, issuer: &'a str) -> Option<&'a str> {
+    issuer
+        .strip_prefix(&state.config.public_url)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
 /// The claims of a verified access token. A token's signature is checked once; afterwards
 /// the claims come from memory (only expiry is checked again), because an RSA verification
-/// costs far more than the rest of a GetUser. Revocation and the user record are still read
-/// for every request, so the cache never outlives a revocation.
+/// costs far more than the rest of a GetUser. Revocation and the user record are still
+/// checked for every request (through the store, which may answer them from its own
+/// invalidated cache), so this cache never outlives a revocation.
 async fn verified_claims(
     state: &AppState,
-    pool_id: &str,
     token: &str,
 ) -> Result<std::sync::Arc<Map<String, Value>>, TokenError> {
     let now = state.clock.now();
@@ -62,6 +70,9 @@ async fn verified_claims(
             Err(TokenError::Expired)
         };
     }
+    // The issuer picks the keys; a token claiming another pool's issuer fails their check.
+    let issuer = tessera_core::unverified_issuer(token).ok_or(TokenError::Invalid)?;
+    let pool_id = pool_of_issuer(state, &issuer).ok_or(TokenError::Invalid)?;
     let keys = pool_keys(state, pool_id)
         .await
         .map_err(|_| TokenError::Invalid)?;
@@ -91,18 +102,15 @@ pub(crate) async fn authorize_token(
     require_admin_scope: bool,
 ) -> Result<Authorized, ApiError> {
     let invalid = || refused("Invalid Access Token");
-    let issuer = tessera_core::unverified_issuer(token).ok_or_else(invalid)?;
-    let pool_id = issuer
-        .strip_prefix(&state.config.public_url)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|id| !id.is_empty() && !id.contains('/'))
+    let claims = verified_claims(state, token).await.map_err(|e| match e {
+        TokenError::Expired => refused("Access Token has expired"),
+        _ => invalid(),
+    })?;
+    let pool_id = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .and_then(|issuer| pool_of_issuer(state, issuer))
         .ok_or_else(invalid)?;
-    let claims = verified_claims(state, pool_id, token)
-        .await
-        .map_err(|e| match e {
-            TokenError::Expired => refused("Access Token has expired"),
-            _ => invalid(),
-        })?;
     let origin = claims
         .get("origin_jti")
         .and_then(Value::as_str)

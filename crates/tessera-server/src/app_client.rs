@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use tessera_core::{app_client_id, app_client_secret, AppClient};
 
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
-use crate::{user_pool, ApiError, AppState};
+use crate::{resource_server, user_pool, ApiError, AppState};
 
 /// Client settings stored as given, defaults applied after.
 const SETTINGS: &[&str] = &[
@@ -62,6 +62,7 @@ pub(crate) async fn create_client(
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let generate_secret = input.bool("GenerateSecret").unwrap_or(false);
     let settings = client_settings(&input, &pool, generate_secret)?;
+    check_custom_scopes(state, &pool.id, &settings).await?;
     let now = state.clock.now();
     let client = AppClient {
         user_pool_id: pool.id.clone(),
@@ -86,6 +87,7 @@ pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiE
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let mut client = load(state, &input).await?;
     client.settings = client_settings(&input, &pool, client.secret.is_some())?;
+    check_custom_scopes(state, &pool.id, &client.settings).await?;
     if let Some(name) = input.str("ClientName") {
         client.client_name = name.to_owned();
     }
@@ -274,6 +276,27 @@ pub(crate) fn client_settings(
     Ok(settings)
 }
 
+fn scope_does_not_exist(scope: &str) -> ApiError {
+    ApiError::new(
+        "ScopeDoesNotExistException",
+        format!("Invalid scope requested: {scope}"),
+    )
+}
+
+/// Refuses custom scopes that no resource server of the pool defines.
+async fn check_custom_scopes(
+    state: &AppState,
+    pool_id: &str,
+    settings: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let mut custom = strings(settings, "AllowedOAuthScopes");
+    custom.retain(|s| !STANDARD_SCOPES.contains(s));
+    match resource_server::unknown_custom_scope(state, pool_id, custom).await? {
+        Some(scope) => Err(scope_does_not_exist(scope)),
+        None => Ok(()),
+    }
+}
+
 fn strings<'a>(settings: &'a Map<String, Value>, member: &str) -> Vec<&'a str> {
     settings
         .get(member)
@@ -306,11 +329,13 @@ fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(),
             ));
         }
     }
-    if let Some(scope) = scopes.iter().find(|s| !STANDARD_SCOPES.contains(s)) {
-        return Err(ApiError::new(
-            "ScopeDoesNotExistException",
-            format!("Invalid scope requested: {scope}"),
-        ));
+    // Custom scopes (`<identifier>/<scope name>`) are checked against the pool's resource
+    // servers by `check_custom_scopes`.
+    if let Some(scope) = scopes
+        .iter()
+        .find(|s| !STANDARD_SCOPES.contains(s) && !s.contains('/'))
+    {
+        return Err(scope_does_not_exist(scope));
     }
     if scopes
         .iter()

@@ -84,7 +84,12 @@ fn flow_enabled(client: &AppClient, modern: &str, legacy: Option<&str>) -> bool 
 }
 
 /// A token validity from the client's settings.
-fn validity(client: &AppClient, member: &str, unit_member: &str, default: Duration) -> Duration {
+pub(crate) fn validity(
+    client: &AppClient,
+    member: &str,
+    unit_member: &str,
+    default: Duration,
+) -> Duration {
     let value = client.settings.get(member).and_then(Value::as_u64);
     let unit = client
         .settings
@@ -861,7 +866,7 @@ fn rotation_enabled(client: &AppClient) -> bool {
 }
 
 /// True when the client has a secret and `given` is it, compared in constant time.
-fn secret_matches(client: &AppClient, given: &str) -> bool {
+pub(crate) fn secret_matches(client: &AppClient, given: &str) -> bool {
     use subtle::ConstantTimeEq;
     client.secret.as_ref().is_some_and(|secret| {
         secret.len() == given.len() && bool::from(secret.as_bytes().ct_eq(given.as_bytes()))

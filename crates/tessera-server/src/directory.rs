@@ -20,7 +20,7 @@ pub(crate) const CODE_ATTEMPTS: u32 = 5;
 
 /// A pool with its username rules read once.
 pub(crate) struct Directory {
-    pub(crate) pool: UserPool,
+    pub(crate) pool: std::sync::Arc<UserPool>,
     pub(crate) case_sensitive: bool,
     /// `UsernameAttributes`: e-mail and/or phone number serve as the username.
     pub(crate) username_attributes: Vec<String>,
@@ -43,7 +43,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 }
 
 impl Directory {
-    pub(crate) fn new(pool: UserPool) -> Self {
+    pub(crate) fn new(pool: std::sync::Arc<UserPool>) -> Self {
         let settings = &pool.settings;
         // A pool created without UsernameConfiguration keeps Cognito's original behaviour:
         // usernames are case-sensitive.

@@ -52,7 +52,7 @@ pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiE
     let pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let now = state.clock.now();
     let group = Group {
-        pool_id: pool.id,
+        pool_id: pool.id.clone(),
         name: input.required_str("GroupName")?.to_owned(),
         description: input.str("Description").map(String::from),
         precedence: input.i64("Precedence"),

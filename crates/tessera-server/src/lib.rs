@@ -12,15 +12,19 @@ mod app_client;
 mod auth;
 pub mod bootstrap;
 mod directory;
+mod domain;
 mod error;
 mod group;
 mod input;
+mod oauth;
 mod outbox;
 mod pool_keys;
 mod protocol;
+mod resource_server;
 mod signature;
 mod state;
 mod tag;
+mod ui_customization;
 mod user;
 mod user_pool;
 mod well_known;
@@ -63,6 +67,11 @@ pub fn app(state: AppState) -> Router {
             "/{pool_id}/.well-known/openid-configuration",
             get(well_known::openid_configuration),
         )
+        .route(
+            "/{pool_id}/ui/{client_id}/{asset}",
+            get(ui_customization::asset),
+        )
+        .merge(oauth::routes())
         .fallback(well_known::not_found)
         .with_state(state)
         .layer(

@@ -14,7 +14,8 @@ use tessera_proto::validate::ValidationError;
 
 use crate::input::Input;
 use crate::{
-    account, app_client, auth, group, signature, tag, user, user_pool, ApiError, AppState,
+    account, app_client, auth, domain, group, resource_server, signature, tag, ui_customization,
+    user, user_pool, ApiError, AppState,
 };
 
 /// The content type of every AWS JSON 1.1 request and response.
@@ -203,6 +204,17 @@ async fn dispatch(state: &AppState, operation: &str, input: Input) -> Result<Val
         "AdminRemoveUserFromGroup" => group::admin_remove_user_from_group(state, input).await,
         "AdminListGroupsForUser" => group::admin_list_groups_for_user(state, input).await,
         "ListUsersInGroup" => group::list_users_in_group(state, input).await,
+        "CreateUserPoolDomain" => domain::create(state, input).await,
+        "DescribeUserPoolDomain" => domain::describe(state, input).await,
+        "UpdateUserPoolDomain" => domain::update(state, input).await,
+        "DeleteUserPoolDomain" => domain::delete(state, input).await,
+        "CreateResourceServer" => resource_server::create(state, input).await,
+        "DescribeResourceServer" => resource_server::describe(state, input).await,
+        "UpdateResourceServer" => resource_server::update(state, input).await,
+        "DeleteResourceServer" => resource_server::delete(state, input).await,
+        "ListResourceServers" => resource_server::list(state, input).await,
+        "SetUICustomization" => ui_customization::set(state, input).await,
+        "GetUICustomization" => ui_customization::get(state, input).await,
         other => {
             // Cognito resolves the app client before anything else in the client-facing
             // operations, so an unknown client is reported as such even here.

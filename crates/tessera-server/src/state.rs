@@ -27,6 +27,9 @@ pub struct ServerConfig {
     pub account_id: String,
     /// The public base URL, without a trailing slash; issuers are `<public_url>/<pool id>`.
     pub public_url: String,
+    /// The parent domain of prefix domains: a pool's prefix domain `p` is served on host
+    /// `p.<hosted_domain_suffix>` (`auth.localhost` by default).
+    pub hosted_domain_suffix: String,
 }
 
 /// Shared, cheaply clonable handler state.

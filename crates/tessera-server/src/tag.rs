@@ -10,7 +10,7 @@ use crate::{user_pool, ApiError, AppState};
 
 const MAX_TAGS: usize = 50;
 
-async fn pool_of_arn(state: &AppState, arn: &str) -> Result<UserPool, ApiError> {
+async fn pool_of_arn(state: &AppState, arn: &str) -> Result<std::sync::Arc<UserPool>, ApiError> {
     let prefix = format!(
         "arn:aws:cognito-idp:{}:{}:userpool/",
         state.config.region, state.config.account_id
@@ -49,7 +49,7 @@ pub(crate) async fn tag(state: &AppState, input: Input) -> Result<Value, ApiErro
             tags.insert(key.clone(), value.clone());
         }
     }
-    save(state, pool, tags).await?;
+    save(state, std::sync::Arc::unwrap_or_clone(pool), tags).await?;
     Ok(json!({}))
 }
 
@@ -66,7 +66,7 @@ pub(crate) async fn untag(state: &AppState, input: Input) -> Result<Value, ApiEr
             tags.remove(key);
         }
     }
-    save(state, pool, tags).await?;
+    save(state, std::sync::Arc::unwrap_or_clone(pool), tags).await?;
     Ok(json!({}))
 }
 

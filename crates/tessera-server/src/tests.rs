@@ -32,7 +32,10 @@ async fn state_with_clock(clock: Arc<ManualClock>) -> AppState {
         random.clone(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    // As `tessera serve` runs SQLite: these tests also check that no write leaves a stale
+    // cached user, pool, client, group list or session behind.
+    .with_read_cache();
     let outbox = dir.join("outbox.jsonl");
     let delivery = tessera_delivery::deliverer(tessera_delivery::DeliveryConfig {
         smtp: None,
@@ -46,6 +49,7 @@ async fn state_with_clock(clock: Arc<ManualClock>) -> AppState {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             public_url: "http://tessera.test".into(),
+            hosted_domain_suffix: "auth.localhost".into(),
         },
         clock,
         random,
@@ -340,23 +344,8 @@ async fn signed(
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let (days, secs) = (now / 86_400, now % 86_400);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let amz_date = format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    );
+    let t = tessera_core::UtcFields::of(SystemTime::UNIX_EPOCH + Duration::from_secs(now));
+    let amz_date = format!("{}T{}Z", &t.compact()[..8], &t.compact()[8..]);
     let body = body.to_string();
     let mut headers = http::HeaderMap::new();
     headers.insert("host", "tessera.test".parse().unwrap());
@@ -657,3 +646,6 @@ async fn issue_4_expired_access_token_is_refused() {
     let result = refreshed(refresh).await;
     assert_eq!(result.2["message"], "Refresh Token has expired");
 }
+
+mod oauth_api;
+mod oauth_token;

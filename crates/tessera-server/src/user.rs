@@ -1001,7 +1001,8 @@ pub(crate) async fn add_custom_attributes(
     state: &AppState,
     input: Input,
 ) -> Result<Value, ApiError> {
-    let mut pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let mut pool = std::sync::Arc::unwrap_or_clone(pool);
     let requested: Vec<Value> = input
         .get("CustomAttributes")
         .and_then(Value::as_array)

@@ -130,11 +130,16 @@ pub(crate) async fn create_pool(
 
 pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, ApiError> {
     let pool = load(state, input.required_str("UserPoolId")?).await?;
-    Ok(json!({ "UserPool": describe_pool(state, &pool) }))
+    let mut description = describe_pool(state, &pool);
+    for (member, value) in crate::domain::pool_members(state, &pool.id).await? {
+        description[member] = value;
+    }
+    Ok(json!({ "UserPool": description }))
 }
 
 pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
-    let mut pool = load(state, input.required_str("UserPoolId")?).await?;
+    let pool = load(state, input.required_str("UserPoolId")?).await?;
+    let mut pool = std::sync::Arc::unwrap_or_clone(pool);
     let mut settings = updatable_settings(&input)?;
     for member in FIXED_AT_CREATION {
         if let Some(value) = pool.settings.get(*member) {
@@ -161,6 +166,11 @@ pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiE
     if pool.deletion_protected() {
         return Err(ApiError::invalid_parameter(
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
+        ));
+    }
+    if !state.store.domains_of_pool(&pool.id).await?.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "User pool cannot be deleted. It has a domain configured that should be deleted first.",
         ));
     }
     if !state.store.delete_user_pool(&pool.id).await? {
@@ -203,7 +213,10 @@ pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiErr
 }
 
 /// Loads a pool or answers `ResourceNotFoundException`.
-pub(crate) async fn load(state: &AppState, pool_id: &str) -> Result<UserPool, ApiError> {
+pub(crate) async fn load(
+    state: &AppState,
+    pool_id: &str,
+) -> Result<std::sync::Arc<UserPool>, ApiError> {
     state
         .store
         .user_pool(pool_id)

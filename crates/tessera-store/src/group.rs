@@ -67,6 +67,7 @@ impl Store {
         .bind(&group.name)
         .execute(&self.pool)
         .await?;
+        self.forget_groups_of_pool(&group.pool_id);
         Ok(result.rows_affected() == 1)
     }
 
@@ -85,6 +86,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.forget_groups_of_pool(pool_id);
         Ok(result.rows_affected() == 1)
     }
 
@@ -123,6 +125,7 @@ impl Store {
         .bind(user_key)
         .execute(&self.pool)
         .await?;
+        self.forget_groups_of_user(pool_id, user_key);
         Ok(())
     }
 
@@ -140,6 +143,7 @@ impl Store {
             .bind(user_key)
             .execute(&self.pool)
             .await?;
+        self.forget_groups_of_user(pool_id, user_key);
         Ok(())
     }
 
@@ -149,6 +153,14 @@ impl Store {
         pool_id: &str,
         user_key: &str,
     ) -> Result<Vec<Group>, StoreError> {
+        let cache_key = (pool_id.to_owned(), user_key.to_owned());
+        let stamp = match &self.cache {
+            Some(cache) => match cache.groups.get(&cache_key) {
+                Some(groups) => return Ok(groups),
+                None => Some(cache.stamp()),
+            },
+            None => None,
+        };
         let rows = sqlx::query(&format!(
             "SELECT g.{} FROM group_members m JOIN user_groups g ON g.pool_id = m.pool_id AND g.name = m.group_name WHERE m.pool_id = $1 AND m.username_key = $2 ORDER BY g.name",
             GROUP_COLUMNS.replace(", ", ", g.")
@@ -159,7 +171,29 @@ impl Store {
         .await?;
         let mut groups: Vec<Group> = rows.iter().map(group_from_row).collect::<Result<_, _>>()?;
         groups.sort_by_key(|g| (g.precedence.is_none(), g.precedence));
+        if let (Some(cache), Some(stamp)) = (&self.cache, stamp) {
+            cache.put(&cache.groups, stamp, cache_key, groups.clone());
+        }
         Ok(groups)
+    }
+
+    fn forget_groups_of_user(&self, pool_id: &str, user_key: &str) {
+        if let Some(cache) = &self.cache {
+            cache
+                .invalidate()
+                .groups
+                .remove(&(pool_id.to_owned(), user_key.to_owned()));
+        }
+    }
+
+    /// A group's precedence or role changed, or it went: every member's list changes.
+    fn forget_groups_of_pool(&self, pool_id: &str) {
+        if let Some(cache) = &self.cache {
+            cache
+                .invalidate()
+                .groups
+                .retain(|(pool, _), _| pool != pool_id);
+        }
     }
 
     /// Up to `limit` members of a group with lookup keys after `after`, in key order.

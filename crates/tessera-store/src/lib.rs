@@ -7,13 +7,16 @@
 //! Both backends run the same SQL; only the migrations differ in column types, and the two
 //! migration folders hold files of the same names (a test checks this).
 
+mod cache;
 mod error;
 mod group;
+mod oauth;
 mod store;
 mod token;
 mod user;
 
 pub use error::StoreError;
+pub use oauth::{ResourceServer, UiCustomization, UserPoolDomain};
 pub use store::{Backend, Store};
 pub use token::{AuthSession, RefreshRecord};
 pub use user::UserChange;

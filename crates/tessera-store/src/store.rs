@@ -46,6 +46,9 @@ pub struct Store {
     /// tries to upgrade from reading to writing while another writes; serialising write
     /// transactions inside the process avoids that failure entirely.
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Users, pools and live sessions in memory, when this store is its database's only
+    /// writer (see `cache.rs`).
+    pub(crate) cache: Option<Arc<crate::cache::ReadCache>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -112,7 +115,17 @@ impl Store {
             master_key,
             random,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+            cache: None,
         })
+    }
+
+    /// Keeps users, pools and live sign-in sessions in memory between reads. Only for a
+    /// store that is the only writer of its database (one process, and nothing else
+    /// changing the rows behind it): writes made elsewhere would not be seen.
+    #[must_use]
+    pub fn with_read_cache(mut self) -> Self {
+        self.cache = Some(Arc::default());
+        self
     }
 
     /// The backend in use.
@@ -227,15 +240,27 @@ impl Store {
         Ok(())
     }
 
-    /// The pool with this id.
-    pub async fn user_pool(&self, id: &str) -> Result<Option<UserPool>, StoreError> {
+    /// The pool with this id, shared: the token-authorised operations read it for every
+    /// request, and a pool's settings are a large document to copy.
+    pub async fn user_pool(&self, id: &str) -> Result<Option<Arc<UserPool>>, StoreError> {
+        let stamp = match &self.cache {
+            Some(cache) => match cache.pools.get(id) {
+                Some(pool) => return Ok(Some(pool)),
+                None => Some(cache.stamp()),
+            },
+            None => None,
+        };
         let row = sqlx::query(
             "SELECT id, name, created_at, last_modified_at, settings FROM user_pools WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(pool_from_row).transpose()
+        let pool = row.as_ref().map(pool_from_row).transpose()?.map(Arc::new);
+        if let (Some(cache), Some(stamp), Some(pool)) = (&self.cache, stamp, &pool) {
+            cache.put(&cache.pools, stamp, pool.id.clone(), pool.clone());
+        }
+        Ok(pool)
     }
 
     /// Replaces a pool's name and settings. False when the pool does not exist.
@@ -250,10 +275,14 @@ impl Store {
         .bind(&pool.id)
         .execute(&self.pool)
         .await?;
+        if let Some(cache) = &self.cache {
+            cache.invalidate().pools.retain(|id, _| *id != pool.id);
+        }
         Ok(result.rows_affected() == 1)
     }
 
-    /// Deletes a pool with everything in it: keys, clients, users, codes and groups. False when it did not exist.
+    /// Deletes a pool with everything in it: keys, clients, users, codes, groups, domains,
+    /// resource servers and UI customizations. False when it did not exist.
     pub async fn delete_user_pool(&self, id: &str) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
@@ -271,6 +300,9 @@ impl Store {
             "auth_sessions",
             "sign_in_failures",
             "user_index",
+            "user_pool_domains",
+            "resource_servers",
+            "ui_customizations",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)
@@ -282,6 +314,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if let Some(cache) = &self.cache {
+            cache.forget_pool(id);
+        }
         Ok(result.rows_affected() == 1)
     }
 
@@ -383,15 +418,32 @@ impl Store {
 
     /// The app client with this id, whatever its pool.
     pub async fn app_client(&self, client_id: &str) -> Result<Option<AppClient>, StoreError> {
+        let stamp = match &self.cache {
+            Some(cache) => match cache.clients.get(client_id) {
+                Some(client) => return Ok(Some(client)),
+                None => Some(cache.stamp()),
+            },
+            None => None,
+        };
         let row = sqlx::query(
             "SELECT client_id, pool_id, client_name, sealed_secret, created_at, last_modified_at, settings FROM app_clients WHERE client_id = $1",
         )
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref()
+        let client = row
+            .as_ref()
             .map(|row| self.client_from_row(row))
-            .transpose()
+            .transpose()?;
+        if let (Some(cache), Some(stamp), Some(client)) = (&self.cache, stamp, &client) {
+            cache.put(
+                &cache.clients,
+                stamp,
+                client.client_id.clone(),
+                client.clone(),
+            );
+        }
+        Ok(client)
     }
 
     /// Replaces a client's name and settings. False when it does not exist in that pool.
@@ -407,21 +459,38 @@ impl Store {
         .bind(&client.user_pool_id)
         .execute(&self.pool)
         .await?;
+        if let Some(cache) = &self.cache {
+            cache
+                .invalidate()
+                .clients
+                .retain(|id, _| *id != client.client_id);
+        }
         Ok(result.rows_affected() == 1)
     }
 
-    /// Deletes a client of a pool. False when it did not exist there.
+    /// Deletes a client of a pool with its UI customization. False when it did not exist there.
     pub async fn delete_app_client(
         &self,
         pool_id: &str,
         client_id: &str,
     ) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query("DELETE FROM app_clients WHERE client_id = $1 AND pool_id = $2")
             .bind(client_id)
             .bind(pool_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        // The client's own customization of the hosted pages goes with it.
+        sqlx::query("DELETE FROM ui_customizations WHERE pool_id = $1 AND client_id = $2")
+            .bind(pool_id)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if let Some(cache) = &self.cache {
+            cache.invalidate().clients.retain(|id, _| id != client_id);
+        }
         Ok(result.rows_affected() == 1)
     }
 

@@ -88,6 +88,10 @@ macro_rules! conformance {
         mod postgres_backend {
             $(#[tokio::test] async fn $name() { if let Some(db) = super::postgres().await { super::$name(&db.store).await; db.drop_db().await; } })*
         }
+        // `tessera serve` runs SQLite with the read cache; every answer must be the same.
+        mod sqlite_cached {
+            $(#[tokio::test] async fn $name() { let mut db = super::sqlite().await; db.store = db.store.with_read_cache(); super::$name(&db.store).await; db.drop_db().await; })*
+        }
     };
 }
 
@@ -101,6 +105,8 @@ conformance!(
     users_round_trip_with_aliases_and_codes,
     groups_and_members,
     filtered_listing_uses_the_index,
+    revocation_ends_sessions,
+    reads_after_writes_see_the_writes,
 );
 
 fn at(seconds: u64) -> SystemTime {
@@ -167,7 +173,7 @@ async fn access_keys_round_trip_sealed(store: &Store) {
 async fn pools_round_trip(store: &Store) {
     let mut p = pool("us-east-1_AAAAAAAAA");
     store.insert_user_pool(&p, &[]).await.unwrap();
-    assert_eq!(store.user_pool(&p.id).await.unwrap().unwrap(), p);
+    assert_eq!(store.user_pool(&p.id).await.unwrap().unwrap().as_ref(), &p);
     assert!(matches!(
         store.insert_user_pool(&p, &[]).await,
         Err(StoreError::Conflict)
@@ -176,7 +182,7 @@ async fn pools_round_trip(store: &Store) {
     p.settings.insert("MfaConfiguration".into(), json!("ON"));
     p.last_modified_at = at(1_700_000_500);
     assert!(store.update_user_pool(&p).await.unwrap());
-    assert_eq!(store.user_pool(&p.id).await.unwrap().unwrap(), p);
+    assert_eq!(store.user_pool(&p.id).await.unwrap().unwrap().as_ref(), &p);
     assert!(!store
         .update_user_pool(&pool("us-east-1_missing00"))
         .await
@@ -579,6 +585,18 @@ async fn groups_and_members(store: &Store) {
         .await
         .unwrap()
         .is_empty());
+    let names = |groups: Vec<Group>| groups.into_iter().map(|g| g.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.groups_of_user(&p.id, "carol").await.unwrap()),
+        ["editor", "reader"]
+    );
+    // A changed precedence reorders the member's groups (and so its token's claims).
+    assert!(store.update_group(&group("reader", Some(3))).await.unwrap());
+    assert!(store.update_group(&group("editor", Some(9))).await.unwrap());
+    assert_eq!(
+        names(store.groups_of_user(&p.id, "carol").await.unwrap()),
+        ["reader", "editor"]
+    );
     assert!(store.delete_group(&p.id, "reader").await.unwrap());
     assert_eq!(store.groups_of_user(&p.id, "carol").await.unwrap().len(), 1);
     assert!(store.delete_user(&p.id, "carol").await.unwrap());
@@ -681,3 +699,103 @@ async fn filtered_listing_uses_the_index(store: &Store) {
         .unwrap()
         .is_empty());
 }
+
+fn refresh(pool_id: &str, key: &str, hash: &str, origin: &str) -> crate::RefreshRecord {
+    crate::RefreshRecord {
+        token_hash: hash.to_owned(),
+        pool_id: pool_id.to_owned(),
+        username_key: key.to_owned(),
+        client_id: "client".to_owned(),
+        origin_jti: origin.to_owned(),
+        auth_time: at(100),
+        expires_at: at(10_000),
+        created_at: at(100),
+        revoked: false,
+        rotated: false,
+    }
+}
+
+/// Sessions end when their refresh token is revoked, when the user signs out everywhere,
+/// and not when a token is rotated. Each check follows a read of the same session, so that
+/// a cache that missed the revocation would answer the old value.
+async fn revocation_ends_sessions(store: &Store) {
+    store
+        .insert_user_pool(&pool("us-east-1_tok"), &[])
+        .await
+        .unwrap();
+    let pool_id = "us-east-1_tok";
+    for (hash, origin) in [("h1", "o1"), ("h2", "o2"), ("h3", "o3")] {
+        store
+            .insert_refresh_token(&refresh(pool_id, "alice", hash, origin), None)
+            .await
+            .unwrap();
+    }
+    store
+        .insert_refresh_token(&refresh(pool_id, "bob", "h4", "o4"), None)
+        .await
+        .unwrap();
+    for origin in ["o1", "o2", "o3", "o4", "unknown"] {
+        assert!(!store.origin_revoked(origin).await.unwrap(), "{origin}");
+    }
+    // Rotation replaces the token but keeps the session.
+    store
+        .insert_refresh_token(&refresh(pool_id, "alice", "h1b", "o1"), Some("h1"))
+        .await
+        .unwrap();
+    assert!(!store.origin_revoked("o1").await.unwrap());
+    assert!(store.refresh_token("h1").await.unwrap().unwrap().rotated);
+    store.revoke_refresh_token("h2").await.unwrap();
+    assert!(store.origin_revoked("o2").await.unwrap());
+    assert!(!store.origin_revoked("o1").await.unwrap());
+    assert!(!store.origin_revoked("o4").await.unwrap());
+    store.revoke_user_tokens(pool_id, "alice").await.unwrap();
+    for origin in ["o1", "o2", "o3"] {
+        assert!(store.origin_revoked(origin).await.unwrap(), "{origin}");
+    }
+    assert!(!store.origin_revoked("o4").await.unwrap());
+    // A token stored already revoked (a replayed rotation) ends its session at once.
+    let mut replayed = refresh(pool_id, "bob", "h5", "o4");
+    replayed.revoked = true;
+    store.insert_refresh_token(&replayed, None).await.unwrap();
+    assert!(store.origin_revoked("o4").await.unwrap());
+}
+
+/// Every write is visible to the next read of the same row: users saved and deleted, pools
+/// updated and deleted (with their users).
+async fn reads_after_writes_see_the_writes(store: &Store) {
+    let mut p = pool("us-east-1_rw");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    assert_eq!(store.user_pool(&p.id).await.unwrap().unwrap().name, p.name);
+    p.name = "renamed".into();
+    assert!(store.update_user_pool(&p).await.unwrap());
+    assert_eq!(
+        store.user_pool(&p.id).await.unwrap().unwrap().name,
+        "renamed"
+    );
+
+    let mut u = user(&p.id, "carol", "sub-carol");
+    store.insert_user(change(&u, "carol")).await.unwrap();
+    assert!(store.user(&p.id, "carol").await.unwrap().unwrap().enabled);
+    u.enabled = false;
+    u.attributes
+        .insert("email".into(), "carol@example.com".into());
+    assert!(store.save_user(change(&u, "carol")).await.unwrap());
+    let read = store.user(&p.id, "carol").await.unwrap().unwrap();
+    assert!(!read.enabled);
+    assert_eq!(read.attributes.get("email").unwrap(), "carol@example.com");
+    assert!(store.delete_user(&p.id, "carol").await.unwrap());
+    assert!(store.user(&p.id, "carol").await.unwrap().is_none());
+
+    // The same name again is another user.
+    let again = user(&p.id, "carol", "sub-carol-2");
+    store.insert_user(change(&again, "carol")).await.unwrap();
+    assert_eq!(
+        store.user(&p.id, "carol").await.unwrap().unwrap().sub,
+        "sub-carol-2"
+    );
+    assert!(store.delete_user_pool(&p.id).await.unwrap());
+    assert!(store.user_pool(&p.id).await.unwrap().is_none());
+    assert!(store.user(&p.id, "carol").await.unwrap().is_none());
+}
+
+mod oauth;

@@ -105,6 +105,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if record.revoked {
+            if let Some(cache) = &self.cache {
+                cache.invalidate().live_origins.retain(|_, ()| false);
+            }
+        }
         Ok(())
     }
 
@@ -127,18 +132,30 @@ impl Store {
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
+        if let Some(cache) = &self.cache {
+            cache.invalidate().live_origins.retain(|_, ()| false);
+        }
         Ok(())
     }
 
     /// True when the sign-in session `origin_jti` was revoked.
     pub async fn origin_revoked(&self, origin_jti: &str) -> Result<bool, StoreError> {
+        let stamp = match &self.cache {
+            Some(cache) if cache.live_origins.get(origin_jti).is_some() => return Ok(false),
+            Some(cache) => Some(cache.stamp()),
+            None => None,
+        };
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM refresh_tokens WHERE origin_jti = $1 AND revoked = 1",
         )
         .bind(origin_jti)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        let revoked = row.try_get::<i64, _>("n")? > 0;
+        if let (Some(cache), Some(stamp), false) = (&self.cache, stamp, revoked) {
+            cache.put(&cache.live_origins, stamp, origin_jti.to_owned(), ());
+        }
+        Ok(revoked)
     }
 
     /// Signs a user out everywhere: every refresh token, and with it every sign-in session
@@ -156,6 +173,9 @@ impl Store {
         .bind(username_key)
         .execute(&self.pool)
         .await?;
+        if let Some(cache) = &self.cache {
+            cache.invalidate().live_origins.retain(|_, ()| false);
+        }
         Ok(())
     }
 

@@ -161,6 +161,9 @@ impl Store {
         }
         apply_extras(&mut tx, &change, sealed).await?;
         tx.commit().await?;
+        if let Some(cache) = &self.cache {
+            cache.forget_user(&user.pool_id, change.key);
+        }
         Ok(true)
     }
 
@@ -188,6 +191,13 @@ impl Store {
 
     /// The user with this lookup key.
     pub async fn user(&self, pool_id: &str, key: &str) -> Result<Option<User>, StoreError> {
+        let stamp = match &self.cache {
+            Some(cache) => match cache.users.get(&(pool_id.to_owned(), key.to_owned())) {
+                Some(user) => return Ok(Some(user)),
+                None => Some(cache.stamp()),
+            },
+            None => None,
+        };
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE pool_id = $1 AND username_key = $2"
         ))
@@ -195,7 +205,19 @@ impl Store {
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(|row| user_from_row(self, row)).transpose()
+        let user = row
+            .as_ref()
+            .map(|row| user_from_row(self, row))
+            .transpose()?;
+        if let (Some(cache), Some(stamp), Some(user)) = (&self.cache, stamp, &user) {
+            cache.put(
+                &cache.users,
+                stamp,
+                (pool_id.to_owned(), key.to_owned()),
+                user.clone(),
+            );
+        }
+        Ok(user)
     }
 
     /// The user an alias of this kind and value key belongs to, with its lookup key.
@@ -250,6 +272,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if let Some(cache) = &self.cache {
+            cache.forget_user(pool_id, key);
+        }
         Ok(result.rows_affected() == 1)
     }
 
@@ -290,30 +315,36 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(String, String, User)>, StoreError> {
         let columns = USER_COLUMNS.replace(", ", ", u.");
-        let (after_value, after_key) = after.unwrap_or(("", ""));
-        let range = if prefix {
+        // The page starts after the later of two (value, key) positions: the first the
+        // filter admits, (value, ""), since no lookup key is empty, and the token's. As one
+        // row-value comparison it is where both SQLite and PostgreSQL seek to in the index, so
+        // every page costs the same at any depth. (A lower bound on the value beside
+        // `value > after OR (value = after AND key > after key)` made SQLite seek from the
+        // token's value alone, "" on a first page, scanning every smaller value of the
+        // attribute, and made PostgreSQL filter every row before a deep page's.) Strings
+        // compare byte-wise here as in the index (BINARY in SQLite, COLLATE "C" in
+        // PostgreSQL).
+        let start = match after {
+            Some(after) if after > (value, "") => after,
+            _ => (value, ""),
+        };
+        let (end, upper) = if prefix {
             // U+10FFFF sorts after every character, so [prefix, prefix + U+10FFFF) holds
             // every value that starts with the prefix.
-            "i.value >= $3 AND i.value < $4"
+            ("<", format!("{value}\u{10FFFF}"))
         } else {
-            "i.value = $3 AND i.value = $4"
-        };
-        let upper = if prefix {
-            format!("{value}\u{10FFFF}")
-        } else {
-            value.to_owned()
+            ("<=", value.to_owned())
         };
         let rows = sqlx::query(&format!(
             "SELECT i.value AS index_value, u.{columns} FROM user_index i JOIN users u ON u.pool_id = i.pool_id AND u.username_key = i.username_key \
-             WHERE i.pool_id = $1 AND i.attribute = $2 AND {range} AND (i.value > $5 OR (i.value = $5 AND i.username_key > $6)) \
-             ORDER BY i.value, i.username_key LIMIT $7"
+             WHERE i.pool_id = $1 AND i.attribute = $2 AND (i.value, i.username_key) > ($3, $4) AND i.value {end} $5 \
+             ORDER BY i.value, i.username_key LIMIT $6"
         ))
         .bind(pool_id)
         .bind(attribute)
-        .bind(value)
+        .bind(start.0)
+        .bind(start.1)
         .bind(upper)
-        .bind(after_value)
-        .bind(after_key)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

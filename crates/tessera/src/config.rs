@@ -19,6 +19,7 @@ pub struct FileConfig {
     public_url: Option<String>,
     region: Option<String>,
     account_id: Option<String>,
+    hosted_domain_suffix: Option<String>,
     log_format: Option<String>,
     #[serde(default)]
     pools: Vec<PoolDeclaration>,
@@ -131,6 +132,7 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub region: String,
     pub account_id: String,
+    pub hosted_domain_suffix: String,
     pub log_format: String,
 }
 
@@ -163,6 +165,7 @@ impl Settings {
             public_url: None,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
+            hosted_domain_suffix: "auth.localhost".into(),
             log_format: "text".into(),
         })
     }
@@ -196,6 +199,20 @@ impl Settings {
                 "account id must be 12 digits"
             );
             settings.account_id = account_id;
+        }
+        if let Some(suffix) = pick(&serve.hosted_domain_suffix, &file.hosted_domain_suffix) {
+            let suffix = suffix.trim_matches('.').to_ascii_lowercase();
+            anyhow::ensure!(
+                !suffix.is_empty()
+                    && suffix.split('.').all(|label| {
+                        !label.is_empty()
+                            && label
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    }),
+                "hosted domain suffix must be a domain name such as auth.example.com"
+            );
+            settings.hosted_domain_suffix = suffix;
         }
         if let Some(format) = pick(&serve.log_format, &file.log_format) {
             settings.log_format = format;

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tessera_core::{AccessKey, MasterKey, PasswordHasher, Random, SystemRandom};
 use tessera_server::{AppState, ServerConfig, SystemClock};
-use tessera_store::Store;
+use tessera_store::{Backend, Store};
 
 use crate::config::{FileConfig, Settings};
 
@@ -71,6 +71,10 @@ struct ServeArgs {
     /// Account id used in ARNs [default: 000000000000]
     #[arg(long, env = "TESSERA_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// Parent domain of the pools' prefix domains: prefix `p` is served on host
+    /// `p.<suffix>` [default: auth.localhost]
+    #[arg(long, env = "TESSERA_HOSTED_DOMAIN_SUFFIX")]
+    hosted_domain_suffix: Option<String>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     log_format: Option<String>,
@@ -134,6 +138,34 @@ fn load_master_key(data_dir: &Path, random: &dyn Random) -> anyhow::Result<Maste
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     MasterKey::parse(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Takes an exclusive lock on `<database file>.lock` for as long as the returned file is
+/// open, so that a second `tessera serve` on the same SQLite file stops with a clear
+/// message instead of running beside the first with caches that cannot see its writes. An
+/// in-memory database has no file and needs no lock.
+fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another tessera server is using {path} (it holds {lock_path}); SQLite serves one node, use PostgreSQL to run several"
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {lock_path}"))
+        }
+    }
 }
 
 /// A database URL with any password replaced, for messages.
@@ -209,6 +241,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&settings.log_format)?;
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
     let store = open_store(&settings, random.clone()).await?;
+    // On SQLite this process is the database's only writer (the lock refuses a second
+    // server on the same file), so users, pools and live sessions can be cached in memory.
+    // On PostgreSQL other nodes write too, and every read goes to the database.
+    let _sqlite_lock = match store.backend() {
+        Backend::Sqlite => Some(lock_sqlite(&settings.database_url)?),
+        Backend::Postgres => None,
+    };
+    let store = match store.backend() {
+        Backend::Sqlite => store.with_read_cache(),
+        Backend::Postgres => store,
+    };
     let credentials_path = ensure_root_key(&store, &settings.data_dir, random.as_ref()).await?;
 
     let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -242,6 +285,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             region: settings.region.clone(),
             account_id: settings.account_id.clone(),
             public_url: public_url.clone(),
+            hosted_domain_suffix: settings.hosted_domain_suffix.clone(),
         },
         Arc::new(SystemClock),
         random,

@@ -301,3 +301,61 @@ fn verify_dummy_is_false_and_uses_this_hashers_cost() {
     assert!(PasswordHash::new(&hasher.dummy).is_ok());
     assert!(!PasswordHasher::owasp().verify_dummy("Pa55word!"));
 }
+
+/// Hashes made before the working memory was reused (by the argon2 crate's own
+/// `PasswordHasher`) must keep verifying, and ours must verify with the crate's verifier.
+#[test]
+fn hashes_match_the_argon2_crates_own() {
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+    let params = argon2::Params::new(64, 2, 1, None).unwrap();
+    let theirs = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+    let phc = theirs
+        .hash_password(b"Pa55word!", &salt)
+        .unwrap()
+        .to_string();
+    let hasher = PasswordHasher::new(64, 2, 1).unwrap();
+    assert!(hasher.verify("Pa55word!", &phc));
+    assert!(!hasher.verify("Pa55word?", &phc));
+    let ours = hasher.hash("Pa55word!", &SeededRandom::new(11)).unwrap();
+    let parsed = argon2::PasswordHash::new(&ours).unwrap();
+    assert!(argon2::Argon2::default()
+        .verify_password(b"Pa55word!", &parsed)
+        .is_ok());
+}
+
+/// A reused working memory still holds the previous hash's blocks; the result must not
+/// depend on them.
+#[test]
+fn reused_working_memory_gives_the_same_results() {
+    let hasher = PasswordHasher::new(256, 3, 1).unwrap();
+    let phc = hasher
+        .hash("first password", &SeededRandom::new(12))
+        .unwrap();
+    for round in 0..4 {
+        let other = hasher
+            .hash(&format!("other {round}"), &SeededRandom::new(13 + round))
+            .unwrap();
+        assert!(hasher.verify("first password", &phc), "round {round}");
+        assert!(hasher.verify(&format!("other {round}"), &other));
+        assert!(!hasher.verify("first passwore", &phc));
+    }
+    let kept = hasher.memory.free.lock().unwrap().len();
+    assert!(
+        kept >= 1 && kept <= hasher.memory.keep,
+        "{kept} buffers kept"
+    );
+    // A hash stored under another cost gets its own memory and is not kept.
+    let other_cost = PasswordHasher::new(128, 1, 1)
+        .unwrap()
+        .hash("x", &SeededRandom::new(20))
+        .unwrap();
+    assert!(hasher.verify("x", &other_cost));
+    assert!(hasher
+        .memory
+        .free
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|blocks| blocks.len() == hasher.memory.blocks));
+}

@@ -174,6 +174,58 @@ fn only_the_lookbehind_pattern_is_not_enforced() {
     assert_eq!(skipped, ["S3BucketType"]);
 }
 
+/// The table used for single-class patterns answers exactly as the regex does, on every
+/// pattern of the model that has one, for the empty string, every single ASCII character and
+/// a spread of longer strings.
+#[test]
+fn ascii_class_tables_agree_with_the_regexes() {
+    let model = model();
+    let mut tabled = 0;
+    let alphabet: Vec<char> = (0u8..128).map(char::from).collect();
+    for (name, id) in &model.shape_index {
+        let ShapeKind::String(rules) = &model.shape(*id).kind else {
+            continue;
+        };
+        let Some(pattern) = &rules.pattern else {
+            continue;
+        };
+        let (Some(_), Some(regex)) = (&pattern.ascii_class, &pattern.regex) else {
+            continue;
+        };
+        tabled += 1;
+        let mut samples: Vec<String> = vec![String::new()];
+        samples.extend(alphabet.iter().map(|c| c.to_string()));
+        // Deterministic pseudo-random strings of 2 to 40 characters.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..400 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = 2 + (state % 39) as usize;
+            let text: String = (0..len)
+                .map(|i| alphabet[((state >> (i % 50)) as usize + i * 31) % 128])
+                .collect();
+            samples.push(text);
+        }
+        samples.push("eyJraWQiOiJhYmMifQ.eyJzdWIiOiIxIn0.c2ln-_=".into());
+        for text in &samples {
+            assert_eq!(
+                pattern.is_match(text),
+                Some(regex.is_match(text)),
+                "{name} ({}) on {text:?}",
+                pattern.source
+            );
+        }
+    }
+    // The token shapes, client ids and most names are single classes.
+    assert!(tabled >= 10, "only {tabled} patterns use a table");
+    let token = model.shape_id("TokenModelType").unwrap();
+    let ShapeKind::String(rules) = &model.shape(token).kind else {
+        panic!("TokenModelType is a string");
+    };
+    assert!(rules.pattern.as_ref().unwrap().ascii_class.is_some());
+}
+
 // Reading the body.
 
 #[test]
@@ -789,4 +841,54 @@ fn arbitrary_bodies_never_panic() {
         }
         let _ = model.validate_input(operation, &[0xff, 0xfe, 0x00]);
     }
+}
+
+/// Custom domains are FQDNs in `Domain`, which `DomainType`'s pattern forbids: the four
+/// domain operations accept a lower-case FQDN there, and nothing else changes.
+#[test]
+fn domain_operations_accept_a_custom_domain_fqdn() {
+    for operation in super::FQDN_DOMAIN_OPERATIONS {
+        let body = json!({
+            "Domain": "auth.example.com",
+            "UserPoolId": "us-east-1_abcdefghi",
+            "CustomDomainConfig": {"CertificateArn": "arn:aws:acm:us-east-1:000000000000:certificate/abc"},
+        })
+        .to_string();
+        let object = check_valid(operation, &body);
+        assert_eq!(object["Domain"], "auth.example.com");
+        check_valid(
+            operation,
+            &json!({"Domain": "my-app", "UserPoolId": "us-east-1_abcdefghi"}).to_string(),
+        );
+        // Upper case, a leading hyphen in a label, an empty label or an IP address are neither
+        // a prefix nor an FQDN.
+        for bad in [
+            "Auth.example.com",
+            "-auth.example.com",
+            "auth..example.com",
+            "10.0.0.1",
+            "auth.example.com.",
+        ] {
+            let result = validate(
+                operation,
+                &json!({"Domain": bad, "UserPoolId": "us-east-1_abcdefghi"}).to_string(),
+            );
+            let Err(ValidationError::InvalidParameter(message)) = result else {
+                panic!("{operation} accepted {bad}");
+            };
+            assert!(message.contains("at 'domain'"), "{message}");
+        }
+    }
+    // Members named Domain elsewhere keep the model's rule.
+    let result = validate(
+        "DescribeUserPool",
+        &json!({"UserPoolId": "us-east-1_abcdefghi", "Domain": "a.b"}).to_string(),
+    );
+    assert!(result.is_ok(), "unknown members are ignored");
+    assert!(super::is_lower_case_fqdn("a-1.b2.example"));
+    assert!(!super::is_lower_case_fqdn("localhost"));
+    assert!(!super::is_lower_case_fqdn(&format!(
+        "{}.com",
+        "a".repeat(64)
+    )));
 }

@@ -1,0 +1,160 @@
+//! CreateResourceServer, DescribeResourceServer, UpdateResourceServer,
+//! DeleteResourceServer and ListResourceServers, and the check of custom scopes
+//! (`<identifier>/<scope name>`) that app clients may be allowed.
+//!
+//! UpdateResourceServer replaces the name and the whole scope list, as in Cognito. Deleting
+//! a resource server leaves clients that list its scopes untouched; a scope that no longer
+//! exists is simply never granted.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use tessera_store::{ResourceServer, StoreError};
+
+use crate::input::{decode_token, encode_token, Input};
+use crate::{user_pool, ApiError, AppState};
+
+/// The model's bound for ListResourceServers' MaxResults.
+const MAX_RESULTS: u32 = 50;
+
+fn resource_server_type(server: &ResourceServer) -> Value {
+    json!({
+        "UserPoolId": server.pool_id,
+        "Identifier": server.identifier,
+        "Name": server.name,
+        "Scopes": server.scopes,
+    })
+}
+
+fn not_found(identifier: &str) -> ApiError {
+    ApiError::not_found(format!("Resource server {identifier} does not exist."))
+}
+
+/// The scopes of a request, refused when a name repeats.
+fn scopes(input: &Input) -> Result<Vec<Value>, ApiError> {
+    let scopes = input
+        .get("Scopes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut seen = HashSet::new();
+    for scope in &scopes {
+        let name = scope
+            .get("ScopeName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !seen.insert(name) {
+            return Err(ApiError::invalid_parameter(format!(
+                "Duplicate scope name {name} in the scopes of a resource server."
+            )));
+        }
+    }
+    Ok(scopes)
+}
+
+async fn load(state: &AppState, input: &Input) -> Result<ResourceServer, ApiError> {
+    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let identifier = input.required_str("Identifier")?;
+    state
+        .store
+        .resource_server(&pool.id, identifier)
+        .await?
+        .ok_or_else(|| not_found(identifier))
+}
+
+pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let server = ResourceServer {
+        pool_id: pool.id.clone(),
+        identifier: input.required_str("Identifier")?.to_owned(),
+        name: input.required_str("Name")?.to_owned(),
+        scopes: scopes(&input)?,
+        created_at: state.clock.now(),
+    };
+    state
+        .store
+        .insert_resource_server(&server)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict => ApiError::invalid_parameter(format!(
+                "A resource server with identifier {} already exists in this user pool.",
+                server.identifier
+            )),
+            other => other.into(),
+        })?;
+    Ok(json!({ "ResourceServer": resource_server_type(&server) }))
+}
+
+pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let server = load(state, &input).await?;
+    Ok(json!({ "ResourceServer": resource_server_type(&server) }))
+}
+
+pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let mut server = load(state, &input).await?;
+    server.name = input.required_str("Name")?.to_owned();
+    server.scopes = scopes(&input)?;
+    if !state.store.update_resource_server(&server).await? {
+        return Err(not_found(&server.identifier));
+    }
+    Ok(json!({ "ResourceServer": resource_server_type(&server) }))
+}
+
+pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let server = load(state, &input).await?;
+    if !state
+        .store
+        .delete_resource_server(&server.pool_id, &server.identifier)
+        .await?
+    {
+        return Err(not_found(&server.identifier));
+    }
+    Ok(json!({}))
+}
+
+pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let limit = u32::try_from(input.i64("MaxResults").unwrap_or(i64::from(MAX_RESULTS)))
+        .unwrap_or(MAX_RESULTS)
+        .clamp(1, MAX_RESULTS);
+    let after = input.str("NextToken").map(decode_token).transpose()?;
+    let mut servers = state
+        .store
+        .list_resource_servers(&pool.id, after.as_deref(), limit + 1)
+        .await?;
+    let more = servers.len() > limit as usize;
+    servers.truncate(limit as usize);
+    let mut output = json!({
+        "ResourceServers": servers.iter().map(resource_server_type).collect::<Vec<_>>(),
+    });
+    if more {
+        if let Some(last) = servers.last() {
+            output["NextToken"] = json!(encode_token(&last.identifier));
+        }
+    }
+    Ok(output)
+}
+
+/// The first of `scopes` that names no scope of a resource server of the pool. A custom
+/// scope is `<identifier>/<scope name>`; identifiers may contain `/` but scope names may
+/// not, so the name is what follows the last `/`.
+pub(crate) async fn unknown_custom_scope<'a>(
+    state: &AppState,
+    pool_id: &str,
+    scopes: Vec<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    for scope in scopes {
+        let Some((identifier, name)) = scope.rsplit_once('/') else {
+            return Ok(Some(scope));
+        };
+        let exists = state
+            .store
+            .resource_server(pool_id, identifier)
+            .await?
+            .is_some_and(|server| server.scope_names().any(|n| n == name));
+        if !exists {
+            return Ok(Some(scope));
+        }
+    }
+    Ok(None)
+}
