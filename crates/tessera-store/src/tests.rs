@@ -657,6 +657,27 @@ async fn filtered_listing_uses_the_index(store: &Store) {
         .await
         .unwrap();
     assert_eq!(keys(rest), ["anna", "bob", "zed"]);
+    // A prefix filter pages the same way; a token from before the filter's range starts at
+    // its first match, and one past it ends the listing.
+    let prefix = |after: Option<(&'static str, &'static str)>, limit| {
+        store.list_users_filtered(&p.id, "email", "an", true, after, limit)
+    };
+    let page = prefix(None, 1).await.unwrap();
+    assert_eq!(keys(page.clone()), ["ann"]);
+    let token = (page[0].1.clone(), page[0].0.clone());
+    let rest = store
+        .list_users_filtered(&p.id, "email", "an", true, Some((&token.0, &token.1)), 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(rest), ["anna"]);
+    assert_eq!(
+        keys(prefix(Some(("aaa@example.com", "zzz")), 10).await.unwrap()),
+        ["ann", "anna"]
+    );
+    assert!(prefix(Some(("bob@example.com", "bob")), 10)
+        .await
+        .unwrap()
+        .is_empty());
     // The index follows updates and deletions.
     let (_, _, mut bob) = store
         .list_users_filtered(&p.id, "username", "bob", false, None, 1)

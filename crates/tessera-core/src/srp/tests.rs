@@ -1146,3 +1146,28 @@ fn arbitrary_input_never_panics() {
         );
     }
 }
+
+/// The table-driven `g^x` equals the plain exponentiation for digests of every shape: zero,
+/// all ones, single bits at each end, and a spread of pseudo-random values.
+#[test]
+fn generator_table_agrees_with_plain_exponentiation() {
+    let mut samples: Vec<Vec<u8>> = vec![vec![0; 32], vec![0xff; 32]];
+    let mut low = vec![0; 32];
+    low[31] = 1;
+    samples.push(low);
+    let mut high = vec![0; 32];
+    high[0] = 0x80;
+    samples.push(high);
+    for i in 0..12u8 {
+        samples.push(sha256(&[&[i]]).to_vec());
+    }
+    for x in samples {
+        let expected = GROUP.g.pow_bounded_exp(&exponent(&x), DIGEST_BITS);
+        assert_eq!(
+            generator_power(&x).retrieve(),
+            expected.retrieve(),
+            "{}",
+            hex::encode(&x)
+        );
+    }
+}
