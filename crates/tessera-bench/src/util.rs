@@ -25,28 +25,14 @@ impl<T> Context<T> for Option<T> {
 
 /// The UTC calendar fields of an instant: (year, month, day, hour, minute, second).
 pub fn utc_fields(time: SystemTime) -> (i64, i64, i64, i64, i64, i64) {
-    let seconds = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(0));
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = tessera_core::UtcFields::of(time);
     (
-        year,
-        month,
-        day,
-        of_day / 3_600,
-        of_day % 3_600 / 60,
-        of_day % 60,
+        t.year,
+        i64::from(t.month),
+        i64::from(t.day),
+        i64::from(t.hour),
+        i64::from(t.minute),
+        i64::from(t.second),
     )
 }
 

@@ -59,17 +59,9 @@ impl UtcFields {
             .map_or(0, |d| d.as_secs());
         let days = i64::try_from(seconds / 86_400).unwrap_or(0);
         let rest = u32::try_from(seconds % 86_400).unwrap_or(0);
-        // Howard Hinnant's civil_from_days: the proleptic Gregorian date of a day count.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let (year, month, day) = civil_from_days(days);
         Self {
-            year: yoe + era * 400 + i64::from(month <= 2),
+            year,
             month: u32::try_from(month).unwrap_or(1),
             day: u32::try_from(day).unwrap_or(1),
             hour: rest / 3600,
@@ -85,4 +77,24 @@ impl UtcFields {
             self.year, self.month, self.day, self.hour, self.minute, self.second
         )
     }
+}
+
+/// The proleptic Gregorian date (year, month, day) of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`); SRP's `TIMESTAMP` parsing checks dates with it too.
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days.saturating_add(719_468);
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }

@@ -297,7 +297,8 @@ async fn check_custom_scopes(
     }
 }
 
-fn strings<'a>(settings: &'a Map<String, Value>, member: &str) -> Vec<&'a str> {
+/// The strings of a list member of a client's settings (`AllowedOAuthFlows`, …).
+pub(crate) fn strings<'a>(settings: &'a Map<String, Value>, member: &str) -> Vec<&'a str> {
     settings
         .get(member)
         .and_then(Value::as_array)

@@ -12,6 +12,7 @@ use tessera_core::{issue_client_token, AppClient, ClientTokenRequest, KeyUse};
 use super::client_auth::authenticate;
 use super::error::{no_store, OAuthError, JSON_UTF8};
 use super::form::Form;
+use crate::app_client::strings;
 use crate::pool_keys::pool_keys;
 use crate::AppState;
 
@@ -55,15 +56,6 @@ async fn grant(
     }
 }
 
-fn strings<'a>(client: &'a AppClient, member: &str) -> Vec<&'a str> {
-    client
-        .settings
-        .get(member)
-        .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
-}
-
 /// Whether the client may use an OAuth flow: Cognito's `AllowedOAuthFlowsUserPoolClient`
 /// switch and the flow in `AllowedOAuthFlows`.
 pub(crate) fn flow_allowed(client: &AppClient, flow: &str) -> bool {
@@ -72,7 +64,7 @@ pub(crate) fn flow_allowed(client: &AppClient, flow: &str) -> bool {
         .get("AllowedOAuthFlowsUserPoolClient")
         .and_then(Value::as_bool)
         .unwrap_or(false)
-        && strings(client, "AllowedOAuthFlows").contains(&flow)
+        && strings(&client.settings, "AllowedOAuthFlows").contains(&flow)
 }
 
 async fn client_credentials(
@@ -88,7 +80,7 @@ async fn client_credentials(
     }
     // Only custom scopes (`<resource server>/<scope>`) are granted to a machine; the user
     // scopes (openid, email, aws.cognito.signin.user.admin, …) have no user to speak for.
-    let allowed: Vec<&str> = strings(client, "AllowedOAuthScopes")
+    let allowed: Vec<&str> = strings(&client.settings, "AllowedOAuthScopes")
         .into_iter()
         .filter(|scope| scope.contains('/'))
         .collect();
