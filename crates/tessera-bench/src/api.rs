@@ -1,11 +1,13 @@
 //! The Cognito wire protocol as the bench speaks it: serialised AWS JSON 1.1 requests (public,
-//! or SigV4-signed with the root key), and the setup of a pool, a client and signed-in users.
+//! or SigV4-signed with the root key), form-encoded OAuth token requests, and the setup of a
+//! pool, a client, signed-in users and, when asked, a machine client with custom scopes.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
@@ -24,6 +26,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A password that satisfies the default pool password policy.
 pub const PASSWORD: &str = "Bench-Passw0rd!";
+
+/// The resource server the machine client's custom scopes belong to, and those scopes.
+pub const RESOURCE_SERVER: &str = "https://api.tessera-bench.example";
+pub const RESOURCE_SCOPES: [&str; 2] = ["read", "write"];
 
 /// Where the server is and how to sign administrative calls.
 #[derive(Clone)]
@@ -95,6 +101,29 @@ impl Endpoint {
         Ok(request)
     }
 
+    /// A form-encoded `POST` of an OAuth endpoint (`/<pool>/oauth2/token`), the client
+    /// authenticated with HTTP Basic (`client_secret_basic`).
+    pub fn form_post(&self, path: &str, authorization: &str, body: &str) -> Vec<u8> {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: {authorization}\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// The client_credentials token request of the machine client, asking for all its scopes.
+    pub fn client_credentials(&self, pool_id: &str, machine: &MachineClient) -> Vec<u8> {
+        self.form_post(
+            &format!("/{pool_id}/oauth2/token"),
+            &basic_authorization(&machine.client_id, &machine.secret),
+            &format!(
+                "grant_type=client_credentials&scope={}",
+                form_urlencode(&machine.scope)
+            ),
+        )
+    }
+
     /// A `GET` of a path, such as a pool's JWKS.
     pub fn get(&self, path: &str) -> Vec<u8> {
         format!(
@@ -105,13 +134,46 @@ impl Endpoint {
     }
 }
 
+/// `Basic base64(urlencode(client_id):urlencode(secret))`, as RFC 6749 §2.3.1 has a client
+/// send its credentials.
+pub fn basic_authorization(client_id: &str, secret: &str) -> String {
+    let raw = format!("{}:{}", form_urlencode(client_id), form_urlencode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Percent-encodes everything but the unreserved characters (RFC 3986 §2.3), which is valid
+/// both in a form body and in the Basic credentials of RFC 6749 §2.3.1.
+pub fn form_urlencode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The error name of a failed response: the `__type` of an AWS JSON error without its
-/// namespace, or the HTTP status when the body has none.
+/// namespace, the `error` of an OAuth (RFC 6749) error with the status, or the HTTP status
+/// when the body has neither.
 pub fn error_kind(status: u16, body: &[u8]) -> String {
     if let Some(kind) = error_type(body) {
         return kind;
     }
+    if let Some(error) = oauth_error(body) {
+        return format!("{error} (HTTP {status})");
+    }
     format!("HTTP {status}")
+}
+
+fn oauth_error(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value.get("error")?.as_str().map(str::to_owned)
 }
 
 fn error_type(body: &[u8]) -> Option<String> {
@@ -154,17 +216,33 @@ pub struct BenchUser {
     pub refresh_token: String,
 }
 
+/// A confidential app client allowed the client_credentials grant.
+pub struct MachineClient {
+    pub client_id: String,
+    pub secret: String,
+    /// The scopes it asks for, space-separated: every custom scope of [`RESOURCE_SERVER`].
+    pub scope: String,
+}
+
 /// What the scenarios run against.
 pub struct Fixture {
     pub pool_id: String,
     pub client_id: String,
     pub users: Vec<BenchUser>,
+    /// The machine client of the client_credentials scenario, when it runs.
+    pub machine: Option<MachineClient>,
 }
 
 /// Creates the pool, the client and `users` users with permanent passwords, and signs each in
 /// once with USER_PASSWORD_AUTH. `parallel` connections share the work (each user costs the
-/// server two argon2id computations, so more than a few per core gains nothing).
-pub async fn prepare(endpoint: &Endpoint, users: usize, parallel: usize) -> Result<Fixture> {
+/// server two argon2id computations, so more than a few per core gains nothing). With
+/// `machine`, also a resource server and a machine client (see [`create_machine_client`]).
+pub async fn prepare(
+    endpoint: &Endpoint,
+    users: usize,
+    parallel: usize,
+    machine: bool,
+) -> Result<Fixture> {
     let mut conn = Conn::new(endpoint.addr);
     let pool = call(
         &mut conn,
@@ -206,6 +284,11 @@ pub async fn prepare(endpoint: &Endpoint, users: usize, parallel: usize) -> Resu
         .and_then(Value::as_str)
         .context("CreateUserPoolClient returned no UserPoolClient.ClientId")?
         .to_owned();
+    let machine = if machine {
+        Some(create_machine_client(&mut conn, endpoint, &pool_id).await?)
+    } else {
+        None
+    };
 
     let next = Arc::new(AtomicUsize::new(0));
     let shared = Arc::new((endpoint.clone(), pool_id.clone(), client_id.clone()));
@@ -236,6 +319,71 @@ pub async fn prepare(endpoint: &Endpoint, users: usize, parallel: usize) -> Resu
         pool_id,
         client_id,
         users: all.into_iter().map(|(_, user)| user).collect(),
+        machine,
+    })
+}
+
+/// Creates the resource server [`RESOURCE_SERVER`] with [`RESOURCE_SCOPES`], and a client with
+/// a generated secret allowed the client_credentials flow and both scopes.
+async fn create_machine_client(
+    conn: &mut Conn,
+    endpoint: &Endpoint,
+    pool_id: &str,
+) -> Result<MachineClient> {
+    call(
+        conn,
+        "CreateResourceServer",
+        &endpoint.signed(
+            "CreateResourceServer",
+            json!({
+                "UserPoolId": pool_id,
+                "Identifier": RESOURCE_SERVER,
+                "Name": "tessera-bench-api",
+                "Scopes": RESOURCE_SCOPES
+                    .iter()
+                    .map(|name| json!({ "ScopeName": name, "ScopeDescription": format!("{name} things") }))
+                    .collect::<Vec<_>>(),
+            })
+            .to_string()
+            .as_bytes(),
+        )?,
+    )
+    .await?;
+    let scopes: Vec<String> = RESOURCE_SCOPES
+        .iter()
+        .map(|name| format!("{RESOURCE_SERVER}/{name}"))
+        .collect();
+    let client = call(
+        conn,
+        "CreateUserPoolClient",
+        &endpoint.signed(
+            "CreateUserPoolClient",
+            json!({
+                "UserPoolId": pool_id,
+                "ClientName": "tessera-bench-machine",
+                "GenerateSecret": true,
+                "AllowedOAuthFlows": ["client_credentials"],
+                "AllowedOAuthScopes": scopes,
+                "AllowedOAuthFlowsUserPoolClient": true,
+            })
+            .to_string()
+            .as_bytes(),
+        )?,
+    )
+    .await?;
+    let field = |name: &str| {
+        client
+            .pointer(&format!("/UserPoolClient/{name}"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context(format!(
+                "CreateUserPoolClient (machine client) returned no UserPoolClient.{name}"
+            ))
+    };
+    Ok(MachineClient {
+        client_id: field("ClientId")?,
+        secret: field("ClientSecret")?,
+        scope: scopes.join(" "),
     })
 }
 
@@ -320,6 +468,45 @@ mod tests {
         let body = br#"{"message":"x", "__type" : "com.amazonaws#InternalErrorException"}"#;
         assert_eq!(error_kind(500, body), "InternalErrorException");
         assert_eq!(error_kind(502, b"<html>"), "HTTP 502");
+        let body =
+            br#"{"error":"invalid_client","error_description":"Client authentication failed."}"#;
+        assert_eq!(error_kind(401, body), "invalid_client (HTTP 401)");
+    }
+
+    #[test]
+    fn builds_client_credentials_requests() {
+        assert_eq!(form_urlencode("a b/c:d+e~f"), "a%20b%2Fc%3Ad%2Be~f");
+        // RFC 6749 §2.3.1: both halves are form-urlencoded before base64.
+        assert_eq!(
+            basic_authorization("client", "s+cr/t"),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("client:s%2Bcr%2Ft")
+            )
+        );
+        let endpoint = Endpoint {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9229)),
+            host: "127.0.0.1:9229".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        };
+        let machine = MachineClient {
+            client_id: "abc".into(),
+            secret: "xyz".into(),
+            scope: "https://api/read https://api/write".into(),
+        };
+        let request = endpoint.client_credentials("us-east-1_X", &machine);
+        let text = String::from_utf8_lossy(&request);
+        let body = "grant_type=client_credentials&scope=https%3A%2F%2Fapi%2Fread%20https%3A%2F%2Fapi%2Fwrite";
+        assert!(text.starts_with("POST /us-east-1_X/oauth2/token HTTP/1.1\r\nHost: 127.0.0.1:9229\r\nContent-Type: application/x-www-form-urlencoded\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nAuthorization: Basic YWJjOnh5eg==\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!("Content-Length: {}\r\n\r\n{body}", body.len())),
+            "{text}"
+        );
     }
 
     #[test]

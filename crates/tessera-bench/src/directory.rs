@@ -960,6 +960,7 @@ async fn create_pool(endpoint: &Endpoint) -> Result<Fixture> {
         pool_id,
         client_id,
         users: Vec::new(),
+        machine: None,
     })
 }
 

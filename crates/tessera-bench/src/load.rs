@@ -1,7 +1,8 @@
 //! The scenarios and the closed-loop load generator: a fixed number of keep-alive connections,
 //! each sending its next request as soon as the previous answer is in, for a warm-up and then
 //! a measured window. Only requests that complete inside the window count. The loop runs any
-//! [`Operation`]; the scenarios of issue 4 are one, the directory benchmark brings its own.
+//! [`Operation`]; the scenarios of issues 4 and 6 are one, the directory benchmark brings its
+//! own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -10,6 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use aws_lc_rs::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -26,6 +30,9 @@ const GRACE: Duration = Duration::from_secs(5);
 const RSS_INTERVAL: Duration = Duration::from_millis(100);
 /// Latencies are recorded in microseconds, up to a minute, to three significant digits.
 const MAX_LATENCY_US: u64 = 60_000_000;
+/// `client_credentials` decodes and checks the claims of the run's first access token and of
+/// one in this many after it (every answer is checked for a Bearer access token).
+pub const CLAIMS_SAMPLE: u64 = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scenario {
@@ -35,16 +42,18 @@ pub enum Scenario {
     UserSrpAuth,
     RefreshTokenAuth,
     GetUser,
+    ClientCredentials,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Jwks,
         Scenario::SignUp,
         Scenario::UserPasswordAuth,
         Scenario::UserSrpAuth,
         Scenario::RefreshTokenAuth,
         Scenario::GetUser,
+        Scenario::ClientCredentials,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +64,7 @@ impl Scenario {
             Scenario::UserSrpAuth => "user_srp_auth",
             Scenario::RefreshTokenAuth => "refresh_token_auth",
             Scenario::GetUser => "get_user",
+            Scenario::ClientCredentials => "client_credentials",
         }
     }
 
@@ -69,6 +79,9 @@ impl Scenario {
             }
             Scenario::RefreshTokenAuth => "InitiateAuth REFRESH_TOKEN_AUTH",
             Scenario::GetUser => "GetUser with an access token",
+            Scenario::ClientCredentials => {
+                "POST /<pool>/oauth2/token grant_type=client_credentials with two custom scopes (client_secret_basic): one RS256 access token"
+            }
         }
     }
 
@@ -87,7 +100,16 @@ impl Scenario {
 
     /// Whether the scenario signs in with the fixture's users.
     pub fn needs_users(self) -> bool {
-        !matches!(self, Scenario::Jwks | Scenario::SignUp)
+        !matches!(
+            self,
+            Scenario::Jwks | Scenario::SignUp | Scenario::ClientCredentials
+        )
+    }
+
+    /// Whether the scenario needs the machine client (a resource server and a confidential
+    /// client allowed the client_credentials grant).
+    pub fn needs_machine_client(self) -> bool {
+        self == Scenario::ClientCredentials
     }
 }
 
@@ -175,6 +197,24 @@ enum Work {
     SignUp { client_id: String, prefix: String },
     /// Both round trips of USER_SRP_AUTH.
     Srp(SrpWork),
+    /// The same token request every time; each answer is checked, some tokens' claims too.
+    ClientCredentials(TokenWork),
+}
+
+struct TokenWork {
+    request: Vec<u8>,
+    expected: ExpectedToken,
+    /// Tokens received so far, to pick those whose claims are checked.
+    received: AtomicU64,
+}
+
+/// What a client_credentials access token must say.
+#[derive(Debug, Clone)]
+pub struct ExpectedToken {
+    pub issuer: String,
+    pub client_id: String,
+    /// The granted scopes, space-separated, in the order requested.
+    pub scope: String,
 }
 
 struct SrpWork {
@@ -286,6 +326,21 @@ impl Workload {
                     keys: Mutex::new(HashMap::new()),
                 })
             }
+            Scenario::ClientCredentials => {
+                let machine = fixture
+                    .machine
+                    .as_ref()
+                    .context("client_credentials needs the machine client, which was not set up")?;
+                Work::ClientCredentials(TokenWork {
+                    request: endpoint.client_credentials(&fixture.pool_id, machine),
+                    expected: ExpectedToken {
+                        issuer: format!("http://{}/{}", endpoint.host, fixture.pool_id),
+                        client_id: machine.client_id.clone(),
+                        scope: machine.scope.clone(),
+                    },
+                    received: AtomicU64::new(0),
+                })
+            }
         };
         if let Work::RoundRobin(requests) = &work {
             if requests.is_empty() {
@@ -340,6 +395,12 @@ impl Operation for Workload {
                     return Err("no request".into());
                 };
                 self.srp_sign_in(srp, conn, request).await
+            }
+            Work::ClientCredentials(token) => {
+                expect_ok(conn, &token.request).await?;
+                let n = token.received.fetch_add(1, Ordering::Relaxed);
+                let expected = n.is_multiple_of(CLAIMS_SAMPLE).then_some(&token.expected);
+                check_token_answer(conn.body(), expected).map(|_| ())
             }
         }
     }
@@ -437,6 +498,159 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
+/// Checks a token endpoint answer: JSON with a non-empty `access_token` and `token_type`
+/// `Bearer`; with `expected`, also the token's header and claims ([`check_claims`]). Returns
+/// the access token.
+pub fn check_token_answer(
+    body: &[u8],
+    expected: Option<&ExpectedToken>,
+) -> std::result::Result<String, String> {
+    let answer: Value =
+        serde_json::from_slice(body).map_err(|_| "token answer is not JSON".to_owned())?;
+    let token = answer
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| "token answer without access_token".to_owned())?;
+    if answer.get("token_type").and_then(Value::as_str) != Some("Bearer") {
+        return Err("token_type is not Bearer".into());
+    }
+    if let Some(expected) = expected {
+        check_claims(token, expected)?;
+    }
+    Ok(token.to_owned())
+}
+
+/// Decodes one part of a JWT as a JSON object.
+fn jwt_part(part: Option<&str>, name: &str) -> std::result::Result<Value, String> {
+    part.and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .filter(Value::is_object)
+        .ok_or_else(|| format!("access token {name} is not base64url JSON"))
+}
+
+/// Checks a client_credentials access token without its signature: an RS256 JWT with a
+/// `kid`, `token_use` access, the expected `iss`, `client_id` (and `sub`) and `scope`, and
+/// `exp` after `iat`. The error names the first claim that is wrong.
+pub fn check_claims(token: &str, expected: &ExpectedToken) -> std::result::Result<(), String> {
+    let mut parts = token.split('.');
+    let header = jwt_part(parts.next(), "header")?;
+    let claims = jwt_part(parts.next(), "payload")?;
+    if parts.next().is_none_or(str::is_empty) || parts.next().is_some() {
+        return Err("access token is not a signed JWT".into());
+    }
+    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
+        return Err("access token alg is not RS256".into());
+    }
+    if header.get("kid").and_then(Value::as_str).is_none() {
+        return Err("access token without kid".into());
+    }
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    for (name, wanted) in [
+        ("token_use", "access"),
+        ("iss", expected.issuer.as_str()),
+        ("client_id", expected.client_id.as_str()),
+        ("sub", expected.client_id.as_str()),
+        ("scope", expected.scope.as_str()),
+    ] {
+        if text(name) != Some(wanted) {
+            return Err(format!("wrong claim {name}"));
+        }
+    }
+    let number = |name: &str| claims.get(name).and_then(Value::as_u64);
+    match (number("iat"), number("exp")) {
+        (Some(iat), Some(exp)) if exp > iat => Ok(()),
+        _ => Err("wrong claims iat and exp".into()),
+    }
+}
+
+/// Verifies an RS256 JWT's signature with the key of the same `kid` in a JWKS document.
+pub fn verify_signature(token: &str, jwks: &[u8]) -> std::result::Result<(), String> {
+    let (signed, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| "the token is not a JWT".to_owned())?;
+    let header = jwt_part(signed.split('.').next(), "header")?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the token has no kid".to_owned())?;
+    let jwks: Value =
+        serde_json::from_slice(jwks).map_err(|_| "the JWKS is not JSON".to_owned())?;
+    let key = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .and_then(|keys| {
+            keys.iter()
+                .find(|key| key.get("kid").and_then(Value::as_str) == Some(kid))
+        })
+        .ok_or_else(|| format!("the JWKS has no key {kid}"))?;
+    let component = |name: &str| {
+        key.get(name)
+            .and_then(Value::as_str)
+            .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
+            .ok_or_else(|| format!("the JWKS key {kid} has no usable {name}"))
+    };
+    let (n, e) = (component("n")?, component("e")?);
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| "the signature is not base64url".to_owned())?;
+    RsaPublicKeyComponents { n: &n, e: &e }
+        .verify(&RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature)
+        .map_err(|_| format!("the RS256 signature does not verify with JWKS key {kid}"))
+}
+
+/// One token request before the run, its token's claims checked and its signature verified
+/// against the pool's JWKS, to tell "the server has no token endpoint" and "the tokens are
+/// wrong" from a failing run. `Ok(None)` when all is well.
+pub async fn probe_client_credentials(
+    endpoint: &Endpoint,
+    fixture: &Fixture,
+) -> Result<Option<String>> {
+    let workload = Workload::new(Scenario::ClientCredentials, endpoint, fixture)?;
+    let Work::ClientCredentials(token) = &workload.work else {
+        return Err("client_credentials has no token work".into());
+    };
+    let mut conn = Conn::new(endpoint.addr);
+    let status = match conn.send(&token.request).await {
+        Ok(status) => status,
+        Err(error) => return Ok(Some(format!("failed before the run: {error}"))),
+    };
+    if status == 404 {
+        return Ok(Some(format!(
+            "not supported by the server (POST /{}/oauth2/token answered HTTP 404)",
+            fixture.pool_id
+        )));
+    }
+    if status != 200 {
+        return Ok(Some(format!(
+            "failed before the run: {}: {}",
+            error_kind(status, conn.body()),
+            message(conn.body())
+        )));
+    }
+    let access_token = match check_token_answer(conn.body(), Some(&token.expected)) {
+        Ok(access_token) => access_token,
+        Err(kind) => return Ok(Some(format!("failed before the run: {kind}"))),
+    };
+    let jwks = endpoint.get(&format!("/{}/.well-known/jwks.json", fixture.pool_id));
+    match conn.send(&jwks).await {
+        Ok(200) => {}
+        Ok(status) => {
+            return Ok(Some(format!(
+                "failed before the run: the pool's JWKS answered HTTP {status}"
+            )))
+        }
+        Err(error) => {
+            return Ok(Some(format!(
+                "failed before the run: fetching the JWKS: {error}"
+            )))
+        }
+    }
+    Ok(verify_signature(&access_token, conn.body())
+        .err()
+        .map(|error| format!("failed before the run: {error}")))
+}
+
 /// Sends a request and accepts only a 200 answer; otherwise names the error.
 pub async fn expect_ok(conn: &mut Conn, request: &[u8]) -> std::result::Result<(), String> {
     match conn.send(request).await {
@@ -467,9 +681,9 @@ fn message(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|value| {
-            value
-                .get("message")
-                .and_then(Value::as_str)
+            ["message", "error_description"]
+                .into_iter()
+                .find_map(|name| value.get(name).and_then(Value::as_str))
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
@@ -657,5 +871,81 @@ mod tests {
             Some(Scenario::RefreshTokenAuth)
         );
         assert!(Scenario::parse("everything").is_err());
+        assert_eq!(
+            Scenario::parse("client-credentials").ok(),
+            Some(Scenario::ClientCredentials)
+        );
+        assert!(!Scenario::ClientCredentials.needs_users());
+        assert!(Scenario::ClientCredentials.needs_machine_client());
+    }
+
+    #[test]
+    fn checks_client_credentials_answers_and_tokens() {
+        use tessera_core::{issue_client_token, ClientTokenRequest, KeyUse, SigningKey};
+
+        let now = SystemTime::now();
+        let key = SigningKey::generate(KeyUse::Access, now);
+        assert!(key.is_ok(), "{:?}", key.as_ref().err());
+        let Ok(key) = key else { return };
+        let expected = ExpectedToken {
+            issuer: "http://127.0.0.1:9229/us-east-1_X".into(),
+            client_id: "machine".into(),
+            scope: "https://api/read https://api/write".into(),
+        };
+        let issue = |client_id: &str, scope: &str| {
+            issue_client_token(
+                &ClientTokenRequest {
+                    issuer: &expected.issuer,
+                    client_id,
+                    scope,
+                    now,
+                    validity: Duration::from_secs(3600),
+                },
+                &key,
+                &tessera_core::SystemRandom,
+            )
+            .unwrap_or_default()
+        };
+        let token = issue("machine", &expected.scope);
+        let answer = |token: &str| {
+            json!({ "access_token": token, "expires_in": 3600, "token_type": "Bearer" }).to_string()
+        };
+        assert_eq!(
+            check_token_answer(answer(&token).as_bytes(), Some(&expected)).as_deref(),
+            Ok(token.as_str())
+        );
+        let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+        assert_eq!(verify_signature(&token, jwks.as_bytes()), Ok(()));
+
+        // What the check refuses, each by name.
+        let wrong_scope = issue("machine", "https://api/read");
+        assert_eq!(
+            check_token_answer(answer(&wrong_scope).as_bytes(), Some(&expected)),
+            Err("wrong claim scope".into())
+        );
+        // Without claims to check, any Bearer token passes.
+        assert!(check_token_answer(answer(&wrong_scope).as_bytes(), None).is_ok());
+        assert_eq!(
+            check_claims(&issue("other", &expected.scope), &expected),
+            Err("wrong claim client_id".into())
+        );
+        assert_eq!(
+            check_token_answer(br#"{"access_token":"x","token_type":"bearer"}"#, None),
+            Err("token_type is not Bearer".into())
+        );
+        assert_eq!(
+            check_token_answer(br#"{"token_type":"Bearer"}"#, None),
+            Err("token answer without access_token".into())
+        );
+        assert_eq!(
+            check_token_answer(b"<html>", None),
+            Err("token answer is not JSON".into())
+        );
+        let unsigned = token.rsplit_once('.').map_or("", |(signed, _)| signed);
+        assert!(check_claims(unsigned, &expected).is_err());
+        // A signature over other bytes does not verify.
+        let (signed, _) = token.rsplit_once('.').unwrap_or_default();
+        let (_, other_signature) = wrong_scope.rsplit_once('.').unwrap_or_default();
+        assert!(verify_signature(&format!("{signed}.{other_signature}"), jwks.as_bytes()).is_err());
     }
 }

@@ -6,10 +6,12 @@
 //! 2. starts the real `tessera serve` on 127.0.0.1 with a fresh data directory (SQLite, or a
 //!    fresh PostgreSQL database with `--postgres`);
 //! 3. creates a pool, a client and signed-in users through the API, SigV4-signed with the root
-//!    key the server wrote;
+//!    key the server wrote (and, for `client_credentials`, a resource server with two scopes
+//!    and a machine client with a secret);
 //! 4. drives each scenario at a fixed concurrency for a fixed time and records throughput,
 //!    latency percentiles, errors, and the server's memory and CPU;
-//! 5. prints a Markdown report, with the targets of issue 4 and the published comparisons.
+//! 5. prints a Markdown report, with the targets of issue 4 (issue 6 for the client_credentials
+//!    token endpoint) and the published comparisons.
 //!
 //! `tessera-bench directory` is the directory benchmark of issue 3 instead: SignUp throughput
 //! and filtered ListUsers latency at large user populations (see `directory.rs`).
@@ -70,7 +72,7 @@ struct Args {
     #[arg(long, default_value_t = 256)]
     users: usize,
     /// Scenarios to run, comma-separated, in the order given: jwks, sign_up, user_password_auth,
-    /// user_srp_auth, refresh_token_auth, get_user. Default: all.
+    /// user_srp_auth, refresh_token_auth, get_user, client_credentials. Default: all.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Run tessera on PostgreSQL: a fresh database is created through this URL (e.g.
@@ -291,6 +293,7 @@ async fn with_server(
         &endpoint,
         users,
         SETUP_CONNECTIONS_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from),
+        scenarios.iter().any(|s| s.needs_machine_client()),
     )
     .await
     .map_err(|error| format!("{error}\ntessera's log ends with:\n{}", server.log_tail()))?;
@@ -307,12 +310,23 @@ async fn with_server(
             "Setup: pool {}, client with ALLOW_USER_PASSWORD_AUTH, ALLOW_USER_SRP_AUTH and ALLOW_REFRESH_TOKEN_AUTH, {users} users (AdminCreateUser with MessageAction SUPPRESS, AdminSetUserPassword Permanent) each signed in once with USER_PASSWORD_AUTH: {setup_seconds:.1} s.",
             fixture.pool_id
         ),
+    ];
+    if let Some(machine) = &fixture.machine {
+        notes.push(format!(
+            "Setup for `client_credentials`: resource server {} with the scopes {} (CreateResourceServer), and app client {} (CreateUserPoolClient with GenerateSecret, AllowedOAuthFlows client_credentials, AllowedOAuthScopes {}, AllowedOAuthFlowsUserPoolClient).",
+            api::RESOURCE_SERVER,
+            api::RESOURCE_SCOPES.join(" and "),
+            machine.client_id,
+            machine.scope.replace(' ', " and ")
+        ));
+    }
+    notes.extend([
         format!(
             "Method: closed loop; each of the {} connections sends its next request as soon as the previous answer has arrived (requests are serialised before the run; sign-in scenarios cycle through the users). req/s counts successful answers completed inside the measured window; p50 and p99 are over those answers, from sending to the last byte (hdrhistogram, 3 significant digits). Errors are non-200 answers and failed exchanges in the window.",
             plan.concurrency
         ),
         "Server, bench and other CPU: CPU time used by tessera, by the load generator and by everything else on the machine (/proc/stat minus the two) during the measured window, in cores (2.00 = two cores fully busy). Server peak RSS per scenario: the largest VmRSS sampled every 100 ms during the window.".to_owned(),
-    ];
+    ]);
     if database_url.is_some() {
         notes.push("On PostgreSQL, other CPU includes the PostgreSQL server's processes, which run tessera's queries.".to_owned());
     }
@@ -336,6 +350,29 @@ async fn with_server(
                 None => {}
             }
             notes.push("`user_srp_auth`: the load generator computes the client side of SRP itself (srp.rs, checked against the shared Cognito vectors). To keep its cost to one 3072-bit exponentiation per sign-in it keeps one ephemeral `a` for the run and caches `k·g^x` per user; the server does the same work as for any fresh client.".to_owned());
+        }
+        if scenario == Scenario::ClientCredentials {
+            let probe = tokio::time::timeout(
+                PROBE_TIMEOUT,
+                load::probe_client_credentials(&endpoint, &fixture),
+            )
+            .await
+            .unwrap_or_else(|_| Ok(Some("failed before the run: no answer within 30 s".into())))?;
+            match probe {
+                Some(reason) if reason.starts_with("not supported") => {
+                    eprintln!("tessera-bench: {}: {reason}", scenario.name());
+                    results.push((scenario, Outcome::Skipped(reason)));
+                    continue;
+                }
+                Some(reason) => notes.push(format!(
+                    "`client_credentials`: a probe token request {reason}; the scenario ran anyway."
+                )),
+                None => notes.push("`client_credentials`: before the run, a probe token passed the checks below and its RS256 signature verified against the pool's JWKS.".to_owned()),
+            }
+            notes.push(format!(
+                "`client_credentials`: every request asks for both scopes, the client authenticating with HTTP Basic (client_secret_basic); an answer counts as an error unless it is a 200 with JSON holding an access_token and token_type Bearer. The claims of the run's first token and of one in {} after it are decoded and checked too (RS256 with a kid, token_use access, iss, client_id and sub the machine client, scope both scopes); each token costs the server one RSA-2048 signature.",
+                load::CLAIMS_SAMPLE
+            ));
         }
         eprintln!(
             "tessera-bench: {} ({} s warm-up, {} s measured) ...",
@@ -392,6 +429,18 @@ mod tests {
         .map_err(|e| e.to_string());
         assert!(
             matches!(&args, Ok(a) if matches!(a.command, Some(Command::Directory(_)))),
+            "{args:?}"
+        );
+        let args = Args::try_parse_from([
+            "tessera-bench",
+            "--scenarios",
+            "client_credentials",
+            "--duration",
+            "3s",
+        ])
+        .map_err(|e| e.to_string());
+        assert!(
+            matches!(&args, Ok(a) if a.scenarios == ["client_credentials"]),
             "{args:?}"
         );
         // The load benchmark's flags do not mix with the subcommand.

@@ -38,8 +38,8 @@ pub use srp::{
     SrpVerifier,
 };
 pub use token::{
-    issue_client_token, issue_tokens, sign_jwt, unverified_issuer, verify_jwt, ClientTokenRequest,
-    TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
+    at_hash, issue_client_token, issue_tokens, sign_jwt, unverified_issuer, verify_jwt,
+    ClientTokenRequest, TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
 };
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
 pub use user_filter::{

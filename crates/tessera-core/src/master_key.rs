@@ -16,6 +16,9 @@ const VERSION: u8 = 1;
 /// The key that seals secrets at rest. Its `Debug` output never shows the key.
 pub struct MasterKey {
     key: LessSafeKey,
+    /// HKDF pseudo-random key for keys derived per purpose (the hosted pages' CSRF key), so
+    /// every node sharing the master key derives the same keys and none is stored.
+    derivation: aws_lc_rs::hkdf::Prk,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -32,8 +35,12 @@ impl MasterKey {
         }
         let unbound =
             UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| CoreError::MasterKeyFormat)?;
+        let derivation =
+            aws_lc_rs::hkdf::Salt::new(aws_lc_rs::hkdf::HKDF_SHA256, b"tessera derived keys")
+                .extract(bytes);
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            derivation,
         })
     }
 
@@ -49,6 +56,19 @@ impl MasterKey {
                 .map_err(|_| CoreError::MasterKeyFormat)?
         };
         Self::from_bytes(&bytes)
+    }
+
+    /// A 32-byte key for one purpose, derived with HKDF-SHA256 (the purpose is the info
+    /// string): keys for different purposes are independent of each other and of the key
+    /// that seals secrets.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let info = [purpose.as_bytes()];
+        // Expanding 32 bytes of SHA-256 output cannot fail; the error arm is unreachable.
+        if let Ok(okm) = self.derivation.expand(&info, aws_lc_rs::hkdf::HKDF_SHA256) {
+            let _ = okm.fill(&mut out);
+        }
+        out
     }
 
     /// Generates fresh key material and returns it in the textual (hex) form.

@@ -155,6 +155,8 @@ fn tokens_carry_cognito_claims_and_verify() {
         access_validity: Duration::from_secs(3600),
         id_validity: Duration::from_secs(1800),
         scope: ADMIN_SCOPE,
+        oauth: false,
+        nonce: None,
     };
     let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
     assert_eq!(pair.expires_in, 3600);
@@ -281,4 +283,24 @@ fn utc_fields_match_known_dates() {
     assert_eq!(at(951_868_800).compact(), "20000301000000");
     assert_eq!(at(1_700_000_000).compact(), "20231114221320");
     assert_eq!(at(4_102_444_800).compact(), "21000101000000");
+}
+
+/// The example of OpenID Connect Core 1.0, Appendix A.4: `at_hash` is the left half of the
+/// access token's SHA-256, base64url.
+#[test]
+fn at_hash_matches_the_openid_connect_example() {
+    assert_eq!(
+        crate::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+        "77QmUPtjPfzWtF2AnpK9RQ"
+    );
+}
+
+#[test]
+fn derived_keys_differ_by_purpose_and_agree_across_instances() {
+    let text = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let a = crate::MasterKey::parse(text).unwrap();
+    let b = crate::MasterKey::parse(text).unwrap();
+    assert_eq!(a.derive("csrf"), b.derive("csrf"));
+    assert_ne!(a.derive("csrf"), a.derive("other"));
+    assert_ne!(a.derive("csrf"), [0u8; 32]);
 }

@@ -43,6 +43,13 @@ pub struct TokenRequest<'a> {
     pub id_validity: Duration,
     /// Space-separated scopes of the access token.
     pub scope: &'a str,
+    /// Issued at the OAuth token endpoint rather than by the API sign-in flows: the ID token
+    /// then carries `at_hash` (OIDC Core §3.1.3.6; Authlib checks it) and the access token
+    /// Cognito's `version` claim, as hosted-UI tokens do.
+    pub oauth: bool,
+    /// The `nonce` of the authorization request, echoed in the ID token (and only then: an
+    /// ID token with a nonce nobody sent is refused by openid-client).
+    pub nonce: Option<&'a str>,
 }
 
 /// A signed ID token and access token.
@@ -68,6 +75,12 @@ fn uuid_v4(random: &dyn crate::Random) -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
+}
+
+/// OIDC's `at_hash`: the left half of the SHA-256 of the access token, base64url.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+    B64.encode(&digest.as_ref()[..16])
 }
 
 /// Signs claims as a compact JWS with header `{"kid":…,"alg":"RS256"}`, as Cognito's.
@@ -96,7 +109,33 @@ pub fn issue_tokens(
     let user = request.user;
     let group_names: Vec<&str> = request.groups.iter().map(|g| g.name.as_str()).collect();
 
+    // The access token is built and signed first, because the ID token's `at_hash` is a hash
+    // of it.
+    let mut access = Map::new();
+    access.insert("sub".into(), json!(user.sub));
+    if !group_names.is_empty() {
+        access.insert("cognito:groups".into(), json!(group_names));
+    }
+    access.insert("iss".into(), json!(request.issuer));
+    if request.oauth {
+        access.insert("version".into(), json!(2));
+    }
+    access.insert("client_id".into(), json!(request.client_id));
+    access.insert("origin_jti".into(), json!(request.origin_jti));
+    access.insert("event_id".into(), json!(request.event_id));
+    access.insert("token_use".into(), json!("access"));
+    access.insert("scope".into(), json!(request.scope));
+    access.insert("auth_time".into(), json!(auth_time));
+    access.insert("exp".into(), json!(iat + request.access_validity.as_secs()));
+    access.insert("iat".into(), json!(iat));
+    access.insert("jti".into(), json!(uuid_v4(random)));
+    access.insert("username".into(), json!(user.username));
+    let access_token = sign_jwt(access_key, &Value::Object(access))?;
+
     let mut id = Map::new();
+    if request.oauth {
+        id.insert("at_hash".into(), json!(at_hash(&access_token)));
+    }
     id.insert("sub".into(), json!(user.sub));
     if !group_names.is_empty() {
         id.insert("cognito:groups".into(), json!(group_names));
@@ -148,6 +187,9 @@ pub fn issue_tokens(
         }
     }
     id.insert("aud".into(), json!(request.client_id));
+    if let Some(nonce) = request.nonce {
+        id.insert("nonce".into(), json!(nonce));
+    }
     id.insert("event_id".into(), json!(request.event_id));
     id.insert("token_use".into(), json!("id"));
     id.insert("auth_time".into(), json!(auth_time));
@@ -155,26 +197,9 @@ pub fn issue_tokens(
     id.insert("iat".into(), json!(iat));
     id.insert("jti".into(), json!(uuid_v4(random)));
 
-    let mut access = Map::new();
-    access.insert("sub".into(), json!(user.sub));
-    if !group_names.is_empty() {
-        access.insert("cognito:groups".into(), json!(group_names));
-    }
-    access.insert("iss".into(), json!(request.issuer));
-    access.insert("client_id".into(), json!(request.client_id));
-    access.insert("origin_jti".into(), json!(request.origin_jti));
-    access.insert("event_id".into(), json!(request.event_id));
-    access.insert("token_use".into(), json!("access"));
-    access.insert("scope".into(), json!(request.scope));
-    access.insert("auth_time".into(), json!(auth_time));
-    access.insert("exp".into(), json!(iat + request.access_validity.as_secs()));
-    access.insert("iat".into(), json!(iat));
-    access.insert("jti".into(), json!(uuid_v4(random)));
-    access.insert("username".into(), json!(user.username));
-
     Ok(TokenPair {
         id_token: sign_jwt(id_key, &Value::Object(id))?,
-        access_token: sign_jwt(access_key, &Value::Object(access))?,
+        access_token,
         expires_in: request.access_validity.as_secs(),
     })
 }

@@ -212,6 +212,14 @@ pub(crate) async fn client_and_directory(
 
 /// SECRET_HASH = Base64(HMAC-SHA256(client secret, username + client id)), compared in
 /// constant time.
+/// Cognito's SECRET_HASH: Base64(HMAC-SHA256(client secret, username ‖ client id)).
+pub(crate) fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
+    use base64::Engine;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, format!("{username}{client_id}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+}
+
 pub(crate) fn check_secret_hash(
     client: &AppClient,
     username: Option<&str>,
@@ -231,11 +239,7 @@ pub(crate) fn check_secret_hash(
             ),
         )),
         (Some(secret), Some(given)) => {
-            use base64::Engine;
-            let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
-            let message = format!("{}{}", username.unwrap_or(""), client.client_id);
-            let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
-            let expected = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
+            let expected = secret_hash(secret, username.unwrap_or(""), &client.client_id);
             use subtle::ConstantTimeEq;
             if expected.len() == given.len()
                 && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))

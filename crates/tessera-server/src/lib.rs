@@ -58,7 +58,7 @@ pub fn app(state: AppState) -> Router {
         ])
         .max_age(Duration::from_secs(3600));
 
-    Router::new()
+    let routes = Router::new()
         .route("/", post(protocol::cognito_api).get(protocol::not_post))
         .route("/health", get(well_known::health))
         .route("/admin/outbox", get(outbox::read))
@@ -73,20 +73,28 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(oauth::routes())
         .fallback(well_known::not_found)
-        .with_state(state)
-        .layer(
-            // Read top to bottom: the request id is assigned first so that every later
-            // layer's response, including CORS preflights and timeouts, carries it.
-            ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(protocol::request_id))
-                .layer(TraceLayer::new_for_http())
-                .layer(cors)
-                // A slow or stalled client cannot hold a connection open forever.
-                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                    axum::http::StatusCode::REQUEST_TIMEOUT,
-                    Duration::from_secs(30),
-                )),
-        )
+        .with_state(state.clone());
+    // A pool's domain is matched on the Host header and its requests rewritten to the path
+    // form before routing, so this runs around the router rather than inside it.
+    let by_host = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            oauth::host::route_by_host,
+        ))
+        .service(routes);
+    Router::new().fallback_service(by_host).layer(
+        // Read top to bottom: the request id is assigned first so that every later
+        // layer's response, including CORS preflights and timeouts, carries it.
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(protocol::request_id))
+            .layer(TraceLayer::new_for_http())
+            .layer(cors)
+            // A slow or stalled client cannot hold a connection open forever.
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            )),
+    )
 }
 
 #[cfg(test)]

@@ -128,6 +128,35 @@ async fn handle(
     Ok(output)
 }
 
+/// Runs an API operation for tessera's own hosted pages: the input is checked against the
+/// service model exactly as a client's would be, so the pages follow the API's rules
+/// (password policy, codes, triggers, delivery) rather than rules of their own.
+pub(crate) async fn call(
+    state: &AppState,
+    operation: &str,
+    input: Value,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let model = ServiceModel::cognito_idp();
+    let operation = model
+        .operation(operation)
+        .ok_or_else(|| ApiError::internal(&format!("no operation {operation}")))?;
+    let input = model
+        .validate_input(operation, input.to_string().as_bytes())
+        .map_err(|error| match error {
+            ValidationError::Serialization(message) => {
+                ApiError::new("SerializationException", message)
+            }
+            ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
+        })?;
+    dispatch(
+        state,
+        &operation.name,
+        Input::new(input).with_request_id(request_id.to_owned()),
+    )
+    .await
+}
+
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     match http_body_util::Limited::new(body, MAX_BODY_BYTES)
         .collect()

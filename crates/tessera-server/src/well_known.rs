@@ -86,16 +86,23 @@ pub(crate) async fn openid_configuration(
             // Members in alphabetical order, as Cognito publishes them.
             json_document(json!({
                 "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+                // RFC 9207: every authorization response names its issuer, and openid-client
+                // then requires it.
+                "authorization_response_iss_parameter_supported": true,
+                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "email", "email_verified", "phone_number", "phone_number_verified", "cognito:username", "cognito:groups"],
+                "code_challenge_methods_supported": ["S256"],
                 "end_session_endpoint": format!("{issuer}/logout"),
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "issuer": issuer,
                 "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+                "response_modes_supported": ["query"],
                 "response_types_supported": ["code"],
                 "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-                "scopes_supported": ["openid", "email", "phone", "profile"],
+                "scopes_supported": ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"],
                 "subject_types_supported": ["public"],
                 "token_endpoint": format!("{issuer}/oauth2/token"),
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
                 "userinfo_endpoint": format!("{issuer}/oauth2/userInfo"),
             }))
         }

@@ -79,6 +79,9 @@ pub(crate) struct ReadCache {
     /// Sign-in sessions (`origin_jti`) that were not revoked when last read. Revoked ones
     /// are not kept: they are rare, and a revocation empties this table.
     pub(crate) live_origins: Table<String, ()>,
+    /// Resource servers by (pool id, identifier), absent ones included (`None`), since the
+    /// token endpoint checks every granted custom scope against them on every request.
+    pub(crate) resource_servers: Table<(String, String), Option<crate::ResourceServer>>,
 }
 
 impl Default for ReadCache {
@@ -90,6 +93,7 @@ impl Default for ReadCache {
             clients: Table::new(10_000),
             groups: Table::new(20_000),
             live_origins: Table::new(100_000),
+            resource_servers: Table::new(10_000),
         }
     }
 }
@@ -141,6 +145,8 @@ impl ReadCache {
         self.users.retain(|(pool_id, _), _| pool_id != id);
         self.groups.retain(|(pool_id, _), _| pool_id != id);
         self.clients.retain(|_, client| client.user_pool_id != id);
+        self.resource_servers
+            .retain(|(pool_id, _), _| pool_id != id);
         self.live_origins.lock().clear();
     }
 }

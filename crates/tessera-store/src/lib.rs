@@ -7,6 +7,7 @@
 //! Both backends run the same SQL; only the migrations differ in column types, and the two
 //! migration folders hold files of the same names (a test checks this).
 
+mod authorization;
 mod cache;
 mod error;
 mod group;
@@ -15,6 +16,7 @@ mod store;
 mod token;
 mod user;
 
+pub use authorization::{AuthorizationCode, LoginSession};
 pub use error::StoreError;
 pub use oauth::{ResourceServer, UiCustomization, UserPoolDomain};
 pub use store::{Backend, Store};

@@ -226,6 +226,8 @@ impl Store {
         .bind(millis(server.created_at))
         .execute(&self.pool)
         .await;
+        // A cached absence of this identifier is now wrong.
+        self.forget_resource_server(&server.pool_id, &server.identifier);
         map_conflict(result).map(|_| ())
     }
 
@@ -235,6 +237,14 @@ impl Store {
         pool_id: &str,
         identifier: &str,
     ) -> Result<Option<ResourceServer>, StoreError> {
+        let key = (pool_id.to_owned(), identifier.to_owned());
+        let stamp = match &self.cache {
+            Some(cache) => match cache.resource_servers.get(&key) {
+                Some(server) => return Ok(server),
+                None => Some(cache.stamp()),
+            },
+            None => None,
+        };
         let row = sqlx::query(&format!(
             "SELECT {RESOURCE_SERVER_COLUMNS} FROM resource_servers WHERE pool_id = $1 AND identifier = $2"
         ))
@@ -242,7 +252,20 @@ impl Store {
         .bind(identifier)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(resource_server_from_row).transpose()
+        let server = row.as_ref().map(resource_server_from_row).transpose()?;
+        if let (Some(cache), Some(stamp)) = (&self.cache, stamp) {
+            cache.put(&cache.resource_servers, stamp, key, server.clone());
+        }
+        Ok(server)
+    }
+
+    fn forget_resource_server(&self, pool_id: &str, identifier: &str) {
+        if let Some(cache) = &self.cache {
+            cache
+                .invalidate()
+                .resource_servers
+                .remove(&(pool_id.to_owned(), identifier.to_owned()));
+        }
     }
 
     /// Replaces a resource server's name and scopes. False when it does not exist.
@@ -260,6 +283,7 @@ impl Store {
         .bind(&server.identifier)
         .execute(&self.pool)
         .await?;
+        self.forget_resource_server(&server.pool_id, &server.identifier);
         Ok(result.rows_affected() == 1)
     }
 
@@ -276,6 +300,7 @@ impl Store {
                 .bind(identifier)
                 .execute(&self.pool)
                 .await?;
+        self.forget_resource_server(pool_id, identifier);
         Ok(result.rows_affected() == 1)
     }
 

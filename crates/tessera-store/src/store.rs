@@ -145,6 +145,11 @@ impl Store {
         }
     }
 
+    /// A key derived from the master key for one purpose (see [`MasterKey::derive`]).
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        self.master_key.derive(purpose)
+    }
+
     pub(crate) fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         Ok(self
             .master_key
@@ -303,6 +308,8 @@ impl Store {
             "user_pool_domains",
             "resource_servers",
             "ui_customizations",
+            "authorization_codes",
+            "login_sessions",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)
@@ -481,12 +488,17 @@ impl Store {
             .bind(pool_id)
             .execute(&mut *tx)
             .await?;
-        // The client's own customization of the hosted pages goes with it.
-        sqlx::query("DELETE FROM ui_customizations WHERE pool_id = $1 AND client_id = $2")
+        // The client's own customization of the hosted pages and its pending authorization
+        // codes go with it.
+        for table in ["ui_customizations", "authorization_codes"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE pool_id = $1 AND client_id = $2"
+            ))
             .bind(pool_id)
             .bind(client_id)
             .execute(&mut *tx)
             .await?;
+        }
         tx.commit().await?;
         if let Some(cache) = &self.cache {
             cache.invalidate().clients.retain(|id, _| id != client_id);

@@ -733,6 +733,7 @@ fn refresh(pool_id: &str, key: &str, hash: &str, origin: &str) -> crate::Refresh
         created_at: at(100),
         revoked: false,
         rotated: false,
+        scope: None,
     }
 }
 
@@ -819,4 +820,5 @@ async fn reads_after_writes_see_the_writes(store: &Store) {
     assert!(store.user(&p.id, "carol").await.unwrap().is_none());
 }
 
+mod authorization;
 mod oauth;

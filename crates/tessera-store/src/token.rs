@@ -35,6 +35,9 @@ pub struct RefreshRecord {
     pub revoked: bool,
     /// Replaced by a newer refresh token of the same session (rotation); the session goes on.
     pub rotated: bool,
+    /// The scopes granted at the OAuth endpoints (space-separated); `None` for the API
+    /// sign-in flows, whose tokens carry `aws.cognito.signin.user.admin`.
+    pub scope: Option<String>,
 }
 
 /// A pending challenge (NEW_PASSWORD_REQUIRED, PASSWORD_VERIFIER, …), single use.
@@ -68,6 +71,7 @@ fn refresh_from_row(row: &AnyRow) -> Result<RefreshRecord, StoreError> {
         created_at: from_millis(row.try_get("created_at")?),
         revoked: row.try_get::<i64, _>("revoked")? == REVOKED,
         rotated: row.try_get::<i64, _>("revoked")? == ROTATED,
+        scope: row.try_get("scope")?,
     })
 }
 
@@ -91,7 +95,7 @@ impl Store {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, origin_jti, auth_time, expires_at, created_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, origin_jti, auth_time, expires_at, created_at, revoked, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&record.token_hash)
         .bind(&record.pool_id)
@@ -102,6 +106,7 @@ impl Store {
         .bind(millis(record.expires_at))
         .bind(millis(record.created_at))
         .bind(if record.revoked { REVOKED } else if record.rotated { ROTATED } else { 0 })
+        .bind(record.scope.clone())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -138,6 +143,21 @@ impl Store {
         Ok(())
     }
 
+    /// Ends the sign-in session `origin_jti`: every refresh token of it is revoked, and with
+    /// them the access tokens issued in it. Used when a rotated refresh token or an
+    /// authorization code is used twice (RFC 9700 §4.14.2, RFC 6749 §4.1.2).
+    pub async fn revoke_origin(&self, origin_jti: &str) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE origin_jti = $1")
+            .bind(origin_jti)
+            .execute(&self.pool)
+            .await?;
+        if let Some(cache) = &self.cache {
+            cache.invalidate().live_origins.retain(|_, ()| false);
+        }
+        Ok(())
+    }
+
     /// True when the sign-in session `origin_jti` was revoked.
     pub async fn origin_revoked(&self, origin_jti: &str) -> Result<bool, StoreError> {
         let stamp = match &self.cache {
@@ -159,20 +179,25 @@ impl Store {
     }
 
     /// Signs a user out everywhere: every refresh token, and with it every sign-in session
-    /// and the access tokens issued in it, is revoked.
+    /// and the access tokens issued in it, is revoked, and so is every browser sign-in.
     pub async fn revoke_user_tokens(
         &self,
         pool_id: &str,
         username_key: &str,
     ) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked = 1 WHERE pool_id = $1 AND username_key = $2",
-        )
-        .bind(pool_id)
-        .bind(username_key)
-        .execute(&self.pool)
-        .await?;
+        // The hosted pages' single sign-on ends too: a signed-out user signs in again.
+        let mut tx = self.pool.begin().await?;
+        for table in ["refresh_tokens", "login_sessions"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET revoked = 1 WHERE pool_id = $1 AND username_key = $2"
+            ))
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         if let Some(cache) = &self.cache {
             cache.invalidate().live_origins.retain(|_, ()| false);
         }

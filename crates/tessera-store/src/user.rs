@@ -257,6 +257,8 @@ impl Store {
             "refresh_tokens",
             "sign_in_failures",
             "user_index",
+            "authorization_codes",
+            "login_sessions",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"

@@ -18,6 +18,15 @@ pub(crate) struct OAuthError {
 }
 
 impl OAuthError {
+    /// An error code of its own (`unsupported_token_type`, `invalid_grant`, …).
+    pub(crate) fn new_public(error: &'static str, description: impl Into<String>) -> Self {
+        Self::new(error, description)
+    }
+
+    pub(crate) fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new("invalid_grant", description)
+    }
+
     fn new(error: &'static str, description: impl Into<String>) -> Self {
         Self {
             error,

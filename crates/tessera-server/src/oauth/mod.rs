@@ -1,20 +1,61 @@
-//! tessera as an OAuth 2.0 authorization server: the endpoints Cognito serves under a pool's
-//! domain, here under `<public url>/<pool id>/oauth2/…` (the path form, always on).
+//! tessera as an OAuth 2.0 authorization server and OpenID provider: the endpoints and hosted
+//! pages Cognito serves on a pool's domain, here under `<public url>/<pool id>/…` (the path
+//! form, always on) and on the pool's domain (`host.rs` rewrites those requests to the path
+//! form). The contract the pages keep is `docs/design/hosted-pages.md`.
 //!
 //! Errors here speak RFC 6749, not the AWS JSON protocol: `{"error", "error_description"}`
-//! with the status the RFC gives, translated once in `error.rs`.
+//! with the status the RFC gives (`error.rs`), a redirect to the client's callback, or an
+//! error page when the callback cannot be trusted (`authorize.rs`).
 
+mod authorize;
 mod client_auth;
 mod error;
 mod form;
+pub(crate) mod host;
+mod hosted;
+mod page;
+mod revoke;
 mod token;
+mod userinfo;
 
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::AppState;
 
-/// The OAuth routes, to be nested into the application router.
+/// The OAuth routes and hosted pages, to be merged into the application router.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/{pool_id}/oauth2/token", post(token::token))
+    Router::new()
+        .route("/{pool_id}/oauth2/authorize", get(hosted::authorize))
+        .route("/{pool_id}/oauth2/token", post(token::token))
+        .route(
+            "/{pool_id}/oauth2/userInfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route("/{pool_id}/oauth2/revoke", post(revoke::revoke))
+        .route(
+            "/{pool_id}/login",
+            get(hosted::login).post(hosted::login_submit),
+        )
+        .route("/{pool_id}/logout", get(hosted::logout))
+        .route(
+            "/{pool_id}/signup",
+            get(hosted::signup).post(hosted::signup_submit),
+        )
+        .route(
+            "/{pool_id}/confirm",
+            get(hosted::confirm).post(hosted::confirm_submit),
+        )
+        .route("/{pool_id}/resendcode", post(hosted::resend_submit))
+        .route(
+            "/{pool_id}/forgotPassword",
+            get(hosted::forgot).post(hosted::forgot_submit),
+        )
+        .route(
+            "/{pool_id}/confirmForgotPassword",
+            get(hosted::confirm_forgot).post(hosted::confirm_forgot_submit),
+        )
+        .route("/{pool_id}/newPassword", post(hosted::new_password_submit))
+        .route("/{pool_id}/error", get(hosted::error))
+        .route("/{pool_id}/ui/tessera.css", get(hosted::stylesheet))
 }

@@ -1,11 +1,13 @@
-//! `POST /oauth2/token`: the grants Cognito's token endpoint serves. This slice serves
-//! client_credentials (machine-to-machine access tokens with custom scopes); the
-//! authorization_code and refresh_token grants arrive with the authorization endpoint.
+//! `POST /oauth2/token`: the grants Cognito's token endpoint serves: authorization_code
+//! (with PKCE, single use, replay revoking what the code issued), refresh_token (with
+//! rotation and reuse detection when the client rotates) and client_credentials
+//! (machine-to-machine access tokens with custom scopes).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::{json, Value};
 use tessera_core::{issue_client_token, AppClient, ClientTokenRequest, KeyUse};
 
@@ -13,16 +15,20 @@ use super::client_auth::authenticate;
 use super::error::{no_store, OAuthError, JSON_UTF8};
 use super::form::Form;
 use crate::app_client::strings;
+use crate::auth::{issue_tokens_for, refresh_tokens, Credential, Issue, Issued, NewRefresh};
 use crate::pool_keys::pool_keys;
+use crate::protocol::RequestId;
 use crate::AppState;
 
 pub(crate) async fn token(
     State(state): State<AppState>,
     Path(pool_id): Path<String>,
+    id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match grant(&state, &pool_id, &headers, &body).await {
+    let event_id = id.map(|Extension(id)| id.0).unwrap_or_default();
+    match grant(&state, &pool_id, &headers, &body, &event_id).await {
         Ok(document) => {
             let mut response = (StatusCode::OK, document.to_string()).into_response();
             response
@@ -40,6 +46,7 @@ async fn grant(
     pool_id: &str,
     headers: &HeaderMap,
     body: &[u8],
+    event_id: &str,
 ) -> Result<Value, OAuthError> {
     let form = Form::parse(headers, body)?;
     let grant_type = form
@@ -50,6 +57,10 @@ async fn grant(
     let caller = authenticate(state, pool_id, headers, &form).await?;
     match grant_type {
         "client_credentials" => client_credentials(state, pool_id, &caller.client, &form).await,
+        "authorization_code" => {
+            authorization_code(state, pool_id, &caller.client, &form, event_id).await
+        }
+        "refresh_token" => refresh_token(state, pool_id, &caller.client, &form, event_id).await,
         other => Err(OAuthError::unsupported_grant_type(format!(
             "The grant type {other} is not supported."
         ))),
@@ -144,4 +155,184 @@ async fn client_credentials(
         "expires_in": validity.as_secs(),
         "token_type": "Bearer",
     }))
+}
+
+/// The token response of a user's tokens: the ID token only when `openid` was granted.
+fn user_tokens(issued: Issued, scope: &str) -> Value {
+    let mut out = json!({
+        "access_token": issued.access_token,
+        "expires_in": issued.expires_in,
+        "token_type": "Bearer",
+    });
+    if scope.split(' ').any(|s| s == "openid") {
+        out["id_token"] = json!(issued.id_token);
+    }
+    if let Some(refresh_token) = issued.refresh_token {
+        out["refresh_token"] = json!(refresh_token);
+    }
+    out
+}
+
+/// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
+fn verifier_syntax_ok(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Whether BASE64URL(SHA-256(verifier)) is the challenge, compared in constant time.
+fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    use base64::Engine;
+    use subtle::ConstantTimeEq;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+    computed.len() == challenge.len() && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+async fn authorization_code(
+    state: &AppState,
+    pool_id: &str,
+    client: &AppClient,
+    form: &Form,
+    event_id: &str,
+) -> Result<Value, OAuthError> {
+    if !flow_allowed(client, "code") {
+        return Err(OAuthError::unauthorized_client(
+            "The client is not allowed the authorization code grant.",
+        ));
+    }
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("The code parameter is missing."))?;
+    let redirect_uri = form
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("The redirect_uri parameter is missing."))?;
+    let code_hash = super::page::sha256_hex(code);
+    let invalid = || OAuthError::invalid_grant("The authorization code is invalid or has expired.");
+    let record = state
+        .store
+        .authorization_code(&code_hash)
+        .await?
+        .filter(|record| record.pool_id == pool_id)
+        .ok_or_else(invalid)?;
+    let now = state.clock.now();
+    if record.consumed_at.is_some() {
+        // RFC 6749 §4.1.2: a code used twice was stolen or replayed; what it issued is
+        // revoked, since the server cannot tell the client from the thief.
+        if let Some(origin) = &record.origin_jti {
+            tracing::warn!(
+                client_id = %client.client_id,
+                pool_id,
+                "an authorization code was used twice; the tokens it issued are revoked"
+            );
+            state.store.revoke_origin(origin).await?;
+        }
+        return Err(OAuthError::invalid_grant(
+            "The authorization code has already been used.",
+        ));
+    }
+    // Another client's code tells this client nothing and stays usable by its owner.
+    if record.client_id != client.client_id {
+        return Err(invalid());
+    }
+    // From here on a failed check burns the code: it may be tried once.
+    let burn = |reason: &'static str| {
+        let code_hash = code_hash.clone();
+        async move {
+            state.store.burn_authorization_code(&code_hash, now).await?;
+            Err::<Value, OAuthError>(OAuthError::invalid_grant(reason))
+        }
+    };
+    if now >= record.expires_at {
+        return burn("The authorization code has expired.").await;
+    }
+    if redirect_uri != record.redirect_uri {
+        return burn("The redirect_uri differs from the one of the authorization request.").await;
+    }
+    match (&record.code_challenge, form.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !verifier_syntax_ok(verifier) || !pkce_matches(verifier, challenge) {
+                return burn("The code_verifier does not match the code_challenge.").await;
+            }
+        }
+        (Some(_), None) => return burn("The code_verifier parameter is missing.").await,
+        // A verifier for a code requested without a challenge is a downgrade attempt
+        // (RFC 9700 §2.1.1).
+        (None, Some(_)) => {
+            return burn("A code_verifier was sent for a code requested without PKCE.").await
+        }
+        (None, None) => {}
+    }
+    let user = state
+        .store
+        .user(pool_id, &record.username_key)
+        .await?
+        .filter(|user| user.enabled);
+    let Some(user) = user else {
+        return burn("The user can no longer sign in.").await;
+    };
+    let origin_jti = uuid::Uuid::new_v4().to_string();
+    let issue = Issue {
+        auth_time: record.auth_time,
+        origin_jti,
+        refresh: NewRefresh::RedeemCode(code_hash.clone()),
+        event_id,
+        scope: Some(&record.scope),
+        nonce: record.nonce.as_deref(),
+    };
+    let issued = issue_tokens_for(state, client, pool_id, &record.username_key, &user, issue)
+        .await
+        .map_err(|e| OAuthError::server_error(&e.message))?;
+    match issued {
+        Some(issued) => Ok(user_tokens(issued, &record.scope)),
+        None => {
+            // Another request redeemed the code between the read and the write: a replay.
+            if let Some(origin) = state
+                .store
+                .authorization_code(&code_hash)
+                .await?
+                .and_then(|r| r.origin_jti)
+            {
+                state.store.revoke_origin(&origin).await?;
+            }
+            Err(OAuthError::invalid_grant(
+                "The authorization code has already been used.",
+            ))
+        }
+    }
+}
+
+async fn refresh_token(
+    state: &AppState,
+    pool_id: &str,
+    client: &AppClient,
+    form: &Form,
+    event_id: &str,
+) -> Result<Value, OAuthError> {
+    if !flow_allowed(client, "code") {
+        return Err(OAuthError::unauthorized_client(
+            "The client is not allowed to refresh tokens at this endpoint.",
+        ));
+    }
+    let token = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is missing."))?;
+    let issued = refresh_tokens(
+        state,
+        client,
+        pool_id,
+        token,
+        Credential::OAuth,
+        event_id,
+        form.get("scope"),
+    )
+    .await
+    .map_err(|error| match error.kind {
+        crate::auth::INVALID_SCOPE => OAuthError::invalid_scope(error.message),
+        _ if error.status.is_server_error() => OAuthError::server_error(&error.message),
+        _ => OAuthError::invalid_grant(error.message),
+    })?;
+    let scope = issued.scope.clone();
+    Ok(user_tokens(issued, &scope))
 }

@@ -1,0 +1,1387 @@
+//! The hosted pages and the authorization endpoint: sign in, sign up, confirm, forgot and
+//! reset password, new password, logout and the error page. Each page runs the same API
+//! operation a client would (through the model), so the pages follow the API's rules.
+//!
+//! Every POST re-validates the authorization request from the query it carries; nothing in
+//! a hidden field decides where the browser goes.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde_json::{json, Value};
+use tessera_core::{AppClient, AttributeSchema, PasswordPolicy, UserStatus};
+use tessera_store::LoginSession;
+
+use super::authorize::{validate, Authorization, Query, Refusal};
+use super::form::Form;
+use super::page::{
+    cookie, random_token, redirect, render, sha256_hex, Chrome, Csrf, DomainForm, Site,
+    SESSION_LIFETIME,
+};
+use crate::app_client::strings;
+use crate::auth::{hosted_sign_in, HostedSignIn};
+use crate::directory::{secret_hash, Directory};
+use crate::protocol::RequestId;
+use crate::{ApiError, AppState};
+
+/// One input of a form built from the pool's schema.
+struct Field {
+    name: String,
+    label: String,
+    kind: &'static str,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    page: Chrome,
+    action: String,
+    username: String,
+    username_label: &'static str,
+    forgot_link: String,
+    signup_link: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignUpPage {
+    page: Chrome,
+    action: String,
+    username: String,
+    username_label: &'static str,
+    username_type: &'static str,
+    fields: Vec<Field>,
+    policy: String,
+    login_link: String,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    page: Chrome,
+    action: String,
+    resend_action: String,
+    username: String,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    page: Chrome,
+    action: String,
+    username_label: &'static str,
+    login_link: String,
+}
+
+#[derive(Template)]
+#[template(path = "confirm_forgot.html")]
+struct ConfirmForgotPage {
+    page: Chrome,
+    action: String,
+    username: String,
+    policy: String,
+    login_link: String,
+}
+
+#[derive(Template)]
+#[template(path = "new_password.html")]
+struct NewPasswordPage {
+    page: Chrome,
+    action: String,
+    session: String,
+    fields: Vec<Field>,
+    policy: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    page: Chrome,
+    detail: String,
+}
+
+/// What every page request starts from.
+struct Request {
+    state: AppState,
+    site: Site,
+    query: Query,
+    csrf: Csrf,
+    headers: HeaderMap,
+    request_id: String,
+}
+
+impl Request {
+    fn new(
+        state: AppState,
+        pool_id: &str,
+        domain: Option<Extension<DomainForm>>,
+        headers: HeaderMap,
+        raw_query: Option<String>,
+        request_id: Option<Extension<RequestId>>,
+    ) -> Self {
+        let site = Site::new(&state, pool_id, domain.map(|Extension(d)| d));
+        let csrf = Csrf::of(&state, &site, &headers);
+        Self {
+            query: Query::parse(raw_query.as_deref()),
+            request_id: request_id.map(|Extension(id)| id.0).unwrap_or_default(),
+            site,
+            csrf,
+            headers,
+            state,
+        }
+    }
+
+    async fn chrome(&self, client_id: Option<&str>, title: &str) -> Chrome {
+        Chrome::new(&self.state, &self.site, client_id, &self.csrf, title).await
+    }
+
+    async fn error_page(&self, status: StatusCode, detail: &str) -> Response {
+        let page = ErrorPage {
+            page: self.chrome(None, "Something went wrong").await,
+            detail: detail.to_owned(),
+        };
+        render(&page, status, &self.site, &self.csrf, None)
+    }
+
+    /// The validated authorization request of the query, or the response that refuses it.
+    async fn authorization(&self) -> Result<Authorization, Response> {
+        match validate(&self.state, &self.site.pool_id, &self.query).await {
+            Ok(authorization) => Ok(authorization),
+            Err(Refusal::Page(status, message)) => Err(self.error_page(status, &message).await),
+            Err(Refusal::Redirect(location)) => Err(redirect(&location, false, &[])),
+        }
+    }
+
+    fn link(&self, auth: &Authorization, page: &str, extra: &[(&str, &str)]) -> String {
+        self.site.link(page, &auth.query, extra)
+    }
+
+    /// Reads a form POST: the body, then the CSRF check.
+    fn form(&self, body: &[u8]) -> Result<Form, FormRefusal> {
+        let form = Form::parse(&self.headers, body).map_err(|_| FormRefusal::Malformed)?;
+        if !Csrf::check(&self.state, &self.site, &self.headers, form.get("_csrf")) {
+            return Err(FormRefusal::Csrf);
+        }
+        Ok(form)
+    }
+
+    /// Runs an API operation for the page.
+    async fn call(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
+        crate::protocol::call(&self.state, operation, input, &self.request_id).await
+    }
+
+    /// The callback URL with a code for the signed-in user, after starting (or continuing)
+    /// the browser's sign-in session.
+    async fn signed_in(
+        &self,
+        auth: &Authorization,
+        key: &str,
+        new_session: bool,
+    ) -> Result<Response, ApiError> {
+        let now = self.state.clock.now();
+        let mut cookies = Vec::new();
+        if new_session {
+            // A new cookie value at every sign-in: a session id planted before the sign-in
+            // never becomes a signed-in one.
+            let value = random_token(&self.state);
+            self.state
+                .store
+                .insert_login_session(&LoginSession {
+                    session_hash: sha256_hex(&value),
+                    pool_id: self.site.pool_id.clone(),
+                    username_key: key.to_owned(),
+                    auth_time: now,
+                    expires_at: now + SESSION_LIFETIME,
+                    revoked: false,
+                })
+                .await?;
+            cookies.push(self.site.session_cookie(&value));
+        }
+        let location = auth.issue_code(&self.state, key, now).await?;
+        let mut response = redirect(&location, true, &cookies);
+        super::page::security_headers(response.headers_mut(), Some(&auth.redirect_uri));
+        Ok(response)
+    }
+}
+
+/// What the new-password form carries between its GET and POST: the challenge session (the
+/// authority: it names the user and is checked by the challenge), the username the session
+/// is for (a wrong one fails the challenge) and the attributes the form asks for.
+struct ChallengeHandle {
+    session: String,
+    username: String,
+    required: Vec<String>,
+}
+
+impl ChallengeHandle {
+    fn encode(&self) -> String {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.{}",
+            self.session,
+            b64.encode(&self.username),
+            b64.encode(self.required.join("\n"))
+        )
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts = text.split('.');
+        let (Some(session), Some(username), Some(required), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let username = String::from_utf8(b64.decode(username).ok()?).ok()?;
+        let required = String::from_utf8(b64.decode(required).ok()?).ok()?;
+        Some(Self {
+            session: session.to_owned(),
+            username,
+            required: required
+                .split('\n')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        })
+    }
+}
+
+enum FormRefusal {
+    Malformed,
+    Csrf,
+}
+
+/// The API input members that identify the page's client: `ClientId`, and the SECRET_HASH a
+/// client with a secret must send (the pages are that client's own, so they compute it).
+fn client_input(client: &AppClient, username: &str, mut input: Value) -> Value {
+    input["ClientId"] = json!(client.client_id);
+    if let Some(secret) = &client.secret {
+        input["SecretHash"] = json!(secret_hash(secret, username, &client.client_id));
+    }
+    input
+}
+
+fn username_label(directory: &Directory) -> (&'static str, &'static str) {
+    let attributes = strings(&directory.pool.settings, "UsernameAttributes");
+    match (
+        attributes.contains(&"email"),
+        attributes.contains(&"phone_number"),
+    ) {
+        (true, true) => ("Email or phone number", "text"),
+        (true, false) => ("Email", "email"),
+        (false, true) => ("Phone number", "tel"),
+        _ => ("Username", "text"),
+    }
+}
+
+fn policy_text(directory: &Directory) -> String {
+    let policy = PasswordPolicy::from_pool_settings(&directory.pool.settings);
+    let mut rules = vec![format!("at least {} characters", policy.minimum_length)];
+    if policy.require_uppercase {
+        rules.push("an uppercase letter".into());
+    }
+    if policy.require_lowercase {
+        rules.push("a lowercase letter".into());
+    }
+    if policy.require_numbers {
+        rules.push("a number".into());
+    }
+    if policy.require_symbols {
+        rules.push("a symbol".into());
+    }
+    format!("Passwords need {}.", rules.join(", "))
+}
+
+fn field_for(name: &str, value: &str) -> Field {
+    let (label, kind) = match name {
+        "email" => ("Email".to_owned(), "email"),
+        "phone_number" => ("Phone number (+15555550100)".to_owned(), "tel"),
+        "birthdate" => ("Birthdate (YYYY-MM-DD)".to_owned(), "text"),
+        other => {
+            let words = other
+                .strip_prefix("custom:")
+                .unwrap_or(other)
+                .replace('_', " ");
+            let mut chars = words.chars();
+            let label = match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            };
+            (label, "text")
+        }
+    };
+    Field {
+        name: name.to_owned(),
+        label,
+        kind,
+        value: value.to_owned(),
+    }
+}
+
+/// The attributes the sign-up form asks for: those the pool requires and those it verifies,
+/// except the one the username already is.
+fn sign_up_fields(directory: &Directory, form: Option<&Form>) -> Vec<Field> {
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    let username_attributes = strings(&directory.pool.settings, "UsernameAttributes");
+    let mut names: Vec<String> = schema.missing_required(&[]);
+    for verified in strings(&directory.pool.settings, "AutoVerifiedAttributes") {
+        if !names.iter().any(|n| n == verified) {
+            names.push(verified.to_owned());
+        }
+    }
+    names
+        .into_iter()
+        .filter(|name| !username_attributes.contains(&name.as_str()))
+        .map(|name| {
+            let value = form.and_then(|f| f.get(&name)).unwrap_or("").to_owned();
+            field_for(&name, &value)
+        })
+        .collect()
+}
+
+fn notice_text(query: &Query) -> Option<String> {
+    match query.get("notice") {
+        Some("confirmed") => Some("Your account is confirmed. Sign in to continue.".into()),
+        Some("password_reset") => {
+            Some("Your password was changed. Sign in with the new password.".into())
+        }
+        Some("resent") => {
+            Some("If the account exists and is not confirmed yet, a new code is on its way.".into())
+        }
+        _ => None,
+    }
+}
+
+fn sign_up_allowed(directory: &Directory) -> bool {
+    directory
+        .pool
+        .settings
+        .get("AdminCreateUserConfig")
+        .and_then(|c| c.get("AllowAdminCreateUserOnly"))
+        .and_then(Value::as_bool)
+        != Some(true)
+}
+
+// ---- the pages ----
+
+async fn login_page(
+    request: &Request,
+    auth: &Authorization,
+    status: StatusCode,
+    error: Option<String>,
+    username: &str,
+) -> Result<Response, ApiError> {
+    let directory = Directory::load(&request.state, &auth.pool_id).await?;
+    let mut chrome = request
+        .chrome(Some(&auth.client.client_id), "Sign in")
+        .await;
+    chrome.error = error;
+    chrome.notice = notice_text(&request.query);
+    let page = LoginPage {
+        page: chrome,
+        action: request.link(auth, "login", &[]),
+        username: username.to_owned(),
+        username_label: username_label(&directory).0,
+        forgot_link: request.link(auth, "forgotPassword", &[]),
+        signup_link: sign_up_allowed(&directory).then(|| request.link(auth, "signup", &[])),
+    };
+    Ok(render(
+        &page,
+        status,
+        &request.site,
+        &request.csrf,
+        Some(&auth.redirect_uri),
+    ))
+}
+
+fn or_error(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|error| error.into_response())
+}
+
+macro_rules! page_request {
+    ($state:ident, $pool_id:ident, $domain:ident, $headers:ident, $raw:ident, $id:ident) => {
+        Request::new($state, &$pool_id, $domain, $headers, $raw, $id)
+    };
+}
+
+/// `GET /oauth2/authorize`: straight back to the client when the browser is signed in,
+/// otherwise to the sign-in page with the same query.
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    if !auth.forces_login() {
+        match live_session(&request).await {
+            Ok(Some(session)) => {
+                return match auth
+                    .issue_code(&request.state, &session.username_key, session.auth_time)
+                    .await
+                {
+                    Ok(location) => redirect(&location, false, &[]),
+                    Err(error) => {
+                        tracing::error!(%error, "issuing an authorization code");
+                        redirect(
+                            &auth.error(
+                                &request.state,
+                                "server_error",
+                                "An internal error occurred.",
+                            ),
+                            false,
+                            &[],
+                        )
+                    }
+                };
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "reading the sign-in session");
+                return redirect(
+                    &auth.error(
+                        &request.state,
+                        "server_error",
+                        "An internal error occurred.",
+                    ),
+                    false,
+                    &[],
+                );
+            }
+        }
+    }
+    if auth.silent() {
+        return redirect(
+            &auth.error(
+                &request.state,
+                "login_required",
+                "The user is not signed in.",
+            ),
+            false,
+            &[],
+        );
+    }
+    redirect(&request.link(&auth, "login", &[]), false, &[])
+}
+
+/// The browser's sign-in session, when it is live and its user may still sign in.
+async fn live_session(request: &Request) -> Result<Option<LoginSession>, ApiError> {
+    let Some(value) = cookie(&request.headers, &request.site.session_cookie_name()) else {
+        return Ok(None);
+    };
+    let Some(session) = request
+        .state
+        .store
+        .login_session(&sha256_hex(&value))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if session.revoked
+        || session.pool_id != request.site.pool_id
+        || request.state.clock.now() >= session.expires_at
+    {
+        return Ok(None);
+    }
+    let user = request
+        .state
+        .store
+        .user(&session.pool_id, &session.username_key)
+        .await?;
+    Ok(user
+        .filter(|user| user.enabled && user.status == UserStatus::Confirmed)
+        .map(|_| session))
+}
+
+/// `GET /login`: the sign-in form.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let username = request.query.get("username").unwrap_or("").to_owned();
+    or_error(login_page(&request, &auth, StatusCode::OK, None, &username).await)
+}
+
+/// `POST /login`: a username and password.
+pub(crate) async fn login_submit(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    let username = form.get("username").unwrap_or("").trim().to_owned();
+    let password = form.get("password").unwrap_or("");
+    or_error(sign_in(&request, &auth, &username, password).await)
+}
+
+async fn refused_form(request: &Request, auth: &Authorization, refusal: FormRefusal) -> Response {
+    let (status, message) = match refusal {
+        FormRefusal::Malformed => (StatusCode::BAD_REQUEST, "The form could not be read."),
+        FormRefusal::Csrf => (
+            StatusCode::FORBIDDEN,
+            "Your session on this page expired. Please try again.",
+        ),
+    };
+    or_error(login_page(request, auth, status, Some(message.into()), "").await)
+}
+
+async fn sign_in(
+    request: &Request,
+    auth: &Authorization,
+    username: &str,
+    password: &str,
+) -> Result<Response, ApiError> {
+    if username.is_empty() || password.is_empty() {
+        return login_page(
+            request,
+            auth,
+            StatusCode::BAD_REQUEST,
+            Some("Enter your username and password.".into()),
+            username,
+        )
+        .await;
+    }
+    let directory = Directory::load(&request.state, &auth.pool_id).await?;
+    match hosted_sign_in(&request.state, &auth.client, &directory, username, password).await {
+        Ok(HostedSignIn::SignedIn { key }) => request.signed_in(auth, &key, true).await,
+        Ok(HostedSignIn::Unconfirmed { username }) => Ok(redirect(
+            &request.link(auth, "confirm", &[("username", &username)]),
+            true,
+            &[],
+        )),
+        Ok(HostedSignIn::NewPasswordRequired {
+            session,
+            username,
+            required,
+        }) => {
+            let handle = ChallengeHandle {
+                session,
+                username,
+                required,
+            };
+            new_password_page(request, auth, &directory, &handle, None, None).await
+        }
+        Err(error) => {
+            let message = match error.kind {
+                "PasswordResetRequiredException" => {
+                    "Your password must be reset. Use \u{201c}Forgot your password?\u{201d} below."
+                }
+                "NotAuthorizedException" if error.message == "Password attempts exceeded" => {
+                    "Too many failed attempts. Wait a moment and try again."
+                }
+                "NotAuthorizedException"
+                    if error.message.starts_with("Temporary password has expired") =>
+                {
+                    "Your temporary password has expired. Ask an administrator for a new one."
+                }
+                "NotAuthorizedException"
+                | "UserNotFoundException"
+                | "UserNotConfirmedException" => "Incorrect username or password.",
+                _ => return Err(error),
+            };
+            login_page(
+                request,
+                auth,
+                StatusCode::OK,
+                Some(message.into()),
+                username,
+            )
+            .await
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn new_password_page(
+    request: &Request,
+    auth: &Authorization,
+    directory: &Directory,
+    handle: &ChallengeHandle,
+    form: Option<&Form>,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let mut chrome = request
+        .chrome(Some(&auth.client.client_id), "Change your password")
+        .await;
+    chrome.error = error;
+    let fields = handle
+        .required
+        .iter()
+        .map(|name| field_for(name, form.and_then(|f| f.get(name)).unwrap_or("")))
+        .collect();
+    let page = NewPasswordPage {
+        page: chrome,
+        action: request.link(auth, "newPassword", &[]),
+        session: handle.encode(),
+        fields,
+        policy: policy_text(directory),
+    };
+    Ok(render(
+        &page,
+        StatusCode::OK,
+        &request.site,
+        &request.csrf,
+        Some(&auth.redirect_uri),
+    ))
+}
+
+/// `POST /newPassword`: the new password of a user who signed in with a temporary one.
+pub(crate) async fn new_password_submit(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    or_error(new_password(&request, &auth, &form).await)
+}
+
+async fn new_password(
+    request: &Request,
+    auth: &Authorization,
+    form: &Form,
+) -> Result<Response, ApiError> {
+    let directory = Directory::load(&request.state, &auth.pool_id).await?;
+    let Some(handle) = form.get("session").and_then(ChallengeHandle::decode) else {
+        return login_page(
+            request,
+            auth,
+            StatusCode::OK,
+            Some("Your session expired. Sign in again.".into()),
+            "",
+        )
+        .await;
+    };
+    let password = form.get("password").unwrap_or("");
+    if password != form.get("password_confirm").unwrap_or("") {
+        return new_password_page(
+            request,
+            auth,
+            &directory,
+            &handle,
+            Some(form),
+            Some("The passwords do not match.".into()),
+        )
+        .await;
+    }
+    let mut responses = json!({ "NEW_PASSWORD": password, "USERNAME": handle.username });
+    for name in &handle.required {
+        if let Some(value) = form.get(name) {
+            responses[format!("userAttributes.{name}")] = json!(value);
+        }
+    }
+    if let Some(secret) = &auth.client.secret {
+        responses["SECRET_HASH"] = json!(secret_hash(
+            secret,
+            &handle.username,
+            &auth.client.client_id
+        ));
+    }
+    let input = crate::input::Input::new(
+        json!({
+            "ClientId": auth.client.client_id,
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "Session": handle.session,
+            "ChallengeResponses": responses,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    );
+    match crate::auth::answer_challenge(
+        &request.state,
+        &input,
+        &auth.client,
+        &directory,
+        "NEW_PASSWORD_REQUIRED",
+    )
+    .await
+    {
+        Ok((key, _)) => request.signed_in(auth, &key, true).await,
+        Err(error) if error.kind == "InvalidPasswordException" => {
+            new_password_page(
+                request,
+                auth,
+                &directory,
+                &handle,
+                Some(form),
+                Some(error.message),
+            )
+            .await
+        }
+        Err(error) if error.kind == "InvalidParameterException" => {
+            new_password_page(
+                request,
+                auth,
+                &directory,
+                &handle,
+                Some(form),
+                Some(format!("Check the form: {}", error.message)),
+            )
+            .await
+        }
+        Err(error) if error.kind == "NotAuthorizedException" => {
+            login_page(
+                request,
+                auth,
+                StatusCode::OK,
+                Some("Your session expired. Sign in again.".into()),
+                "",
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// `GET /signup`.
+pub(crate) async fn signup(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    or_error(signup_page(&request, &auth, StatusCode::OK, None, None).await)
+}
+
+async fn signup_page(
+    request: &Request,
+    auth: &Authorization,
+    status: StatusCode,
+    form: Option<&Form>,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let directory = Directory::load(&request.state, &auth.pool_id).await?;
+    if !sign_up_allowed(&directory) {
+        return Ok(request
+            .error_page(
+                StatusCode::FORBIDDEN,
+                "Accounts of this application are created by its administrators.",
+            )
+            .await);
+    }
+    let mut chrome = request
+        .chrome(Some(&auth.client.client_id), "Sign up")
+        .await;
+    chrome.error = error;
+    let (label, kind) = username_label(&directory);
+    let page = SignUpPage {
+        page: chrome,
+        action: request.link(auth, "signup", &[]),
+        username: form
+            .and_then(|f| f.get("username"))
+            .unwrap_or("")
+            .to_owned(),
+        username_label: label,
+        username_type: kind,
+        fields: sign_up_fields(&directory, form),
+        policy: policy_text(&directory),
+        login_link: request.link(auth, "login", &[]),
+    };
+    Ok(render(
+        &page,
+        status,
+        &request.site,
+        &request.csrf,
+        Some(&auth.redirect_uri),
+    ))
+}
+
+/// `POST /signup`.
+pub(crate) async fn signup_submit(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    or_error(sign_up(&request, &auth, &form).await)
+}
+
+async fn sign_up(
+    request: &Request,
+    auth: &Authorization,
+    form: &Form,
+) -> Result<Response, ApiError> {
+    let directory = Directory::load(&request.state, &auth.pool_id).await?;
+    if !sign_up_allowed(&directory) {
+        return Ok(request
+            .error_page(
+                StatusCode::FORBIDDEN,
+                "Accounts of this application are created by its administrators.",
+            )
+            .await);
+    }
+    let username = form.get("username").unwrap_or("").trim();
+    let password = form.get("password").unwrap_or("");
+    if username.is_empty() || password.is_empty() {
+        return signup_page(
+            request,
+            auth,
+            StatusCode::BAD_REQUEST,
+            Some(form),
+            Some("Enter a username and a password.".into()),
+        )
+        .await;
+    }
+    let attributes: Vec<Value> = sign_up_fields(&directory, Some(form))
+        .into_iter()
+        .filter(|field| !field.value.trim().is_empty())
+        .map(|field| json!({ "Name": field.name, "Value": field.value.trim() }))
+        .collect();
+    let input = client_input(
+        &auth.client,
+        username,
+        json!({ "Username": username, "Password": password, "UserAttributes": attributes }),
+    );
+    match request.call("SignUp", input).await {
+        Ok(output) if output["UserConfirmed"] == json!(true) => Ok(redirect(
+            &request.link(auth, "login", &[("notice", "confirmed")]),
+            true,
+            &[],
+        )),
+        // A taken username answers like a new account, so that the page does not tell who
+        // has one; no code is sent, so the account cannot be confirmed from here.
+        Ok(_) => Ok(redirect(
+            &request.link(auth, "confirm", &[("username", username)]),
+            true,
+            &[],
+        )),
+        Err(error)
+            if error.kind == "UsernameExistsException" || error.kind == "AliasExistsException" =>
+        {
+            Ok(redirect(
+                &request.link(auth, "confirm", &[("username", username)]),
+                true,
+                &[],
+            ))
+        }
+        Err(error)
+            if matches!(
+                error.kind,
+                "InvalidPasswordException"
+                    | "InvalidParameterException"
+                    | "UserLambdaValidationException"
+            ) =>
+        {
+            signup_page(
+                request,
+                auth,
+                StatusCode::OK,
+                Some(form),
+                Some(error.message),
+            )
+            .await
+        }
+        Err(error) => {
+            tracing::warn!(kind = error.kind, message = %error.message, "hosted sign-up failed");
+            signup_page(
+                request,
+                auth,
+                StatusCode::OK,
+                Some(form),
+                Some("The account could not be created. Try again later.".into()),
+            )
+            .await
+        }
+    }
+}
+
+async fn confirm_page(
+    request: &Request,
+    auth: &Authorization,
+    username: &str,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let mut chrome = request
+        .chrome(Some(&auth.client.client_id), "Confirm your account")
+        .await;
+    chrome.error = error;
+    chrome.notice = notice_text(&request.query);
+    let page = ConfirmPage {
+        page: chrome,
+        action: request.link(auth, "confirm", &[]),
+        resend_action: request.link(auth, "resendcode", &[]),
+        username: username.to_owned(),
+    };
+    Ok(render(
+        &page,
+        StatusCode::OK,
+        &request.site,
+        &request.csrf,
+        Some(&auth.redirect_uri),
+    ))
+}
+
+/// `GET /confirm`.
+pub(crate) async fn confirm(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let username = request.query.get("username").unwrap_or("").to_owned();
+    or_error(confirm_page(&request, &auth, &username, None).await)
+}
+
+/// `POST /confirm`: the code sent at sign-up.
+pub(crate) async fn confirm_submit(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    let username = form.get("username").unwrap_or("").trim().to_owned();
+    let code = form.get("code").unwrap_or("").trim().to_owned();
+    let result = async {
+        let input = client_input(
+            &auth.client,
+            &username,
+            json!({ "Username": username, "ConfirmationCode": code }),
+        );
+        match request.call("ConfirmSignUp", input).await {
+            Ok(_) => Ok(redirect(
+                &request.link(&auth, "login", &[("notice", "confirmed")]),
+                true,
+                &[],
+            )),
+            Err(error) if error.kind == "ExpiredCodeException" => {
+                confirm_page(
+                    &request,
+                    &auth,
+                    &username,
+                    Some("The code has expired. Send a new one.".into()),
+                )
+                .await
+            }
+            Err(error) if error.status.is_server_error() => Err(error),
+            Err(_) => {
+                confirm_page(
+                    &request,
+                    &auth,
+                    &username,
+                    Some("Invalid verification code provided, please try again.".into()),
+                )
+                .await
+            }
+        }
+    }
+    .await;
+    or_error(result)
+}
+
+/// `POST /resendcode`: a new confirmation code. The answer is the same whether or not the
+/// account exists.
+pub(crate) async fn resend_submit(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    let username = form.get("username").unwrap_or("").trim().to_owned();
+    let input = client_input(&auth.client, &username, json!({ "Username": username }));
+    if let Err(error) = request.call("ResendConfirmationCode", input).await {
+        tracing::info!(
+            kind = error.kind,
+            "hosted resend of a confirmation code refused"
+        );
+    }
+    redirect(
+        &request.link(
+            &auth,
+            "confirm",
+            &[("username", &username), ("notice", "resent")],
+        ),
+        true,
+        &[],
+    )
+}
+
+/// `GET /forgotPassword`.
+pub(crate) async fn forgot(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let result = async {
+        let directory = Directory::load(&request.state, &auth.pool_id).await?;
+        let page = ForgotPage {
+            page: request
+                .chrome(Some(&auth.client.client_id), "Forgot your password?")
+                .await,
+            action: request.link(&auth, "forgotPassword", &[]),
+            username_label: username_label(&directory).0,
+            login_link: request.link(&auth, "login", &[]),
+        };
+        Ok(render(
+            &page,
+            StatusCode::OK,
+            &request.site,
+            &request.csrf,
+            Some(&auth.redirect_uri),
+        ))
+    }
+    .await;
+    or_error(result)
+}
+
+/// `POST /forgotPassword`: always on to the code page, whether or not the user exists.
+pub(crate) async fn forgot_submit(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    let username = form.get("username").unwrap_or("").trim().to_owned();
+    if !username.is_empty() {
+        let input = client_input(&auth.client, &username, json!({ "Username": username }));
+        if let Err(error) = request.call("ForgotPassword", input).await {
+            tracing::info!(kind = error.kind, "hosted password reset refused");
+        }
+    }
+    redirect(
+        &request.link(&auth, "confirmForgotPassword", &[("username", &username)]),
+        true,
+        &[],
+    )
+}
+
+async fn confirm_forgot_page(
+    request: &Request,
+    auth: &Authorization,
+    username: &str,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let directory = Directory::load(&request.state, &auth.pool_id).await?;
+    let mut chrome = request
+        .chrome(Some(&auth.client.client_id), "Reset your password")
+        .await;
+    chrome.error = error;
+    let page = ConfirmForgotPage {
+        page: chrome,
+        action: request.link(auth, "confirmForgotPassword", &[]),
+        username: username.to_owned(),
+        policy: policy_text(&directory),
+        login_link: request.link(auth, "login", &[]),
+    };
+    Ok(render(
+        &page,
+        StatusCode::OK,
+        &request.site,
+        &request.csrf,
+        Some(&auth.redirect_uri),
+    ))
+}
+
+/// `GET /confirmForgotPassword`.
+pub(crate) async fn confirm_forgot(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let username = request.query.get("username").unwrap_or("").to_owned();
+    or_error(confirm_forgot_page(&request, &auth, &username, None).await)
+}
+
+/// `POST /confirmForgotPassword`: the code and the new password.
+pub(crate) async fn confirm_forgot_submit(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let auth = match request.authorization().await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    let username = form.get("username").unwrap_or("").trim().to_owned();
+    let result = async {
+        let password = form.get("password").unwrap_or("");
+        if password != form.get("password_confirm").unwrap_or("") {
+            return confirm_forgot_page(
+                &request,
+                &auth,
+                &username,
+                Some("The passwords do not match.".into()),
+            )
+            .await;
+        }
+        let input = client_input(
+            &auth.client,
+            &username,
+            json!({
+                "Username": username,
+                "ConfirmationCode": form.get("code").unwrap_or("").trim(),
+                "Password": password,
+            }),
+        );
+        match request.call("ConfirmForgotPassword", input).await {
+            Ok(_) => Ok(redirect(
+                &request.link(&auth, "login", &[("notice", "password_reset")]),
+                true,
+                &[],
+            )),
+            Err(error) if error.kind == "InvalidPasswordException" => {
+                confirm_forgot_page(&request, &auth, &username, Some(error.message)).await
+            }
+            Err(error) if error.status.is_server_error() => Err(error),
+            Err(_) => {
+                confirm_forgot_page(
+                    &request,
+                    &auth,
+                    &username,
+                    Some("Invalid code or password. Check the code, or request a new one.".into()),
+                )
+                .await
+            }
+        }
+    }
+    .await;
+    or_error(result)
+}
+
+/// `GET /logout`: ends the browser's sign-in session, then goes to a registered sign-out
+/// URL or back to the sign-in page. Never to a URL the client has not registered.
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, raw, id);
+    let Some(client_id) = request.query.get("client_id") else {
+        return request
+            .error_page(
+                StatusCode::BAD_REQUEST,
+                "The request names no client (client_id is missing).",
+            )
+            .await;
+    };
+    let client = match request.state.store.app_client(client_id).await {
+        Ok(Some(client)) if client.user_pool_id == request.site.pool_id => client,
+        Ok(_) => {
+            return request
+                .error_page(
+                    StatusCode::BAD_REQUEST,
+                    "The client of this request does not exist.",
+                )
+                .await
+        }
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let logout_uri = request
+        .query
+        .get("logout_uri")
+        .or_else(|| request.query.get("post_logout_redirect_uri"));
+    let location = match logout_uri {
+        Some(uri) => {
+            if !strings(&client.settings, "LogoutURLs").contains(&uri) {
+                return request
+                    .error_page(
+                        StatusCode::BAD_REQUEST,
+                        "The sign-out URL is not registered for this client.",
+                    )
+                    .await;
+            }
+            match request.query.get("state") {
+                Some(client_state) => {
+                    super::authorize::with_parameters(uri, &[("state", client_state)])
+                }
+                None => uri.to_owned(),
+            }
+        }
+        None if request.query.get("redirect_uri").is_some() => {
+            match request.authorization().await {
+                Ok(auth) => request.link(&auth, "login", &[]),
+                Err(response) => return response,
+            }
+        }
+        None => {
+            return request
+                .error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Signing out needs a logout_uri, or a redirect_uri and response_type.",
+                )
+                .await
+        }
+    };
+    if let Some(value) = cookie(&request.headers, &request.site.session_cookie_name()) {
+        if let Err(error) = request
+            .state
+            .store
+            .revoke_login_session(&sha256_hex(&value))
+            .await
+        {
+            return ApiError::from(error).into_response();
+        }
+    }
+    redirect(&location, false, &[request.site.clear_session_cookie()])
+}
+
+/// `GET /error`: a page to send a browser to when nothing else can be done.
+pub(crate) async fn error(
+    State(state): State<AppState>,
+    Path(pool_id): Path<String>,
+    domain: Option<Extension<DomainForm>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+) -> Response {
+    let request = page_request!(state, pool_id, domain, headers, None, id);
+    request
+        .error_page(
+            StatusCode::BAD_REQUEST,
+            "An error was encountered with the requested page.",
+        )
+        .await
+}
+
+/// `GET /ui/tessera.css`: the pages' own stylesheet (a file, since the pages' CSP allows no
+/// inline style).
+pub(crate) async fn stylesheet() -> Response {
+    let mut response = include_str!("../../templates/tessera.css").into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
