@@ -345,9 +345,12 @@ pub(crate) fn security_headers(headers: &mut HeaderMap, callback: Option<&str>) 
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: the callback (with its code) never learns the page's
+    // URL either way, but under `no-referrer` Chromium sends `Origin: null` with the pages'
+    // own form posts, which the origin check must then refuse.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
