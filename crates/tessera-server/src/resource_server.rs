@@ -143,18 +143,39 @@ pub(crate) async fn unknown_custom_scope<'a>(
     pool_id: &str,
     scopes: Vec<&'a str>,
 ) -> Result<Option<&'a str>, ApiError> {
+    let existing = existing_custom_scopes(state, pool_id, &scopes).await?;
+    Ok(scopes.into_iter().find(|scope| !existing.contains(scope)))
+}
+
+/// The scopes of `scopes` that a resource server of the pool has, in their order. Each
+/// resource server is read once, however many of its scopes are asked for (the token
+/// endpoint asks on every request, and on PostgreSQL each read is a query).
+pub(crate) async fn existing_custom_scopes<'a>(
+    state: &AppState,
+    pool_id: &str,
+    scopes: &[&'a str],
+) -> Result<Vec<&'a str>, ApiError> {
+    let mut servers: Vec<(&str, Option<tessera_store::ResourceServer>)> = Vec::new();
+    let mut existing = Vec::with_capacity(scopes.len());
     for scope in scopes {
         let Some((identifier, name)) = scope.rsplit_once('/') else {
-            return Ok(Some(scope));
+            continue;
         };
-        let exists = state
-            .store
-            .resource_server(pool_id, identifier)
-            .await?
-            .is_some_and(|server| server.scope_names().any(|n| n == name));
-        if !exists {
-            return Ok(Some(scope));
+        let position = match servers.iter().position(|(id, _)| *id == identifier) {
+            Some(position) => position,
+            None => {
+                let server = state.store.resource_server(pool_id, identifier).await?;
+                servers.push((identifier, server));
+                servers.len() - 1
+            }
+        };
+        if servers[position]
+            .1
+            .as_ref()
+            .is_some_and(|server| server.scope_names().any(|n| n == name))
+        {
+            existing.push(*scope);
         }
     }
-    Ok(None)
+    Ok(existing)
 }

@@ -112,17 +112,11 @@ async fn client_credentials(
         }
         None => allowed,
     };
-    let mut existing = Vec::with_capacity(granted.len());
-    for scope in granted {
-        // A scope stays allowed on the client after its resource server is deleted or
-        // loses it; only scopes that still exist are granted.
-        let missing = crate::resource_server::unknown_custom_scope(state, pool_id, vec![scope])
-            .await
-            .map_err(|e| OAuthError::server_error(&e.message))?;
-        if missing.is_none() {
-            existing.push(scope);
-        }
-    }
+    // A scope stays allowed on the client after its resource server is deleted or loses it;
+    // only scopes that still exist are granted.
+    let existing = crate::resource_server::existing_custom_scopes(state, pool_id, &granted)
+        .await
+        .map_err(|e| OAuthError::server_error(&e.message))?;
     if existing.is_empty() {
         return Err(OAuthError::invalid_scope(
             "No custom scope is allowed for this client.",
