@@ -171,7 +171,7 @@ def test_hosted_pages_in_chromium(server, idp, make_pool, node_playwright, chrom
     env["TESSERA_E2E_HOSTED"] = json.dumps(config)
     started = time.monotonic()
     result = subprocess.run(
-        [node_playwright, "--test", "--test-reporter=spec", os.environ.get("DEVHACK_JS", "hosted-ui.test.mjs")],
+        [node_playwright, "--test", "--test-reporter=spec", "hosted-ui.test.mjs"],
         cwd=JS_DIR,
         env=env,
         capture_output=True,

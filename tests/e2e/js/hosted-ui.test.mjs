@@ -22,7 +22,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
@@ -75,65 +74,17 @@ async function newContext(options = {}, javaScriptEnabled = false) {
   return ctx;
 }
 
-/**
- * fetch for openid-client: Node cannot resolve `<prefix>.auth.localhost` (Chromium can), so
- * requests to a `*.localhost` host go to 127.0.0.1 on the same port with the Host header kept.
- */
-function loopbackFetch(url, options = {}) {
-  const target = new URL(url);
-  if (!target.hostname.endsWith('.localhost')) return fetch(url, options);
-  let body = options.body;
-  if (body instanceof URLSearchParams) body = body.toString();
-  const headers = { ...(options.headers || {}), host: target.host };
-  if (body != null) headers['content-length'] = String(Buffer.byteLength(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: target.port || 80,
-        path: target.pathname + target.search,
-        method: options.method || 'GET',
-        headers,
-        signal: options.signal,
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (chunk) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const out = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            for (const one of [].concat(value)) out.append(name, one);
-          }
-          const empty = [204, 205, 304].includes(res.statusCode);
-          resolve(
-            new Response(empty ? null : Buffer.concat(chunks), {
-              status: res.statusCode,
-              statusText: res.statusMessage,
-              headers: out,
-            }),
-          );
-        });
-      },
-    );
-    req.on('error', reject);
-    if (body != null) req.write(body);
-    req.end();
-  });
-}
-
 async function discover(site, which = 0) {
   const c = site.clients[which];
   return client.discovery(new URL(site.issuer), c.id, c.secret, undefined, {
     execute: [client.allowInsecureRequests],
-    [client.customFetch]: loopbackFetch,
   });
 }
 
 /**
  * An authorization request as an app builds it: S256 PKCE, state, nonce. With `site`, sent to
- * that site's `{base}/oauth2/authorize` (the domain form for the domain site) whatever
- * discovery published.
+ * that site's `{base}/oauth2/authorize`: discovery publishes the path form only, so an app on
+ * the domain names the domain itself (as Amplify's `oauth.domain` does).
  */
 async function authorization(config, redirectUri, site = null) {
   const verifier = client.randomPKCECodeVerifier();
