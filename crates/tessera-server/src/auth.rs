@@ -621,8 +621,10 @@ pub(crate) async fn hosted_sign_in(
     let correct = verify_password(state, password, user.password_hash.clone()).await?;
     if user.status == UserStatus::Unconfirmed {
         return if correct {
+            // The name as typed: in a pool whose usernames are e-mail addresses the internal
+            // username is the sub, which means nothing to the person at the page.
             Ok(HostedSignIn::Unconfirmed {
-                username: user.username,
+                username: username.to_owned(),
             })
         } else {
             Err(wrong_credentials())

@@ -521,3 +521,77 @@ async fn issue_6_a_domain_serves_the_pages_without_the_pool_prefix() {
     .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+/// In a pool whose usernames are e-mail addresses the internal username is the sub; the pages
+/// speak of the address the person typed.
+#[tokio::test]
+async fn issue_6_email_username_pools_confirm_by_the_typed_address() {
+    let f = fixture().await;
+    let (status, _, body) = signed(
+        &f.state,
+        "CreateUserPool",
+        json!({"PoolName": "email", "UsernameAttributes": ["email"], "AutoVerifiedAttributes": ["email"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pool_id = body["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let (status, _, body) = signed(
+        &f.state,
+        "CreateUserPoolClient",
+        json!({"UserPoolId": pool_id, "ClientName": "web", "GenerateSecret": true,
+               "CallbackURLs": [CALLBACK], "AllowedOAuthFlows": ["code"],
+               "AllowedOAuthScopes": ["openid", "email"],
+               "AllowedOAuthFlowsUserPoolClient": true,
+               "SupportedIdentityProviders": ["COGNITO"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let client_id = body["UserPoolClient"]["ClientId"].as_str().unwrap();
+    let query = format!(
+        "response_type=code&client_id={client_id}&redirect_uri={}",
+        form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>()
+    );
+    let page = get(&f, &format!("/{pool_id}/signup?{query}"), &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The username is the address: no second e-mail field.
+    assert!(page.body.contains("type=\"email\""), "{}", page.body);
+    assert!(!page.body.contains("name=\"email\""), "{}", page.body);
+    let cookies = page.cookies();
+    let csrf = page
+        .body
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let reply = post(
+        &f,
+        &format!("/{pool_id}/signup?{query}"),
+        &format!("_csrf={csrf}&username=bob%40example.com&password=Passw0rd%21"),
+        &cookies,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert_eq!(
+        param(reply.location(), "username").as_deref(),
+        Some("bob@example.com")
+    );
+    // Signing in before confirming, with the right password, leads to the same page.
+    let reply = post(
+        &f,
+        &format!("/{pool_id}/login?{query}"),
+        &format!("_csrf={csrf}&username=bob%40example.com&password=Passw0rd%21"),
+        &cookies,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(
+        reply.location().contains("/confirm?"),
+        "{}",
+        reply.location()
+    );
+    assert_eq!(
+        param(reply.location(), "username").as_deref(),
+        Some("bob@example.com")
+    );
+}
