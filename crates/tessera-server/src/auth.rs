@@ -959,7 +959,7 @@ pub(crate) async fn answer_challenge(
     else {
         return Err(invalid_session());
     };
-    let username = parameter(&input, "ChallengeResponses", "USERNAME")
+    let username = parameter(input, "ChallengeResponses", "USERNAME")
         .unwrap_or(&user.username)
         .to_owned();
     // The session belongs to one user: a USERNAME naming anyone else makes it invalid.
@@ -972,13 +972,13 @@ pub(crate) async fn answer_challenge(
     };
     let outcome = async {
         check_secret_hash(
-            &client,
+            client,
             Some(&username),
-            parameter(&input, "ChallengeResponses", "SECRET_HASH"),
+            parameter(input, "ChallengeResponses", "SECRET_HASH"),
         )?;
         match challenge {
             "NEW_PASSWORD_REQUIRED" => {
-                let password = required_parameter(&input, "ChallengeResponses", "NEW_PASSWORD")?;
+                let password = required_parameter(input, "ChallengeResponses", "NEW_PASSWORD")?;
                 let responses = input
                     .get("ChallengeResponses")
                     .and_then(Value::as_object)

@@ -7,10 +7,10 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use serde_json::{json, Value};
 use tessera_core::{AppClient, AttributeSchema, PasswordPolicy, UserStatus};
 use tessera_store::LoginSession;
@@ -105,7 +105,7 @@ struct ErrorPage {
 }
 
 /// What every page request starts from.
-struct Request {
+pub(crate) struct PageRequest {
     state: AppState,
     site: Site,
     query: Query,
@@ -114,25 +114,17 @@ struct Request {
     request_id: String,
 }
 
-impl Request {
-    fn new(
-        state: AppState,
-        pool_id: &str,
-        domain: Option<Extension<DomainForm>>,
-        headers: HeaderMap,
-        raw_query: Option<String>,
-        request_id: Option<Extension<RequestId>>,
-    ) -> Self {
-        let site = Site::new(&state, pool_id, domain.map(|Extension(d)| d));
-        let csrf = Csrf::of(&state, &site, &headers);
-        Self {
-            query: Query::parse(raw_query.as_deref()),
-            request_id: request_id.map(|Extension(id)| id.0).unwrap_or_default(),
-            site,
-            csrf,
-            headers,
-            state,
-        }
+impl PageRequest {
+    /// Renders a page of the authorization request `auth`, whose forms may end at its
+    /// callback.
+    fn show(&self, page: &impl Template, status: StatusCode, auth: &Authorization) -> Response {
+        render(
+            page,
+            status,
+            &self.site,
+            &self.csrf,
+            Some(&auth.redirect_uri),
+        )
     }
 
     async fn chrome(&self, client_id: Option<&str>, title: &str) -> Chrome {
@@ -205,6 +197,68 @@ impl Request {
         let mut response = redirect(&location, true, &cookies);
         super::page::security_headers(response.headers_mut(), Some(&auth.redirect_uri));
         Ok(response)
+    }
+}
+
+impl FromRequestParts<AppState> for PageRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Path(pool_id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let site = Site::new(
+            state,
+            &pool_id,
+            parts.extensions.get::<DomainForm>().copied(),
+        );
+        let csrf = Csrf::of(state, &site, &parts.headers);
+        Ok(Self {
+            query: Query::parse(parts.uri.query()),
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .map(|id| id.0.clone())
+                .unwrap_or_default(),
+            site,
+            csrf,
+            headers: parts.headers.clone(),
+            state: state.clone(),
+        })
+    }
+}
+
+/// A page request whose query is a valid authorization request; anything else is answered
+/// with the error page or the error redirect before the handler runs.
+pub(crate) struct Authorized(PageRequest, Authorization);
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let request = PageRequest::from_request_parts(parts, state).await?;
+        let auth = request.authorization().await?;
+        Ok(Self(request, auth))
+    }
+}
+
+/// A form POST of a page: a valid authorization request in the query, and a readable form
+/// body with a valid CSRF token; anything else is answered before the handler runs.
+pub(crate) struct Submitted(PageRequest, Authorization, Form);
+
+impl FromRequest<AppState> for Submitted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Authorized(page, auth) = Authorized::from_request_parts(&mut parts, state).await?;
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match page.form(&body) {
+            Ok(form) => Ok(Self(page, auth, form)),
+            Err(refusal) => Err(refused_form(&page, &auth, refusal).await),
+        }
     }
 }
 
@@ -371,7 +425,7 @@ fn sign_up_allowed(directory: &Directory) -> bool {
 // ---- the pages ----
 
 async fn login_page(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     status: StatusCode,
     error: Option<String>,
@@ -391,40 +445,16 @@ async fn login_page(
         forgot_link: request.link(auth, "forgotPassword", &[]),
         signup_link: sign_up_allowed(&directory).then(|| request.link(auth, "signup", &[])),
     };
-    Ok(render(
-        &page,
-        status,
-        &request.site,
-        &request.csrf,
-        Some(&auth.redirect_uri),
-    ))
+    Ok(request.show(&page, status, auth))
 }
 
 fn or_error(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(|error| error.into_response())
 }
 
-macro_rules! page_request {
-    ($state:ident, $pool_id:ident, $domain:ident, $headers:ident, $raw:ident, $id:ident) => {
-        Request::new($state, &$pool_id, $domain, $headers, $raw, $id)
-    };
-}
-
 /// `GET /oauth2/authorize`: straight back to the client when the browser is signed in,
 /// otherwise to the sign-in page with the same query.
-pub(crate) async fn authorize(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
+pub(crate) async fn authorize(Authorized(request, auth): Authorized) -> Response {
     if !auth.forces_login() {
         match live_session(&request).await {
             Ok(Some(session)) => {
@@ -477,7 +507,7 @@ pub(crate) async fn authorize(
 }
 
 /// The browser's sign-in session, when it is live and its user may still sign in.
-async fn live_session(request: &Request) -> Result<Option<LoginSession>, ApiError> {
+async fn live_session(request: &PageRequest) -> Result<Option<LoginSession>, ApiError> {
     let Some(value) = cookie(&request.headers, &request.site.session_cookie_name()) else {
         return Ok(None);
     };
@@ -506,48 +536,23 @@ async fn live_session(request: &Request) -> Result<Option<LoginSession>, ApiErro
 }
 
 /// `GET /login`: the sign-in form.
-pub(crate) async fn login(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
+pub(crate) async fn login(Authorized(request, auth): Authorized) -> Response {
     let username = request.query.get("username").unwrap_or("").to_owned();
     or_error(login_page(&request, &auth, StatusCode::OK, None, &username).await)
 }
 
 /// `POST /login`: a username and password.
-pub(crate) async fn login_submit(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
-    let form = match request.form(&body) {
-        Ok(form) => form,
-        Err(refusal) => return refused_form(&request, &auth, refusal).await,
-    };
+pub(crate) async fn login_submit(Submitted(request, auth, form): Submitted) -> Response {
     let username = form.get("username").unwrap_or("").trim().to_owned();
     let password = form.get("password").unwrap_or("");
     or_error(sign_in(&request, &auth, &username, password).await)
 }
 
-async fn refused_form(request: &Request, auth: &Authorization, refusal: FormRefusal) -> Response {
+async fn refused_form(
+    request: &PageRequest,
+    auth: &Authorization,
+    refusal: FormRefusal,
+) -> Response {
     let (status, message) = match refusal {
         FormRefusal::Malformed => (StatusCode::BAD_REQUEST, "The form could not be read."),
         FormRefusal::Csrf => (
@@ -559,7 +564,7 @@ async fn refused_form(request: &Request, auth: &Authorization, refusal: FormRefu
 }
 
 async fn sign_in(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     username: &str,
     password: &str,
@@ -626,7 +631,7 @@ async fn sign_in(
 
 #[allow(clippy::too_many_arguments)]
 async fn new_password_page(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     directory: &Directory,
     handle: &ChallengeHandle,
@@ -649,39 +654,16 @@ async fn new_password_page(
         fields,
         policy: policy_text(directory),
     };
-    Ok(render(
-        &page,
-        StatusCode::OK,
-        &request.site,
-        &request.csrf,
-        Some(&auth.redirect_uri),
-    ))
+    Ok(request.show(&page, StatusCode::OK, auth))
 }
 
 /// `POST /newPassword`: the new password of a user who signed in with a temporary one.
-pub(crate) async fn new_password_submit(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
-    let form = match request.form(&body) {
-        Ok(form) => form,
-        Err(refusal) => return refused_form(&request, &auth, refusal).await,
-    };
+pub(crate) async fn new_password_submit(Submitted(request, auth, form): Submitted) -> Response {
     or_error(new_password(&request, &auth, &form).await)
 }
 
 async fn new_password(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     form: &Form,
 ) -> Result<Response, ApiError> {
@@ -779,24 +761,12 @@ async fn new_password(
 }
 
 /// `GET /signup`.
-pub(crate) async fn signup(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
+pub(crate) async fn signup(Authorized(request, auth): Authorized) -> Response {
     or_error(signup_page(&request, &auth, StatusCode::OK, None, None).await)
 }
 
 async fn signup_page(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     status: StatusCode,
     form: Option<&Form>,
@@ -829,39 +799,16 @@ async fn signup_page(
         policy: policy_text(&directory),
         login_link: request.link(auth, "login", &[]),
     };
-    Ok(render(
-        &page,
-        status,
-        &request.site,
-        &request.csrf,
-        Some(&auth.redirect_uri),
-    ))
+    Ok(request.show(&page, status, auth))
 }
 
 /// `POST /signup`.
-pub(crate) async fn signup_submit(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
-    let form = match request.form(&body) {
-        Ok(form) => form,
-        Err(refusal) => return refused_form(&request, &auth, refusal).await,
-    };
+pub(crate) async fn signup_submit(Submitted(request, auth, form): Submitted) -> Response {
     or_error(sign_up(&request, &auth, &form).await)
 }
 
 async fn sign_up(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     form: &Form,
 ) -> Result<Response, ApiError> {
@@ -950,7 +897,7 @@ async fn sign_up(
 }
 
 async fn confirm_page(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     username: &str,
     error: Option<String>,
@@ -966,52 +913,17 @@ async fn confirm_page(
         resend_action: request.link(auth, "resendcode", &[]),
         username: username.to_owned(),
     };
-    Ok(render(
-        &page,
-        StatusCode::OK,
-        &request.site,
-        &request.csrf,
-        Some(&auth.redirect_uri),
-    ))
+    Ok(request.show(&page, StatusCode::OK, auth))
 }
 
 /// `GET /confirm`.
-pub(crate) async fn confirm(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
+pub(crate) async fn confirm(Authorized(request, auth): Authorized) -> Response {
     let username = request.query.get("username").unwrap_or("").to_owned();
     or_error(confirm_page(&request, &auth, &username, None).await)
 }
 
 /// `POST /confirm`: the code sent at sign-up.
-pub(crate) async fn confirm_submit(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
-    let form = match request.form(&body) {
-        Ok(form) => form,
-        Err(refusal) => return refused_form(&request, &auth, refusal).await,
-    };
+pub(crate) async fn confirm_submit(Submitted(request, auth, form): Submitted) -> Response {
     let username = form.get("username").unwrap_or("").trim().to_owned();
     let code = form.get("code").unwrap_or("").trim().to_owned();
     let result = async {
@@ -1053,24 +965,7 @@ pub(crate) async fn confirm_submit(
 
 /// `POST /resendcode`: a new confirmation code. The answer is the same whether or not the
 /// account exists.
-pub(crate) async fn resend_submit(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
-    let form = match request.form(&body) {
-        Ok(form) => form,
-        Err(refusal) => return refused_form(&request, &auth, refusal).await,
-    };
+pub(crate) async fn resend_submit(Submitted(request, auth, form): Submitted) -> Response {
     let username = form.get("username").unwrap_or("").trim().to_owned();
     let input = client_input(&auth.client, &username, json!({ "Username": username }));
     if let Err(error) = request.call("ResendConfirmationCode", input).await {
@@ -1091,19 +986,7 @@ pub(crate) async fn resend_submit(
 }
 
 /// `GET /forgotPassword`.
-pub(crate) async fn forgot(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
+pub(crate) async fn forgot(Authorized(request, auth): Authorized) -> Response {
     let result = async {
         let directory = Directory::load(&request.state, &auth.pool_id).await?;
         let page = ForgotPage {
@@ -1114,37 +997,14 @@ pub(crate) async fn forgot(
             username_label: username_label(&directory).0,
             login_link: request.link(&auth, "login", &[]),
         };
-        Ok(render(
-            &page,
-            StatusCode::OK,
-            &request.site,
-            &request.csrf,
-            Some(&auth.redirect_uri),
-        ))
+        Ok(request.show(&page, StatusCode::OK, &auth))
     }
     .await;
     or_error(result)
 }
 
 /// `POST /forgotPassword`: always on to the code page, whether or not the user exists.
-pub(crate) async fn forgot_submit(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
-    let form = match request.form(&body) {
-        Ok(form) => form,
-        Err(refusal) => return refused_form(&request, &auth, refusal).await,
-    };
+pub(crate) async fn forgot_submit(Submitted(request, auth, form): Submitted) -> Response {
     let username = form.get("username").unwrap_or("").trim().to_owned();
     if !username.is_empty() {
         let input = client_input(&auth.client, &username, json!({ "Username": username }));
@@ -1160,7 +1020,7 @@ pub(crate) async fn forgot_submit(
 }
 
 async fn confirm_forgot_page(
-    request: &Request,
+    request: &PageRequest,
     auth: &Authorization,
     username: &str,
     error: Option<String>,
@@ -1177,52 +1037,17 @@ async fn confirm_forgot_page(
         policy: policy_text(&directory),
         login_link: request.link(auth, "login", &[]),
     };
-    Ok(render(
-        &page,
-        StatusCode::OK,
-        &request.site,
-        &request.csrf,
-        Some(&auth.redirect_uri),
-    ))
+    Ok(request.show(&page, StatusCode::OK, auth))
 }
 
 /// `GET /confirmForgotPassword`.
-pub(crate) async fn confirm_forgot(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
+pub(crate) async fn confirm_forgot(Authorized(request, auth): Authorized) -> Response {
     let username = request.query.get("username").unwrap_or("").to_owned();
     or_error(confirm_forgot_page(&request, &auth, &username, None).await)
 }
 
 /// `POST /confirmForgotPassword`: the code and the new password.
-pub(crate) async fn confirm_forgot_submit(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
-    let auth = match request.authorization().await {
-        Ok(auth) => auth,
-        Err(response) => return response,
-    };
-    let form = match request.form(&body) {
-        Ok(form) => form,
-        Err(refusal) => return refused_form(&request, &auth, refusal).await,
-    };
+pub(crate) async fn confirm_forgot_submit(Submitted(request, auth, form): Submitted) -> Response {
     let username = form.get("username").unwrap_or("").trim().to_owned();
     let result = async {
         let password = form.get("password").unwrap_or("");
@@ -1271,15 +1096,7 @@ pub(crate) async fn confirm_forgot_submit(
 
 /// `GET /logout`: ends the browser's sign-in session, then goes to a registered sign-out
 /// URL or back to the sign-in page. Never to a URL the client has not registered.
-pub(crate) async fn logout(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, raw, id);
+pub(crate) async fn logout(request: PageRequest) -> Response {
     let Some(client_id) = request.query.get("client_id") else {
         return request
             .error_page(
@@ -1350,14 +1167,7 @@ pub(crate) async fn logout(
 }
 
 /// `GET /error`: a page to send a browser to when nothing else can be done.
-pub(crate) async fn error(
-    State(state): State<AppState>,
-    Path(pool_id): Path<String>,
-    domain: Option<Extension<DomainForm>>,
-    id: Option<Extension<RequestId>>,
-    headers: HeaderMap,
-) -> Response {
-    let request = page_request!(state, pool_id, domain, headers, None, id);
+pub(crate) async fn error(request: PageRequest) -> Response {
     request
         .error_page(
             StatusCode::BAD_REQUEST,
