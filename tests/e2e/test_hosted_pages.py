@@ -325,25 +325,45 @@ def test_wrong_password_unknown_and_disabled_users_look_the_same(hosted):
 
 
 def test_sign_up_with_a_taken_username_changes_nothing(hosted):
-    """D.11: the sign-up page answers a taken username like a new one and leaves the existing
-    account alone (its password and e-mail address)."""
+    """A taken username is said so on the sign-up page (as Cognito's hosted UI and SignUp do),
+    and the existing account is left alone (its password and e-mail address)."""
     client = hosted.client()
     owner = hosted.user()
     _, challenge = pkce()
     login_url = hosted.authorize_url(client, endpoint=hosted.login_endpoint, code_challenge=challenge, code_challenge_method="S256")
     browser = Browser(hosted.server)
-    locations = {}
-    for username in (owner, unique("fresh")):
-        page = browser.open(sibling(login_url, "signup"))
-        resp = browser.submit(page, "signUpForm", {"username": username, "password": NEW_PASSWORD, "email": "attacker@example.com"})
-        location = urllib.parse.urljoin(page.url, redirect_location(resp, 303))
-        assert urllib.parse.urlsplit(location).path.endswith("/confirm") and query_of(location)["username"] == username, location
-        locations[username] = {k: v for k, v in query_of(location).items() if k != "username"}
-    assert len({tuple(sorted(v.items())) for v in locations.values()}) == 1, locations
+    page = browser.open(sibling(login_url, "signup"))
+    resp = browser.submit(page, "signUpForm", {"username": owner, "password": NEW_PASSWORD, "email": "attacker@example.com"})
+    assert resp.status_code == 200 and "Location" not in resp.headers, (resp.status_code, resp.headers)
+    again = Page(resp, page.url)
+    assert again.error == "An account with this username already exists.", again.error
+    assert again.has_form("signUpForm")
     user = hosted.idp.admin_get_user(UserPoolId=hosted.pool_id, Username=owner)
     assert {a["Name"]: a["Value"] for a in user["UserAttributes"]}["email"] == f"{owner}@example.com"
     assert user["UserStatus"] == "CONFIRMED"
     assert "code" in hosted.authorize(client, owner)  # the old password still signs in
+
+
+def test_a_squatted_unconfirmed_account_is_not_confirmed_by_the_next_person(hosted):
+    """Someone signs up a name first, with a password of their own, and leaves it unconfirmed.
+    The next person to sign up that name is told it is taken rather than sent on to confirm
+    it: otherwise a code sent to them would confirm the first person's account and password
+    (issue 6 review)."""
+    client = hosted.client()
+    name = unique("squatted")
+    _, challenge = pkce()
+    login_url = hosted.authorize_url(client, endpoint=hosted.login_endpoint, code_challenge=challenge, code_challenge_method="S256")
+    squatter = Browser(hosted.server)
+    page = squatter.open(sibling(login_url, "signup"))
+    resp = squatter.submit(page, "signUpForm", {"username": name, "password": PASSWORD, "email": "squatter@example.com"})
+    assert urllib.parse.urlsplit(redirect_location(resp, 303)).path.endswith("/confirm")
+    victim = Browser(hosted.server)
+    page = victim.open(sibling(login_url, "signup"))
+    resp = victim.submit(page, "signUpForm", {"username": name, "password": NEW_PASSWORD, "email": "victim@example.com"})
+    assert resp.status_code == 200 and "Location" not in resp.headers
+    assert Page(resp, page.url).error == "An account with this username already exists."
+    user = hosted.idp.admin_get_user(UserPoolId=hosted.pool_id, Username=name)
+    assert user["UserStatus"] == "UNCONFIRMED"
 
 
 def test_forgot_password_answers_the_same_for_every_username(hosted):

@@ -147,8 +147,12 @@ pub(crate) struct Issue<'a> {
     pub(crate) refresh: NewRefresh,
     /// The request id.
     pub(crate) event_id: &'a str,
-    /// The granted OAuth scopes; `None` for the API flows (`aws.cognito.signin.user.admin`).
+    /// The OAuth scopes of these tokens; `None` for the API flows
+    /// (`aws.cognito.signin.user.admin`).
     pub(crate) scope: Option<&'a str>,
+    /// The scopes the session was granted, kept with a new refresh token: a refresh may ask
+    /// for fewer, but the session keeps them all (RFC 6749 §6).
+    pub(crate) granted: Option<&'a str>,
     /// The authorization request's nonce.
     pub(crate) nonce: Option<&'a str>,
 }
@@ -164,8 +168,9 @@ pub(crate) struct Issued {
 }
 
 /// The user's tokens for `client`: ID and access tokens, and a refresh token as `issue`
-/// says. `None` when the authorization code of [`NewRefresh::RedeemCode`] was consumed by
-/// another request meanwhile (nothing is stored then).
+/// says. `None` when the authorization code of [`NewRefresh::RedeemCode`] was consumed, or
+/// the refresh token of [`NewRefresh::Rotate`] rotated or revoked, by another request
+/// meanwhile (nothing is stored then).
 pub(crate) async fn issue_tokens_for(
     state: &AppState,
     client: &AppClient,
@@ -245,7 +250,7 @@ pub(crate) async fn issue_tokens_for(
         created_at: now,
         revoked: false,
         rotated: false,
-        scope: issue.scope.map(String::from),
+        scope: issue.granted.map(String::from),
     };
     match &issue.refresh {
         NewRefresh::RedeemCode(code_hash) => {
@@ -258,12 +263,17 @@ pub(crate) async fn issue_tokens_for(
             }
         }
         NewRefresh::Rotate { replaces, .. } => {
-            state
+            if !state
                 .store
                 .insert_refresh_token(&record, Some(replaces))
-                .await?;
+                .await?
+            {
+                return Ok(None);
+            }
         }
-        _ => state.store.insert_refresh_token(&record, None).await?,
+        _ => {
+            state.store.insert_refresh_token(&record, None).await?;
+        }
     }
     issued.refresh_token = Some(token);
     Ok(Some(issued))
@@ -297,11 +307,17 @@ async fn authentication_result(
         refresh,
         event_id,
         scope: None,
+        granted: None,
         nonce: None,
     };
     let issued = issue_tokens_for(state, client, &directory.pool.id, key, user, issue)
         .await?
-        .ok_or_else(|| ApiError::internal(&"a refresh without a code consumed one"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                "RefreshTokenReuseException",
+                "Refresh Token has been revoked",
+            )
+        })?;
     Ok(api_result(issued))
 }
 
@@ -617,18 +633,31 @@ pub(crate) async fn hosted_sign_in(
         verify_password(state, password, None).await?;
         return Err(wrong_credentials());
     };
-    let failures = lockout_gate(state, directory, &key).await?;
+    let failures = match lockout_gate(state, directory, &key).await {
+        Ok(failures) => failures,
+        Err(error) if error.kind == "NotAuthorizedException" => {
+            // A locked account answers like a wrong password, after the same hashing work:
+            // a lockout message (or a quicker answer) would say that the user exists.
+            verify_password(state, password, None).await?;
+            return Err(wrong_credentials());
+        }
+        Err(error) => return Err(error),
+    };
     let correct = verify_password(state, password, user.password_hash.clone()).await?;
     if user.status == UserStatus::Unconfirmed {
-        return if correct {
-            // The name as typed: in a pool whose usernames are e-mail addresses the internal
-            // username is the sub, which means nothing to the person at the page.
-            Ok(HostedSignIn::Unconfirmed {
-                username: username.to_owned(),
-            })
-        } else {
-            Err(wrong_credentials())
-        };
+        if !correct {
+            // Guesses at an unconfirmed account count towards its lockout like any others.
+            state
+                .store
+                .set_sign_in_failures(&directory.pool.id, &key, failures + 1, state.clock.now())
+                .await?;
+            return Err(wrong_credentials());
+        }
+        // The name as typed: in a pool whose usernames are e-mail addresses the internal
+        // username is the sub, which means nothing to the person at the page.
+        return Ok(HostedSignIn::Unconfirmed {
+            username: username.to_owned(),
+        });
     }
     match check_primary_factor(state, directory, &key, &user, correct, failures).await? {
         Primary::Authenticated => Ok(HostedSignIn::SignedIn { key }),
@@ -1184,7 +1213,15 @@ pub(crate) async fn refresh_tokens(
     if !user.enabled {
         return Err(refused("User is disabled."));
     }
-    let granted = record.scope.as_deref().unwrap_or(ADMIN_SCOPE);
+    // Scopes granted at the OAuth endpoints hold only while the client is still allowed
+    // them and their resource server still has them.
+    let session_scope = match &record.scope {
+        Some(scope) => {
+            Some(crate::resource_server::still_granted(state, client, pool_id, scope).await?)
+        }
+        None => None,
+    };
+    let granted = session_scope.as_deref().unwrap_or(ADMIN_SCOPE);
     let scope = match narrow {
         Some(requested) => {
             let mut kept: Vec<&str> = Vec::new();
@@ -1201,7 +1238,7 @@ pub(crate) async fn refresh_tokens(
             }
             Some(kept.join(" "))
         }
-        None => record.scope.clone(),
+        None => session_scope.clone(),
     };
     let refresh = if rotation_enabled(client) {
         NewRefresh::Rotate {
@@ -1213,15 +1250,27 @@ pub(crate) async fn refresh_tokens(
     };
     let issue = Issue {
         auth_time: record.auth_time,
-        origin_jti: record.origin_jti,
+        origin_jti: record.origin_jti.clone(),
         refresh,
         event_id,
         scope: scope.as_deref(),
+        granted: record.scope.as_deref(),
         nonce: None,
     };
-    issue_tokens_for(state, client, pool_id, &record.username_key, &user, issue)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"a refresh without a code consumed one"))
+    match issue_tokens_for(state, client, pool_id, &record.username_key, &user, issue).await? {
+        Some(issued) => Ok(issued),
+        None => {
+            // Another refresh rotated (or a revocation ended) this token between the read
+            // and the write: a reuse like any other.
+            if oauth {
+                state.store.revoke_origin(&record.origin_jti).await?;
+            }
+            Err(ApiError::new(
+                "RefreshTokenReuseException",
+                "Refresh Token has been revoked",
+            ))
+        }
+    }
 }
 
 /// The error kind of a refresh asking for scopes it was not granted (only the OAuth

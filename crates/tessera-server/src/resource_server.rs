@@ -179,3 +179,27 @@ pub(crate) async fn existing_custom_scopes<'a>(
     }
     Ok(existing)
 }
+
+/// The scopes of `scope` (space-separated, as granted) that still hold for `client`: those it
+/// is still allowed (`AllowedOAuthScopes`), custom ones only while their resource server
+/// still has them. Used when a code is redeemed and when a session is refreshed, so that
+/// taking a scope away from a client takes it away from the sessions it already has.
+pub(crate) async fn still_granted(
+    state: &AppState,
+    client: &tessera_core::AppClient,
+    pool_id: &str,
+    scope: &str,
+) -> Result<String, ApiError> {
+    let allowed = crate::app_client::strings(&client.settings, "AllowedOAuthScopes");
+    let kept: Vec<&str> = scope
+        .split(' ')
+        .filter(|s| !s.is_empty() && allowed.contains(s))
+        .collect();
+    let custom: Vec<&str> = kept.iter().copied().filter(|s| s.contains('/')).collect();
+    let existing = existing_custom_scopes(state, pool_id, &custom).await?;
+    Ok(kept
+        .into_iter()
+        .filter(|s| !s.contains('/') || existing.contains(s))
+        .collect::<Vec<_>>()
+        .join(" "))
+}

@@ -760,12 +760,18 @@ async fn revocation_ends_sessions(store: &Store) {
         assert!(!store.origin_revoked(origin).await.unwrap(), "{origin}");
     }
     // Rotation replaces the token but keeps the session.
-    store
+    assert!(store
         .insert_refresh_token(&refresh(pool_id, "alice", "h1b", "o1"), Some("h1"))
         .await
-        .unwrap();
+        .unwrap());
     assert!(!store.origin_revoked("o1").await.unwrap());
     assert!(store.refresh_token("h1").await.unwrap().unwrap().rotated);
+    // A second rotation of the same token (two refreshes raced) stores nothing.
+    assert!(!store
+        .insert_refresh_token(&refresh(pool_id, "alice", "h1c", "o1"), Some("h1"))
+        .await
+        .unwrap());
+    assert_eq!(store.refresh_token("h1c").await.unwrap(), None);
     store.revoke_refresh_token("h2").await.unwrap();
     assert!(store.origin_revoked("o2").await.unwrap());
     assert!(!store.origin_revoked("o1").await.unwrap());

@@ -76,23 +76,27 @@ fn refresh_from_row(row: &AnyRow) -> Result<RefreshRecord, StoreError> {
 }
 
 impl Store {
-    /// Stores a refresh token; when `replaces` names another one, that one is revoked in the
-    /// same transaction (rotation).
+    /// Stores a refresh token; when `replaces` names another one, that one is marked rotated
+    /// in the same transaction. False (and nothing stored) when the one it replaces was no
+    /// longer live: two refreshes with one token raced, or a revocation came first.
     pub async fn insert_refresh_token(
         &self,
         record: &RefreshRecord,
         replaces: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         if let Some(old) = replaces {
-            sqlx::query(
+            let rotated = sqlx::query(
                 "UPDATE refresh_tokens SET revoked = $1 WHERE token_hash = $2 AND revoked = 0",
             )
             .bind(ROTATED)
             .bind(old)
             .execute(&mut *tx)
             .await?;
+            if rotated.rows_affected() != 1 {
+                return Ok(false);
+            }
         }
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, origin_jti, auth_time, expires_at, created_at, revoked, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -115,7 +119,7 @@ impl Store {
                 cache.invalidate().live_origins.retain(|_, ()| false);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The refresh token with this hash.

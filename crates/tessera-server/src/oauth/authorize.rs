@@ -35,6 +35,9 @@ const AUTHORIZE_PARAMETERS: &[&str] = &[
     "login_hint",
 ];
 
+/// The most query parameters read from a page or authorization request.
+const MAX_PARAMETERS: usize = 64;
+
 /// The scopes that stand for the user rather than a resource server.
 const USER_SCOPES: &[&str] = &[
     "openid",
@@ -53,7 +56,10 @@ pub(crate) struct Query {
 
 impl Query {
     pub(crate) fn parse(raw: Option<&str>) -> Self {
+        // An authorization request has a dozen parameters; a query of thousands is not one,
+        // and is cut short rather than read whole.
         let pairs = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .take(MAX_PARAMETERS)
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -68,12 +74,11 @@ impl Query {
     }
 
     fn repeated(&self) -> Option<&str> {
-        self.pairs.iter().enumerate().find_map(|(i, (k, _))| {
-            self.pairs[..i]
-                .iter()
-                .any(|(earlier, _)| earlier == k)
-                .then_some(k.as_str())
-        })
+        let mut seen = std::collections::HashSet::with_capacity(self.pairs.len());
+        self.pairs
+            .iter()
+            .find(|(k, _)| !seen.insert(k.as_str()))
+            .map(|(k, _)| k.as_str())
     }
 
     /// The authorization request's own parameters, re-encoded for links and form actions.
@@ -100,6 +105,8 @@ pub(crate) struct Authorization {
     pub(crate) nonce: Option<String>,
     pub(crate) code_challenge: Option<String>,
     pub(crate) prompt: Option<String>,
+    /// OIDC `max_age`: a sign-in session older than this many seconds does not count.
+    pub(crate) max_age: Option<u64>,
     /// The request's parameters, for the pages' links and forms.
     pub(crate) query: String,
 }
@@ -273,7 +280,27 @@ pub(crate) async fn validate(
     }
     let allowed = strings(&client.settings, "AllowedOAuthScopes");
     let scope = match query.get("scope") {
-        None => allowed.join(" "),
+        // Every scope the client is allowed, less custom scopes whose resource server no
+        // longer has them (a client keeps such scopes; only one asked for is an error).
+        None => {
+            let custom: Vec<&str> = allowed
+                .iter()
+                .copied()
+                .filter(|s| !USER_SCOPES.contains(s))
+                .collect();
+            let existing = crate::resource_server::existing_custom_scopes(state, pool_id, &custom)
+                .await
+                .map_err(|error| {
+                    tracing::error!(error = %error.message, "checking custom scopes");
+                    redirect("server_error", "An internal error occurred.")
+                })?;
+            allowed
+                .iter()
+                .copied()
+                .filter(|s| USER_SCOPES.contains(s) || existing.contains(s))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
         Some(requested) => {
             let mut granted: Vec<&str> = Vec::new();
             for scope in requested.split(' ').filter(|s| !s.is_empty()) {
@@ -338,7 +365,20 @@ pub(crate) async fn validate(
             }
         }
     }
+    let max_age = match query.get("max_age") {
+        None => None,
+        Some(text) => match text.parse::<u64>() {
+            Ok(seconds) => Some(seconds),
+            Err(_) => {
+                return Err(redirect(
+                    "invalid_request",
+                    "max_age must be a number of seconds.",
+                ))
+            }
+        },
+    };
     Ok(Authorization {
+        max_age,
         pool_id: pool_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
         state: client_state.map(String::from),

@@ -139,12 +139,13 @@ impl PageRequest {
         render(&page, status, &self.site, &self.csrf, None)
     }
 
-    /// The validated authorization request of the query, or the response that refuses it.
-    async fn authorization(&self) -> Result<Authorization, Response> {
+    /// The validated authorization request of the query, or the response that refuses it
+    /// (its redirect a 303 when it answers a form POST).
+    async fn authorization(&self, after_post: bool) -> Result<Authorization, Response> {
         match validate(&self.state, &self.site.pool_id, &self.query).await {
             Ok(authorization) => Ok(authorization),
             Err(Refusal::Page(status, message)) => Err(self.error_page(status, &message).await),
-            Err(Refusal::Redirect(location)) => Err(redirect(&location, false, &[])),
+            Err(Refusal::Redirect(location)) => Err(redirect(&location, after_post, &[])),
         }
     }
 
@@ -237,7 +238,8 @@ impl FromRequestParts<AppState> for Authorized {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let request = PageRequest::from_request_parts(parts, state).await?;
-        let auth = request.authorization().await?;
+        let after_post = parts.method == axum::http::Method::POST;
+        let auth = request.authorization(after_post).await?;
         Ok(Self(request, auth))
     }
 }
@@ -456,7 +458,7 @@ fn or_error(result: Result<Response, ApiError>) -> Response {
 /// otherwise to the sign-in page with the same query.
 pub(crate) async fn authorize(Authorized(request, auth): Authorized) -> Response {
     if !auth.forces_login() {
-        match live_session(&request).await {
+        match live_session(&request, &auth).await {
             Ok(Some(session)) => {
                 return match auth
                     .issue_code(&request.state, &session.username_key, session.auth_time)
@@ -507,7 +509,10 @@ pub(crate) async fn authorize(Authorized(request, auth): Authorized) -> Response
 }
 
 /// The browser's sign-in session, when it is live and its user may still sign in.
-async fn live_session(request: &PageRequest) -> Result<Option<LoginSession>, ApiError> {
+async fn live_session(
+    request: &PageRequest,
+    auth: &Authorization,
+) -> Result<Option<LoginSession>, ApiError> {
     let Some(value) = cookie(&request.headers, &request.site.session_cookie_name()) else {
         return Ok(None);
     };
@@ -519,11 +524,16 @@ async fn live_session(request: &PageRequest) -> Result<Option<LoginSession>, Api
     else {
         return Ok(None);
     };
-    if session.revoked
-        || session.pool_id != request.site.pool_id
-        || request.state.clock.now() >= session.expires_at
-    {
+    let now = request.state.clock.now();
+    if session.revoked || session.pool_id != request.site.pool_id || now >= session.expires_at {
         return Ok(None);
+    }
+    // OIDC max_age: an older sign-in does not count, and the user signs in again.
+    if let Some(max_age) = auth.max_age {
+        let age = now.duration_since(session.auth_time).unwrap_or_default();
+        if age.as_secs() > max_age {
+            return Ok(None);
+        }
     }
     let user = request
         .state
@@ -603,9 +613,6 @@ async fn sign_in(
             let message = match error.kind {
                 "PasswordResetRequiredException" => {
                     "Your password must be reset. Use \u{201c}Forgot your password?\u{201d} below."
-                }
-                "NotAuthorizedException" if error.message == "Password attempts exceeded" => {
-                    "Too many failed attempts. Wait a moment and try again."
                 }
                 "NotAuthorizedException"
                     if error.message.starts_with("Temporary password has expired") =>
@@ -849,21 +856,25 @@ async fn sign_up(
             true,
             &[],
         )),
-        // A taken username answers like a new account, so that the page does not tell who
-        // has one; no code is sent, so the account cannot be confirmed from here.
         Ok(_) => Ok(redirect(
             &request.link(auth, "confirm", &[("username", username)]),
             true,
             &[],
         )),
+        // A taken name is said so, as Cognito's hosted UI and its SignUp API both do. Going on
+        // to the confirmation page instead would let the person who signs up second confirm
+        // (with a code sent to them) an unconfirmed account whose password the first chose.
         Err(error)
             if error.kind == "UsernameExistsException" || error.kind == "AliasExistsException" =>
         {
-            Ok(redirect(
-                &request.link(auth, "confirm", &[("username", username)]),
-                true,
-                &[],
-            ))
+            signup_page(
+                request,
+                auth,
+                StatusCode::OK,
+                Some(form),
+                Some("An account with this username already exists.".into()),
+            )
+            .await
         }
         Err(error)
             if matches!(
@@ -1139,7 +1150,7 @@ pub(crate) async fn logout(request: PageRequest) -> Response {
             }
         }
         None if request.query.get("redirect_uri").is_some() => {
-            match request.authorization().await {
+            match request.authorization(false).await {
                 Ok(auth) => request.link(&auth, "login", &[]),
                 Err(response) => return response,
             }

@@ -211,6 +211,11 @@ async fn authorization_code(
         .filter(|record| record.pool_id == pool_id)
         .ok_or_else(invalid)?;
     let now = state.clock.now();
+    // Another client's code tells this client nothing, stays usable by its owner and, used,
+    // revokes nothing: only the client it was issued to can have it replayed.
+    if record.client_id != client.client_id {
+        return Err(invalid());
+    }
     if record.consumed_at.is_some() {
         // RFC 6749 §4.1.2: a code used twice was stolen or replayed; what it issued is
         // revoked, since the server cannot tell the client from the thief.
@@ -225,10 +230,6 @@ async fn authorization_code(
         return Err(OAuthError::invalid_grant(
             "The authorization code has already been used.",
         ));
-    }
-    // Another client's code tells this client nothing and stays usable by its owner.
-    if record.client_id != client.client_id {
-        return Err(invalid());
     }
     // From here on a failed check burns the code: it may be tried once.
     let burn = |reason: &'static str| {
@@ -266,20 +267,31 @@ async fn authorization_code(
     let Some(user) = user else {
         return burn("The user can no longer sign in.").await;
     };
+    // The client may have lost a callback URL or scopes since the code was issued.
+    if !strings(&client.settings, "CallbackURLs").contains(&redirect_uri) {
+        return burn("The redirect_uri is no longer registered for this client.").await;
+    }
+    let scope = crate::resource_server::still_granted(state, client, pool_id, &record.scope)
+        .await
+        .map_err(|e| OAuthError::server_error(&e.message))?;
+    if scope.is_empty() {
+        return burn("No scope of the authorization request is allowed any more.").await;
+    }
     let origin_jti = uuid::Uuid::new_v4().to_string();
     let issue = Issue {
         auth_time: record.auth_time,
         origin_jti,
         refresh: NewRefresh::RedeemCode(code_hash.clone()),
         event_id,
-        scope: Some(&record.scope),
+        scope: Some(&scope),
+        granted: Some(&scope),
         nonce: record.nonce.as_deref(),
     };
     let issued = issue_tokens_for(state, client, pool_id, &record.username_key, &user, issue)
         .await
         .map_err(|e| OAuthError::server_error(&e.message))?;
     match issued {
-        Some(issued) => Ok(user_tokens(issued, &record.scope)),
+        Some(issued) => Ok(user_tokens(issued, &scope)),
         None => {
             // Another request redeemed the code between the read and the write: a replay.
             if let Some(origin) = state

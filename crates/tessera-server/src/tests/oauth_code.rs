@@ -595,3 +595,216 @@ async fn issue_6_email_username_pools_confirm_by_the_typed_address() {
         Some("bob@example.com")
     );
 }
+
+async fn second_client(f: &Fixture, rotation: bool) -> (String, String) {
+    let mut settings = json!({"UserPoolId": f.pool_id, "ClientName": "other", "GenerateSecret": true,
+           "CallbackURLs": [CALLBACK],
+           "AllowedOAuthFlows": ["code"],
+           "AllowedOAuthScopes": ["openid", "email", "aws.cognito.signin.user.admin"],
+           "AllowedOAuthFlowsUserPoolClient": true,
+           "SupportedIdentityProviders": ["COGNITO"]});
+    if rotation {
+        settings["RefreshTokenRotation"] =
+            json!({"Feature": "ENABLED", "RetryGracePeriodSeconds": 0});
+    }
+    let (status, _, body) = signed(&f.state, "CreateUserPoolClient", settings).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let client = &body["UserPoolClient"];
+    (
+        client["ClientId"].as_str().unwrap().to_owned(),
+        client["ClientSecret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn token_call(f: &Fixture, form: String) -> Reply {
+    post(f, &format!("/{}/oauth2/token", f.pool_id), &form, &[]).await
+}
+
+/// A used code presented by another client revokes nothing: only the client the code was
+/// issued to can have it replayed (issue 6 review).
+#[tokio::test]
+async fn issue_6_another_clients_replay_revokes_nothing() {
+    let f = fixture().await;
+    let (other_id, other_secret) = second_client(&f, false).await;
+    let (callback, _) = sign_in(&f, &authorize_query(&f, "")).await;
+    let code = param(&callback, "code").unwrap();
+    let first = redeem(&f, &code, "").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let stolen = token_call(
+        &f,
+        format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&client_id={other_id}&client_secret={other_secret}",
+            form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>()
+        ),
+    )
+    .await;
+    assert_eq!(stolen.json()["error"], "invalid_grant");
+    let refresh = token_call(
+        &f,
+        format!(
+            "grant_type=refresh_token&refresh_token={}&client_id={}&client_secret={}",
+            first.json()["refresh_token"].as_str().unwrap(),
+            f.client_id,
+            f.secret
+        ),
+    )
+    .await;
+    assert_eq!(refresh.status, StatusCode::OK, "{}", refresh.body);
+}
+
+/// OIDC max_age: a sign-in session older than max_age does not give a code without a form.
+#[tokio::test]
+async fn issue_6_max_age_asks_for_a_fresh_sign_in() {
+    let f = fixture().await;
+    let query = authorize_query(&f, "");
+    let (_, cookies) = sign_in(&f, &query).await;
+    f.clock.advance(Duration::from_secs(120));
+    let reply = get(
+        &f,
+        &format!("/{}/oauth2/authorize?{query}&max_age=600", f.pool_id),
+        &cookies,
+    )
+    .await;
+    assert!(
+        param(reply.location(), "code").is_some(),
+        "{}",
+        reply.location()
+    );
+    let reply = get(
+        &f,
+        &format!("/{}/oauth2/authorize?{query}&max_age=60", f.pool_id),
+        &cookies,
+    )
+    .await;
+    assert!(reply.location().contains("/login?"), "{}", reply.location());
+    let reply = get(
+        &f,
+        &format!("/{}/oauth2/authorize?{query}&max_age=soon", f.pool_id),
+        &cookies,
+    )
+    .await;
+    assert_eq!(
+        param(reply.location(), "error").as_deref(),
+        Some("invalid_request")
+    );
+}
+
+/// A refresh that narrows the scope gets narrower tokens, but the rotated refresh token keeps
+/// the session's scopes (RFC 6749 §6); a scope taken from the client leaves its sessions.
+#[tokio::test]
+async fn issue_6_refresh_narrows_tokens_not_the_session() {
+    let f = fixture().await;
+    let (client_id, secret) = second_client(&f, true).await;
+    let query = format!(
+        "response_type=code&client_id={client_id}&redirect_uri={}&scope=openid+email",
+        form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>()
+    );
+    let (callback, _) = sign_in(&f, &query).await;
+    let tokens = token_call(
+        &f,
+        format!(
+            "grant_type=authorization_code&code={}&redirect_uri={}&client_id={client_id}&client_secret={secret}",
+            param(&callback, "code").unwrap(),
+            form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>()
+        ),
+    )
+    .await
+    .json();
+    let scope_of = |token: &str| -> String {
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["scope"].as_str().unwrap().to_owned()
+    };
+    let refresh = |token: String, scope: &'static str| {
+        let f = &f;
+        let (client_id, secret) = (client_id.clone(), secret.clone());
+        async move {
+            token_call(
+                f,
+                format!("grant_type=refresh_token&refresh_token={token}&client_id={client_id}&client_secret={secret}{scope}"),
+            )
+            .await
+            .json()
+        }
+    };
+    let narrowed = refresh(
+        tokens["refresh_token"].as_str().unwrap().to_owned(),
+        "&scope=openid",
+    )
+    .await;
+    assert_eq!(
+        scope_of(narrowed["access_token"].as_str().unwrap()),
+        "openid"
+    );
+    let full = refresh(narrowed["refresh_token"].as_str().unwrap().to_owned(), "").await;
+    assert_eq!(
+        scope_of(full["access_token"].as_str().unwrap()),
+        "openid email",
+        "{full}"
+    );
+    // The client loses the email scope: the session's next tokens lose it too.
+    let (status, _, body) = signed(
+        &f.state,
+        "UpdateUserPoolClient",
+        json!({"UserPoolId": f.pool_id, "ClientId": client_id, "ClientName": "other",
+               "CallbackURLs": [CALLBACK], "AllowedOAuthFlows": ["code"],
+               "AllowedOAuthScopes": ["openid"], "AllowedOAuthFlowsUserPoolClient": true,
+               "SupportedIdentityProviders": ["COGNITO"],
+               "RefreshTokenRotation": {"Feature": "ENABLED", "RetryGracePeriodSeconds": 0}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reduced = refresh(full["refresh_token"].as_str().unwrap().to_owned(), "").await;
+    assert_eq!(
+        scope_of(reduced["access_token"].as_str().unwrap()),
+        "openid",
+        "{reduced}"
+    );
+}
+
+/// The sign-in page never tells who has an account: a locked account reads like a wrong
+/// password, and guesses at an unconfirmed account count towards its lockout.
+#[tokio::test]
+async fn issue_6_lockout_on_the_page_reads_like_a_wrong_password() {
+    let f = fixture().await;
+    let query = authorize_query(&f, "");
+    let page = get(&f, &format!("/{}/login?{query}", f.pool_id), &[]).await;
+    let cookies = page.cookies();
+    let csrf = page
+        .body
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let attempt = |user: &'static str, password: &'static str| {
+        let (f, cookies, csrf, query) = (&f, cookies.clone(), csrf.clone(), query.clone());
+        async move {
+            post(
+                f,
+                &format!("/{}/login?{query}", f.pool_id),
+                &format!("_csrf={csrf}&username={user}&password={password}"),
+                &cookies,
+            )
+            .await
+        }
+    };
+    let unknown = attempt("nobody", "Wr0ng!pass").await;
+    for _ in 0..6 {
+        attempt("alice", "Wr0ng!pass").await;
+    }
+    // Locked now: even the right password reads like a wrong one, as for an unknown user.
+    let locked = attempt("alice", "Passw0rd%21").await;
+    assert_eq!(locked.status, unknown.status);
+    assert!(
+        locked.body.contains("Incorrect username or password."),
+        "{}",
+        locked.body
+    );
+    assert!(!locked.body.contains("attempts"), "{}", locked.body);
+}
