@@ -252,11 +252,15 @@ impl FromRequest<AppState> for Submitted {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
-        let (mut parts, body) = request.into_parts();
-        let Authorized(page, auth) = Authorized::from_request_parts(&mut parts, state).await?;
-        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+        // The body is read before anything may refuse the request: answering a POST whose
+        // body is still unread makes the server close the connection, and a client can see
+        // that close before the answer.
+        let (parts, body) = request.into_parts();
+        let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(IntoResponse::into_response)?;
+        let mut parts = parts;
+        let Authorized(page, auth) = Authorized::from_request_parts(&mut parts, state).await?;
         match page.form(&body) {
             Ok(form) => Ok(Self(page, auth, form)),
             Err(refusal) => Err(refused_form(&page, &auth, refusal).await),
