@@ -36,7 +36,7 @@ pub(crate) fn lockout(failures: u32) -> Duration {
     Duration::from_secs(1u64 << exponent).min(LOCKOUT_MAX)
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         text.as_bytes(),
@@ -45,14 +45,14 @@ fn sha256_hex(text: &str) -> String {
 
 /// An opaque random token: 32 random bytes in URL-safe base64, prefixed so logs tell the
 /// kinds apart.
-fn opaque(state: &AppState, bytes: usize) -> String {
+pub(crate) fn opaque(state: &AppState, bytes: usize) -> String {
     use base64::Engine;
     let mut buf = vec![0u8; bytes];
     state.random.fill(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-fn uuid(state: &AppState) -> String {
+pub(crate) fn uuid(state: &AppState) -> String {
     let mut bytes = [0u8; 16];
     state.random.fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes)
@@ -1335,14 +1335,24 @@ pub(crate) async fn revoke_token(state: &AppState, input: Input) -> Result<Value
             "Only refresh tokens can be revoked.",
         ));
     }
-    // Unknown tokens and other clients' tokens are answered like revoked ones: the answer
-    // tells nothing about which tokens exist.
+    revoke_session_of(state, &client, token).await?;
+    Ok(json!({}))
+}
+
+/// Revokes the refresh token `token` of `client`, and with it its whole sign-in session
+/// (RevokeToken and `/oauth2/revoke`). Unknown tokens and other clients' tokens are answered
+/// like revoked ones: the answer tells nothing about which tokens exist (RFC 7009 §2.2).
+pub(crate) async fn revoke_session_of(
+    state: &AppState,
+    client: &AppClient,
+    token: &str,
+) -> Result<(), tessera_store::StoreError> {
     if let Some(record) = state.store.refresh_token(&sha256_hex(token)).await? {
         if record.client_id == client.client_id {
             state.store.revoke_refresh_token(&record.token_hash).await?;
         }
     }
-    Ok(json!({}))
+    Ok(())
 }
 
 pub(crate) async fn global_sign_out(state: &AppState, input: Input) -> Result<Value, ApiError> {

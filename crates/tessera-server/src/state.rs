@@ -55,6 +55,9 @@ pub struct AppState {
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Verified access tokens by SHA-256, with their claims and expiry.
     pub(crate) verified: Arc<std::sync::Mutex<crate::access_token::VerifiedCache>>,
+    /// The hosted pages' CSRF key, derived from the master key once (every node derives the
+    /// same one).
+    pub(crate) csrf_key: Arc<aws_lc_rs::hmac::Key>,
     /// Pools' signing keys, opened once.
     pub(crate) keys: Arc<RwLock<HashMap<String, Arc<crate::pool_keys::PoolKeys>>>>,
 }
@@ -68,7 +71,12 @@ impl AppState {
         random: Arc<dyn Random>,
         delivery: Arc<dyn Deliver>,
     ) -> Self {
+        let csrf_key = Arc::new(aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            &store.derived_key("hosted-pages-csrf"),
+        ));
         Self {
+            csrf_key,
             store,
             config: Arc::new(config),
             clock,

@@ -109,19 +109,12 @@ impl Site {
     }
 }
 
-/// 32 random bytes in URL-safe base64 (43 characters).
+/// 32 random bytes in URL-safe base64 (43 characters): codes and cookie values.
 pub(crate) fn random_token(state: &AppState) -> String {
-    let mut bytes = [0u8; 32];
-    state.random.fill(&mut bytes);
-    B64.encode(bytes)
+    crate::auth::opaque(state, 32)
 }
 
-pub(crate) fn sha256_hex(text: &str) -> String {
-    hex::encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        text.as_bytes(),
-    ))
-}
+pub(crate) use crate::auth::sha256_hex;
 
 /// The value of a cookie in the request.
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -146,9 +139,7 @@ pub(crate) struct Csrf {
 }
 
 fn csrf_mac(state: &AppState, pool_id: &str, cookie: &str) -> String {
-    let key = state.store.derived_key("hosted-pages-csrf");
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key);
-    let tag = aws_lc_rs::hmac::sign(&key, format!("{pool_id}\n{cookie}").as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&state.csrf_key, format!("{pool_id}\n{cookie}").as_bytes());
     B64.encode(tag.as_ref())
 }
 

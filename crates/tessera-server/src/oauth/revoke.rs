@@ -10,7 +10,6 @@ use serde_json::Value;
 use super::client_auth::authenticate;
 use super::error::{no_store, OAuthError};
 use super::form::Form;
-use super::page::sha256_hex;
 use crate::AppState;
 
 pub(crate) async fn revoke(
@@ -57,11 +56,6 @@ async fn revoke_token(
             "Only refresh tokens can be revoked.",
         ));
     }
-    // An unknown token, or another client's, is answered like a revoked one (RFC 7009 §2.2).
-    if let Some(record) = state.store.refresh_token(&sha256_hex(token)).await? {
-        if record.client_id == caller.client.client_id && record.pool_id == pool_id {
-            state.store.revoke_refresh_token(&record.token_hash).await?;
-        }
-    }
+    crate::auth::revoke_session_of(state, &caller.client, token).await?;
     Ok(())
 }

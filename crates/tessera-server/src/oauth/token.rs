@@ -277,7 +277,7 @@ async fn authorization_code(
     if scope.is_empty() {
         return burn("No scope of the authorization request is allowed any more.").await;
     }
-    let origin_jti = uuid::Uuid::new_v4().to_string();
+    let origin_jti = crate::auth::uuid(state);
     let issue = Issue {
         auth_time: record.auth_time,
         origin_jti,
