@@ -12,6 +12,7 @@ mod clock;
 mod error;
 mod ident;
 mod master_key;
+pub mod message;
 mod password;
 mod random;
 mod signing_key;

@@ -61,6 +61,22 @@ impl ApiError {
     }
 }
 
+impl From<tessera_idp::Error> for ApiError {
+    /// A refusal is a 400, as Cognito sends every client error; an internal failure a 500
+    /// (its detail was logged where it happened).
+    fn from(error: tessera_idp::Error) -> Self {
+        Self {
+            status: if error.is_internal() {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            kind: error.kind,
+            message: error.message,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         ApiError::internal(&error)

@@ -6,27 +6,13 @@
 //! error detail to a client; and the router is a plain function of its state ([`app`]), so
 //! tests drive it without a socket.
 
-mod access_token;
-mod account;
-mod app_client;
-mod auth;
-pub mod bootstrap;
-mod directory;
-mod domain;
 mod error;
-mod group;
-mod input;
 mod oauth;
 mod outbox;
-mod pool_keys;
 mod protocol;
-mod resource_server;
 mod signature;
 mod state;
-mod tag;
-mod ui_customization;
-mod user;
-mod user_pool;
+mod ui_asset;
 mod well_known;
 
 use std::time::Duration;
@@ -39,7 +25,8 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use state::{AppState, ServerConfig, SystemClock};
+pub use state::{AppState, SystemClock};
+pub use tessera_idp::ServiceConfig;
 
 /// Builds the whole HTTP application for `state`.
 pub fn app(state: AppState) -> Router {
@@ -67,10 +54,7 @@ pub fn app(state: AppState) -> Router {
             "/{pool_id}/.well-known/openid-configuration",
             get(well_known::openid_configuration),
         )
-        .route(
-            "/{pool_id}/ui/{client_id}/{asset}",
-            get(ui_customization::asset),
-        )
+        .route("/{pool_id}/ui/{client_id}/{asset}", get(ui_asset::asset))
         .merge(oauth::routes())
         .fallback(well_known::not_found)
         .with_state(state.clone());

@@ -12,11 +12,9 @@ use serde_json::Value;
 use tessera_proto::model::ServiceModel;
 use tessera_proto::validate::ValidationError;
 
-use crate::input::Input;
-use crate::{
-    account, app_client, auth, domain, group, resource_server, signature, tag, ui_customization,
-    user, user_pool, ApiError, AppState,
-};
+use tessera_idp::input::Input;
+
+use crate::{signature, ApiError, AppState};
 
 /// The content type of every AWS JSON 1.1 request and response.
 pub(crate) const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -106,12 +104,12 @@ async fn handle(
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let output = dispatch(
-        state,
-        &operation.name,
-        Input::new(input).with_request_id(request_id),
-    )
-    .await?;
+    let output = state
+        .execute(
+            &operation.name,
+            Input::new(input).with_request_id(request_id),
+        )
+        .await?;
     // In debug builds (every test run) a response that departs from the model's output shape
     // is a tessera bug: fail loudly so the suites catch it, instead of letting clients
     // silently drop the member.
@@ -126,35 +124,6 @@ async fn handle(
         }
     }
     Ok(output)
-}
-
-/// Runs an API operation for tessera's own hosted pages: the input is checked against the
-/// service model exactly as a client's would be, so the pages follow the API's rules
-/// (password policy, codes, triggers, delivery) rather than rules of their own.
-pub(crate) async fn call(
-    state: &AppState,
-    operation: &str,
-    input: Value,
-    request_id: &str,
-) -> Result<Value, ApiError> {
-    let model = ServiceModel::cognito_idp();
-    let operation = model
-        .operation(operation)
-        .ok_or_else(|| ApiError::internal(&format!("no operation {operation}")))?;
-    let input = model
-        .validate_input(operation, input.to_string().as_bytes())
-        .map_err(|error| match error {
-            ValidationError::Serialization(message) => {
-                ApiError::new("SerializationException", message)
-            }
-            ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
-        })?;
-    dispatch(
-        state,
-        &operation.name,
-        Input::new(input).with_request_id(request_id.to_owned()),
-    )
-    .await
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
@@ -172,90 +141,5 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
             "SerializationException",
             "The request body could not be read.",
         )),
-    }
-}
-
-async fn dispatch(state: &AppState, operation: &str, input: Input) -> Result<Value, ApiError> {
-    match operation {
-        "CreateUserPool" => user_pool::create(state, input).await,
-        "DescribeUserPool" => user_pool::describe(state, input).await,
-        "UpdateUserPool" => user_pool::update(state, input).await,
-        "DeleteUserPool" => user_pool::delete(state, input).await,
-        "ListUserPools" => user_pool::list(state, input).await,
-        "CreateUserPoolClient" => app_client::create(state, input).await,
-        "DescribeUserPoolClient" => app_client::describe(state, input).await,
-        "UpdateUserPoolClient" => app_client::update(state, input).await,
-        "DeleteUserPoolClient" => app_client::delete(state, input).await,
-        "ListUserPoolClients" => app_client::list(state, input).await,
-        "TagResource" => tag::tag(state, input).await,
-        "UntagResource" => tag::untag(state, input).await,
-        "ListTagsForResource" => tag::list(state, input).await,
-        "SignUp" => user::sign_up(state, input).await,
-        "ConfirmSignUp" => user::confirm_sign_up(state, input).await,
-        "ResendConfirmationCode" => user::resend_confirmation_code(state, input).await,
-        "AdminConfirmSignUp" => user::admin_confirm_sign_up(state, input).await,
-        "AdminCreateUser" => user::admin_create_user(state, input).await,
-        "AdminGetUser" => user::admin_get_user(state, input).await,
-        "AdminDeleteUser" => user::admin_delete_user(state, input).await,
-        "AdminDisableUser" => user::admin_disable_user(state, input).await,
-        "AdminEnableUser" => user::admin_enable_user(state, input).await,
-        "ListUsers" => user::list_users(state, input).await,
-        "AdminSetUserPassword" => user::admin_set_user_password(state, input).await,
-        "AdminResetUserPassword" => user::admin_reset_user_password(state, input).await,
-        "ForgotPassword" => user::forgot_password(state, input).await,
-        "ConfirmForgotPassword" => user::confirm_forgot_password(state, input).await,
-        "AdminUpdateUserAttributes" => user::admin_update_user_attributes(state, input).await,
-        "AdminDeleteUserAttributes" => user::admin_delete_user_attributes(state, input).await,
-        "AddCustomAttributes" => user::add_custom_attributes(state, input).await,
-        "InitiateAuth" => auth::initiate_auth(state, input).await,
-        "AdminInitiateAuth" => auth::admin_initiate_auth(state, input).await,
-        "RespondToAuthChallenge" => auth::respond_to_auth_challenge(state, input).await,
-        "AdminRespondToAuthChallenge" => auth::admin_respond_to_auth_challenge(state, input).await,
-        "GetTokensFromRefreshToken" => auth::get_tokens_from_refresh_token(state, input).await,
-        "RevokeToken" => auth::revoke_token(state, input).await,
-        "GlobalSignOut" => auth::global_sign_out(state, input).await,
-        "AdminUserGlobalSignOut" => auth::admin_user_global_sign_out(state, input).await,
-        "GetUser" => account::get_user(state, input).await,
-        "DeleteUser" => account::delete_user(state, input).await,
-        "ChangePassword" => account::change_password(state, input).await,
-        "UpdateUserAttributes" => account::update_user_attributes(state, input).await,
-        "DeleteUserAttributes" => account::delete_user_attributes(state, input).await,
-        "GetUserAttributeVerificationCode" => {
-            account::get_user_attribute_verification_code(state, input).await
-        }
-        "VerifyUserAttribute" => account::verify_user_attribute(state, input).await,
-        "CreateGroup" => group::create(state, input).await,
-        "GetGroup" => group::get(state, input).await,
-        "UpdateGroup" => group::update(state, input).await,
-        "DeleteGroup" => group::delete(state, input).await,
-        "ListGroups" => group::list(state, input).await,
-        "AdminAddUserToGroup" => group::admin_add_user_to_group(state, input).await,
-        "AdminRemoveUserFromGroup" => group::admin_remove_user_from_group(state, input).await,
-        "AdminListGroupsForUser" => group::admin_list_groups_for_user(state, input).await,
-        "ListUsersInGroup" => group::list_users_in_group(state, input).await,
-        "CreateUserPoolDomain" => domain::create(state, input).await,
-        "DescribeUserPoolDomain" => domain::describe(state, input).await,
-        "UpdateUserPoolDomain" => domain::update(state, input).await,
-        "DeleteUserPoolDomain" => domain::delete(state, input).await,
-        "CreateResourceServer" => resource_server::create(state, input).await,
-        "DescribeResourceServer" => resource_server::describe(state, input).await,
-        "UpdateResourceServer" => resource_server::update(state, input).await,
-        "DeleteResourceServer" => resource_server::delete(state, input).await,
-        "ListResourceServers" => resource_server::list(state, input).await,
-        "SetUICustomization" => ui_customization::set(state, input).await,
-        "GetUICustomization" => ui_customization::get(state, input).await,
-        other => {
-            // Cognito resolves the app client before anything else in the client-facing
-            // operations, so an unknown client is reported as such even here.
-            if let Some(client_id) = input.str("ClientId") {
-                if state.store.app_client(client_id).await?.is_none() {
-                    return Err(ApiError::client_not_found(client_id));
-                }
-            }
-            Err(ApiError::new(
-                "UnsupportedOperationException",
-                format!("{other} is not supported by this version of tessera."),
-            ))
-        }
     }
 }

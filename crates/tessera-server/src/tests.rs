@@ -12,7 +12,7 @@ use tessera_core::{ManualClock, MasterKey, SeededRandom};
 use tessera_store::Store;
 use tower::ServiceExt;
 
-use crate::{app, AppState, ServerConfig};
+use crate::{app, AppState, ServiceConfig};
 
 async fn state() -> AppState {
     state_with_clock(Arc::new(ManualClock::new(
@@ -45,7 +45,7 @@ async fn state_with_clock(clock: Arc<ManualClock>) -> AppState {
     .unwrap();
     AppState::new(
         store,
-        ServerConfig {
+        ServiceConfig {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             public_url: "http://tessera.test".into(),
@@ -246,7 +246,7 @@ async fn well_known_documents_for_unknown_pool_are_json_404() {
 
 #[tokio::test]
 async fn bootstrap_creates_pool_with_keys_and_is_idempotent() {
-    use crate::bootstrap::{ensure, ClientSpec, PoolSpec};
+    use tessera_idp::pool::bootstrap::{ensure, ClientSpec, PoolSpec};
     let state = state().await;
     let mut client_settings = serde_json::Map::new();
     client_settings.insert(
@@ -318,7 +318,7 @@ async fn bootstrap_creates_pool_with_keys_and_is_idempotent() {
 
 #[test]
 fn lockout_follows_cognito_schedule() {
-    use crate::auth::lockout;
+    use tessera_idp::sign_in::lockout;
     for failures in 0..5 {
         assert_eq!(lockout(failures), Duration::ZERO);
     }

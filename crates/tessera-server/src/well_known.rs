@@ -52,7 +52,7 @@ pub(crate) async fn not_found() -> Response {
 pub(crate) async fn jwks(State(state): State<AppState>, Path(pool_id): Path<String>) -> Response {
     // Served from the per-pool key cache: after the first request for a pool, no database
     // round trip and no serialisation.
-    match crate::pool_keys::pool_keys(&state, &pool_id).await {
+    match tessera_idp::pool::keys::pool_keys(&state, &pool_id).await {
         Ok(keys) if !keys.all.is_empty() => {
             let mut response = (StatusCode::OK, keys.jwks.clone()).into_response();
             let headers = response.headers_mut();
@@ -71,7 +71,7 @@ pub(crate) async fn jwks(State(state): State<AppState>, Path(pool_id): Path<Stri
             Ok(None) => missing(format!("User pool {pool_id} does not exist.")),
             Err(error) => ApiError::from(error).into_response(),
         },
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 

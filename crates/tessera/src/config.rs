@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
-use tessera_server::bootstrap::{ClientSpec, PoolSpec};
+use tessera_idp::pool::bootstrap::{ClientSpec, PoolSpec};
 
 use crate::{CommonArgs, ServeArgs};
 
@@ -96,7 +96,7 @@ impl FileConfig {
         self.passwords
     }
 
-    /// The declared pools, for [`tessera_server::bootstrap::ensure`].
+    /// The declared pools, for [`tessera_idp::pool::bootstrap::ensure`].
     pub fn pool_specs(&self) -> anyhow::Result<Vec<PoolSpec>> {
         self.pools
             .iter()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tessera_core::{AccessKey, MasterKey, PasswordHasher, Random, SystemRandom};
-use tessera_server::{AppState, ServerConfig, SystemClock};
+use tessera_server::{AppState, ServiceConfig, SystemClock};
 use tessera_store::{Backend, Store};
 
 use crate::config::{FileConfig, Settings};
@@ -281,7 +281,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = AppState::new(
         store.clone(),
-        ServerConfig {
+        ServiceConfig {
             region: settings.region.clone(),
             account_id: settings.account_id.clone(),
             public_url: public_url.clone(),
@@ -293,7 +293,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_outbox(outbox_path)
     .with_password_hasher(hasher);
-    tessera_server::bootstrap::ensure(&state, &file.pool_specs()?).await?;
+    tessera_idp::pool::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 
     println!("tessera listening on http://{bound}");
     println!(

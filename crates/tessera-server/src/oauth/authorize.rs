@@ -9,8 +9,8 @@ use tessera_core::AppClient;
 use tessera_store::AuthorizationCode;
 
 use super::token::flow_allowed;
-use crate::app_client::strings;
 use crate::AppState;
+use tessera_idp::pool::app_client::strings;
 
 /// How long a code may wait for its redemption (Cognito: five minutes).
 pub(crate) const CODE_LIFETIME: Duration = Duration::from_secs(300);
@@ -288,12 +288,14 @@ pub(crate) async fn validate(
                 .copied()
                 .filter(|s| !USER_SCOPES.contains(s))
                 .collect();
-            let existing = crate::resource_server::existing_custom_scopes(state, pool_id, &custom)
-                .await
-                .map_err(|error| {
-                    tracing::error!(error = %error.message, "checking custom scopes");
-                    redirect("server_error", "An internal error occurred.")
-                })?;
+            let existing = tessera_idp::oauth_config::resource_server::existing_custom_scopes(
+                state, pool_id, &custom,
+            )
+            .await
+            .map_err(|error| {
+                tracing::error!(error = %error.message, "checking custom scopes");
+                redirect("server_error", "An internal error occurred.")
+            })?;
             allowed
                 .iter()
                 .copied()
@@ -341,12 +343,14 @@ pub(crate) async fn validate(
         .filter(|s| !USER_SCOPES.contains(s))
         .collect();
     if !custom.is_empty() {
-        let missing = crate::resource_server::unknown_custom_scope(state, pool_id, custom)
-            .await
-            .map_err(|error| {
-                tracing::error!(error = %error.message, "checking custom scopes");
-                redirect("server_error", "An internal error occurred.")
-            })?;
+        let missing = tessera_idp::oauth_config::resource_server::unknown_custom_scope(
+            state, pool_id, custom,
+        )
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error.message, "checking custom scopes");
+            redirect("server_error", "An internal error occurred.")
+        })?;
         if let Some(scope) = missing {
             return Err(redirect(
                 "invalid_scope",

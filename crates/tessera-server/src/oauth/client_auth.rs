@@ -87,7 +87,7 @@ pub(crate) async fn authenticate(
         (None, None) => {}
         // A confidential client must prove it holds its secret, and a public client must not
         // present one (it has none to present).
-        (Some(_), Some(given)) if crate::auth::secret_matches(&client, given) => {}
+        (Some(_), Some(given)) if tessera_idp::sign_in::secret_matches(&client, given) => {}
         _ => return Err(unknown()),
     }
     Ok(CallingClient { client })

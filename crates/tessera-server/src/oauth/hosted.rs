@@ -21,11 +21,11 @@ use super::page::{
     cookie, random_token, redirect, render, sha256_hex, Chrome, Csrf, DomainForm, Site,
     SESSION_LIFETIME,
 };
-use crate::app_client::strings;
-use crate::auth::{hosted_sign_in, HostedSignIn};
-use crate::directory::{secret_hash, Directory};
 use crate::protocol::RequestId;
 use crate::{ApiError, AppState};
+use tessera_idp::directory::{secret_hash, Directory};
+use tessera_idp::pool::app_client::strings;
+use tessera_idp::sign_in::{hosted_sign_in, HostedSignIn};
 
 /// One input of a form built from the pool's schema.
 struct Field {
@@ -164,7 +164,7 @@ impl PageRequest {
 
     /// Runs an API operation for the page.
     async fn call(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        crate::protocol::call(&self.state, operation, input, &self.request_id).await
+        Ok(self.state.call(operation, input, &self.request_id).await?)
     }
 
     /// The callback URL with a code for the signed-in user, after starting (or continuing)
@@ -626,7 +626,7 @@ async fn sign_in(
                 "NotAuthorizedException"
                 | "UserNotFoundException"
                 | "UserNotConfirmedException" => "Incorrect username or password.",
-                _ => return Err(error),
+                _ => return Err(error.into()),
             };
             login_page(
                 request,
@@ -714,7 +714,7 @@ async fn new_password(
             &auth.client.client_id
         ));
     }
-    let input = crate::input::Input::new(
+    let input = tessera_idp::input::Input::new(
         json!({
             "ClientId": auth.client.client_id,
             "ChallengeName": "NEW_PASSWORD_REQUIRED",
@@ -725,7 +725,7 @@ async fn new_password(
         .cloned()
         .unwrap_or_default(),
     );
-    match crate::auth::answer_challenge(
+    match tessera_idp::sign_in::answer_challenge(
         &request.state,
         &input,
         &auth.client,
@@ -767,7 +767,7 @@ async fn new_password(
             )
             .await
         }
-        Err(error) => Err(error),
+        Err(error) => Err(error.into()),
     }
 }
 

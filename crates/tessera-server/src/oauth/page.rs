@@ -111,10 +111,10 @@ impl Site {
 
 /// 32 random bytes in URL-safe base64 (43 characters): codes and cookie values.
 pub(crate) fn random_token(state: &AppState) -> String {
-    crate::auth::opaque(state, 32)
+    tessera_idp::sign_in::opaque(state, 32)
 }
 
-pub(crate) use crate::auth::sha256_hex;
+pub(crate) use tessera_idp::sign_in::sha256_hex;
 
 /// The value of a cookie in the request.
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

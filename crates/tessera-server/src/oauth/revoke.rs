@@ -56,6 +56,6 @@ async fn revoke_token(
             "Only refresh tokens can be revoked.",
         ));
     }
-    crate::auth::revoke_session_of(state, &caller.client, token).await?;
+    tessera_idp::sign_in::revoke_session_of(state, &caller.client, token).await?;
     Ok(())
 }

@@ -14,11 +14,13 @@ use tessera_core::{issue_client_token, AppClient, ClientTokenRequest, KeyUse};
 use super::client_auth::authenticate;
 use super::error::{no_store, OAuthError, JSON_UTF8};
 use super::form::Form;
-use crate::app_client::strings;
-use crate::auth::{issue_tokens_for, refresh_tokens, Credential, Issue, Issued, NewRefresh};
-use crate::pool_keys::pool_keys;
 use crate::protocol::RequestId;
 use crate::AppState;
+use tessera_idp::pool::app_client::strings;
+use tessera_idp::pool::keys::pool_keys;
+use tessera_idp::sign_in::{
+    issue_tokens_for, refresh_tokens, Credential, Issue, Issued, NewRefresh,
+};
 
 pub(crate) async fn token(
     State(state): State<AppState>,
@@ -114,9 +116,11 @@ async fn client_credentials(
     };
     // A scope stays allowed on the client after its resource server is deleted or loses it;
     // only scopes that still exist are granted.
-    let existing = crate::resource_server::existing_custom_scopes(state, pool_id, &granted)
-        .await
-        .map_err(|e| OAuthError::server_error(&e.message))?;
+    let existing = tessera_idp::oauth_config::resource_server::existing_custom_scopes(
+        state, pool_id, &granted,
+    )
+    .await
+    .map_err(|e| OAuthError::server_error(&e.message))?;
     if existing.is_empty() {
         return Err(OAuthError::invalid_scope(
             "No custom scope is allowed for this client.",
@@ -126,7 +130,7 @@ async fn client_credentials(
     let keys = pool_keys(state, pool_id)
         .await
         .map_err(|e| OAuthError::server_error(&e.message))?;
-    let validity = crate::auth::validity(
+    let validity = tessera_idp::sign_in::validity(
         client,
         "AccessTokenValidity",
         "AccessToken",
@@ -271,13 +275,18 @@ async fn authorization_code(
     if !strings(&client.settings, "CallbackURLs").contains(&redirect_uri) {
         return burn("The redirect_uri is no longer registered for this client.").await;
     }
-    let scope = crate::resource_server::still_granted(state, client, pool_id, &record.scope)
-        .await
-        .map_err(|e| OAuthError::server_error(&e.message))?;
+    let scope = tessera_idp::oauth_config::resource_server::still_granted(
+        state,
+        client,
+        pool_id,
+        &record.scope,
+    )
+    .await
+    .map_err(|e| OAuthError::server_error(&e.message))?;
     if scope.is_empty() {
         return burn("No scope of the authorization request is allowed any more.").await;
     }
-    let origin_jti = crate::auth::uuid(state);
+    let origin_jti = tessera_idp::sign_in::uuid(state);
     let issue = Issue {
         auth_time: record.auth_time,
         origin_jti,
@@ -335,8 +344,8 @@ async fn refresh_token(
     )
     .await
     .map_err(|error| match error.kind {
-        crate::auth::INVALID_SCOPE => OAuthError::invalid_scope(error.message),
-        _ if error.status.is_server_error() => OAuthError::server_error(&error.message),
+        tessera_idp::sign_in::INVALID_SCOPE => OAuthError::invalid_scope(error.message),
+        _ if error.is_internal() => OAuthError::server_error(&error.message),
         _ => OAuthError::invalid_grant(error.message),
     })?;
     let scope = issued.scope.clone();

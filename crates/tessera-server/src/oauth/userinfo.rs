@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::error::JSON_UTF8;
-use crate::AppState;
+use crate::{ApiError, AppState};
 
 fn challenge(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = status.into_response();
@@ -57,12 +57,13 @@ pub(crate) async fn userinfo(
             "Access token is expired, disabled, or deleted, or the user has globally signed out.",
         )
     };
-    let authorized = match crate::access_token::authorize_token(&state, token, false).await {
-        Ok(authorized) if authorized.directory.pool.id == pool_id => authorized,
-        Ok(_) => return invalid(),
-        Err(error) if error.status.is_server_error() => return error.into_response(),
-        Err(_) => return invalid(),
-    };
+    let authorized =
+        match tessera_idp::sign_in::access_token::authorize_token(&state, token, false).await {
+            Ok(authorized) if authorized.directory.pool.id == pool_id => authorized,
+            Ok(_) => return invalid(),
+            Err(error) if error.is_internal() => return ApiError::from(error).into_response(),
+            Err(_) => return invalid(),
+        };
     let scope = authorized
         .claims
         .get("scope")
@@ -84,7 +85,9 @@ pub(crate) async fn userinfo(
         },
         None => None,
     };
-    let readable = client.as_ref().and_then(crate::auth::read_attributes);
+    let readable = client
+        .as_ref()
+        .and_then(tessera_idp::sign_in::read_attributes);
     let email = scopes.contains(&"email");
     let phone = scopes.contains(&"phone");
     let profile = scopes.contains(&"profile");

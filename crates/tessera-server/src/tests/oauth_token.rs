@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use super::{pool_with_user, signed, state_with_clock};
 use crate::app;
-use crate::pool_keys::pool_keys;
+use tessera_idp::pool::keys::pool_keys;
 
 const API: &str = "https://api.example.com";
 

@@ -7,35 +7,35 @@ use tessera_core::{verify_jwt, KeyUse, TokenError, User, ADMIN_SCOPE};
 
 use crate::directory::{user_not_found, Directory};
 use crate::input::Input;
-use crate::pool_keys::pool_keys;
-use crate::{ApiError, AppState};
+use crate::pool::keys::pool_keys;
+use crate::{Error, Service};
 
 /// A verified access token with its pool and user.
-pub(crate) struct Authorized {
-    pub(crate) directory: Directory,
-    pub(crate) key: String,
-    pub(crate) user: User,
-    pub(crate) claims: std::sync::Arc<Map<String, Value>>,
+pub struct Authorized {
+    pub directory: Directory,
+    pub key: String,
+    pub user: User,
+    pub claims: std::sync::Arc<Map<String, Value>>,
 }
 
-fn refused(message: &str) -> ApiError {
-    ApiError::new("NotAuthorizedException", message)
+fn refused(message: &str) -> Error {
+    Error::new("NotAuthorizedException", message)
 }
 
-pub(crate) async fn authorize(state: &AppState, input: &Input) -> Result<Authorized, ApiError> {
+pub async fn authorize(state: &Service, input: &Input) -> Result<Authorized, Error> {
     let token = input.required_str("AccessToken")?;
     authorize_token(state, token, true).await
 }
 
 /// Verified tokens: SHA-256 of the token to its claims and `exp`.
-pub(crate) type VerifiedCache =
+pub type VerifiedCache =
     std::collections::HashMap<[u8; 32], (std::sync::Arc<Map<String, Value>>, u64)>;
 
 /// How many verified tokens the cache keeps before it is pruned.
 const VERIFIED_CACHE_LIMIT: usize = 100_000;
 
 /// The pool id of an issuer URL of this server.
-fn pool_of_issuer<'a>(state: &AppState, issuer: &'a str) -> Option<&'a str> {
+fn pool_of_issuer<'a>(state: &Service, issuer: &'a str) -> Option<&'a str> {
     issuer
         .strip_prefix(&state.config.public_url)
         .and_then(|rest| rest.strip_prefix('/'))
@@ -48,7 +48,7 @@ fn pool_of_issuer<'a>(state: &AppState, issuer: &'a str) -> Option<&'a str> {
 /// checked for every request (through the store, which may answer them from its own
 /// invalidated cache), so this cache never outlives a revocation.
 async fn verified_claims(
-    state: &AppState,
+    state: &Service,
     token: &str,
 ) -> Result<std::sync::Arc<Map<String, Value>>, TokenError> {
     let now = state.clock.now();
@@ -96,11 +96,11 @@ async fn verified_claims(
 
 /// Verifies an access token; `require_admin_scope` is false only where Cognito accepts any
 /// access token of the user (none today, kept for the OAuth endpoints).
-pub(crate) async fn authorize_token(
-    state: &AppState,
+pub async fn authorize_token(
+    state: &Service,
     token: &str,
     require_admin_scope: bool,
-) -> Result<Authorized, ApiError> {
+) -> Result<Authorized, Error> {
     let invalid = || refused("Invalid Access Token");
     let claims = verified_claims(state, token).await.map_err(|e| match e {
         TokenError::Expired => refused("Access Token has expired"),

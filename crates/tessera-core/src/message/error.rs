@@ -1,4 +1,4 @@
-//! The one error type of the crate.
+//! What a courier reports when a message could not be handed over.
 
 use std::path::PathBuf;
 

@@ -5,34 +5,34 @@ use std::sync::Arc;
 
 use tessera_core::{KeyUse, SigningKey};
 
-use crate::{ApiError, AppState};
+use crate::{Error, Service};
 
 /// The keys of one pool.
-pub(crate) struct PoolKeys {
+pub struct PoolKeys {
     /// Every key, oldest first; all of them verify.
-    pub(crate) all: Vec<SigningKey>,
+    pub all: Vec<SigningKey>,
     /// The JWKS document, serialised once.
-    pub(crate) jwks: String,
+    pub jwks: String,
 }
 
 impl PoolKeys {
     /// The newest key for a use: the one that signs.
-    pub(crate) fn signer(&self, key_use: KeyUse) -> Result<&SigningKey, ApiError> {
+    pub fn signer(&self, key_use: KeyUse) -> Result<&SigningKey, Error> {
         self.all
             .iter()
             .rev()
             .find(|k| k.key_use == key_use)
-            .ok_or_else(|| ApiError::internal(&"pool has no signing key"))
+            .ok_or_else(|| Error::internal(&"pool has no signing key"))
     }
 
     /// Every key of a use.
-    pub(crate) fn verifiers(&self, key_use: KeyUse) -> Vec<&SigningKey> {
+    pub fn verifiers(&self, key_use: KeyUse) -> Vec<&SigningKey> {
         self.all.iter().filter(|k| k.key_use == key_use).collect()
     }
 }
 
 /// The keys of a pool, from the cache or the store.
-pub(crate) async fn pool_keys(state: &AppState, pool_id: &str) -> Result<Arc<PoolKeys>, ApiError> {
+pub async fn pool_keys(state: &Service, pool_id: &str) -> Result<Arc<PoolKeys>, Error> {
     if let Some(keys) = state
         .keys
         .read()
@@ -58,7 +58,7 @@ pub(crate) async fn pool_keys(state: &AppState, pool_id: &str) -> Result<Arc<Poo
 }
 
 /// Forgets a pool's keys (the pool was deleted).
-pub(crate) fn forget(state: &AppState, pool_id: &str) {
+pub fn forget(state: &Service, pool_id: &str) {
     state
         .keys
         .write()

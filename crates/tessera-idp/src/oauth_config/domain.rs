@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value};
 use tessera_store::{StoreError, UserPoolDomain};
 
 use crate::input::Input;
-use crate::{user_pool, ApiError, AppState};
+use crate::pool::user_pool;
+use crate::{Error, Service};
 
 /// The model's pattern for prefix domains, quoted in Cognito's message.
 const PREFIX_PATTERN: &str = r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$";
@@ -25,13 +26,13 @@ const RESERVED_WORDS: &[&str] = &["aws", "amazon", "cognito"];
 const SETTINGS: &[&str] = &["CustomDomainConfig", "ManagedLoginVersion", "Routing"];
 
 /// A time as `yyyyMMddHHmmss` in UTC, the form of a domain's `Version` and of `CSSVersion`.
-pub(crate) fn compact_timestamp(time: SystemTime) -> String {
+pub fn compact_timestamp(time: SystemTime) -> String {
     tessera_core::UtcFields::of(time).compact()
 }
 
 /// The host that serves a domain: the FQDN of a custom domain, `<prefix>.<suffix>` for a
 /// prefix domain.
-fn serving_host(state: &AppState, domain: &UserPoolDomain) -> String {
+fn serving_host(state: &Service, domain: &UserPoolDomain) -> String {
     if domain.custom {
         domain.domain.clone()
     } else {
@@ -39,12 +40,12 @@ fn serving_host(state: &AppState, domain: &UserPoolDomain) -> String {
     }
 }
 
-fn no_such_domain() -> ApiError {
-    ApiError::invalid_parameter("No such domain or user pool exists.")
+fn no_such_domain() -> Error {
+    Error::invalid_parameter("No such domain or user pool exists.")
 }
 
-fn taken() -> ApiError {
-    ApiError::invalid_parameter("Domain already associated with another user pool.")
+fn taken() -> Error {
+    Error::invalid_parameter("Domain already associated with another user pool.")
 }
 
 /// The settings a Create or Update request gives.
@@ -59,7 +60,7 @@ fn requested_settings(input: &Input) -> Map<String, Value> {
 }
 
 /// The Create and Update response.
-fn write_output(state: &AppState, domain: &UserPoolDomain) -> Value {
+fn write_output(state: &Service, domain: &UserPoolDomain) -> Value {
     let mut out = json!({ "CloudFrontDomain": serving_host(state, domain) });
     for member in ["ManagedLoginVersion", "Routing"] {
         if let Some(value) = domain.settings.get(member) {
@@ -70,30 +71,30 @@ fn write_output(state: &AppState, domain: &UserPoolDomain) -> Value {
 }
 
 /// Checks a new domain's name for its kind.
-fn check_name(name: &str, custom: bool) -> Result<(), ApiError> {
+fn check_name(name: &str, custom: bool) -> Result<(), Error> {
     if custom {
         // The validator lets a dotted name through only when it is a lower-case FQDN.
         if !name.contains('.') {
-            return Err(ApiError::invalid_parameter(
+            return Err(Error::invalid_parameter(
                 "A custom domain must be a fully qualified domain name, such as auth.example.com.",
             ));
         }
         return Ok(());
     }
     if name.contains('.') {
-        return Err(ApiError::invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "The domain name contains an invalid character. Domain names can only contain lower-case letters, numbers, and hyphens. Please enter a different name that follows this format: {PREFIX_PATTERN}"
         )));
     }
     if let Some(word) = RESERVED_WORDS.iter().find(|word| name.contains(**word)) {
-        return Err(ApiError::invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "Domain cannot contain reserved word: {word}"
         )));
     }
     Ok(())
 }
 
-pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let name = input.required_str("Domain")?.to_owned();
     let settings = {
@@ -138,15 +139,15 @@ pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(write_output(state, &domain))
 }
 
-fn one_of_a_kind(custom: bool) -> ApiError {
-    ApiError::invalid_parameter(if custom {
+fn one_of_a_kind(custom: bool) -> Error {
+    Error::invalid_parameter(if custom {
         "The user pool already has a custom domain configured."
     } else {
         "The user pool already has a domain configured."
     })
 }
 
-pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
     let name = input.required_str("Domain")?;
     // Cognito answers an unknown domain with an empty description rather than an error;
     // Terraform relies on it (a description without Status means "gone").
@@ -167,7 +168,7 @@ pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, Ap
     Ok(json!({ "DomainDescription": description }))
 }
 
-pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let mut domain = match state.store.domain(input.required_str("Domain")?).await? {
         Some(domain) if domain.pool_id == pool.id => domain,
@@ -175,7 +176,7 @@ pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiE
     };
     let requested = requested_settings(&input);
     if requested.contains_key("CustomDomainConfig") && !domain.custom {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "CustomDomainConfig can only be set for a custom domain.",
         ));
     }
@@ -191,7 +192,7 @@ pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(write_output(state, &domain))
 }
 
-pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let name = input.required_str("Domain")?;
     if !state.store.delete_domain(&pool.id, name).await? {
@@ -202,10 +203,7 @@ pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiE
 }
 
 /// The `Domain` and `CustomDomain` members of a pool's description.
-pub(crate) async fn pool_members(
-    state: &AppState,
-    pool_id: &str,
-) -> Result<Map<String, Value>, ApiError> {
+pub async fn pool_members(state: &Service, pool_id: &str) -> Result<Map<String, Value>, Error> {
     let mut members = Map::new();
     for domain in state.store.domains_of_pool(pool_id).await? {
         let member = if domain.custom {

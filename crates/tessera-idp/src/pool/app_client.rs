@@ -8,7 +8,9 @@ use serde_json::{json, Map, Value};
 use tessera_core::{app_client_id, app_client_secret, AppClient};
 
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
-use crate::{resource_server, user_pool, ApiError, AppState};
+use crate::oauth_config::resource_server;
+use crate::pool::user_pool;
+use crate::{Error, Service};
 
 /// Client settings stored as given, defaults applied after.
 const SETTINGS: &[&str] = &[
@@ -43,18 +45,18 @@ const STANDARD_SCOPES: &[&str] = &[
     "aws.cognito.signin.user.admin",
 ];
 
-pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
     let client = create_client(state, input, None).await?;
     Ok(json!({ "UserPoolClient": describe_client(&client) }))
 }
 
 /// Creates a client with a fresh id and secret, or with the given ones (declarative
 /// bootstrap; the secret is used when `GenerateSecret` is true).
-pub(crate) async fn create_client(
-    state: &AppState,
+pub async fn create_client(
+    state: &Service,
     input: Input,
     fixed: Option<(String, Option<String>)>,
-) -> Result<AppClient, ApiError> {
+) -> Result<AppClient, Error> {
     let (fixed_id, fixed_secret) = match fixed {
         Some((id, secret)) => (Some(id), secret),
         None => (None, None),
@@ -78,12 +80,12 @@ pub(crate) async fn create_client(
     Ok(client)
 }
 
-pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
     let client = load(state, &input).await?;
     Ok(json!({ "UserPoolClient": describe_client(&client) }))
 }
 
-pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let mut client = load(state, &input).await?;
     client.settings = client_settings(&input, &pool, client.secret.is_some())?;
@@ -93,22 +95,22 @@ pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiE
     }
     client.last_modified_at = state.clock.now();
     if !state.store.update_app_client(&client).await? {
-        return Err(ApiError::client_not_found(&client.client_id));
+        return Err(Error::client_not_found(&client.client_id));
     }
     Ok(json!({ "UserPoolClient": describe_client(&client) }))
 }
 
-pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
     let pool_id = input.required_str("UserPoolId")?;
     let client_id = input.required_str("ClientId")?;
     user_pool::load(state, pool_id).await?;
     if !state.store.delete_app_client(pool_id, client_id).await? {
-        return Err(ApiError::client_not_found(client_id));
+        return Err(Error::client_not_found(client_id));
     }
     Ok(json!({}))
 }
 
-pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(60)).unwrap_or(60);
     let after = input.str("NextToken").map(decode_token).transpose()?;
@@ -131,7 +133,7 @@ pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiErr
     Ok(output)
 }
 
-async fn load(state: &AppState, input: &Input) -> Result<AppClient, ApiError> {
+async fn load(state: &Service, input: &Input) -> Result<AppClient, Error> {
     let pool_id = input.required_str("UserPoolId")?;
     let client_id = input.required_str("ClientId")?;
     match state.store.app_client(client_id).await? {
@@ -139,13 +141,13 @@ async fn load(state: &AppState, input: &Input) -> Result<AppClient, ApiError> {
         _ => {
             // Cognito names the pool when the pool itself is missing.
             user_pool::load(state, pool_id).await?;
-            Err(ApiError::client_not_found(client_id))
+            Err(Error::client_not_found(client_id))
         }
     }
 }
 
 /// The `UserPoolClientType` document.
-pub(crate) fn describe_client(client: &AppClient) -> Value {
+pub fn describe_client(client: &AppClient) -> Value {
     let mut out = Map::new();
     out.insert("UserPoolId".into(), json!(client.user_pool_id));
     out.insert("ClientName".into(), json!(client.client_name));
@@ -175,11 +177,11 @@ fn minutes(value: i64, unit: &str) -> i64 {
 }
 
 /// Validates a Create or Update request's settings and applies Cognito's defaults.
-pub(crate) fn client_settings(
+pub fn client_settings(
     input: &Input,
     pool: &tessera_core::UserPool,
     has_secret: bool,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, Error> {
     let mut settings = Map::new();
     for member in SETTINGS {
         if let Some(value) = input.get(member) {
@@ -215,22 +217,22 @@ pub(crate) fn client_settings(
     let refresh = validity("RefreshTokenValidity", "RefreshToken", 30, "days", "days");
     settings.insert("TokenValidityUnits".into(), Value::Object(units));
     if !(5..=24 * 60).contains(&access) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Access token validity must be between 5 minutes and 1 day.",
         ));
     }
     if !(5..=24 * 60).contains(&id) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Id token validity must be between 5 minutes and 1 day.",
         ));
     }
     if !(60..=3650 * 24 * 60).contains(&refresh) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Refresh token validity must be between 60 minutes and 10 years.",
         ));
     }
     if refresh <= access || refresh <= id {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Refresh token validity must be greater than the access token and ID token validity.",
         ));
     }
@@ -242,7 +244,7 @@ pub(crate) fn client_settings(
         .unwrap_or_default();
     let modern = flows.iter().filter(|f| f.starts_with("ALLOW_")).count();
     if modern != 0 && modern != flows.len() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "ExplicitAuthFlow values cannot be mixed with ALLOW_ and non-ALLOW_ prefix.",
         ));
     }
@@ -276,8 +278,8 @@ pub(crate) fn client_settings(
     Ok(settings)
 }
 
-fn scope_does_not_exist(scope: &str) -> ApiError {
-    ApiError::new(
+fn scope_does_not_exist(scope: &str) -> Error {
+    Error::new(
         "ScopeDoesNotExistException",
         format!("Invalid scope requested: {scope}"),
     )
@@ -285,10 +287,10 @@ fn scope_does_not_exist(scope: &str) -> ApiError {
 
 /// Refuses custom scopes that no resource server of the pool defines.
 async fn check_custom_scopes(
-    state: &AppState,
+    state: &Service,
     pool_id: &str,
     settings: &Map<String, Value>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let mut custom = strings(settings, "AllowedOAuthScopes");
     custom.retain(|s| !STANDARD_SCOPES.contains(s));
     match resource_server::unknown_custom_scope(state, pool_id, custom).await? {
@@ -298,7 +300,7 @@ async fn check_custom_scopes(
 }
 
 /// The strings of a list member of a client's settings (`AllowedOAuthFlows`, …).
-pub(crate) fn strings<'a>(settings: &'a Map<String, Value>, member: &str) -> Vec<&'a str> {
+pub fn strings<'a>(settings: &'a Map<String, Value>, member: &str) -> Vec<&'a str> {
     settings
         .get(member)
         .and_then(Value::as_array)
@@ -306,7 +308,7 @@ pub(crate) fn strings<'a>(settings: &'a Map<String, Value>, member: &str) -> Vec
         .unwrap_or_default()
 }
 
-fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(), ApiError> {
+fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(), Error> {
     let flows = strings(settings, "AllowedOAuthFlows");
     let scopes = strings(settings, "AllowedOAuthScopes");
     let enabled = settings
@@ -314,18 +316,18 @@ fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(),
         .and_then(Value::as_bool)
         == Some(true);
     if enabled && (flows.is_empty() || scopes.is_empty()) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "AllowedOAuthFlows and AllowedOAuthScopes are required if user pool client is allowed to use OAuth flows.",
         ));
     }
     if flows.contains(&"client_credentials") {
         if !has_secret {
-            return Err(ApiError::invalid_parameter(
+            return Err(Error::invalid_parameter(
                 "client_credentials flow can not be selected if client does not have a client secret.",
             ));
         }
         if flows.len() > 1 {
-            return Err(ApiError::invalid_parameter(
+            return Err(Error::invalid_parameter(
                 "client_credentials flow can not be selected along with code flow or implicit flow.",
             ));
         }
@@ -343,7 +345,7 @@ fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(),
         .any(|s| *s != "openid" && ["email", "profile", "phone"].contains(s))
         && !scopes.contains(&"openid")
     {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Scopes email, phone and profile require the openid scope.",
         ));
     }
@@ -353,19 +355,19 @@ fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(),
         .chain(strings(settings, "LogoutURLs").iter())
     {
         if !acceptable_redirect(url) {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "Invalid URL {url}: redirect URLs must be absolute, use https (http only for localhost) and have no fragment."
             )));
         }
     }
     if (flows.contains(&"code") || flows.contains(&"implicit")) && callbacks.is_empty() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "CallbackURLs are required when the code or implicit flow is allowed.",
         ));
     }
     if let Some(default) = settings.get("DefaultRedirectURI").and_then(Value::as_str) {
         if !callbacks.contains(&default) {
-            return Err(ApiError::invalid_parameter(
+            return Err(Error::invalid_parameter(
                 "DefaultRedirectURI must be one of the CallbackURLs.",
             ));
         }
@@ -406,7 +408,7 @@ fn acceptable_redirect(url: &str) -> bool {
 fn validate_attributes(
     settings: &Map<String, Value>,
     pool: &tessera_core::UserPool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let schema: Vec<&str> = pool
         .settings
         .get("SchemaAttributes")
@@ -420,7 +422,7 @@ fn validate_attributes(
     for (member, what) in [("ReadAttributes", "read"), ("WriteAttributes", "write")] {
         for attribute in strings(settings, member) {
             if !schema.contains(&attribute) {
-                return Err(ApiError::invalid_parameter(format!(
+                return Err(Error::invalid_parameter(format!(
                     "Invalid {what} attributes specified while creating a client: {attribute}"
                 )));
             }

@@ -2,6 +2,8 @@
 //! RespondToAuthChallenge (NEW_PASSWORD_REQUIRED), GetTokensFromRefreshToken, RevokeToken,
 //! GlobalSignOut and AdminUserGlobalSignOut.
 
+pub mod access_token;
+
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
@@ -12,14 +14,14 @@ use tessera_store::{AuthSession, RefreshRecord, UserChange};
 
 use crate::directory::{check_secret_hash, hides_users, Directory};
 use crate::input::Input;
-use crate::pool_keys::pool_keys;
-use crate::{ApiError, AppState};
+use crate::pool::keys::pool_keys;
+use crate::{Error, Service};
 
-fn refused(message: impl Into<String>) -> ApiError {
-    ApiError::new("NotAuthorizedException", message)
+fn refused(message: impl Into<String>) -> Error {
+    Error::new("NotAuthorizedException", message)
 }
 
-fn wrong_credentials() -> ApiError {
+fn wrong_credentials() -> Error {
     refused("Incorrect username or password.")
 }
 
@@ -28,7 +30,7 @@ const LOCKOUT_MAX: Duration = Duration::from_secs(15 * 60);
 
 /// How long sign-in stays locked after `failures` consecutive failures: nothing for the
 /// first four, then 2^(n-5) seconds (1 s after the fifth), doubling up to 15 minutes.
-pub(crate) fn lockout(failures: u32) -> Duration {
+pub fn lockout(failures: u32) -> Duration {
     if failures < 5 {
         return Duration::ZERO;
     }
@@ -36,7 +38,7 @@ pub(crate) fn lockout(failures: u32) -> Duration {
     Duration::from_secs(1u64 << exponent).min(LOCKOUT_MAX)
 }
 
-pub(crate) fn sha256_hex(text: &str) -> String {
+pub fn sha256_hex(text: &str) -> String {
     hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         text.as_bytes(),
@@ -45,14 +47,14 @@ pub(crate) fn sha256_hex(text: &str) -> String {
 
 /// An opaque random token: 32 random bytes in URL-safe base64, prefixed so logs tell the
 /// kinds apart.
-pub(crate) fn opaque(state: &AppState, bytes: usize) -> String {
+pub fn opaque(state: &Service, bytes: usize) -> String {
     use base64::Engine;
     let mut buf = vec![0u8; bytes];
     state.random.fill(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-pub(crate) fn uuid(state: &AppState) -> String {
+pub fn uuid(state: &Service) -> String {
     let mut bytes = [0u8; 16];
     state.random.fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes)
@@ -84,7 +86,7 @@ fn flow_enabled(client: &AppClient, modern: &str, legacy: Option<&str>) -> bool 
 }
 
 /// A token validity from the client's settings.
-pub(crate) fn validity(
+pub fn validity(
     client: &AppClient,
     member: &str,
     unit_member: &str,
@@ -110,7 +112,7 @@ pub(crate) fn validity(
     }
 }
 
-pub(crate) fn read_attributes(client: &AppClient) -> Option<Vec<String>> {
+pub fn read_attributes(client: &AppClient) -> Option<Vec<String>> {
     client
         .settings
         .get("ReadAttributes")
@@ -124,7 +126,7 @@ pub(crate) fn read_attributes(client: &AppClient) -> Option<Vec<String>> {
 }
 
 /// What becomes of the refresh token when tokens are issued.
-pub(crate) enum NewRefresh {
+pub enum NewRefresh {
     /// No new refresh token (a refresh without rotation).
     None,
     /// A new sign-in session with its own refresh token.
@@ -140,45 +142,45 @@ pub(crate) enum NewRefresh {
 }
 
 /// The session-level facts of one token issuance.
-pub(crate) struct Issue<'a> {
-    pub(crate) auth_time: SystemTime,
+pub struct Issue<'a> {
+    pub auth_time: SystemTime,
     /// The sign-in session the tokens belong to.
-    pub(crate) origin_jti: String,
-    pub(crate) refresh: NewRefresh,
+    pub origin_jti: String,
+    pub refresh: NewRefresh,
     /// The request id.
-    pub(crate) event_id: &'a str,
+    pub event_id: &'a str,
     /// The OAuth scopes of these tokens; `None` for the API flows
     /// (`aws.cognito.signin.user.admin`).
-    pub(crate) scope: Option<&'a str>,
+    pub scope: Option<&'a str>,
     /// The scopes the session was granted, kept with a new refresh token: a refresh may ask
     /// for fewer, but the session keeps them all (RFC 6749 §6).
-    pub(crate) granted: Option<&'a str>,
+    pub granted: Option<&'a str>,
     /// The authorization request's nonce.
-    pub(crate) nonce: Option<&'a str>,
+    pub nonce: Option<&'a str>,
 }
 
 /// Signed tokens, and the refresh token when one was issued.
-pub(crate) struct Issued {
-    pub(crate) id_token: String,
-    pub(crate) access_token: String,
-    pub(crate) expires_in: u64,
-    pub(crate) refresh_token: Option<String>,
+pub struct Issued {
+    pub id_token: String,
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: Option<String>,
     /// The scopes of the access token.
-    pub(crate) scope: String,
+    pub scope: String,
 }
 
 /// The user's tokens for `client`: ID and access tokens, and a refresh token as `issue`
 /// says. `None` when the authorization code of [`NewRefresh::RedeemCode`] was consumed, or
 /// the refresh token of [`NewRefresh::Rotate`] rotated or revoked, by another request
 /// meanwhile (nothing is stored then).
-pub(crate) async fn issue_tokens_for(
-    state: &AppState,
+pub async fn issue_tokens_for(
+    state: &Service,
     client: &AppClient,
     pool_id: &str,
     key: &str,
     user: &User,
     issue: Issue<'_>,
-) -> Result<Option<Issued>, ApiError> {
+) -> Result<Option<Issued>, Error> {
     let now = state.clock.now();
     let keys = pool_keys(state, pool_id).await?;
     let groups = state.store.groups_of_user(pool_id, key).await?;
@@ -283,7 +285,7 @@ pub(crate) async fn issue_tokens_for(
 /// named one and keeping its expiry) and returns the API's `AuthenticationResult`.
 #[allow(clippy::too_many_arguments)]
 async fn authentication_result(
-    state: &AppState,
+    state: &Service,
     client: &AppClient,
     directory: &Directory,
     key: &str,
@@ -292,7 +294,7 @@ async fn authentication_result(
     origin_jti: String,
     new_refresh: Option<Option<(String, SystemTime)>>,
     event_id: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let refresh = match new_refresh {
         None => NewRefresh::None,
         Some(None) => NewRefresh::Fresh,
@@ -313,7 +315,7 @@ async fn authentication_result(
     let issued = issue_tokens_for(state, client, &directory.pool.id, key, user, issue)
         .await?
         .ok_or_else(|| {
-            ApiError::new(
+            Error::new(
                 "RefreshTokenReuseException",
                 "Refresh Token has been revoked",
             )
@@ -337,21 +339,21 @@ fn api_result(issued: Issued) -> Value {
 /// The app client of a sign-in request; for the admin operations it must belong to the
 /// named pool.
 async fn client_of(
-    state: &AppState,
+    state: &Service,
     input: &Input,
     admin: bool,
-) -> Result<(AppClient, Directory), ApiError> {
+) -> Result<(AppClient, Directory), Error> {
     let client_id = input.required_str("ClientId")?;
     let client = state
         .store
         .app_client(client_id)
         .await?
-        .ok_or_else(|| ApiError::client_not_found(client_id))?;
+        .ok_or_else(|| Error::client_not_found(client_id))?;
     if admin {
         let pool_id = input.required_str("UserPoolId")?;
         if client.user_pool_id != pool_id {
-            crate::user_pool::load(state, pool_id).await?;
-            return Err(ApiError::client_not_found(client_id));
+            crate::pool::user_pool::load(state, pool_id).await?;
+            return Err(Error::client_not_found(client_id));
         }
     }
     let directory = Directory::load(state, &client.user_pool_id).await?;
@@ -365,20 +367,20 @@ fn parameter<'a>(input: &'a Input, member: &str, name: &str) -> Option<&'a str> 
         .and_then(Value::as_str)
 }
 
-fn required_parameter<'a>(input: &'a Input, member: &str, name: &str) -> Result<&'a str, ApiError> {
+fn required_parameter<'a>(input: &'a Input, member: &str, name: &str) -> Result<&'a str, Error> {
     parameter(input, member, name)
-        .ok_or_else(|| ApiError::invalid_parameter(format!("Missing required parameter {name}")))
+        .ok_or_else(|| Error::invalid_parameter(format!("Missing required parameter {name}")))
 }
 
-pub(crate) async fn initiate_auth(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn initiate_auth(state: &Service, input: Input) -> Result<Value, Error> {
     initiate(state, input, false).await
 }
 
-pub(crate) async fn admin_initiate_auth(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn admin_initiate_auth(state: &Service, input: Input) -> Result<Value, Error> {
     initiate(state, input, true).await
 }
 
-async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, ApiError> {
+async fn initiate(state: &Service, input: Input, admin: bool) -> Result<Value, Error> {
     let (client, directory) = client_of(state, &input, admin).await?;
     let flow = input.required_str("AuthFlow")?;
     match flow {
@@ -388,7 +390,7 @@ async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, 
                 "ALLOW_USER_PASSWORD_AUTH",
                 Some("USER_PASSWORD_AUTH"),
             ) {
-                return Err(ApiError::invalid_parameter(
+                return Err(Error::invalid_parameter(
                     "USER_PASSWORD_AUTH flow not enabled for this client",
                 ));
             }
@@ -400,7 +402,7 @@ async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, 
                 "ALLOW_ADMIN_USER_PASSWORD_AUTH",
                 Some("ADMIN_NO_SRP_AUTH"),
             ) {
-                return Err(ApiError::invalid_parameter(
+                return Err(Error::invalid_parameter(
                     "Auth flow not enabled for this client",
                 ));
             }
@@ -408,7 +410,7 @@ async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, 
         }
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
             if !flow_enabled(&client, "ALLOW_REFRESH_TOKEN_AUTH", None) {
-                return Err(ApiError::invalid_parameter(
+                return Err(Error::invalid_parameter(
                     "Auth flow not enabled for this client",
                 ));
             }
@@ -425,16 +427,16 @@ async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, 
         }
         "USER_SRP_AUTH" => {
             if !flow_enabled(&client, "ALLOW_USER_SRP_AUTH", None) {
-                return Err(ApiError::invalid_parameter(
+                return Err(Error::invalid_parameter(
                     "Auth flow not enabled for this client",
                 ));
             }
             srp_start(state, &input, &client, &directory).await
         }
         "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
-            ApiError::invalid_parameter("Initiate Auth method not supported."),
+            Error::invalid_parameter("Initiate Auth method not supported."),
         ),
-        other => Err(ApiError::new(
+        other => Err(Error::new(
             "UnsupportedOperationException",
             format!("The {other} flow is not supported by this version of tessera."),
         )),
@@ -442,10 +444,10 @@ async fn initiate(state: &AppState, input: Input, admin: bool) -> Result<Value, 
 }
 
 async fn verify_password(
-    state: &AppState,
+    state: &Service,
     password: &str,
     hash: Option<String>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let hasher = state.hasher.clone();
     let password = password.to_owned();
     state
@@ -457,11 +459,11 @@ async fn verify_password(
 }
 
 async fn password_sign_in(
-    state: &AppState,
+    state: &Service,
     input: &Input,
     client: &AppClient,
     directory: &Directory,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let username = required_parameter(input, "AuthParameters", "USERNAME")?;
     let password = required_parameter(input, "AuthParameters", "PASSWORD")?;
     check_secret_hash(
@@ -476,7 +478,7 @@ async fn password_sign_in(
         return Err(if hides_users(client) {
             wrong_credentials()
         } else {
-            ApiError::new("UserNotFoundException", "User does not exist.")
+            Error::new("UserNotFoundException", "User does not exist.")
         });
     };
     let failures = lockout_gate(state, directory, &key).await?;
@@ -496,7 +498,7 @@ async fn password_sign_in(
 
 /// Refuses a locked-out user before any password check and returns the count of recent
 /// consecutive failures.
-async fn lockout_gate(state: &AppState, directory: &Directory, key: &str) -> Result<u32, ApiError> {
+async fn lockout_gate(state: &Service, directory: &Directory, key: &str) -> Result<u32, Error> {
     let now = state.clock.now();
     match state
         .store
@@ -529,17 +531,17 @@ enum Primary {
 /// What follows a password check in every flow: the failure count, then the user-state
 /// checks in Cognito's order.
 async fn check_primary_factor(
-    state: &AppState,
+    state: &Service,
     directory: &Directory,
     key: &str,
     user: &User,
     correct: bool,
     failures: u32,
-) -> Result<Primary, ApiError> {
+) -> Result<Primary, Error> {
     let now = state.clock.now();
     // An unconfirmed user is told so even with a wrong password, as Cognito does.
     if user.status == UserStatus::Unconfirmed {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "UserNotConfirmedException",
             "User is not confirmed.",
         ));
@@ -561,7 +563,7 @@ async fn check_primary_factor(
         return Err(refused("User is disabled."));
     }
     match user.status {
-        UserStatus::ResetRequired => Err(ApiError::new(
+        UserStatus::ResetRequired => Err(Error::new(
             "PasswordResetRequiredException",
             "Password reset required for the user",
         )),
@@ -573,7 +575,7 @@ async fn check_primary_factor(
 /// The API's answer to a first factor: a challenge or tokens.
 #[allow(clippy::too_many_arguments)]
 async fn finish_primary_factor(
-    state: &AppState,
+    state: &Service,
     client: &AppClient,
     directory: &Directory,
     key: &str,
@@ -581,7 +583,7 @@ async fn finish_primary_factor(
     correct: bool,
     failures: u32,
     event_id: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     match check_primary_factor(state, directory, key, user, correct, failures).await? {
         Primary::NewPasswordRequired => {
             new_password_challenge(state, client, directory, key, user).await
@@ -604,7 +606,7 @@ async fn finish_primary_factor(
 }
 
 /// The outcome of a sign-in at the hosted pages.
-pub(crate) enum HostedSignIn {
+pub enum HostedSignIn {
     /// Signed in: the pages start a browser session and hand the client a code.
     SignedIn { key: String },
     /// A temporary password: the pages ask for a new one (and for the required attributes
@@ -622,13 +624,13 @@ pub(crate) enum HostedSignIn {
 /// (lockout, the same hashing work for unknown users, user state), except that the page
 /// never says whether a user exists: an unknown user and a wrong password read the same,
 /// and an unconfirmed account is revealed only to someone who knows its password.
-pub(crate) async fn hosted_sign_in(
-    state: &AppState,
+pub async fn hosted_sign_in(
+    state: &Service,
     client: &AppClient,
     directory: &Directory,
     username: &str,
     password: &str,
-) -> Result<HostedSignIn, ApiError> {
+) -> Result<HostedSignIn, Error> {
     let Some((key, user)) = directory.find(state, username).await? else {
         verify_password(state, password, None).await?;
         return Err(wrong_credentials());
@@ -683,11 +685,11 @@ pub(crate) async fn hosted_sign_in(
 /// USER_SRP_AUTH step 1: answers PASSWORD_VERIFIER with the salt, B and a SECRET_BLOCK that
 /// names the server's state (sealed in the store, single use).
 async fn srp_start(
-    state: &AppState,
+    state: &Service,
     input: &Input,
     client: &AppClient,
     directory: &Directory,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     use base64::Engine;
     let username = required_parameter(input, "AuthParameters", "USERNAME")?;
     let big_a = required_parameter(input, "AuthParameters", "SRP_A")?;
@@ -723,12 +725,7 @@ async fn srp_start(
             );
             (String::new(), username.to_owned(), verifier, true)
         }
-        None => {
-            return Err(ApiError::new(
-                "UserNotFoundException",
-                "User does not exist.",
-            ))
-        }
+        None => return Err(Error::new("UserNotFoundException", "User does not exist.")),
     };
     let challenge = tessera_core::srp_challenge(&verifier, big_a, state.random.as_ref())
         .map_err(|_| wrong_credentials())?;
@@ -768,20 +765,18 @@ async fn srp_start(
 /// USER_SRP_AUTH step 2: checks PASSWORD_CLAIM_SIGNATURE against the state the secret block
 /// names.
 async fn srp_finish(
-    state: &AppState,
+    state: &Service,
     input: &Input,
     client: &AppClient,
     directory: &Directory,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let secret_block =
         required_parameter(input, "ChallengeResponses", "PASSWORD_CLAIM_SECRET_BLOCK")?;
     let signature = required_parameter(input, "ChallengeResponses", "PASSWORD_CLAIM_SIGNATURE")?;
     let timestamp = required_parameter(input, "ChallengeResponses", "TIMESTAMP")?;
     let username = required_parameter(input, "ChallengeResponses", "USERNAME")?;
     let signed_at = tessera_core::srp::parse_timestamp(timestamp).map_err(|_| {
-        ApiError::invalid_parameter(
-            "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.",
-        )
+        Error::invalid_parameter("TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
     })?;
     check_secret_hash(
         client,
@@ -804,8 +799,7 @@ async fn srp_finish(
     if now > session.expires_at {
         return Err(refused("Invalid session for the user, session is expired."));
     }
-    let srp_state: Value =
-        serde_json::from_str(&session.state).map_err(|e| ApiError::internal(&e))?;
+    let srp_state: Value = serde_json::from_str(&session.state).map_err(|e| Error::internal(&e))?;
     if srp_state["decoy"].as_bool() != Some(false) {
         return Err(wrong_credentials());
     }
@@ -818,7 +812,7 @@ async fn srp_finish(
     };
     let failures = lockout_gate(state, directory, &session.username_key).await?;
     let bytes = |name: &str| {
-        hex::decode(srp_state[name].as_str().unwrap_or("")).map_err(|e| ApiError::internal(&e))
+        hex::decode(srp_state[name].as_str().unwrap_or("")).map_err(|e| Error::internal(&e))
     };
     let challenge = tessera_core::SrpChallenge {
         big_a: bytes("a")?,
@@ -870,12 +864,12 @@ fn auth_session_validity(client: &AppClient) -> Duration {
 }
 
 async fn new_password_challenge(
-    state: &AppState,
+    state: &Service,
     client: &AppClient,
     directory: &Directory,
     key: &str,
     user: &User,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let now = state.clock.now();
     let days = tessera_core::PasswordPolicy::from_pool_settings(&directory.pool.settings)
         .temporary_password_validity_days;
@@ -923,21 +917,18 @@ async fn new_password_challenge(
     }))
 }
 
-pub(crate) async fn respond_to_auth_challenge(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn respond_to_auth_challenge(state: &Service, input: Input) -> Result<Value, Error> {
     respond(state, input, false).await
 }
 
-pub(crate) async fn admin_respond_to_auth_challenge(
-    state: &AppState,
+pub async fn admin_respond_to_auth_challenge(
+    state: &Service,
     input: Input,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     respond(state, input, true).await
 }
 
-async fn respond(state: &AppState, input: Input, admin: bool) -> Result<Value, ApiError> {
+async fn respond(state: &Service, input: Input, admin: bool) -> Result<Value, Error> {
     let (client, directory) = client_of(state, &input, admin).await?;
     let challenge = input.required_str("ChallengeName")?;
     if challenge == "PASSWORD_VERIFIER" {
@@ -961,13 +952,13 @@ async fn respond(state: &AppState, input: Input, admin: bool) -> Result<Value, A
 /// Answers a challenge of a challenge session (NEW_PASSWORD_REQUIRED) and returns the
 /// signed-in user, for the API (which then issues tokens) and the hosted pages (which hand
 /// out a code).
-pub(crate) async fn answer_challenge(
-    state: &AppState,
+pub async fn answer_challenge(
+    state: &Service,
     input: &Input,
     client: &AppClient,
     directory: &Directory,
     challenge: &str,
-) -> Result<(String, User), ApiError> {
+) -> Result<(String, User), Error> {
     let invalid_session = || refused("Invalid session for the user.");
     let session_value = input.str("Session").ok_or_else(invalid_session)?;
     let session = state
@@ -996,7 +987,7 @@ pub(crate) async fn answer_challenge(
     if named.as_deref() != Some(session.username_key.as_str()) {
         return Err(invalid_session());
     }
-    let restore = |state: AppState, session: AuthSession| async move {
+    let restore = |state: Service, session: AuthSession| async move {
         state.store.insert_auth_session(&session).await
     };
     let outcome = async {
@@ -1025,28 +1016,28 @@ pub(crate) async fn answer_challenge(
                 let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
                 schema
                     .validate(&pairs, false, false)
-                    .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+                    .map_err(|e| Error::invalid_parameter(e.to_string()))?;
                 for (name, value) in &pairs {
                     user.attributes.insert(name.clone(), value.clone());
                 }
                 let present: Vec<&str> = user.attributes.keys().map(String::as_str).collect();
                 let missing = schema.missing_required(&present);
                 if !missing.is_empty() {
-                    return Err(ApiError::invalid_parameter(
+                    return Err(Error::invalid_parameter(
                         tessera_core::AttributeError::required(missing).to_string(),
                     ));
                 }
                 tessera_core::PasswordPolicy::from_pool_settings(&directory.pool.settings)
                     .check(password)
                     .map_err(|v| {
-                        ApiError::new(
+                        Error::new(
                             "InvalidPasswordException",
                             format!("Password does not conform to policy: {}", v.reason()),
                         )
                     })?;
                 Ok(password.to_owned())
             }
-            _ => Err(ApiError::invalid_parameter(format!(
+            _ => Err(Error::invalid_parameter(format!(
                 "The challenge {challenge} is not supported."
             ))),
         }
@@ -1085,7 +1076,7 @@ pub(crate) async fn answer_challenge(
 
 /// How a refresh request proves the client: SECRET_HASH (InitiateAuth), the client secret
 /// itself (GetTokensFromRefreshToken), or already at the OAuth token endpoint.
-pub(crate) enum Credential<'a> {
+pub enum Credential<'a> {
     SecretHash(Option<&'a str>),
     ClientSecret(Option<&'a str>),
     /// The OAuth token endpoint authenticated the client; a rotated token used again there
@@ -1103,14 +1094,14 @@ fn rotation_enabled(client: &AppClient) -> bool {
 }
 
 /// True when the client has a secret and `given` is it, compared in constant time.
-pub(crate) fn secret_matches(client: &AppClient, given: &str) -> bool {
+pub fn secret_matches(client: &AppClient, given: &str) -> bool {
     use subtle::ConstantTimeEq;
     client.secret.as_ref().is_some_and(|secret| {
         secret.len() == given.len() && bool::from(secret.as_bytes().ct_eq(given.as_bytes()))
     })
 }
 
-fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<(), ApiError> {
+fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<(), Error> {
     match (&client.secret, given) {
         (None, None) => Ok(()),
         (Some(_), Some(given)) if secret_matches(client, given) => Ok(()),
@@ -1122,13 +1113,13 @@ fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<(), Ap
 }
 
 async fn refresh(
-    state: &AppState,
+    state: &Service,
     client: &AppClient,
     directory: &Directory,
     token: &str,
     credential: Credential<'_>,
     event_id: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let issued = refresh_tokens(
         state,
         client,
@@ -1145,15 +1136,15 @@ async fn refresh(
 /// A refresh: new ID and access tokens for the session of a refresh token (and a new refresh
 /// token when the client rotates them). `narrow` is an OAuth `scope` parameter, which may
 /// only ask for a subset of the scopes the session was granted.
-pub(crate) async fn refresh_tokens(
-    state: &AppState,
+pub async fn refresh_tokens(
+    state: &Service,
     client: &AppClient,
     pool_id: &str,
     token: &str,
     credential: Credential<'_>,
     event_id: &str,
     narrow: Option<&str>,
-) -> Result<Issued, ApiError> {
+) -> Result<Issued, Error> {
     let invalid = || refused("Invalid Refresh Token");
     let hash = sha256_hex(token);
     let record = state
@@ -1202,7 +1193,7 @@ pub(crate) async fn refresh_tokens(
             );
             state.store.revoke_origin(&record.origin_jti).await?;
         }
-        return Err(ApiError::new(
+        return Err(Error::new(
             "RefreshTokenReuseException",
             "Refresh Token has been revoked",
         ));
@@ -1216,9 +1207,10 @@ pub(crate) async fn refresh_tokens(
     // Scopes granted at the OAuth endpoints hold only while the client is still allowed
     // them and their resource server still has them.
     let session_scope = match &record.scope {
-        Some(scope) => {
-            Some(crate::resource_server::still_granted(state, client, pool_id, scope).await?)
-        }
+        Some(scope) => Some(
+            crate::oauth_config::resource_server::still_granted(state, client, pool_id, scope)
+                .await?,
+        ),
         None => None,
     };
     let granted = session_scope.as_deref().unwrap_or(ADMIN_SCOPE);
@@ -1227,7 +1219,7 @@ pub(crate) async fn refresh_tokens(
             let mut kept: Vec<&str> = Vec::new();
             for scope in requested.split(' ').filter(|s| !s.is_empty()) {
                 if !granted.split(' ').any(|g| g == scope) {
-                    return Err(ApiError::new(
+                    return Err(Error::new(
                         INVALID_SCOPE,
                         format!("The scope {scope} was not granted to this refresh token."),
                     ));
@@ -1265,7 +1257,7 @@ pub(crate) async fn refresh_tokens(
             if oauth {
                 state.store.revoke_origin(&record.origin_jti).await?;
             }
-            Err(ApiError::new(
+            Err(Error::new(
                 "RefreshTokenReuseException",
                 "Refresh Token has been revoked",
             ))
@@ -1275,15 +1267,12 @@ pub(crate) async fn refresh_tokens(
 
 /// The error kind of a refresh asking for scopes it was not granted (only the OAuth
 /// endpoint sends `scope`; it answers `invalid_scope`).
-pub(crate) const INVALID_SCOPE: &str = "InvalidScope";
+pub const INVALID_SCOPE: &str = "InvalidScope";
 
-pub(crate) async fn get_tokens_from_refresh_token(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn get_tokens_from_refresh_token(state: &Service, input: Input) -> Result<Value, Error> {
     let (client, directory) = client_of(state, &input, false).await?;
     if !flow_enabled(&client, "ALLOW_REFRESH_TOKEN_AUTH", None) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Auth flow not enabled for this client",
         ));
     }
@@ -1300,19 +1289,19 @@ pub(crate) async fn get_tokens_from_refresh_token(
     Ok(json!({ "AuthenticationResult": result["AuthenticationResult"] }))
 }
 
-pub(crate) async fn revoke_token(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn revoke_token(state: &Service, input: Input) -> Result<Value, Error> {
     let client_id = input.required_str("ClientId")?;
     let client = state
         .store
         .app_client(client_id)
         .await?
-        .ok_or_else(|| ApiError::client_not_found(client_id))?;
+        .ok_or_else(|| Error::client_not_found(client_id))?;
     let secret_ok = match (&client.secret, input.str("ClientSecret")) {
         (None, _) => true,
         (Some(_), given) => given.is_some_and(|given| secret_matches(&client, given)),
     };
     if !secret_ok {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "UnauthorizedException",
             "Invalid client secret.",
         ));
@@ -1323,14 +1312,14 @@ pub(crate) async fn revoke_token(state: &AppState, input: Input) -> Result<Value
         .and_then(Value::as_bool)
         == Some(false)
     {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "UnsupportedOperationException",
             "Token revocation is not enabled for this client.",
         ));
     }
     let token = input.required_str("Token")?;
     if token.split('.').count() == 3 {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "UnsupportedTokenTypeException",
             "Only refresh tokens can be revoked.",
         ));
@@ -1342,8 +1331,8 @@ pub(crate) async fn revoke_token(state: &AppState, input: Input) -> Result<Value
 /// Revokes the refresh token `token` of `client`, and with it its whole sign-in session
 /// (RevokeToken and `/oauth2/revoke`). Unknown tokens and other clients' tokens are answered
 /// like revoked ones: the answer tells nothing about which tokens exist (RFC 7009 §2.2).
-pub(crate) async fn revoke_session_of(
-    state: &AppState,
+pub async fn revoke_session_of(
+    state: &Service,
     client: &AppClient,
     token: &str,
 ) -> Result<(), tessera_store::StoreError> {
@@ -1355,8 +1344,8 @@ pub(crate) async fn revoke_session_of(
     Ok(())
 }
 
-pub(crate) async fn global_sign_out(state: &AppState, input: Input) -> Result<Value, ApiError> {
-    let authorized = crate::access_token::authorize(state, &input).await?;
+pub async fn global_sign_out(state: &Service, input: Input) -> Result<Value, Error> {
+    let authorized = crate::sign_in::access_token::authorize(state, &input).await?;
     state
         .store
         .revoke_user_tokens(&authorized.directory.pool.id, &authorized.key)
@@ -1364,10 +1353,7 @@ pub(crate) async fn global_sign_out(state: &AppState, input: Input) -> Result<Va
     Ok(json!({}))
 }
 
-pub(crate) async fn admin_user_global_sign_out(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_user_global_sign_out(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)

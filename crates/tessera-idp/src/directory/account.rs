@@ -6,36 +6,36 @@ use serde_json::{json, Value};
 use tessera_core::{CodePurpose, PasswordPolicy};
 use tessera_store::UserChange;
 
-use crate::access_token::{authorize, Authorized};
 use crate::directory::{
     alias_error, attribute_list, attribute_pairs, check_code, deliver, new_code,
     verification_template, Destination, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::Input;
-use crate::{ApiError, AppState};
+use crate::sign_in::access_token::{authorize, Authorized};
+use crate::{Error, Service};
 
-fn purpose_of(attribute: &str) -> Result<CodePurpose, ApiError> {
+fn purpose_of(attribute: &str) -> Result<CodePurpose, Error> {
     match attribute {
         "email" => Ok(CodePurpose::VerifyEmail),
         "phone_number" => Ok(CodePurpose::VerifyPhoneNumber),
-        other => Err(ApiError::invalid_parameter(format!(
+        other => Err(Error::invalid_parameter(format!(
             "Attribute {other} cannot be verified."
         ))),
     }
 }
 
-pub(crate) async fn get_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn get_user(state: &Service, input: Input) -> Result<Value, Error> {
     let Authorized { user, .. } = authorize(state, &input).await?;
     Ok(json!({ "Username": user.username, "UserAttributes": attribute_list(&user, None) }))
 }
 
-pub(crate) async fn delete_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn delete_user(state: &Service, input: Input) -> Result<Value, Error> {
     let Authorized { directory, key, .. } = authorize(state, &input).await?;
     state.store.delete_user(&directory.pool.id, &key).await?;
     Ok(json!({}))
 }
 
-pub(crate) async fn change_password(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn change_password(state: &Service, input: Input) -> Result<Value, Error> {
     let Authorized {
         directory,
         key,
@@ -50,7 +50,7 @@ pub(crate) async fn change_password(state: &AppState, input: Input) -> Result<Va
         .hash_work(move || stored.is_some_and(|hash| hasher.verify(&previous, &hash)))
         .await?;
     if !correct {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "NotAuthorizedException",
             "Incorrect username or password.",
         ));
@@ -58,7 +58,7 @@ pub(crate) async fn change_password(state: &AppState, input: Input) -> Result<Va
     PasswordPolicy::from_pool_settings(&directory.pool.settings)
         .check(&proposed)
         .map_err(|v| {
-            ApiError::new(
+            Error::new(
                 "InvalidPasswordException",
                 format!("Password does not conform to policy: {}", v.reason()),
             )
@@ -92,10 +92,7 @@ fn requires_verification_before_update(
         .is_some_and(|list| list.iter().any(|a| a.as_str() == Some(attribute)))
 }
 
-pub(crate) async fn update_user_attributes(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn update_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
     let authorized = authorize(state, &input).await?;
     let pairs = attribute_pairs(&input, "UserAttributes");
     // A client with WriteAttributes may write only those.
@@ -107,7 +104,7 @@ pub(crate) async fn update_user_attributes(
     if let Some(client) = state.store.app_client(client_id).await? {
         crate::directory::check_write_attributes(&client, &pairs)?;
     }
-    crate::user::attributes_for(&authorized.directory, &pairs, false, false)?;
+    crate::directory::user::attributes_for(&authorized.directory, &pairs, false, false)?;
 
     let Authorized {
         directory,
@@ -128,7 +125,7 @@ pub(crate) async fn update_user_attributes(
         let mut target = user.clone();
         target.attributes.insert(name.clone(), value.clone());
         let destination = Destination::of(&target, name)
-            .ok_or_else(|| ApiError::internal(&"contact attribute missing"))?;
+            .ok_or_else(|| Error::internal(&"contact attribute missing"))?;
         if requires_verification_before_update(&directory, name) {
             // The old value stays until the new one is verified.
             code.pending_value = Some(value.clone());
@@ -171,10 +168,7 @@ pub(crate) async fn update_user_attributes(
     Ok(json!({ "CodeDeliveryDetailsList": details }))
 }
 
-pub(crate) async fn delete_user_attributes(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn delete_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
     let Authorized {
         directory,
         key,
@@ -186,10 +180,10 @@ pub(crate) async fn delete_user_attributes(
     Ok(json!({}))
 }
 
-pub(crate) async fn get_user_attribute_verification_code(
-    state: &AppState,
+pub async fn get_user_attribute_verification_code(
+    state: &Service,
     input: Input,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let Authorized {
         directory,
         key,
@@ -211,7 +205,7 @@ pub(crate) async fn get_user_attribute_verification_code(
             .insert(attribute.to_owned(), value.clone());
     }
     let destination = Destination::of(&target, attribute).ok_or_else(|| {
-        ApiError::invalid_parameter(format!("The user has no {attribute} to verify."))
+        Error::invalid_parameter(format!("The user has no {attribute} to verify."))
     })?;
     let mut code = new_code(state, purpose, SIGN_UP_CODE_VALIDITY, state.clock.now());
     code.pending_value = pending;
@@ -237,10 +231,7 @@ pub(crate) async fn get_user_attribute_verification_code(
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))
 }
 
-pub(crate) async fn verify_user_attribute(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn verify_user_attribute(state: &Service, input: Input) -> Result<Value, Error> {
     let Authorized {
         directory,
         key,

@@ -10,7 +10,9 @@ use tessera_proto::model::ServiceModel;
 use tessera_proto::validate::ValidationError;
 
 use crate::input::Input;
-use crate::{app_client, user_pool, ApiError, AppState};
+use crate::pool::app_client;
+use crate::pool::user_pool;
+use crate::{Error, Service};
 
 /// A pool to create when missing.
 #[derive(Debug, Clone)]
@@ -55,7 +57,7 @@ pub struct BootstrapError {
     message: String,
 }
 
-fn fail(what: &str, error: ApiError) -> BootstrapError {
+fn fail(what: &str, error: Error) -> BootstrapError {
     BootstrapError {
         what: what.to_owned(),
         message: format!("{}: {}", error.kind, error.message),
@@ -63,13 +65,13 @@ fn fail(what: &str, error: ApiError) -> BootstrapError {
 }
 
 /// Creates every declared pool and client that does not exist yet.
-pub async fn ensure(state: &AppState, pools: &[PoolSpec]) -> Result<(), BootstrapError> {
+pub async fn ensure(state: &Service, pools: &[PoolSpec]) -> Result<(), BootstrapError> {
     for pool in pools {
         let what = format!("pool {}", pool.id);
         if !valid_id(&pool.id, true) {
             return Err(fail(
                 &what,
-                ApiError::invalid_parameter("a pool id looks like us-east-1_Example01"),
+                Error::invalid_parameter("a pool id looks like us-east-1_Example01"),
             ));
         }
         if state
@@ -92,14 +94,14 @@ pub async fn ensure(state: &AppState, pools: &[PoolSpec]) -> Result<(), Bootstra
             if !valid_id(&client.id, false) {
                 return Err(fail(
                     &what,
-                    ApiError::invalid_parameter("a client id has only letters, digits, _ and +"),
+                    Error::invalid_parameter("a client id has only letters, digits, _ and +"),
                 ));
             }
             if let Some(secret) = &client.secret {
                 if !(24..=64).contains(&secret.len()) || !valid_id(secret, false) {
                     return Err(fail(
                         &what,
-                        ApiError::invalid_parameter(
+                        Error::invalid_parameter(
                             "a client secret has 24 to 64 letters, digits, _ or +",
                         ),
                     ));
@@ -167,10 +169,10 @@ fn aws_members(operation: &str, settings: &Map<String, Value>) -> Map<String, Va
         .collect()
 }
 
-fn validated(operation: &str, request: Map<String, Value>) -> Result<Input, ApiError> {
+fn validated(operation: &str, request: Map<String, Value>) -> Result<Input, Error> {
     let model = ServiceModel::cognito_idp();
     let Some(op) = model.operation(operation) else {
-        return Err(ApiError::invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "unknown operation {operation}"
         )));
     };
@@ -180,6 +182,6 @@ fn validated(operation: &str, request: Map<String, Value>) -> Result<Input, ApiE
         .map(Input::new)
         .map_err(|error| match error {
             ValidationError::Serialization(message)
-            | ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
+            | ValidationError::InvalidParameter(message) => Error::invalid_parameter(message),
         })
 }

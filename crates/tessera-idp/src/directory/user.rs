@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
+use tessera_core::message::Channel;
 use tessera_core::{
     parse_user_filter, AttributeSchema, CodePurpose, FilterAttribute, FilterOp, PasswordPolicy,
     User, UserStatus,
 };
-use tessera_delivery::Channel;
 use tessera_store::{StoreError, UserChange};
 
 use crate::directory::{
@@ -17,7 +17,7 @@ use crate::directory::{
     Destination, Directory, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
-use crate::{ApiError, AppState};
+use crate::{Error, Service};
 
 fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
     UserChange {
@@ -30,22 +30,22 @@ fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
 }
 
 /// The pool's password policy applied to a password, worded for the operation.
-fn check_policy(directory: &Directory, password: &str, wording: &str) -> Result<(), ApiError> {
+fn check_policy(directory: &Directory, password: &str, wording: &str) -> Result<(), Error> {
     PasswordPolicy::from_pool_settings(&directory.pool.settings)
         .check(password)
         .map_err(|violation| {
-            ApiError::new(
+            Error::new(
                 "InvalidPasswordException",
                 format!("{wording}: {}", violation.reason()),
             )
         })
 }
 
-fn schema_error(error: tessera_core::AttributeError) -> ApiError {
-    ApiError::invalid_parameter(error.to_string())
+fn schema_error(error: tessera_core::AttributeError) -> Error {
+    Error::invalid_parameter(error.to_string())
 }
 
-fn new_sub(state: &AppState) -> String {
+fn new_sub(state: &Service) -> String {
     let mut bytes = [0u8; 16];
     state.random.fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes)
@@ -54,12 +54,12 @@ fn new_sub(state: &AppState) -> String {
 }
 
 /// Validates client-given attributes and returns them as a map.
-pub(crate) fn attributes_for(
+pub fn attributes_for(
     directory: &Directory,
     pairs: &[(String, String)],
     creating: bool,
     admin: bool,
-) -> Result<BTreeMap<String, String>, ApiError> {
+) -> Result<BTreeMap<String, String>, Error> {
     let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
     // Only administrators may mark contact attributes verified.
     if !admin {
@@ -67,7 +67,7 @@ pub(crate) fn attributes_for(
             .iter()
             .find(|(n, _)| n == "email_verified" || n == "phone_number_verified")
         {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "Cannot modify the attribute {name}."
             )));
         }
@@ -97,10 +97,10 @@ fn username_for_new_user(
     given: &str,
     sub: &str,
     attributes: &mut BTreeMap<String, String>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     if directory.username_attributes.is_empty() {
         if directory.alias_attributes.iter().any(|a| a == "email") && looks_like_email(given) {
-            return Err(ApiError::invalid_parameter(
+            return Err(Error::invalid_parameter(
                 "Username cannot be of email format, since user pool is configured for email alias.",
             ));
         }
@@ -110,7 +110,7 @@ fn username_for_new_user(
             .any(|a| a == "phone_number")
             && looks_like_phone(given)
         {
-            return Err(ApiError::invalid_parameter(
+            return Err(Error::invalid_parameter(
                 "Username cannot be of phone_number format, since user pool is configured for phone_number alias.",
             ));
         }
@@ -132,13 +132,13 @@ fn username_for_new_user(
                 .join(" or ")
                 .replace("phone_number", "a phone number")
                 .replace("email", "an email");
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "Username should be {wanted}."
             )));
         };
     if let Some(existing) = attributes.get(attribute) {
         if existing != given {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "The {attribute} attribute must equal the username in this user pool."
             )));
         }
@@ -148,19 +148,19 @@ fn username_for_new_user(
 }
 
 /// The taken-username error, worded as Cognito words it for username-attribute pools.
-fn username_taken(directory: &Directory, admin: bool) -> ApiError {
+fn username_taken(directory: &Directory, admin: bool) -> Error {
     if let Some(kind) = directory.username_attributes.first() {
         let kind = if kind == "phone_number" {
             "phone_number"
         } else {
             "email"
         };
-        return ApiError::new(
+        return Error::new(
             "UsernameExistsException",
             format!("An account with the given {kind} already exists."),
         );
     }
-    ApiError::new(
+    Error::new(
         "UsernameExistsException",
         if admin {
             "User account already exists"
@@ -170,7 +170,7 @@ fn username_taken(directory: &Directory, admin: bool) -> ApiError {
     )
 }
 
-fn insert_error(directory: &Directory, admin: bool, error: StoreError) -> ApiError {
+fn insert_error(directory: &Directory, admin: bool, error: StoreError) -> Error {
     match error {
         StoreError::Conflict => username_taken(directory, admin),
         StoreError::AliasTaken(_) if !directory.username_attributes.is_empty() => {
@@ -188,7 +188,7 @@ fn confirmation_destination(directory: &Directory, user: &User) -> Option<Destin
         .find_map(|a| Destination::of(user, a))
 }
 
-pub(crate) async fn sign_up(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     let given = input.required_str("Username")?;
     let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
     let admin_only = directory
@@ -199,7 +199,7 @@ pub(crate) async fn sign_up(state: &AppState, input: Input) -> Result<Value, Api
         .and_then(Value::as_bool)
         .unwrap_or(false);
     if admin_only {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "NotAuthorizedException",
             "SignUp is not permitted for this user pool",
         ));
@@ -269,13 +269,13 @@ pub(crate) async fn sign_up(state: &AppState, input: Input) -> Result<Value, Api
 /// With `force_alias`, an alias another user holds moves to this user, as Cognito's
 /// ForceAliasCreation does.
 async fn confirm(
-    state: &AppState,
+    state: &Service,
     directory: &Directory,
     key: &str,
     mut user: User,
     verified: Option<&str>,
     force_alias: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     user.status = UserStatus::Confirmed;
     if let Some(attribute) = verified {
         user.attributes
@@ -300,11 +300,11 @@ async fn confirm(
 
 /// Takes aliases away from other users that hold them, marking those attributes unverified.
 async fn release_aliases(
-    state: &AppState,
+    state: &Service,
     directory: &Directory,
     key: &str,
     aliases: &[(String, String)],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for (kind, value_key) in aliases {
         if let Some((other_key, mut other)) = state
             .store
@@ -331,13 +331,13 @@ async fn release_aliases(
     Ok(())
 }
 
-pub(crate) async fn confirm_sign_up(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn confirm_sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     let given = input.required_str("Username")?;
     let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
     let guess = input.required_str("ConfirmationCode")?;
     let Some((key, user)) = directory.find(state, given).await? else {
         return Err(if hides_users(&client) {
-            ApiError::new(
+            Error::new(
                 "CodeMismatchException",
                 "Invalid verification code provided, please try again.",
             )
@@ -346,7 +346,7 @@ pub(crate) async fn confirm_sign_up(state: &AppState, input: Input) -> Result<Va
         });
     };
     if user.status != UserStatus::Unconfirmed {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "NotAuthorizedException",
             format!(
                 "User cannot be confirmed. Current status is {}",
@@ -383,16 +383,13 @@ fn simulated_delivery(directory: &Directory, given: &str) -> Value {
         (Channel::Email, "email", format!("{given}@example.com"))
     };
     json!({ "CodeDeliveryDetails": {
-        "Destination": tessera_delivery::mask_destination(channel, &address),
+        "Destination": tessera_core::message::mask_destination(channel, &address),
         "DeliveryMedium": channel.as_str(),
         "AttributeName": attribute,
     }})
 }
 
-pub(crate) async fn resend_confirmation_code(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn resend_confirmation_code(state: &Service, input: Input) -> Result<Value, Error> {
     let given = input.required_str("Username")?;
     let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
     let Some((key, user)) = directory.find(state, given).await? else {
@@ -403,10 +400,10 @@ pub(crate) async fn resend_confirmation_code(
         };
     };
     if user.status != UserStatus::Unconfirmed {
-        return Err(ApiError::invalid_parameter("User is already confirmed."));
+        return Err(Error::invalid_parameter("User is already confirmed."));
     }
     let Some(destination) = confirmation_destination(&directory, &user) else {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Cannot resend codes. Auto verification not turned on.",
         ));
     };
@@ -435,16 +432,13 @@ pub(crate) async fn resend_confirmation_code(
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))
 }
 
-pub(crate) async fn admin_confirm_sign_up(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_confirm_sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
     if user.status != UserStatus::Unconfirmed {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "NotAuthorizedException",
             format!(
                 "User cannot be confirmed. Current status is {}",
@@ -479,7 +473,7 @@ fn invitation_template(directory: &Directory, channel: Channel) -> (Option<Strin
     }
 }
 
-pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let given = input.required_str("Username")?;
     let action = input.str("MessageAction");
@@ -500,7 +494,7 @@ pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<
     let (key, user, created) = if action == Some("RESEND") {
         let (key, mut user) = directory.get(state, given).await?;
         if user.status != UserStatus::ForceChangePassword {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 "UnsupportedUserStateException",
                 format!(
                     "Resend not possible. {} status is not FORCE_CHANGE_PASSWORD",
@@ -577,7 +571,7 @@ pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<
                 } else {
                     "phone_number"
                 };
-                return Err(ApiError::invalid_parameter(format!(
+                return Err(Error::invalid_parameter(format!(
                     "No {what} provided but desired delivery medium was {wording}"
                 )));
             }
@@ -617,7 +611,7 @@ pub(crate) async fn admin_create_user(state: &AppState, input: Input) -> Result<
     Ok(json!({ "User": user_type(&user, None) }))
 }
 
-pub(crate) async fn admin_get_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn admin_get_user(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (_, user) = directory
         .get(state, input.required_str("Username")?)
@@ -632,7 +626,7 @@ pub(crate) async fn admin_get_user(state: &AppState, input: Input) -> Result<Val
     }))
 }
 
-pub(crate) async fn admin_delete_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn admin_delete_user(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
@@ -643,7 +637,7 @@ pub(crate) async fn admin_delete_user(state: &AppState, input: Input) -> Result<
     Ok(json!({}))
 }
 
-async fn set_enabled(state: &AppState, input: Input, enabled: bool) -> Result<Value, ApiError> {
+async fn set_enabled(state: &Service, input: Input, enabled: bool) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, mut user) = directory
         .get(state, input.required_str("Username")?)
@@ -663,18 +657,18 @@ async fn set_enabled(state: &AppState, input: Input, enabled: bool) -> Result<Va
     Ok(json!({}))
 }
 
-pub(crate) async fn admin_disable_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn admin_disable_user(state: &Service, input: Input) -> Result<Value, Error> {
     set_enabled(state, input, false).await
 }
 
-pub(crate) async fn admin_enable_user(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn admin_enable_user(state: &Service, input: Input) -> Result<Value, Error> {
     set_enabled(state, input, true).await
 }
 
-pub(crate) async fn list_users(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn list_users(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let filter = parse_user_filter(input.str("Filter").unwrap_or(""))
-        .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+        .map_err(|e| Error::invalid_parameter(e.to_string()))?;
     let only: Option<Vec<String>> =
         input
             .get("AttributesToGet")
@@ -715,7 +709,7 @@ pub(crate) async fn list_users(state: &AppState, input: Input) -> Result<Value, 
             let after: Option<(String, String)> = match &token {
                 Some(token) => Some(
                     serde_json::from_str(token)
-                        .map_err(|_| ApiError::invalid_parameter("Invalid pagination token."))?,
+                        .map_err(|_| Error::invalid_parameter("Invalid pagination token."))?,
                 ),
                 None => None,
             };
@@ -749,10 +743,7 @@ pub(crate) async fn list_users(state: &AppState, input: Input) -> Result<Value, 
     Ok(output)
 }
 
-pub(crate) async fn admin_set_user_password(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_set_user_password(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, mut user) = directory
         .get(state, input.required_str("Username")?)
@@ -783,7 +774,7 @@ pub(crate) async fn admin_set_user_password(
 
 /// Where a password-reset code goes, per the pool's AccountRecoverySetting (or, without
 /// one, a verified phone number before a verified e-mail address).
-fn recovery_destination(directory: &Directory, user: &User) -> Result<Destination, ApiError> {
+fn recovery_destination(directory: &Directory, user: &User) -> Result<Destination, Error> {
     let mut mechanisms: Vec<(i64, String)> = directory
         .pool
         .settings
@@ -820,23 +811,23 @@ fn recovery_destination(directory: &Directory, user: &User) -> Result<Destinatio
         }
     }
     if mechanisms.iter().any(|(_, name)| name == "admin_only") {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "NotAuthorizedException",
             "User password cannot be reset in the current state.",
         ));
     }
-    Err(ApiError::invalid_parameter(
+    Err(Error::invalid_parameter(
         "Cannot reset password for the user as there is no registered/verified email or phone_number",
     ))
 }
 
 /// Issues and sends a password-reset code; the caller stores the user with it.
 async fn send_reset_code(
-    state: &AppState,
+    state: &Service,
     directory: &Directory,
     user: &User,
     purpose: &str,
-) -> Result<(Destination, tessera_core::OneTimeCode), ApiError> {
+) -> Result<(Destination, tessera_core::OneTimeCode), Error> {
     let destination = recovery_destination(directory, user)?;
     let code = new_code(
         state,
@@ -849,10 +840,7 @@ async fn send_reset_code(
     Ok((destination, code))
 }
 
-pub(crate) async fn admin_reset_user_password(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_reset_user_password(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, mut user) = directory
         .get(state, input.required_str("Username")?)
@@ -870,7 +858,7 @@ pub(crate) async fn admin_reset_user_password(
     Ok(json!({}))
 }
 
-pub(crate) async fn forgot_password(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Error> {
     let given = input.required_str("Username")?;
     let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
     let Some((key, user)) = directory.find(state, given).await? else {
@@ -881,10 +869,10 @@ pub(crate) async fn forgot_password(state: &AppState, input: Input) -> Result<Va
         };
     };
     if !user.enabled {
-        return Err(ApiError::new("NotAuthorizedException", "User is disabled."));
+        return Err(Error::new("NotAuthorizedException", "User is disabled."));
     }
     if user.status == UserStatus::ForceChangePassword {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "NotAuthorizedException",
             "User password cannot be reset in the current state.",
         ));
@@ -900,17 +888,14 @@ pub(crate) async fn forgot_password(state: &AppState, input: Input) -> Result<Va
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))
 }
 
-pub(crate) async fn confirm_forgot_password(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn confirm_forgot_password(state: &Service, input: Input) -> Result<Value, Error> {
     let given = input.required_str("Username")?;
     let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
     let guess = input.required_str("ConfirmationCode")?;
     let password = input.required_str("Password")?;
     let Some((key, mut user)) = directory.find(state, given).await? else {
         return Err(if hides_users(&client) {
-            ApiError::new(
+            Error::new(
                 "CodeMismatchException",
                 "Invalid verification code provided, please try again.",
             )
@@ -919,7 +904,7 @@ pub(crate) async fn confirm_forgot_password(
         });
     };
     if !user.enabled {
-        return Err(ApiError::new("NotAuthorizedException", "User is disabled."));
+        return Err(Error::new("NotAuthorizedException", "User is disabled."));
     }
     check_code(
         state,
@@ -945,10 +930,7 @@ pub(crate) async fn confirm_forgot_password(
     Ok(json!({}))
 }
 
-pub(crate) async fn admin_update_user_attributes(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_update_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, mut user) = directory
         .get(state, input.required_str("Username")?)
@@ -984,10 +966,7 @@ pub(crate) async fn admin_update_user_attributes(
     Ok(json!({}))
 }
 
-pub(crate) async fn admin_delete_user_attributes(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_delete_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
@@ -997,11 +976,8 @@ pub(crate) async fn admin_delete_user_attributes(
     Ok(json!({}))
 }
 
-pub(crate) async fn add_custom_attributes(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
-    let pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+pub async fn add_custom_attributes(state: &Service, input: Input) -> Result<Value, Error> {
+    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let mut pool = std::sync::Arc::unwrap_or_clone(pool);
     let requested: Vec<Value> = input
         .get("CustomAttributes")
@@ -1021,11 +997,11 @@ pub(crate) async fn add_custom_attributes(
             let existing = s["Name"].as_str().unwrap_or("");
             existing == format!("custom:{bare}") || existing == format!("dev:custom:{bare}")
         }) {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "Existing attribute already has name custom:{bare}."
             )));
         }
-        let mut added = crate::user_pool::schema_attributes(std::slice::from_ref(attribute))?;
+        let mut added = crate::pool::user_pool::schema_attributes(std::slice::from_ref(attribute))?;
         // schema_attributes returns the standard attributes first; the last entry is ours,
         // unless the name was a standard attribute, which AddCustomAttributes refuses.
         let custom = added
@@ -1034,7 +1010,7 @@ pub(crate) async fn add_custom_attributes(
         match custom {
             Some(custom) => schema.push(custom),
             None => {
-                return Err(ApiError::invalid_parameter(format!(
+                return Err(Error::invalid_parameter(format!(
                     "{name} is a standard attribute; only custom attributes can be added."
                 )))
             }
@@ -1044,7 +1020,7 @@ pub(crate) async fn add_custom_attributes(
         .insert("SchemaAttributes".into(), Value::Array(schema));
     pool.last_modified_at = state.clock.now();
     if !state.store.update_user_pool(&pool).await? {
-        return Err(ApiError::pool_not_found(&pool.id));
+        return Err(Error::pool_not_found(&pool.id));
     }
     Ok(json!({}))
 }

@@ -1,7 +1,7 @@
 //! Masking a destination for `CodeDeliveryDetails.Destination`, so that a client learns where a
 //! code went without learning the whole address.
 
-use crate::Channel;
+use super::Channel;
 
 /// What an input with nothing worth keeping is masked as, so that a masked destination is never
 /// empty and never the input itself.

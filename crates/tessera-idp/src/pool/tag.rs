@@ -6,42 +6,43 @@ use serde_json::{json, Value};
 use tessera_core::UserPool;
 
 use crate::input::Input;
-use crate::{user_pool, ApiError, AppState};
+use crate::pool::user_pool;
+use crate::{Error, Service};
 
 const MAX_TAGS: usize = 50;
 
-async fn pool_of_arn(state: &AppState, arn: &str) -> Result<std::sync::Arc<UserPool>, ApiError> {
+async fn pool_of_arn(state: &Service, arn: &str) -> Result<std::sync::Arc<UserPool>, Error> {
     let prefix = format!(
         "arn:aws:cognito-idp:{}:{}:userpool/",
         state.config.region, state.config.account_id
     );
     let pool_id = arn
         .strip_prefix(&prefix)
-        .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist.")))?;
+        .ok_or_else(|| Error::not_found(format!("Resource {arn} does not exist.")))?;
     user_pool::load(state, pool_id)
         .await
-        .map_err(|_| ApiError::not_found(format!("Resource {arn} does not exist.")))
+        .map_err(|_| Error::not_found(format!("Resource {arn} does not exist.")))
 }
 
 async fn save(
-    state: &AppState,
+    state: &Service,
     mut pool: UserPool,
     tags: serde_json::Map<String, Value>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if tags.len() > MAX_TAGS {
-        return Err(ApiError::invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "A resource can have at most {MAX_TAGS} tags."
         )));
     }
     pool.settings
         .insert("UserPoolTags".into(), Value::Object(tags));
     if !state.store.update_user_pool(&pool).await? {
-        return Err(ApiError::pool_not_found(&pool.id));
+        return Err(Error::pool_not_found(&pool.id));
     }
     Ok(())
 }
 
-pub(crate) async fn tag(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn tag(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
     let mut tags = pool.tags();
     if let Some(new) = input.get("Tags").and_then(Value::as_object) {
@@ -53,7 +54,7 @@ pub(crate) async fn tag(state: &AppState, input: Input) -> Result<Value, ApiErro
     Ok(json!({}))
 }
 
-pub(crate) async fn untag(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn untag(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
     let mut tags = pool.tags();
     for key in input
@@ -70,7 +71,7 @@ pub(crate) async fn untag(state: &AppState, input: Input) -> Result<Value, ApiEr
     Ok(json!({}))
 }
 
-pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
     Ok(json!({ "Tags": pool.tags() }))
 }

@@ -8,7 +8,7 @@ use tessera_store::StoreError;
 
 use crate::directory::{user_type, Directory};
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
-use crate::{ApiError, AppState};
+use crate::{Error, Service};
 
 fn group_type(group: &Group) -> Value {
     let mut out = json!({
@@ -29,12 +29,12 @@ fn group_type(group: &Group) -> Value {
     out
 }
 
-fn group_not_found() -> ApiError {
-    ApiError::not_found("Group not found.")
+fn group_not_found() -> Error {
+    Error::not_found("Group not found.")
 }
 
-async fn load(state: &AppState, pool_id: &str, name: &str) -> Result<Group, ApiError> {
-    crate::user_pool::load(state, pool_id).await?;
+async fn load(state: &Service, pool_id: &str, name: &str) -> Result<Group, Error> {
+    crate::pool::user_pool::load(state, pool_id).await?;
     state
         .store
         .group(pool_id, name)
@@ -48,8 +48,8 @@ fn limit(input: &Input) -> u32 {
         .clamp(1, 60)
 }
 
-pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
-    let pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
+    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let now = state.clock.now();
     let group = Group {
         pool_id: pool.id.clone(),
@@ -65,7 +65,7 @@ pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiE
         .insert_group(&group)
         .await
         .map_err(|error| match error {
-            StoreError::Conflict => ApiError::new(
+            StoreError::Conflict => Error::new(
                 "GroupExistsException",
                 format!("A group with the name {} already exists.", group.name),
             ),
@@ -74,7 +74,7 @@ pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(json!({ "Group": group_type(&group) }))
 }
 
-pub(crate) async fn get(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
         input.required_str("UserPoolId")?,
@@ -84,7 +84,7 @@ pub(crate) async fn get(state: &AppState, input: Input) -> Result<Value, ApiErro
     Ok(json!({ "Group": group_type(&group) }))
 }
 
-pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let mut group = load(
         state,
         input.required_str("UserPoolId")?,
@@ -108,7 +108,7 @@ pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(json!({ "Group": group_type(&group) }))
 }
 
-pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
         input.required_str("UserPoolId")?,
@@ -125,8 +125,8 @@ pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(json!({}))
 }
 
-pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
-    let pool = crate::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
+    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let limit = limit(&input);
     let after = input.str("NextToken").map(decode_token).transpose()?;
     let mut groups = state
@@ -144,10 +144,7 @@ pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiErr
     Ok(output)
 }
 
-pub(crate) async fn admin_add_user_to_group(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_add_user_to_group(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
     let (key, _) = directory
@@ -160,10 +157,7 @@ pub(crate) async fn admin_add_user_to_group(
     Ok(json!({}))
 }
 
-pub(crate) async fn admin_remove_user_from_group(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_remove_user_from_group(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
     let (key, _) = directory
@@ -176,10 +170,7 @@ pub(crate) async fn admin_remove_user_from_group(
     Ok(json!({}))
 }
 
-pub(crate) async fn admin_list_groups_for_user(
-    state: &AppState,
-    input: Input,
-) -> Result<Value, ApiError> {
+pub async fn admin_list_groups_for_user(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
@@ -205,7 +196,7 @@ pub(crate) async fn admin_list_groups_for_user(
     Ok(output)
 }
 
-pub(crate) async fn list_users_in_group(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn list_users_in_group(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
         input.required_str("UserPoolId")?,

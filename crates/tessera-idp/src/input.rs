@@ -3,41 +3,41 @@
 
 use serde_json::{Map, Value};
 
-use crate::ApiError;
+use crate::Error;
 
 /// A validated request body.
-pub(crate) struct Input(Map<String, Value>, String);
+pub struct Input(Map<String, Value>, String);
 
 impl Input {
-    pub(crate) fn new(map: Map<String, Value>) -> Self {
+    pub fn new(map: Map<String, Value>) -> Self {
         Self(map, String::new())
     }
 
     /// Attaches the request id (the `event_id` of tokens the request issues).
-    pub(crate) fn with_request_id(mut self, request_id: String) -> Self {
+    pub fn with_request_id(mut self, request_id: String) -> Self {
         self.1 = request_id;
         self
     }
 
     /// The request id.
-    pub(crate) fn request_id(&self) -> &str {
+    pub fn request_id(&self) -> &str {
         &self.1
     }
 
     /// An optional member; JSON `null` counts as absent.
-    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+    pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name).filter(|v| !v.is_null())
     }
 
     /// An optional string member.
-    pub(crate) fn str(&self, name: &str) -> Option<&str> {
+    pub fn str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(Value::as_str)
     }
 
     /// A string member the model marks required.
-    pub(crate) fn required_str(&self, name: &str) -> Result<&str, ApiError> {
+    pub fn required_str(&self, name: &str) -> Result<&str, Error> {
         self.str(name).ok_or_else(|| {
-            ApiError::invalid_parameter(format!(
+            Error::invalid_parameter(format!(
                 "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
                 lower_camel(name)
             ))
@@ -45,7 +45,7 @@ impl Input {
     }
 
     /// A list-of-strings member; absent is empty.
-    pub(crate) fn strings(&self, name: &str) -> Vec<String> {
+    pub fn strings(&self, name: &str) -> Vec<String> {
         self.get(name)
             .and_then(Value::as_array)
             .map(|a| {
@@ -58,12 +58,12 @@ impl Input {
     }
 
     /// An optional integer member.
-    pub(crate) fn i64(&self, name: &str) -> Option<i64> {
+    pub fn i64(&self, name: &str) -> Option<i64> {
         self.get(name).and_then(Value::as_i64)
     }
 
     /// An optional boolean member.
-    pub(crate) fn bool(&self, name: &str) -> Option<bool> {
+    pub fn bool(&self, name: &str) -> Option<bool> {
         self.get(name).and_then(Value::as_bool)
     }
 }
@@ -77,7 +77,7 @@ fn lower_camel(name: &str) -> String {
 }
 
 /// Seconds since the epoch with millisecond precision, the form every AWS timestamp takes.
-pub(crate) fn epoch_seconds(time: std::time::SystemTime) -> Value {
+pub fn epoch_seconds(time: std::time::SystemTime) -> Value {
     let millis = time
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -87,18 +87,18 @@ pub(crate) fn epoch_seconds(time: std::time::SystemTime) -> Value {
 }
 
 /// A pagination token: the last id of the previous page, opaque to the client.
-pub(crate) fn encode_token(last_id: &str) -> String {
+pub fn encode_token(last_id: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
 }
 
 /// Reads a token made by [`encode_token`].
-pub(crate) fn decode_token(token: &str) -> Result<String, ApiError> {
+pub fn decode_token(token: &str) -> Result<String, Error> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix("v1:").map(String::from))
-        .ok_or_else(|| ApiError::invalid_parameter("Invalid pagination token."))
+        .ok_or_else(|| Error::invalid_parameter("Invalid pagination token."))
 }

@@ -8,16 +8,14 @@
 //! at-rules, no `url(`, no script, no markup. Logos are PNG or JPEG (never SVG, which can
 //! carry script), recognised by their bytes and served with that type and `nosniff`.
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Value};
 use tessera_store::UiCustomization;
 
-use crate::domain::compact_timestamp;
 use crate::input::{epoch_seconds, Input};
-use crate::{user_pool, ApiError, AppState};
+use crate::oauth_config::domain::compact_timestamp;
+use crate::pool::user_pool;
+use crate::{Error, Service};
 
 /// The client id of the pool's default customization.
 const ALL: &str = "ALL";
@@ -55,13 +53,13 @@ const FORBIDDEN: &[&str] = &[
     "\\",
 ];
 
-fn invalid_css(reason: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid_parameter(format!("The CSS is not valid: {reason}."))
+fn invalid_css(reason: impl std::fmt::Display) -> Error {
+    Error::invalid_parameter(format!("The CSS is not valid: {reason}."))
 }
 
 /// Checks customer CSS: a sequence of `selectors { declarations }` rules whose selectors are
 /// customizable classes, with nothing from [`FORBIDDEN`].
-fn check_css(css: &str) -> Result<(), ApiError> {
+fn check_css(css: &str) -> Result<(), Error> {
     let lower = css.to_ascii_lowercase();
     if let Some(bad) = FORBIDDEN.iter().find(|bad| lower.contains(**bad)) {
         return Err(invalid_css(format_args!("{bad} is not allowed")));
@@ -112,7 +110,7 @@ fn check_css(css: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_selector(selector: &str) -> Result<(), ApiError> {
+fn check_selector(selector: &str) -> Result<(), Error> {
     let allowed = selector.strip_prefix('.').and_then(|rest| {
         let (class, pseudo) = match rest.split_once(':') {
             Some((class, pseudo)) => (class, Some(pseudo)),
@@ -129,7 +127,7 @@ fn check_selector(selector: &str) -> Result<(), ApiError> {
 }
 
 /// The CSS with its comments replaced by spaces, as a CSS parser reads them.
-fn strip_comments(css: &str) -> Result<String, ApiError> {
+fn strip_comments(css: &str) -> Result<String, Error> {
     let mut out = String::with_capacity(css.len());
     let mut rest = css;
     while let Some(start) = rest.find("/*") {
@@ -156,24 +154,24 @@ fn image_type(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// The client a request names (`ALL` when it names none), checked to exist in the pool.
-async fn client_of(state: &AppState, pool_id: &str, input: &Input) -> Result<String, ApiError> {
+async fn client_of(state: &Service, pool_id: &str, input: &Input) -> Result<String, Error> {
     match input.str("ClientId") {
         None | Some(ALL) => Ok(ALL.to_owned()),
         Some(client_id) => match state.store.app_client(client_id).await? {
             Some(client) if client.user_pool_id == pool_id => Ok(client.client_id),
-            _ => Err(ApiError::client_not_found(client_id)),
+            _ => Err(Error::client_not_found(client_id)),
         },
     }
 }
 
-fn asset_url(state: &AppState, ui: &UiCustomization, asset: &str) -> String {
+fn asset_url(state: &Service, ui: &UiCustomization, asset: &str) -> String {
     format!(
         "{}/{}/ui/{}/{asset}",
         state.config.public_url, ui.pool_id, ui.client_id
     )
 }
 
-fn ui_customization_type(state: &AppState, ui: &UiCustomization) -> Value {
+fn ui_customization_type(state: &Service, ui: &UiCustomization) -> Value {
     let mut out = json!({
         "UserPoolId": ui.pool_id,
         "ClientId": ui.client_id,
@@ -190,11 +188,11 @@ fn ui_customization_type(state: &AppState, ui: &UiCustomization) -> Value {
     out
 }
 
-pub(crate) async fn set(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn set(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let client_id = client_of(state, &pool.id, &input).await?;
     if state.store.domains_of_pool(&pool.id).await?.is_empty() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Cannot perform specific action because there does not exist a valid user pool domain",
         ));
     }
@@ -207,17 +205,17 @@ pub(crate) async fn set(state: &AppState, input: Input) -> Result<Value, ApiErro
         .str("ImageFile")
         .map(|text| base64::engine::general_purpose::STANDARD.decode(text))
         .transpose()
-        .map_err(|_| ApiError::invalid_parameter("The image file is not valid base64."))?
+        .map_err(|_| Error::invalid_parameter("The image file is not valid base64."))?
         .filter(|bytes| !bytes.is_empty());
     let image_type = match &image {
         Some(bytes) => {
             if bytes.len() > MAX_IMAGE_BYTES {
-                return Err(ApiError::invalid_parameter(
+                return Err(Error::invalid_parameter(
                     "The image file is larger than 100 KB.",
                 ));
             }
             Some(image_type(bytes).ok_or_else(|| {
-                ApiError::invalid_parameter("The image file must be a PNG or JPEG image.")
+                Error::invalid_parameter("The image file must be a PNG or JPEG image.")
             })?)
         }
         None => None,
@@ -243,7 +241,7 @@ pub(crate) async fn set(state: &AppState, input: Input) -> Result<Value, ApiErro
     Ok(json!({ "UICustomization": ui_customization_type(state, &ui) }))
 }
 
-pub(crate) async fn get(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let client_id = client_of(state, &pool.id, &input).await?;
     let mut found = state.store.ui_customization(&pool.id, &client_id).await?;
@@ -256,47 +254,6 @@ pub(crate) async fn get(state: &AppState, input: Input) -> Result<Value, ApiErro
             None => json!({ "UserPoolId": pool.id, "ClientId": client_id }),
         }
     }))
-}
-
-/// `GET /{poolId}/ui/{clientId|ALL}/logo` and `GET /{poolId}/ui/{clientId|ALL}/{CSSVersion}.css`.
-pub(crate) async fn asset(
-    State(state): State<AppState>,
-    Path((pool_id, client_id, asset)): Path<(String, String, String)>,
-) -> Response {
-    let ui = match state.store.ui_customization(&pool_id, &client_id).await {
-        Ok(Some(ui)) => ui,
-        Ok(None) => return crate::well_known::not_found().await,
-        Err(error) => return ApiError::from(error).into_response(),
-    };
-    let (body, content_type, cache) = if asset == "logo" {
-        match (ui.image, ui.image_type) {
-            (Some(image), Some(kind)) => (image, kind, "public, max-age=300"),
-            _ => return crate::well_known::not_found().await,
-        }
-    } else if asset == format!("{}.css", ui.css_version) {
-        match ui.css {
-            // The version in the name changes with every write, so the file never changes.
-            Some(css) => (
-                css.into_bytes(),
-                "text/css; charset=utf-8".to_owned(),
-                "public, max-age=86400",
-            ),
-            None => return crate::well_known::not_found().await,
-        }
-    } else {
-        return crate::well_known::not_found().await;
-    };
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&content_type) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
 }
 
 #[cfg(test)]

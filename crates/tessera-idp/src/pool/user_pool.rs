@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use tessera_core::{user_pool_arn, user_pool_id, KeyUse, SigningKey, UserPool};
 
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
-use crate::{ApiError, AppState};
+use crate::{Error, Service};
 
 /// Members of CreateUserPool and UpdateUserPool stored as given (defaults applied after).
 const UPDATABLE: &[&str] = &[
@@ -68,21 +68,21 @@ const STANDARD_ATTRIBUTES: &[(&str, &str)] = &[
 
 const MAX_CUSTOM_ATTRIBUTES: usize = 50;
 
-pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = create_pool(state, input, None).await?;
     Ok(json!({ "UserPool": describe_pool(state, &pool) }))
 }
 
 /// Creates a pool with a fresh id, or with `fixed_id` (declarative bootstrap).
-pub(crate) async fn create_pool(
-    state: &AppState,
+pub async fn create_pool(
+    state: &Service,
     input: Input,
     fixed_id: Option<String>,
-) -> Result<UserPool, ApiError> {
+) -> Result<UserPool, Error> {
     let name = input.required_str("PoolName")?.to_owned();
     let mut settings = updatable_settings(&input)?;
     if input.get("UsernameAttributes").is_some() && input.get("AliasAttributes").is_some() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool.",
         ));
     }
@@ -122,22 +122,22 @@ pub(crate) async fn create_pool(
         },
     )
     .await
-    .map_err(|e| ApiError::internal(&e))??;
+    .map_err(|e| Error::internal(&e))??;
     state.store.insert_user_pool(&pool, &keys).await?;
     tracing::info!(pool_id = %pool.id, "user pool created");
     Ok(pool)
 }
 
-pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = load(state, input.required_str("UserPoolId")?).await?;
     let mut description = describe_pool(state, &pool);
-    for (member, value) in crate::domain::pool_members(state, &pool.id).await? {
+    for (member, value) in crate::oauth_config::domain::pool_members(state, &pool.id).await? {
         description[member] = value;
     }
     Ok(json!({ "UserPool": description }))
 }
 
-pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = load(state, input.required_str("UserPoolId")?).await?;
     let mut pool = std::sync::Arc::unwrap_or_clone(pool);
     let mut settings = updatable_settings(&input)?;
@@ -156,32 +156,32 @@ pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiE
     pool.settings = settings;
     pool.last_modified_at = state.clock.now();
     if !state.store.update_user_pool(&pool).await? {
-        return Err(ApiError::pool_not_found(&pool.id));
+        return Err(Error::pool_not_found(&pool.id));
     }
     Ok(json!({}))
 }
 
-pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = load(state, input.required_str("UserPoolId")?).await?;
     if pool.deletion_protected() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
         ));
     }
     if !state.store.domains_of_pool(&pool.id).await?.is_empty() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "User pool cannot be deleted. It has a domain configured that should be deleted first.",
         ));
     }
     if !state.store.delete_user_pool(&pool.id).await? {
-        return Err(ApiError::pool_not_found(&pool.id));
+        return Err(Error::pool_not_found(&pool.id));
     }
-    crate::pool_keys::forget(state, &pool.id);
+    crate::pool::keys::forget(state, &pool.id);
     tracing::info!(pool_id = %pool.id, "user pool deleted");
     Ok(json!({}))
 }
 
-pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
     // The model bounds MaxResults to 1..=60 and marks it required.
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(60)).unwrap_or(60);
     let after = input.str("NextToken").map(decode_token).transpose()?;
@@ -213,19 +213,16 @@ pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiErr
 }
 
 /// Loads a pool or answers `ResourceNotFoundException`.
-pub(crate) async fn load(
-    state: &AppState,
-    pool_id: &str,
-) -> Result<std::sync::Arc<UserPool>, ApiError> {
+pub async fn load(state: &Service, pool_id: &str) -> Result<std::sync::Arc<UserPool>, Error> {
     state
         .store
         .user_pool(pool_id)
         .await?
-        .ok_or_else(|| ApiError::pool_not_found(pool_id))
+        .ok_or_else(|| Error::pool_not_found(pool_id))
 }
 
 /// The `UserPoolType` document DescribeUserPool and CreateUserPool return.
-fn describe_pool(state: &AppState, pool: &UserPool) -> Value {
+fn describe_pool(state: &Service, pool: &UserPool) -> Value {
     let mut out = Map::new();
     out.insert("Id".into(), json!(pool.id));
     out.insert("Name".into(), json!(pool.name));
@@ -250,7 +247,7 @@ fn describe_pool(state: &AppState, pool: &UserPool) -> Value {
 }
 
 /// The updatable settings of a Create or Update request with Cognito's defaults applied.
-fn updatable_settings(input: &Input) -> Result<Map<String, Value>, ApiError> {
+fn updatable_settings(input: &Input) -> Result<Map<String, Value>, Error> {
     let mut settings = Map::new();
     for member in UPDATABLE {
         if let Some(value) = input.get(member) {
@@ -360,7 +357,7 @@ fn updatable_settings(input: &Input) -> Result<Map<String, Value>, ApiError> {
 
 /// The full `SchemaAttributes` list: the standard attributes, adjusted where the request
 /// mentions them, followed by the custom attributes it declares.
-pub(crate) fn schema_attributes(requested: &[Value]) -> Result<Vec<Value>, ApiError> {
+pub fn schema_attributes(requested: &[Value]) -> Result<Vec<Value>, Error> {
     let mut schema: Vec<Value> = STANDARD_ATTRIBUTES
         .iter()
         .map(|(name, kind)| standard_attribute(name, kind))
@@ -368,7 +365,7 @@ pub(crate) fn schema_attributes(requested: &[Value]) -> Result<Vec<Value>, ApiEr
     let mut custom_count = 0;
     for attribute in requested {
         let Some(name) = attribute.get("Name").and_then(Value::as_str) else {
-            return Err(ApiError::invalid_parameter(
+            return Err(Error::invalid_parameter(
                 "Schema attributes must have a Name.",
             ));
         };
@@ -378,13 +375,13 @@ pub(crate) fn schema_attributes(requested: &[Value]) -> Result<Vec<Value>, ApiEr
         }
         custom_count += 1;
         if custom_count > MAX_CUSTOM_ATTRIBUTES {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
             )));
         }
         let custom = custom_attribute(name, attribute)?;
         if schema.iter().any(|s| s["Name"] == custom["Name"]) {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "Existing attribute already has name {}.",
                 custom["Name"].as_str().unwrap_or(name)
             )));
@@ -422,11 +419,11 @@ fn standard_attribute(name: &str, kind: &str) -> Value {
     attribute
 }
 
-fn merge_standard(standard: &mut Value, requested: &Value) -> Result<(), ApiError> {
+fn merge_standard(standard: &mut Value, requested: &Value) -> Result<(), Error> {
     let name = standard["Name"].as_str().unwrap_or_default().to_owned();
     if let Some(kind) = requested.get("AttributeDataType").and_then(Value::as_str) {
         if Some(kind) != standard["AttributeDataType"].as_str() {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {name}"
             )));
         }
@@ -436,12 +433,12 @@ fn merge_standard(standard: &mut Value, requested: &Value) -> Result<(), ApiErro
         .and_then(Value::as_bool)
         == Some(true)
     {
-        return Err(ApiError::invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {name}"
         )));
     }
     if name == "sub" {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "You can not change the schema of attribute sub.",
         ));
     }
@@ -458,15 +455,15 @@ fn merge_standard(standard: &mut Value, requested: &Value) -> Result<(), ApiErro
     Ok(())
 }
 
-fn custom_attribute(name: &str, requested: &Value) -> Result<Value, ApiError> {
+fn custom_attribute(name: &str, requested: &Value) -> Result<Value, Error> {
     let bare = name.strip_prefix("custom:").unwrap_or(name);
     if bare.is_empty() || bare.chars().count() > 20 {
-        return Err(ApiError::invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "Custom attribute name {name} must be between 1 and 20 characters."
         )));
     }
     if requested.get("Required").and_then(Value::as_bool) == Some(true) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "Required custom attributes are not supported currently.",
         ));
     }

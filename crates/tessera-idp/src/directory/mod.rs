@@ -2,32 +2,36 @@
 //! username or alias, the `UserType` rendering, SECRET_HASH, and issuing, delivering and
 //! checking one-time codes.
 
+pub mod account;
+pub mod group;
+pub mod user;
+
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
+use tessera_core::message::{Channel, Message};
 use tessera_core::{username_key, AppClient, CodePurpose, OneTimeCode, User, UserPool};
-use tessera_delivery::{Channel, Message};
 
 use crate::input::{epoch_seconds, Input};
-use crate::{ApiError, AppState};
+use crate::{Error, Service};
 
 /// How long a sign-up confirmation code is valid.
-pub(crate) const SIGN_UP_CODE_VALIDITY: Duration = Duration::from_secs(24 * 3600);
+pub const SIGN_UP_CODE_VALIDITY: Duration = Duration::from_secs(24 * 3600);
 /// How long a password-reset or attribute-verification code is valid.
-pub(crate) const RESET_CODE_VALIDITY: Duration = Duration::from_secs(3600);
+pub const RESET_CODE_VALIDITY: Duration = Duration::from_secs(3600);
 /// Wrong guesses a code tolerates before it is void.
-pub(crate) const CODE_ATTEMPTS: u32 = 5;
+pub const CODE_ATTEMPTS: u32 = 5;
 
 /// A pool with its username rules read once.
-pub(crate) struct Directory {
-    pub(crate) pool: std::sync::Arc<UserPool>,
-    pub(crate) case_sensitive: bool,
+pub struct Directory {
+    pub pool: std::sync::Arc<UserPool>,
+    pub case_sensitive: bool,
     /// `UsernameAttributes`: e-mail and/or phone number serve as the username.
-    pub(crate) username_attributes: Vec<String>,
+    pub username_attributes: Vec<String>,
     /// `AliasAttributes`: verified values that also sign a user in.
-    pub(crate) alias_attributes: Vec<String>,
+    pub alias_attributes: Vec<String>,
     /// `AutoVerifiedAttributes`: where confirmation codes go.
-    pub(crate) auto_verified: Vec<String>,
+    pub auto_verified: Vec<String>,
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -43,7 +47,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 }
 
 impl Directory {
-    pub(crate) fn new(pool: std::sync::Arc<UserPool>) -> Self {
+    pub fn new(pool: std::sync::Arc<UserPool>) -> Self {
         let settings = &pool.settings;
         // A pool created without UsernameConfiguration keeps Cognito's original behaviour:
         // usernames are case-sensitive.
@@ -61,11 +65,13 @@ impl Directory {
         }
     }
 
-    pub(crate) async fn load(state: &AppState, pool_id: &str) -> Result<Self, ApiError> {
-        Ok(Self::new(crate::user_pool::load(state, pool_id).await?))
+    pub async fn load(state: &Service, pool_id: &str) -> Result<Self, Error> {
+        Ok(Self::new(
+            crate::pool::user_pool::load(state, pool_id).await?,
+        ))
     }
 
-    pub(crate) fn key(&self, username: &str) -> String {
+    pub fn key(&self, username: &str) -> String {
         username_key(username, self.case_sensitive)
     }
 
@@ -81,7 +87,7 @@ impl Directory {
 
     /// The aliases a user holds: every username attribute it has, and every verified alias
     /// attribute (preferred_username needs no verification).
-    pub(crate) fn aliases_of(&self, user: &User) -> Vec<(String, String)> {
+    pub fn aliases_of(&self, user: &User) -> Vec<(String, String)> {
         let mut aliases = Vec::new();
         for kind in &self.username_attributes {
             if let Some(value) = user.attributes.get(kind) {
@@ -102,11 +108,7 @@ impl Directory {
 
     /// Finds a user by username, then by the e-mail or phone number that serves as
     /// username, then by a verified alias. Returns the lookup key with the user.
-    pub(crate) async fn find(
-        &self,
-        state: &AppState,
-        name: &str,
-    ) -> Result<Option<(String, User)>, ApiError> {
+    pub async fn find(&self, state: &Service, name: &str) -> Result<Option<(String, User)>, Error> {
         let key = self.key(name);
         if let Some(user) = state.store.user(&self.pool.id, &key).await? {
             return Ok(Some((key, user)));
@@ -128,29 +130,25 @@ impl Directory {
     }
 
     /// Like [`Directory::find`], answering `UserNotFoundException` when there is no such user.
-    pub(crate) async fn get(
-        &self,
-        state: &AppState,
-        name: &str,
-    ) -> Result<(String, User), ApiError> {
+    pub async fn get(&self, state: &Service, name: &str) -> Result<(String, User), Error> {
         self.find(state, name).await?.ok_or_else(user_not_found)
     }
 }
 
-pub(crate) fn user_not_found() -> ApiError {
-    ApiError::new("UserNotFoundException", "User does not exist.")
+pub fn user_not_found() -> Error {
+    Error::new("UserNotFoundException", "User does not exist.")
 }
 
 /// Unknown user in the client-facing code flows when the client does not hide existence.
-pub(crate) fn user_client_not_found() -> ApiError {
-    ApiError::new(
+pub fn user_client_not_found() -> Error {
+    Error::new(
         "UserNotFoundException",
         "Username/client id combination not found.",
     )
 }
 
 /// The attribute list of a user, `sub` first, as `[{"Name","Value"}]`.
-pub(crate) fn attribute_list(user: &User, only: Option<&[String]>) -> Vec<Value> {
+pub fn attribute_list(user: &User, only: Option<&[String]>) -> Vec<Value> {
     let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
     let mut list = Vec::with_capacity(user.attributes.len() + 1);
     if wanted("sub") {
@@ -165,7 +163,7 @@ pub(crate) fn attribute_list(user: &User, only: Option<&[String]>) -> Vec<Value>
 }
 
 /// A `UserType` (AdminCreateUser, ListUsers, ListUsersInGroup).
-pub(crate) fn user_type(user: &User, only: Option<&[String]>) -> Value {
+pub fn user_type(user: &User, only: Option<&[String]>) -> Value {
     json!({
         "Username": user.username,
         "Attributes": attribute_list(user, only),
@@ -177,7 +175,7 @@ pub(crate) fn user_type(user: &User, only: Option<&[String]>) -> Value {
 }
 
 /// The `Name`/`Value` pairs of a request's attribute list member.
-pub(crate) fn attribute_pairs(input: &Input, member: &str) -> Vec<(String, String)> {
+pub fn attribute_pairs(input: &Input, member: &str) -> Vec<(String, String)> {
     input
         .get(member)
         .and_then(Value::as_array)
@@ -194,17 +192,17 @@ pub(crate) fn attribute_pairs(input: &Input, member: &str) -> Vec<(String, Strin
 }
 
 /// Loads the app client a public operation names, with its pool, and checks SECRET_HASH.
-pub(crate) async fn client_and_directory(
-    state: &AppState,
+pub async fn client_and_directory(
+    state: &Service,
     input: &Input,
     username: Option<&str>,
-) -> Result<(AppClient, Directory), ApiError> {
+) -> Result<(AppClient, Directory), Error> {
     let client_id = input.required_str("ClientId")?;
     let client = state
         .store
         .app_client(client_id)
         .await?
-        .ok_or_else(|| ApiError::client_not_found(client_id))?;
+        .ok_or_else(|| Error::client_not_found(client_id))?;
     check_secret_hash(&client, username, input.str("SecretHash"))?;
     let directory = Directory::load(state, &client.user_pool_id).await?;
     Ok((client, directory))
@@ -213,25 +211,25 @@ pub(crate) async fn client_and_directory(
 /// SECRET_HASH = Base64(HMAC-SHA256(client secret, username + client id)), compared in
 /// constant time.
 /// Cognito's SECRET_HASH: Base64(HMAC-SHA256(client secret, username ‖ client id)).
-pub(crate) fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
+pub fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
     use base64::Engine;
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
     let tag = aws_lc_rs::hmac::sign(&key, format!("{username}{client_id}").as_bytes());
     base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
 }
 
-pub(crate) fn check_secret_hash(
+pub fn check_secret_hash(
     client: &AppClient,
     username: Option<&str>,
     given: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     match (&client.secret, given) {
         (None, None) => Ok(()),
-        (None, Some(_)) => Err(ApiError::invalid_parameter(format!(
+        (None, Some(_)) => Err(Error::invalid_parameter(format!(
             "App client {} is not configured for secret but secret hash was received",
             client.client_id
         ))),
-        (Some(_), None) => Err(ApiError::new(
+        (Some(_), None) => Err(Error::new(
             "NotAuthorizedException",
             format!(
                 "Client {} is configured with secret but SECRET_HASH was not received",
@@ -246,7 +244,7 @@ pub(crate) fn check_secret_hash(
             {
                 Ok(())
             } else {
-                Err(ApiError::new(
+                Err(Error::new(
                     "NotAuthorizedException",
                     format!(
                         "Unable to verify secret hash for client {}",
@@ -259,7 +257,7 @@ pub(crate) fn check_secret_hash(
 }
 
 /// True when the client hides whether a user exists.
-pub(crate) fn hides_users(client: &AppClient) -> bool {
+pub fn hides_users(client: &AppClient) -> bool {
     client
         .settings
         .get("PreventUserExistenceErrors")
@@ -269,14 +267,14 @@ pub(crate) fn hides_users(client: &AppClient) -> bool {
 
 /// Where a message about `user` goes for a purpose: the attribute it is sent to and the
 /// channel, or `None` when the user has no such destination.
-pub(crate) struct Destination {
-    pub(crate) attribute: &'static str,
-    pub(crate) channel: Channel,
-    pub(crate) address: String,
+pub struct Destination {
+    pub attribute: &'static str,
+    pub channel: Channel,
+    pub address: String,
 }
 
 impl Destination {
-    pub(crate) fn of(user: &User, attribute: &str) -> Option<Self> {
+    pub fn of(user: &User, attribute: &str) -> Option<Self> {
         let (attribute, channel) = match attribute {
             "email" => ("email", Channel::Email),
             "phone_number" => ("phone_number", Channel::Sms),
@@ -290,9 +288,9 @@ impl Destination {
     }
 
     /// `CodeDeliveryDetails` with the destination masked as Cognito masks it.
-    pub(crate) fn details(&self) -> Value {
+    pub fn details(&self) -> Value {
         json!({
-            "Destination": tessera_delivery::mask_destination(self.channel, &self.address),
+            "Destination": tessera_core::message::mask_destination(self.channel, &self.address),
             "DeliveryMedium": self.channel.as_str(),
             "AttributeName": self.attribute,
         })
@@ -300,8 +298,8 @@ impl Destination {
 }
 
 /// A fresh code for a purpose.
-pub(crate) fn new_code(
-    state: &AppState,
+pub fn new_code(
+    state: &Service,
     purpose: CodePurpose,
     validity: Duration,
     now: SystemTime,
@@ -316,7 +314,7 @@ pub(crate) fn new_code(
 }
 
 /// The verification message template of the pool for a channel: (subject, body).
-pub(crate) fn verification_template(pool: &UserPool, channel: Channel) -> (Option<String>, String) {
+pub fn verification_template(pool: &UserPool, channel: Channel) -> (Option<String>, String) {
     let template = pool.settings.get("VerificationMessageTemplate");
     let get = |member: &str| {
         template
@@ -337,27 +335,27 @@ pub(crate) fn verification_template(pool: &UserPool, channel: Channel) -> (Optio
 }
 
 /// Renders and sends a message; a delivery failure is `CodeDeliveryFailureException`.
-pub(crate) async fn deliver(
-    state: &AppState,
+pub async fn deliver(
+    state: &Service,
     user: &User,
     destination: &Destination,
     template: (Option<String>, String),
     code: &str,
     purpose: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let (subject, body) = template;
     let message = Message {
         pool_id: user.pool_id.clone(),
         username: user.username.clone(),
         channel: destination.channel,
         destination: destination.address.clone(),
-        subject: subject.map(|s| tessera_delivery::render(&s, code, Some(&user.username))),
-        body: tessera_delivery::render(&body, code, Some(&user.username)),
+        subject: subject.map(|s| tessera_core::message::render(&s, code, Some(&user.username))),
+        body: tessera_core::message::render(&body, code, Some(&user.username)),
         purpose: purpose.to_owned(),
     };
     state.delivery.deliver(&message).await.map_err(|error| {
         tracing::warn!(%error, pool_id = %user.pool_id, purpose, "message delivery failed");
-        ApiError::new(
+        Error::new(
             "CodeDeliveryFailureException",
             "Unable to deliver the message to the destination.",
         )
@@ -366,15 +364,15 @@ pub(crate) async fn deliver(
 
 /// Checks a guessed code. Wrong guesses are counted; an absent, used-up or expired code
 /// asks for a new one.
-pub(crate) async fn check_code(
-    state: &AppState,
+pub async fn check_code(
+    state: &Service,
     pool_id: &str,
     key: &str,
     purpose: CodePurpose,
     guess: &str,
-) -> Result<OneTimeCode, ApiError> {
+) -> Result<OneTimeCode, Error> {
     let expired = || {
-        ApiError::new(
+        Error::new(
             "ExpiredCodeException",
             "Invalid code provided, please request a code again.",
         )
@@ -383,7 +381,7 @@ pub(crate) async fn check_code(
         return Err(expired());
     };
     if code.failed_attempts >= CODE_ATTEMPTS {
-        return Err(ApiError::new(
+        return Err(Error::new(
             "TooManyFailedAttemptsException",
             "Too many failed attempts, please request a code again.",
         ));
@@ -396,7 +394,7 @@ pub(crate) async fn check_code(
             .store
             .record_failed_code(pool_id, key, purpose)
             .await?;
-        return Err(ApiError::new(
+        return Err(Error::new(
             "CodeMismatchException",
             "Invalid verification code provided, please try again.",
         ));
@@ -405,7 +403,7 @@ pub(crate) async fn check_code(
 }
 
 /// Maps a store conflict on aliases to `AliasExistsException` with Cognito's wording.
-pub(crate) fn alias_error(error: tessera_store::StoreError) -> ApiError {
+pub fn alias_error(error: tessera_store::StoreError) -> Error {
     match error {
         tessera_store::StoreError::AliasTaken(kind) => {
             let what = if kind == "phone_number" {
@@ -413,7 +411,7 @@ pub(crate) fn alias_error(error: tessera_store::StoreError) -> ApiError {
             } else {
                 kind.as_str()
             };
-            ApiError::new(
+            Error::new(
                 "AliasExistsException",
                 format!("An account with the {what} already exists."),
             )
@@ -425,11 +423,7 @@ pub(crate) fn alias_error(error: tessera_store::StoreError) -> ApiError {
 /// Sets a user's password: the argon2id hash for the password flows and the SRP salt and
 /// verifier for USER_SRP_AUTH, both computed off the async workers. Every place that sets a
 /// password goes through here, so the two never disagree.
-pub(crate) async fn set_password(
-    state: &AppState,
-    user: &mut User,
-    password: &str,
-) -> Result<(), ApiError> {
+pub async fn set_password(state: &Service, user: &mut User, password: &str) -> Result<(), Error> {
     let hasher = state.hasher.clone();
     let random = state.random.clone();
     let pool_name = tessera_core::srp_pool_name(&user.pool_id).to_owned();
@@ -451,10 +445,7 @@ pub(crate) async fn set_password(
 
 /// A client with `WriteAttributes` may set only those attributes (SignUp,
 /// UpdateUserAttributes).
-pub(crate) fn check_write_attributes(
-    client: &AppClient,
-    pairs: &[(String, String)],
-) -> Result<(), ApiError> {
+pub fn check_write_attributes(client: &AppClient, pairs: &[(String, String)]) -> Result<(), Error> {
     if let Some(writable) = client
         .settings
         .get("WriteAttributes")
@@ -464,7 +455,7 @@ pub(crate) fn check_write_attributes(
             .iter()
             .any(|(n, _)| !writable.iter().any(|w| w.as_str() == Some(n.as_str())))
         {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 "NotAuthorizedException",
                 "A client attempted to write unauthorized attribute",
             ));
@@ -476,23 +467,23 @@ pub(crate) fn check_write_attributes(
 /// Deletes attributes of a user (AdminDeleteUserAttributes, DeleteUserAttributes): each must
 /// exist in the schema and not be required; a deleted e-mail or phone number takes its
 /// verified flag and its alias with it.
-pub(crate) async fn delete_attributes(
-    state: &AppState,
+pub async fn delete_attributes(
+    state: &Service,
     directory: &Directory,
     key: &str,
     mut user: User,
     names: &[String],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let schema = tessera_core::AttributeSchema::from_pool_settings(&directory.pool.settings);
     for name in names {
         match schema.get(name) {
             None => {
-                return Err(ApiError::invalid_parameter(format!(
+                return Err(Error::invalid_parameter(format!(
                     "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
                 )))
             }
             Some(attribute) if attribute.required || name == "sub" => {
-                return Err(ApiError::invalid_parameter(format!(
+                return Err(Error::invalid_parameter(format!(
                     "Attributes did not conform to the schema: {name}: The attribute is required\n"
                 )))
             }

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use tessera_store::{ResourceServer, StoreError};
 
 use crate::input::{decode_token, encode_token, Input};
-use crate::{user_pool, ApiError, AppState};
+use crate::pool::user_pool;
+use crate::{Error, Service};
 
 /// The model's bound for ListResourceServers' MaxResults.
 const MAX_RESULTS: u32 = 50;
@@ -26,12 +27,12 @@ fn resource_server_type(server: &ResourceServer) -> Value {
     })
 }
 
-fn not_found(identifier: &str) -> ApiError {
-    ApiError::not_found(format!("Resource server {identifier} does not exist."))
+fn not_found(identifier: &str) -> Error {
+    Error::not_found(format!("Resource server {identifier} does not exist."))
 }
 
 /// The scopes of a request, refused when a name repeats.
-fn scopes(input: &Input) -> Result<Vec<Value>, ApiError> {
+fn scopes(input: &Input) -> Result<Vec<Value>, Error> {
     let scopes = input
         .get("Scopes")
         .and_then(Value::as_array)
@@ -44,7 +45,7 @@ fn scopes(input: &Input) -> Result<Vec<Value>, ApiError> {
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !seen.insert(name) {
-            return Err(ApiError::invalid_parameter(format!(
+            return Err(Error::invalid_parameter(format!(
                 "Duplicate scope name {name} in the scopes of a resource server."
             )));
         }
@@ -52,7 +53,7 @@ fn scopes(input: &Input) -> Result<Vec<Value>, ApiError> {
     Ok(scopes)
 }
 
-async fn load(state: &AppState, input: &Input) -> Result<ResourceServer, ApiError> {
+async fn load(state: &Service, input: &Input) -> Result<ResourceServer, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let identifier = input.required_str("Identifier")?;
     state
@@ -62,7 +63,7 @@ async fn load(state: &AppState, input: &Input) -> Result<ResourceServer, ApiErro
         .ok_or_else(|| not_found(identifier))
 }
 
-pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let server = ResourceServer {
         pool_id: pool.id.clone(),
@@ -76,7 +77,7 @@ pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiE
         .insert_resource_server(&server)
         .await
         .map_err(|error| match error {
-            StoreError::Conflict => ApiError::invalid_parameter(format!(
+            StoreError::Conflict => Error::invalid_parameter(format!(
                 "A resource server with identifier {} already exists in this user pool.",
                 server.identifier
             )),
@@ -85,12 +86,12 @@ pub(crate) async fn create(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(json!({ "ResourceServer": resource_server_type(&server) }))
 }
 
-pub(crate) async fn describe(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
     let server = load(state, &input).await?;
     Ok(json!({ "ResourceServer": resource_server_type(&server) }))
 }
 
-pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let mut server = load(state, &input).await?;
     server.name = input.required_str("Name")?.to_owned();
     server.scopes = scopes(&input)?;
@@ -100,7 +101,7 @@ pub(crate) async fn update(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(json!({ "ResourceServer": resource_server_type(&server) }))
 }
 
-pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
     let server = load(state, &input).await?;
     if !state
         .store
@@ -112,7 +113,7 @@ pub(crate) async fn delete(state: &AppState, input: Input) -> Result<Value, ApiE
     Ok(json!({}))
 }
 
-pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiError> {
+pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(i64::from(MAX_RESULTS)))
         .unwrap_or(MAX_RESULTS)
@@ -138,11 +139,11 @@ pub(crate) async fn list(state: &AppState, input: Input) -> Result<Value, ApiErr
 /// The first of `scopes` that names no scope of a resource server of the pool. A custom
 /// scope is `<identifier>/<scope name>`; identifiers may contain `/` but scope names may
 /// not, so the name is what follows the last `/`.
-pub(crate) async fn unknown_custom_scope<'a>(
-    state: &AppState,
+pub async fn unknown_custom_scope<'a>(
+    state: &Service,
     pool_id: &str,
     scopes: Vec<&'a str>,
-) -> Result<Option<&'a str>, ApiError> {
+) -> Result<Option<&'a str>, Error> {
     let existing = existing_custom_scopes(state, pool_id, &scopes).await?;
     Ok(scopes.into_iter().find(|scope| !existing.contains(scope)))
 }
@@ -150,11 +151,11 @@ pub(crate) async fn unknown_custom_scope<'a>(
 /// The scopes of `scopes` that a resource server of the pool has, in their order. Each
 /// resource server is read once, however many of its scopes are asked for (the token
 /// endpoint asks on every request, and on PostgreSQL each read is a query).
-pub(crate) async fn existing_custom_scopes<'a>(
-    state: &AppState,
+pub async fn existing_custom_scopes<'a>(
+    state: &Service,
     pool_id: &str,
     scopes: &[&'a str],
-) -> Result<Vec<&'a str>, ApiError> {
+) -> Result<Vec<&'a str>, Error> {
     let mut servers: Vec<(&str, Option<tessera_store::ResourceServer>)> = Vec::new();
     let mut existing = Vec::with_capacity(scopes.len());
     for scope in scopes {
@@ -184,13 +185,13 @@ pub(crate) async fn existing_custom_scopes<'a>(
 /// is still allowed (`AllowedOAuthScopes`), custom ones only while their resource server
 /// still has them. Used when a code is redeemed and when a session is refreshed, so that
 /// taking a scope away from a client takes it away from the sessions it already has.
-pub(crate) async fn still_granted(
-    state: &AppState,
+pub async fn still_granted(
+    state: &Service,
     client: &tessera_core::AppClient,
     pool_id: &str,
     scope: &str,
-) -> Result<String, ApiError> {
-    let allowed = crate::app_client::strings(&client.settings, "AllowedOAuthScopes");
+) -> Result<String, Error> {
+    let allowed = crate::pool::app_client::strings(&client.settings, "AllowedOAuthScopes");
     let kept: Vec<&str> = scope
         .split(' ')
         .filter(|s| !s.is_empty() && allowed.contains(s))

@@ -1,0 +1,107 @@
+//! The service's state: the store, the deployment's settings, time, randomness, the courier
+//! for messages and the caches every operation shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tessera_core::message::Deliver;
+use tessera_core::{Clock, PasswordHasher, Random};
+use tessera_store::Store;
+
+/// Deployment settings the operations need.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The AWS region tessera presents itself as (`us-east-1` by default).
+    pub region: String,
+    /// The account id used in ARNs.
+    pub account_id: String,
+    /// The public base URL, without a trailing slash; issuers are `<public_url>/<pool id>`.
+    pub public_url: String,
+    /// The parent domain of prefix domains: a pool's prefix domain `p` is served on host
+    /// `p.<hosted_domain_suffix>` (`auth.localhost` by default).
+    pub hosted_domain_suffix: String,
+}
+
+/// The Cognito user-pool service. Cheap to clone: everything is shared.
+#[derive(Clone)]
+pub struct Service {
+    pub store: Store,
+    pub config: Arc<ServiceConfig>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    /// Sends codes and invitations (SMTP, SMS webhook, or the development outbox).
+    pub delivery: Arc<dyn Deliver>,
+    /// argon2id with the configured cost.
+    pub hasher: PasswordHasher,
+    /// Keys the decoy SRP challenges for unknown users (a per-process secret).
+    pub decoy_key: Arc<[u8; 32]>,
+    /// Permits for password hashing, one per core: argon2id takes 19 MiB and tens of
+    /// milliseconds per hash, so running more at once only adds memory, not throughput.
+    pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Verified access tokens by SHA-256, with their claims and expiry.
+    pub verified: Arc<std::sync::Mutex<crate::sign_in::access_token::VerifiedCache>>,
+    /// Pools' signing keys, opened once.
+    pub keys: Arc<RwLock<HashMap<String, Arc<crate::pool::keys::PoolKeys>>>>,
+}
+
+impl Service {
+    /// The service over `store`, with time and randomness supplied by the caller.
+    pub fn new(
+        store: Store,
+        config: ServiceConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        delivery: Arc<dyn Deliver>,
+    ) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            clock,
+            random: random.clone(),
+            delivery,
+            hasher: PasswordHasher::owasp(),
+            keys: Arc::default(),
+            verified: Arc::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
+            decoy_key: Arc::new({
+                let mut key = [0u8; 32];
+                random.fill(&mut key);
+                key
+            }),
+        }
+    }
+
+    /// Uses another argon2id cost.
+    #[must_use]
+    pub fn with_password_hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Runs password-hashing work off the async workers, at most one job per core.
+    pub async fn hash_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, crate::Error> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| crate::Error::internal(&e))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| crate::Error::internal(&e))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The issuer of a pool's tokens.
+    pub fn issuer(&self, pool_id: &str) -> String {
+        format!("{}/{}", self.config.public_url, pool_id)
+    }
+}
