@@ -1,5 +1,7 @@
 //! Checks of the crate's own invariants.
 
+mod directory;
+
 /// The service knows no HTTP: nothing in its dependency graph is an HTTP crate, so the
 /// operations cannot grow a dependency on requests, responses or status codes. The graph is
 /// read from `Cargo.lock` through `cargo metadata`, as cargo resolves it.
