@@ -11,6 +11,7 @@ mod attribute;
 mod clock;
 mod error;
 mod ident;
+pub mod lockout;
 mod master_key;
 pub mod message;
 mod password;

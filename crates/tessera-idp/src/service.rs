@@ -33,7 +33,8 @@ pub struct Service {
     pub delivery: Arc<dyn Deliver>,
     /// argon2id with the configured cost.
     pub hasher: PasswordHasher,
-    /// Keys the decoy SRP challenges for unknown users (a per-process secret).
+    /// Keys what unknown users are shown and counted as (see `sign_in::machine::decoy`),
+    /// derived from the master key so that every node and every restart agree.
     pub decoy_key: Arc<[u8; 32]>,
     /// Permits for password hashing, one per core: argon2id takes 19 MiB and tens of
     /// milliseconds per hash, so running more at once only adds memory, not throughput.
@@ -54,10 +55,11 @@ impl Service {
         delivery: Arc<dyn Deliver>,
     ) -> Self {
         Self {
+            decoy_key: Arc::new(store.derived_key("sign-in-decoys")),
             store,
             config: Arc::new(config),
             clock,
-            random: random.clone(),
+            random,
             delivery,
             hasher: PasswordHasher::owasp(),
             keys: Arc::default(),
@@ -65,11 +67,6 @@ impl Service {
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
-            decoy_key: Arc::new({
-                let mut key = [0u8; 32];
-                random.fill(&mut key);
-                key
-            }),
         }
     }
 

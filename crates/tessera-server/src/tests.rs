@@ -316,19 +316,6 @@ async fn bootstrap_creates_pool_with_keys_and_is_idempotent() {
     assert!(ensure(&state, &[bad]).await.is_err());
 }
 
-#[test]
-fn lockout_follows_cognito_schedule() {
-    use tessera_idp::sign_in::lockout;
-    for failures in 0..5 {
-        assert_eq!(lockout(failures), Duration::ZERO);
-    }
-    assert_eq!(lockout(5), Duration::from_secs(1));
-    assert_eq!(lockout(6), Duration::from_secs(2));
-    assert_eq!(lockout(10), Duration::from_secs(32));
-    assert_eq!(lockout(15), Duration::from_secs(900));
-    assert_eq!(lockout(1000), Duration::from_secs(900));
-}
-
 const TEST_KEY_ID: &str = "AKIATESTTESTTEST0001";
 const TEST_SECRET: &str = "test-secret-access-key-0000000000000000";
 
