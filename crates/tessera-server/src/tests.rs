@@ -637,3 +637,4 @@ async fn issue_4_expired_access_token_is_refused() {
 mod oauth_api;
 mod oauth_code;
 mod oauth_token;
+mod parsers;

@@ -105,6 +105,7 @@ conformance!(
     users_round_trip_with_aliases_and_codes,
     groups_and_members,
     filtered_listing_uses_the_index,
+    prefix_filters_reach_the_largest_code_point,
     revocation_ends_sessions,
     reads_after_writes_see_the_writes,
 );
@@ -719,6 +720,56 @@ async fn filtered_listing_uses_the_index(store: &Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A prefix admits every value that starts with it, also those that continue with U+10FFFF
+/// (a range ending at `prefix + U+10FFFF` left them out), and the empty prefix admits all.
+async fn prefix_filters_reach_the_largest_code_point(store: &Store) {
+    let p = pool("us-east-1_Filter002");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let names = [
+        "ab",
+        "ab\u{10FFFF}",
+        "ab\u{10FFFF}c",
+        "ac",
+        "\u{10FFFF}",
+        "\u{10FFFF}\u{10FFFF}z",
+        "\u{D7FF}x",
+        "\u{E000}",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let key = format!("user{i}");
+        let mut u = user(
+            &p.id,
+            &key,
+            &format!("00000000-0000-4000-8000-00000000020{i}"),
+        );
+        u.attributes.insert("name".into(), (*name).to_owned());
+        store.insert_user(change(&u, &key)).await.unwrap();
+    }
+    let pool_id = p.id.as_str();
+    let found = |prefix: &'static str| async move {
+        let mut names: Vec<String> = store
+            .list_users_filtered(pool_id, "name", prefix, true, None, 60)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, value, _)| value)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(found("ab").await, ["ab", "ab\u{10FFFF}", "ab\u{10FFFF}c"]);
+    assert_eq!(
+        found("ab\u{10FFFF}").await,
+        ["ab\u{10FFFF}", "ab\u{10FFFF}c"]
+    );
+    assert_eq!(
+        found("\u{10FFFF}").await,
+        ["\u{10FFFF}", "\u{10FFFF}\u{10FFFF}z"]
+    );
+    assert_eq!(found("\u{D7FF}").await, ["\u{D7FF}x"]);
+    assert_eq!(found("").await.len(), names.len());
 }
 
 fn refresh(pool_id: &str, key: &str, hash: &str, origin: &str) -> crate::RefreshRecord {

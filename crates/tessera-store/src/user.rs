@@ -330,26 +330,31 @@ impl Store {
             Some(after) if after > (value, "") => after,
             _ => (value, ""),
         };
-        let (end, upper) = if prefix {
-            // U+10FFFF sorts after every character, so [prefix, prefix + U+10FFFF) holds
-            // every value that starts with the prefix.
-            ("<", format!("{value}\u{10FFFF}"))
+        // A prefix admits [prefix, its successor); a prefix with no successor (empty, or only
+        // U+10FFFF) admits every value from it on. (`prefix + U+10FFFF` is no such bound: it
+        // leaves out the values that continue with U+10FFFF, itself among them.)
+        let (bound, upper) = if !prefix {
+            ("AND i.value <= $5", Some(value.to_owned()))
+        } else if let Some(next) = prefix_successor(value) {
+            ("AND i.value < $5", Some(next))
         } else {
-            ("<=", value.to_owned())
+            ("", None)
         };
-        let rows = sqlx::query(&format!(
+        let limit_parameter = if upper.is_some() { "$6" } else { "$5" };
+        let sql = format!(
             "SELECT i.value AS index_value, u.{columns} FROM user_index i JOIN users u ON u.pool_id = i.pool_id AND u.username_key = i.username_key \
-             WHERE i.pool_id = $1 AND i.attribute = $2 AND (i.value, i.username_key) > ($3, $4) AND i.value {end} $5 \
-             ORDER BY i.value, i.username_key LIMIT $6"
-        ))
-        .bind(pool_id)
-        .bind(attribute)
-        .bind(start.0)
-        .bind(start.1)
-        .bind(upper)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE i.pool_id = $1 AND i.attribute = $2 AND (i.value, i.username_key) > ($3, $4) {bound} \
+             ORDER BY i.value, i.username_key LIMIT {limit_parameter}"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(pool_id)
+            .bind(attribute)
+            .bind(start.0)
+            .bind(start.1);
+        if let Some(upper) = upper {
+            query = query.bind(upper);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok((
@@ -517,4 +522,39 @@ async fn apply_extras(
         .await?;
     }
     Ok(())
+}
+
+/// The least string greater than every string that starts with `prefix` (strings compare
+/// byte-wise in UTF-8, which is code point order): the prefix with its last character
+/// replaced by the next one, after dropping trailing U+10FFFF, which has none. `None` when
+/// nothing is left, since every string then starts with the prefix or sorts before it.
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The surrogates are not characters: U+E000 follows U+D7FF.
+        let next = if last == '\u{D7FF}' {
+            Some('\u{E000}')
+        } else {
+            char::from_u32(u32::from(last) + 1)
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn successors_bound_every_extension() {
+        assert_eq!(prefix_successor(""), None);
+        assert_eq!(prefix_successor("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10FFFF}\u{10FFFF}"), None);
+        assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+    }
 }

@@ -73,7 +73,7 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    fn repeated(&self) -> Option<&str> {
+    pub(crate) fn repeated(&self) -> Option<&str> {
         let mut seen = std::collections::HashSet::with_capacity(self.pairs.len());
         self.pairs
             .iter()

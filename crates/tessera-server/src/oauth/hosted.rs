@@ -271,14 +271,14 @@ impl FromRequest<AppState> for Submitted {
 /// What the new-password form carries between its GET and POST: the challenge session (the
 /// authority: it names the user and is checked by the challenge), the username the session
 /// is for (a wrong one fails the challenge) and the attributes the form asks for.
-struct ChallengeHandle {
-    session: String,
-    username: String,
-    required: Vec<String>,
+pub(crate) struct ChallengeHandle {
+    pub(crate) session: String,
+    pub(crate) username: String,
+    pub(crate) required: Vec<String>,
 }
 
 impl ChallengeHandle {
-    fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         format!(
@@ -289,7 +289,7 @@ impl ChallengeHandle {
         )
     }
 
-    fn decode(text: &str) -> Option<Self> {
+    pub(crate) fn decode(text: &str) -> Option<Self> {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut parts = text.split('.');
