@@ -62,15 +62,27 @@ mod tests {
 
     #[test]
     fn attempts_are_decided_from_the_failures_before_them() {
-        assert_eq!(Attempt::decide(0, Duration::ZERO), Attempt::Allowed { prior: 0 });
-        assert_eq!(Attempt::decide(4, Duration::ZERO), Attempt::Allowed { prior: 4 });
+        assert_eq!(
+            Attempt::decide(0, Duration::ZERO),
+            Attempt::Allowed { prior: 0 }
+        );
+        assert_eq!(
+            Attempt::decide(4, Duration::ZERO),
+            Attempt::Allowed { prior: 4 }
+        );
         assert_eq!(Attempt::decide(5, Duration::ZERO), Attempt::Locked);
         assert_eq!(
             Attempt::decide(5, Duration::from_secs(1)),
             Attempt::Allowed { prior: 5 }
         );
-        assert_eq!(Attempt::decide(12, Duration::from_secs(60)), Attempt::Locked);
+        assert_eq!(
+            Attempt::decide(12, Duration::from_secs(60)),
+            Attempt::Locked
+        );
         // Fifteen quiet minutes forget everything.
-        assert_eq!(Attempt::decide(30, LOCKOUT_MAX), Attempt::Allowed { prior: 0 });
+        assert_eq!(
+            Attempt::decide(30, LOCKOUT_MAX),
+            Attempt::Allowed { prior: 0 }
+        );
     }
 }

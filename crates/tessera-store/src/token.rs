@@ -365,18 +365,31 @@ impl Store {
         forget_failures_after: std::time::Duration,
     ) -> Result<u64, StoreError> {
         let now_ms = millis(now);
-        let forgotten = millis(now.checked_sub(forget_failures_after).unwrap_or(SystemTime::UNIX_EPOCH));
+        let forgotten = millis(
+            now.checked_sub(forget_failures_after)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        );
         let mut removed = 0;
         for (sql, bound) in [
             ("DELETE FROM auth_sessions WHERE expires_at < $1", now_ms),
-            ("DELETE FROM authorization_codes WHERE expires_at < $1", now_ms),
+            (
+                "DELETE FROM authorization_codes WHERE expires_at < $1",
+                now_ms,
+            ),
             ("DELETE FROM login_sessions WHERE expires_at < $1", now_ms),
-            ("DELETE FROM sign_in_failures WHERE last_failure_at < $1", forgotten),
+            (
+                "DELETE FROM sign_in_failures WHERE last_failure_at < $1",
+                forgotten,
+            ),
         ] {
             // One statement per table and per guard, so a sweep never holds SQLite's writer
             // for long.
             let _guard = self.write_guard().await;
-            removed += sqlx::query(sql).bind(bound).execute(&self.pool).await?.rows_affected();
+            removed += sqlx::query(sql)
+                .bind(bound)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         }
         Ok(removed)
     }

@@ -11,9 +11,9 @@ use tessera_core::{AttributeSchema, PasswordPolicy, User, UserStatus};
 use tessera_store::UserChange;
 
 use super::machine::Context;
+use super::refused;
 use super::session::{self, Attempt};
 use super::tokens::opaque;
-use super::refused;
 use crate::directory::{alias_error, check_write_attributes, set_password};
 use crate::{Error, Service};
 

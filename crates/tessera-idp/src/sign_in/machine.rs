@@ -58,7 +58,10 @@ impl Context<'_> {
 /// The first factor a flow offers.
 pub enum FirstFactor<'a> {
     /// A username and password (USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, the page).
-    Password { username: &'a str, password: &'a str },
+    Password {
+        username: &'a str,
+        password: &'a str,
+    },
     /// A username and the client's SRP public value (USER_SRP_AUTH).
     Srp { username: &'a str, srp_a: &'a str },
 }
@@ -152,8 +155,7 @@ pub async fn answer(
         Answer::NewPassword(new_password) => {
             let user = current_user(service, context, &taken.attempt).await?;
             let key = taken.attempt.key.clone();
-            match challenge::answer_new_password(service, context, &key, user, &new_password)
-                .await
+            match challenge::answer_new_password(service, context, &key, user, &new_password).await
             {
                 Ok(_) => {}
                 Err(error) if challenge::correctable(&error) => {

@@ -60,7 +60,6 @@ fn flow_enabled(client: &AppClient, modern: &str, legacy: Option<&str>) -> bool 
     flows.contains(&modern)
 }
 
-
 /// The app client of a sign-in request; for the admin operations it must belong to the
 /// named pool.
 async fn client_of(
@@ -356,7 +355,12 @@ pub async fn hosted_sign_in(
         directory,
         channel: Channel::HostedPage,
     };
-    match machine::begin(service, &context, FirstFactor::Password { username, password }).await
+    match machine::begin(
+        service,
+        &context,
+        FirstFactor::Password { username, password },
+    )
+    .await
     {
         Ok(outcome) => Ok(hosted_outcome(outcome)),
         // The name as typed: in a pool whose usernames are e-mail addresses the internal
@@ -398,9 +402,7 @@ pub async fn hosted_new_password(
 
 fn hosted_outcome(outcome: Outcome) -> HostedSignIn {
     match outcome {
-        Outcome::SignedIn(signed_in) => HostedSignIn::SignedIn {
-            key: signed_in.key,
-        },
+        Outcome::SignedIn(signed_in) => HostedSignIn::SignedIn { key: signed_in.key },
         Outcome::Challenge(challenge) => {
             let required: Vec<String> = challenge
                 .parameters

@@ -41,13 +41,13 @@ use tessera_core::ManualClock;
 use tower::ServiceExt;
 
 use super::{pool_with_user, signed, state_with_clock, TEST_KEY_ID, TEST_SECRET};
-use crate::input::{decode_token, encode_token};
 use crate::oauth::authorize::Query;
 use crate::oauth::client_auth::basic_credentials;
 use crate::oauth::form::Form;
 use crate::oauth::hosted::ChallengeHandle;
 use crate::oauth::page::{cookie, origin_of};
 use crate::{app, AppState};
+use tessera_idp::input::{decode_token, encode_token};
 
 const CALLBACK: &str = "https://app.example.com/cb";
 const LOGOUT: &str = "https://app.example.com/bye";
