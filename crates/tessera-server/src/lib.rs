@@ -11,6 +11,7 @@ mod account;
 mod app_client;
 mod auth;
 pub mod bootstrap;
+pub mod connection;
 mod directory;
 mod domain;
 mod error;
