@@ -2,10 +2,12 @@
 //! file, in that order of precedence, lowered to the [`Settings`] the server runs with.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
 use tessera_idp::pool::bootstrap::{ClientSpec, PoolSpec};
+use tessera_server::connection::ConnectionLimits;
 
 use crate::{CommonArgs, ServeArgs};
 
@@ -21,6 +23,9 @@ pub struct FileConfig {
     account_id: Option<String>,
     hosted_domain_suffix: Option<String>,
     log_format: Option<String>,
+    header_read_timeout: Option<u64>,
+    keep_alive_timeout: Option<u64>,
+    max_connections: Option<u32>,
     #[serde(default)]
     pools: Vec<PoolDeclaration>,
     #[serde(default)]
@@ -123,6 +128,16 @@ impl FileConfig {
     }
 }
 
+/// A timeout given in seconds. Zero would refuse every connection, and the upper bound keeps
+/// deadline arithmetic far from overflow while allowing any sensible value.
+fn timeout(what: &str, seconds: u64) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        (1..=86_400).contains(&seconds),
+        "{what} must be between 1 and 86400 seconds"
+    );
+    Ok(Duration::from_secs(seconds))
+}
+
 /// The resolved settings.
 #[derive(Debug)]
 pub struct Settings {
@@ -134,6 +149,7 @@ pub struct Settings {
     pub account_id: String,
     pub hosted_domain_suffix: String,
     pub log_format: String,
+    pub connections: ConnectionLimits,
 }
 
 impl Settings {
@@ -167,6 +183,7 @@ impl Settings {
             account_id: "000000000000".into(),
             hosted_domain_suffix: "auth.localhost".into(),
             log_format: "text".into(),
+            connections: ConnectionLimits::default(),
         })
     }
 
@@ -217,6 +234,89 @@ impl Settings {
         if let Some(format) = pick(&serve.log_format, &file.log_format) {
             settings.log_format = format;
         }
+        if let Some(seconds) = serve.header_read_timeout.or(file.header_read_timeout) {
+            settings.connections.header_read_timeout = timeout("header read timeout", seconds)?;
+        }
+        if let Some(seconds) = serve.keep_alive_timeout.or(file.keep_alive_timeout) {
+            settings.connections.keep_alive_timeout = timeout("keep-alive timeout", seconds)?;
+        }
+        if let Some(count) = serve.max_connections.or(file.max_connections) {
+            anyhow::ensure!(count >= 1, "max connections must be at least 1");
+            settings.connections.max_connections = count;
+        }
         Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser as _;
+
+    use super::{FileConfig, Settings};
+    use crate::{Cli, Command};
+
+    /// Lowers `flags` (after `tessera serve`) and the TOML `file` to settings.
+    fn resolve(flags: &[&str], file: &str) -> anyhow::Result<Settings> {
+        let cli = Cli::try_parse_from(["tessera", "serve"].iter().chain(flags)).unwrap();
+        let Command::Serve(serve) = cli.command else {
+            unreachable!("parsed a serve command")
+        };
+        let file: FileConfig = toml::from_str(file).unwrap();
+        Settings::resolve(&serve.common, &file, &serve)
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults() {
+        let limits = resolve(&[], "").unwrap().connections;
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(60));
+        assert_eq!(limits.max_connections, 4096);
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_file_and_flags_win() {
+        let file = "header_read_timeout = 5\nkeep_alive_timeout = 30\nmax_connections = 100\n";
+        let limits = resolve(&[], file).unwrap().connections;
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_connections, 100);
+
+        let flags = [
+            "--header-read-timeout",
+            "2",
+            "--keep-alive-timeout",
+            "3",
+            "--max-connections",
+            "7",
+        ];
+        let limits = resolve(&flags, file).unwrap().connections;
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(3));
+        assert_eq!(limits.max_connections, 7);
+    }
+
+    #[test]
+    fn connection_limits_that_would_refuse_everything_are_refused() {
+        for (flags, message) in [
+            (
+                ["--header-read-timeout", "0"],
+                "header read timeout must be between 1 and 86400 seconds",
+            ),
+            (
+                ["--keep-alive-timeout", "86401"],
+                "keep-alive timeout must be between 1 and 86400 seconds",
+            ),
+            (
+                ["--max-connections", "0"],
+                "max connections must be at least 1",
+            ),
+        ] {
+            let error = resolve(&flags, "").unwrap_err();
+            assert_eq!(error.to_string(), message);
+        }
+        let error = resolve(&[], "max_connections = 0").unwrap_err();
+        assert_eq!(error.to_string(), "max connections must be at least 1");
     }
 }

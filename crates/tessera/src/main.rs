@@ -78,6 +78,17 @@ struct ServeArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Seconds a client has to send a complete request head, counted from the connection's
+    /// start for its first request and from the first byte of each later one [default: 10]
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT", value_name = "SECONDS")]
+    header_read_timeout: Option<u64>,
+    /// Seconds a kept-alive connection may stay idle waiting for its next request [default: 60]
+    #[arg(long, env = "TESSERA_KEEP_ALIVE_TIMEOUT", value_name = "SECONDS")]
+    keep_alive_timeout: Option<u64>,
+    /// Connections served at once; further connections wait until one ends (an idle
+    /// kept-alive connection is closed to make room) [default: 4096]
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", value_name = "COUNT")]
+    max_connections: Option<u32>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -239,6 +250,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.common.config.as_deref())?;
     let settings = Settings::resolve(&args.common, &file, &args)?;
     init_logging(&settings.log_format)?;
+    warn_if_files_run_out(settings.connections.max_connections);
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
     let store = open_store(&settings, random.clone()).await?;
     // On SQLite this process is the database's only writer (the lock refuses a second
@@ -312,14 +324,54 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use std::io::Write as _;
     std::io::stdout().flush().ok();
 
-    axum::serve(listener, tessera_server::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    tessera_server::connection::serve(
+        listener,
+        tessera_server::app(state),
+        settings.connections,
+        shutdown_signal(),
+    )
+    .await;
     // Every in-flight request has finished; closing the pool waits for its connections.
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every connection takes a file descriptor, so a cap above the open-file limit is never
+/// reached: accepting fails first (and is retried every second) while the cap would have let
+/// connections wait. Service managers often start processes with a soft limit of 1024, below
+/// the default cap, so the mismatch is worth saying at startup.
+fn warn_if_files_run_out(max_connections: u32) {
+    // Descriptors the server needs besides its connections: the database pool, the listener,
+    // logs and the outbox.
+    const OWN_FILES: u64 = 100;
+    if let Some(limit) = open_file_limit() {
+        if u64::from(max_connections) + OWN_FILES > limit {
+            tracing::warn!(
+                max_connections,
+                open_file_limit = limit,
+                "the open-file limit is below the connection cap: raise it (ulimit -n, LimitNOFILE=) or lower --max-connections"
+            );
+        }
+    }
+}
+
+/// The soft limit on open files, where the platform says it without unsafe code (Linux's
+/// `/proc/self/limits`); `None` when unknown or unlimited.
+fn open_file_limit() -> Option<u64> {
+    soft_open_file_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+/// The soft open-file limit in the text of `/proc/self/limits`.
+fn soft_open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn store_kind(store: &Store) -> &'static str {
@@ -364,4 +416,21 @@ async fn create_key(args: CommonArgs) -> anyhow::Result<()> {
     println!("aws_access_key_id = {}", key.id);
     println!("aws_secret_access_key = {}", key.secret);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::soft_open_file_limit;
+
+    #[test]
+    fn the_soft_open_file_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             63704                63704                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(soft_open_file_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files     \n";
+        assert_eq!(soft_open_file_limit(unlimited), None);
+        assert_eq!(soft_open_file_limit(""), None);
+    }
 }
