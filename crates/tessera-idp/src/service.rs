@@ -92,6 +92,15 @@ impl Service {
             .map_err(|e| crate::Error::internal(&e))
     }
 
+    /// Deletes expired sign-in state (see `Store::sweep_expired`) and returns how many rows
+    /// went.
+    pub async fn sweep(&self) -> Result<u64, crate::Error> {
+        Ok(self
+            .store
+            .sweep_expired(self.clock.now(), tessera_core::lockout::LOCKOUT_MAX)
+            .await?)
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store

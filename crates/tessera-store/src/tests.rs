@@ -141,7 +141,7 @@ fn client(pool_id: &str, id: &str, secret: Option<&str>) -> AppClient {
     }
 }
 
-async fn all_bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
+pub(crate) async fn all_bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
     sqlx::query(sql)
         .fetch_all(&store.pool)
         .await
@@ -151,7 +151,7 @@ async fn all_bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -878,4 +878,5 @@ async fn reads_after_writes_see_the_writes(store: &Store) {
 }
 
 mod authorization;
+mod sign_in;
 mod oauth;

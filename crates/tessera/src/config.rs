@@ -26,6 +26,7 @@ pub struct FileConfig {
     header_read_timeout: Option<u64>,
     keep_alive_timeout: Option<u64>,
     max_connections: Option<u32>,
+    sweep_interval: Option<u64>,
     #[serde(default)]
     pools: Vec<PoolDeclaration>,
     #[serde(default)]
@@ -150,6 +151,8 @@ pub struct Settings {
     pub hosted_domain_suffix: String,
     pub log_format: String,
     pub connections: ConnectionLimits,
+    /// How often expired sign-in state is swept.
+    pub sweep_interval: Duration,
 }
 
 impl Settings {
@@ -184,6 +187,7 @@ impl Settings {
             hosted_domain_suffix: "auth.localhost".into(),
             log_format: "text".into(),
             connections: ConnectionLimits::default(),
+            sweep_interval: Duration::from_secs(60),
         })
     }
 
@@ -243,6 +247,9 @@ impl Settings {
         if let Some(count) = serve.max_connections.or(file.max_connections) {
             anyhow::ensure!(count >= 1, "max connections must be at least 1");
             settings.connections.max_connections = count;
+        }
+        if let Some(seconds) = serve.sweep_interval.or(file.sweep_interval) {
+            settings.sweep_interval = timeout("sweep interval", seconds)?;
         }
         Ok(settings)
     }

@@ -89,6 +89,10 @@ struct ServeArgs {
     /// kept-alive connection is closed to make room) [default: 4096]
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS", value_name = "COUNT")]
     max_connections: Option<u32>,
+    /// Seconds between sweeps of expired challenge sessions, authorization codes, browser
+    /// sign-in sessions and forgotten failure counts [default: 60]
+    #[arg(long, env = "TESSERA_SWEEP_INTERVAL", value_name = "SECONDS")]
+    sweep_interval: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -324,6 +328,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use std::io::Write as _;
     std::io::stdout().flush().ok();
 
+    let sweeper = tokio::spawn(sweep(state.service().clone(), settings.sweep_interval));
     tessera_server::connection::serve(
         listener,
         tessera_server::app(state),
@@ -331,10 +336,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await;
+    sweeper.abort();
     // Every in-flight request has finished; closing the pool waits for its connections.
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Sweeps expired sign-in state every `interval`, so that calls nobody finishes (an
+/// InitiateAuth whose challenge is never answered costs nothing to send) cannot grow a table
+/// without bound. Every node may sweep: a sweep deletes only what no node can use.
+async fn sweep(service: tessera_idp::Service, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match service.sweep().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "swept expired sign-in state"),
+            Err(error) => tracing::warn!(%error, "sweeping expired sign-in state failed"),
+        }
+    }
 }
 
 /// Every connection takes a file descriptor, so a cap above the open-file limit is never
