@@ -100,6 +100,21 @@ impl Store {
         match backend {
             Backend::Sqlite => {
                 // WAL lets readers run beside the writer; the setting is stored in the file.
+                //
+                // Durability rests on this and on `synchronous`, which tessera leaves at
+                // SQLite's compiled default: sqlx 0.8 sets no `synchronous` pragma unless
+                // asked, and its bundled SQLite (libsqlite3-sys) is built without
+                // SQLITE_DEFAULT_SYNCHRONOUS or SQLITE_DEFAULT_WAL_SYNCHRONOUS, so every
+                // connection runs FULL (2; the test `sqlite_connections_sync_every_commit`
+                // keeps it so). In WAL mode FULL means each commit appends its pages to the
+                // WAL with write(2) and fsyncs the WAL before COMMIT returns, which is before
+                // tessera answers. Hence a killed process (kill -9, the OOM killer, an abort)
+                // loses no acknowledged write: what was written is in the OS page cache, and
+                // the next open replays the WAL (tests/e2e/test_crash_recovery.py). A power
+                // loss or OS crash also keeps every acknowledged write, provided the disk
+                // honours fsync; the only writes lost are those not yet answered. NORMAL
+                // would keep the database consistent through a power loss too, but could lose
+                // the last commits acknowledged before it.
                 sqlx::query("PRAGMA journal_mode=WAL")
                     .execute(&pool)
                     .await?;

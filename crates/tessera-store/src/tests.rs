@@ -110,6 +110,32 @@ conformance!(
     reads_after_writes_see_the_writes,
 );
 
+/// What survives a crash or a power loss rests on two settings of every SQLite connection
+/// (see `Store::connect`): the WAL, and `synchronous=FULL`, which fsyncs the WAL at every
+/// commit. tessera sets only the first; the second is SQLite's compiled default, which a
+/// change of sqlx or of its bundled SQLite could move, so every pooled connection is asked.
+#[tokio::test]
+async fn sqlite_connections_sync_every_commit() {
+    let db = sqlite().await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut conn = db.store.pool.acquire().await.unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "PRAGMA synchronous is not FULL");
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(journal_mode, "wal");
+        held.push(conn);
+    }
+    drop(held);
+    db.drop_db().await;
+}
+
 fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(seconds * 1000 + 123)
 }
