@@ -200,7 +200,7 @@ fn tokens_carry_cognito_claims_and_verify() {
         Err(TokenError::Invalid)
     );
     let mut tampered = pair.access_token.clone();
-    tampered.insert_str(tampered.find('.').unwrap() + 5, "x");
+    tampered.insert(tampered.find('.').unwrap() + 5, 'x');
     assert_eq!(
         verify_jwt(&tampered, &keys, "access", now),
         Err(TokenError::Invalid)

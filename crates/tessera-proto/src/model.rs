@@ -152,7 +152,7 @@ pub(crate) enum ShapeKind {
         value: ShapeId,
         length: Bounds,
     },
-    String(StringRules),
+    String(Box<StringRules>),
     /// `integer` (32-bit) or `long` (64-bit), with its modelled range.
     Integer {
         bits32: bool,
@@ -449,11 +449,13 @@ fn parse_shape(
                     Some(Enumeration { values, rendered })
                 }
             };
-            ShapeKind::String(StringRules {
+            // Boxed: the rules (a compiled regex) are several times the size of every other
+            // kind of shape.
+            ShapeKind::String(Box::new(StringRules {
                 length: bounds()?,
                 pattern,
                 enumeration,
-            })
+            }))
         }
         "integer" => ShapeKind::Integer {
             bits32: true,

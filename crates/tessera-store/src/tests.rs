@@ -904,5 +904,5 @@ async fn reads_after_writes_see_the_writes(store: &Store) {
 }
 
 mod authorization;
-mod sign_in;
 mod oauth;
+mod sign_in;

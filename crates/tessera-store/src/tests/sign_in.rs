@@ -34,7 +34,10 @@ async fn challenge_state_is_sealed_and_single_use(store: &Store) {
     let session = auth_session("s1", at(1_700_000_180));
     store.insert_auth_session(&session).await.unwrap();
     for sealed in all_bytes(store, "SELECT sealed_state FROM auth_sessions").await {
-        assert!(!contains(&sealed, b"5ec7e75ec7e7"), "the SRP secret is in the clear");
+        assert!(
+            !contains(&sealed, b"5ec7e75ec7e7"),
+            "the SRP secret is in the clear"
+        );
         assert!(!contains(&sealed, b"srp"));
     }
     let taken = store.take_auth_session("s1").await.unwrap().unwrap();
@@ -42,7 +45,10 @@ async fn challenge_state_is_sealed_and_single_use(store: &Store) {
     assert_eq!(taken.expires_at, session.expires_at);
     assert!(store.take_auth_session("s1").await.unwrap().is_none());
     // A sealed state moved to another row does not open: the seal is bound to its hash.
-    store.insert_auth_session(&auth_session("s2", at(1_700_000_180))).await.unwrap();
+    store
+        .insert_auth_session(&auth_session("s2", at(1_700_000_180)))
+        .await
+        .unwrap();
     sqlx::query("UPDATE auth_sessions SET session_hash = 's3' WHERE session_hash = 's2'")
         .execute(&store.pool)
         .await
@@ -78,7 +84,10 @@ async fn concurrent_attempts_all_count(store: &Store) {
 async fn locked_attempts_count_nothing(store: &Store) {
     let start = at(1_700_000_000);
     for _ in 0..5 {
-        store.claim_sign_in_attempt(POOL, "carol", start).await.unwrap();
+        store
+            .claim_sign_in_attempt(POOL, "carol", start)
+            .await
+            .unwrap();
     }
     // Locked for a second after the fifth failure: refused, nothing written.
     let locked = store
@@ -87,23 +96,37 @@ async fn locked_attempts_count_nothing(store: &Store) {
         .unwrap();
     assert_eq!(locked, Attempt::Locked);
     assert_eq!(
-        store.sign_in_failures(POOL, "carol").await.unwrap().unwrap(),
+        store
+            .sign_in_failures(POOL, "carol")
+            .await
+            .unwrap()
+            .unwrap(),
         (5, start)
     );
     // After the lock, the attempt may be checked and counts.
     let later = start + Duration::from_secs(1);
     assert_eq!(
-        store.claim_sign_in_attempt(POOL, "carol", later).await.unwrap(),
+        store
+            .claim_sign_in_attempt(POOL, "carol", later)
+            .await
+            .unwrap(),
         Attempt::Allowed { prior: 5 }
     );
     assert_eq!(
-        store.sign_in_failures(POOL, "carol").await.unwrap().unwrap(),
+        store
+            .sign_in_failures(POOL, "carol")
+            .await
+            .unwrap()
+            .unwrap(),
         (6, later)
     );
     // Fifteen quiet minutes forget the failures.
     let quiet = later + tessera_core::lockout::LOCKOUT_MAX;
     assert_eq!(
-        store.claim_sign_in_attempt(POOL, "carol", quiet).await.unwrap(),
+        store
+            .claim_sign_in_attempt(POOL, "carol", quiet)
+            .await
+            .unwrap(),
         Attempt::Allowed { prior: 0 }
     );
 }
@@ -113,8 +136,14 @@ async fn sweeping_removes_only_what_expired(store: &Store) {
     let now = at(1_700_001_000);
     let past = at(1_700_000_999);
     let future = at(1_700_001_001);
-    store.insert_auth_session(&auth_session("old", past)).await.unwrap();
-    store.insert_auth_session(&auth_session("live", future)).await.unwrap();
+    store
+        .insert_auth_session(&auth_session("old", past))
+        .await
+        .unwrap();
+    store
+        .insert_auth_session(&auth_session("live", future))
+        .await
+        .unwrap();
     let code = |hash: &str, expires_at| AuthorizationCode {
         code_hash: hash.into(),
         pool_id: POOL.into(),
@@ -130,8 +159,14 @@ async fn sweeping_removes_only_what_expired(store: &Store) {
         consumed_at: None,
         origin_jti: None,
     };
-    store.insert_authorization_code(&code("old", past)).await.unwrap();
-    store.insert_authorization_code(&code("live", future)).await.unwrap();
+    store
+        .insert_authorization_code(&code("old", past))
+        .await
+        .unwrap();
+    store
+        .insert_authorization_code(&code("live", future))
+        .await
+        .unwrap();
     let login = |hash: &str, expires_at| LoginSession {
         session_hash: hash.into(),
         pool_id: POOL.into(),
@@ -140,11 +175,23 @@ async fn sweeping_removes_only_what_expired(store: &Store) {
         expires_at,
         revoked: false,
     };
-    store.insert_login_session(&login("old", past)).await.unwrap();
-    store.insert_login_session(&login("live", future)).await.unwrap();
+    store
+        .insert_login_session(&login("old", past))
+        .await
+        .unwrap();
+    store
+        .insert_login_session(&login("live", future))
+        .await
+        .unwrap();
     let forget = tessera_core::lockout::LOCKOUT_MAX;
-    store.claim_sign_in_attempt(POOL, "forgotten", now - forget - Duration::from_secs(1)).await.unwrap();
-    store.claim_sign_in_attempt(POOL, "recent", now - Duration::from_secs(1)).await.unwrap();
+    store
+        .claim_sign_in_attempt(POOL, "forgotten", now - forget - Duration::from_secs(1))
+        .await
+        .unwrap();
+    store
+        .claim_sign_in_attempt(POOL, "recent", now - Duration::from_secs(1))
+        .await
+        .unwrap();
 
     assert_eq!(store.sweep_expired(now, forget).await.unwrap(), 4);
     assert!(store.take_auth_session("old").await.unwrap().is_none());
@@ -153,8 +200,16 @@ async fn sweeping_removes_only_what_expired(store: &Store) {
     assert!(store.authorization_code("live").await.unwrap().is_some());
     assert!(store.login_session("old").await.unwrap().is_none());
     assert!(store.login_session("live").await.unwrap().is_some());
-    assert!(store.sign_in_failures(POOL, "forgotten").await.unwrap().is_none());
-    assert!(store.sign_in_failures(POOL, "recent").await.unwrap().is_some());
+    assert!(store
+        .sign_in_failures(POOL, "forgotten")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .sign_in_failures(POOL, "recent")
+        .await
+        .unwrap()
+        .is_some());
     // Nothing left to sweep.
     assert_eq!(store.sweep_expired(now, forget).await.unwrap(), 0);
 }
