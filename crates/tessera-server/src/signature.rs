@@ -1,6 +1,8 @@
 //! Admin authentication: operations AWS authorises with IAM need a valid SigV4 signature
 //! from an access key tessera knows.
 
+use std::time::Duration;
+
 use tessera_sigv4::SigV4Error;
 
 use crate::{ApiError, AppState};
@@ -22,6 +24,19 @@ pub(crate) async fn authenticate(
             )
         })?;
 
+    // The operation is named by a header, so a signature that leaves it out could be replayed
+    // as any other operation (a ListUserPools captured in a log becomes an AdminDeleteUser).
+    // Every AWS SDK signs it; tessera refuses a signature without it.
+    if !authorization
+        .signed_headers
+        .iter()
+        .any(|name| name == "x-amz-target")
+    {
+        return Err(ApiError::new(
+            "IncompleteSignatureException",
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+        ));
+    }
     if authorization.service != SERVICE {
         return Err(ApiError::new(
             "InvalidSignatureException",
@@ -56,23 +71,37 @@ pub(crate) async fn authenticate(
     tessera_sigv4::verify(&request, &authorization, &secret, state.clock.now()).map_err(sigv4_error)
 }
 
+/// How long an opened access-key secret is trusted from memory: a key deleted on any node
+/// stops working everywhere within this time, and a signed request costs no database read
+/// and no unsealing the rest of the time.
+pub(crate) const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
 async fn secret_of(state: &AppState, access_key_id: &str) -> Result<Option<String>, ApiError> {
-    if let Some(secret) = state
+    let now = state.clock.now();
+    if let Some((secret, fetched_at)) = state
         .access_keys
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .get(access_key_id)
     {
-        return Ok(Some(secret.clone()));
+        let age = now.duration_since(*fetched_at).unwrap_or_default();
+        if age < KEY_CACHE_TTL {
+            return Ok(Some(secret.clone()));
+        }
     }
     let Some(key) = state.store.access_key(access_key_id).await? else {
+        state
+            .access_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(access_key_id);
         return Ok(None);
     };
     state
         .access_keys
         .write()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(key.id.clone(), key.secret.clone());
+        .insert(key.id.clone(), (key.secret.clone(), now));
     Ok(Some(key.secret))
 }
 

@@ -197,6 +197,28 @@ impl Store {
         map_conflict(result).map(|_| ())
     }
 
+    /// Deletes an access key; false when there was none. Nodes that cached its secret stop
+    /// accepting it when their cache entry expires (seconds; see tessera-server's signature
+    /// check).
+    pub async fn delete_access_key(&self, id: &str) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let result = sqlx::query("DELETE FROM access_keys WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The ids of every access key, oldest first, with their creation times.
+    pub async fn access_key_ids(&self) -> Result<Vec<(String, SystemTime)>, StoreError> {
+        let rows = sqlx::query("SELECT id, created_at FROM access_keys ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, from_millis(row.try_get("created_at")?))))
+            .collect()
+    }
+
     /// The access key with this id, secret opened.
     pub async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, StoreError> {
         let row =

@@ -39,6 +39,15 @@ enum Command {
 enum KeysCommand {
     /// Creates an access key and prints it as an AWS credentials profile.
     Create(CommonArgs),
+    /// Lists the access key ids (never the secrets).
+    List(CommonArgs),
+    /// Deletes an access key; every node stops accepting it within seconds.
+    Delete {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The access key id, e.g. AKIA...
+        access_key_id: String,
+    },
 }
 
 /// Options shared by every command that opens the data directory.
@@ -103,9 +112,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
-        Command::Keys {
-            command: KeysCommand::Create(args),
-        } => runtime.block_on(create_key(args)),
+        Command::Keys { command } => runtime.block_on(keys(command)),
     }
 }
 
@@ -425,19 +432,42 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn create_key(args: CommonArgs) -> anyhow::Result<()> {
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    let args = match &command {
+        KeysCommand::Create(args) | KeysCommand::List(args) => args,
+        KeysCommand::Delete { common, .. } => common,
+    };
     let file = FileConfig::load(args.config.as_deref())?;
-    let settings = Settings::resolve_common(&args, &file)?;
+    let settings = Settings::resolve_common(args, &file)?;
     init_logging("text")?;
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
     let store = open_store(&settings, random.clone()).await?;
-    let key = AccessKey::generate(random.as_ref(), std::time::SystemTime::now());
-    store.insert_access_key(&key).await?;
+    let result = match &command {
+        KeysCommand::Create(_) => {
+            let key = AccessKey::generate(random.as_ref(), std::time::SystemTime::now());
+            store.insert_access_key(&key).await?;
+            println!("[default]");
+            println!("aws_access_key_id = {}", key.id);
+            println!("aws_secret_access_key = {}", key.secret);
+            Ok(())
+        }
+        KeysCommand::List(_) => {
+            for (id, _) in store.access_key_ids().await? {
+                println!("{id}");
+            }
+            Ok(())
+        }
+        KeysCommand::Delete { access_key_id, .. } => {
+            if store.delete_access_key(access_key_id).await? {
+                println!("deleted {access_key_id}");
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("no access key {access_key_id}"))
+            }
+        }
+    };
     store.close().await;
-    println!("[default]");
-    println!("aws_access_key_id = {}", key.id);
-    println!("aws_secret_access_key = {}", key.secret);
-    Ok(())
+    result
 }
 
 #[cfg(test)]
