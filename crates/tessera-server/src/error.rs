@@ -30,26 +30,6 @@ impl ApiError {
         }
     }
 
-    /// `InvalidParameterException`.
-    pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new("InvalidParameterException", message)
-    }
-
-    /// `ResourceNotFoundException`.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new("ResourceNotFoundException", message)
-    }
-
-    /// `ResourceNotFoundException` for a pool.
-    pub fn pool_not_found(pool_id: &str) -> Self {
-        Self::not_found(format!("User pool {pool_id} does not exist."))
-    }
-
-    /// `ResourceNotFoundException` for an app client.
-    pub fn client_not_found(client_id: &str) -> Self {
-        Self::not_found(format!("User pool client {client_id} does not exist."))
-    }
-
     /// `InternalErrorException` (HTTP 500); `detail` is logged, not sent.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tessera_proto::model::ServiceModel;
-use tessera_proto::validate::ValidationError;
 
 use tessera_idp::input::Input;
 
@@ -91,14 +90,10 @@ async fn handle(
     if !operation.public {
         signature::authenticate(state, parts, &body).await?;
     }
+    // The service's error type names the model's refusals as AWS does.
     let input = model
         .validate_input(operation, &body)
-        .map_err(|error| match error {
-            ValidationError::Serialization(message) => {
-                ApiError::new("SerializationException", message)
-            }
-            ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
-        })?;
+        .map_err(tessera_idp::Error::from)?;
     let request_id = parts
         .extensions
         .get::<RequestId>()
