@@ -26,7 +26,11 @@ pub(crate) async fn read(
         return error.into_response();
     }
     let Some(path) = state.outbox_path.clone() else {
-        return ApiError::new("ResourceNotFoundException", "The development outbox is not enabled.").into_response();
+        return ApiError::new(
+            "ResourceNotFoundException",
+            "The development outbox is not enabled.",
+        )
+        .into_response();
     };
     let limit = query.limit.unwrap_or(100).min(1000);
     let messages = tokio::task::spawn_blocking(move || {

@@ -172,6 +172,13 @@ pub async fn answer_new_password(
     answer: &NewPassword<'_>,
 ) -> Result<User, Error> {
     let directory = context.directory;
+    // An invited user may complete a missing e-mail address but not replace the one the
+    // administrator gave: Cognito refuses it with this answer (observed in 2022, even for
+    // the same value).
+    if user.attributes.contains_key("email") && answer.attributes.iter().any(|(n, _)| n == "email")
+    {
+        return Err(refused("Cannot modify an already provided email"));
+    }
     check_write_attributes(context.client, &answer.attributes)?;
     crate::directory::user::attributes_for(directory, &answer.attributes, false, false)?;
     for (name, value) in &answer.attributes {
