@@ -30,7 +30,9 @@ pub use attribute::{
 };
 pub use clock::{Clock, ManualClock, UtcFields};
 pub use error::CoreError;
-pub use ident::{app_client_id, app_client_secret, radix32, user_pool_id};
+pub use ident::{
+    app_client_id, app_client_secret, is_region_name, radix32, region_of_pool_id, user_pool_id,
+};
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
 pub use random::{Random, SeededRandom, SystemRandom};

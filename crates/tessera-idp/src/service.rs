@@ -8,11 +8,34 @@ use tessera_core::message::Deliver;
 use tessera_core::{Clock, PasswordHasher, Random};
 use tessera_store::Store;
 
+/// The regions a server answers for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    /// Any region name: an app (or a test suite) that uses several regions points at one
+    /// server.
+    Any,
+    /// Only these.
+    Only(Vec<String>),
+}
+
+impl Regions {
+    /// Whether a request signed for `region` is answered.
+    pub fn serves(&self, region: &str) -> bool {
+        match self {
+            Regions::Any => tessera_core::is_region_name(region),
+            Regions::Only(regions) => regions.iter().any(|r| r == region),
+        }
+    }
+}
+
 /// Deployment settings the operations need.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// The AWS region tessera presents itself as (`us-east-1` by default).
+    /// The region of what has no request region to go by (`us-east-1` by default): the
+    /// startup hint and pools created without a signed request.
     pub region: String,
+    /// The regions answered; a pool belongs to the region of the request that created it.
+    pub regions: Regions,
     /// The account id used in ARNs.
     pub account_id: String,
     /// The public base URL, without a trailing slash; issuers are `<public_url>/<pool id>`.

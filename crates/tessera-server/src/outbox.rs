@@ -22,7 +22,8 @@ pub(crate) async fn read(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
-    if let Err(error) = signature::authenticate(&state, &parts, b"").await {
+    if let Err(error) = signature::authenticate(&state, &parts, b"", signature::Covers::Path).await
+    {
         return error.into_response();
     }
     let Some(path) = state.outbox_path.clone() else {

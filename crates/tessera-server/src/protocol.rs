@@ -87,9 +87,11 @@ async fn handle(
         .ok_or_else(|| unknown_operation(format!("Unknown operation {target}.")))?;
 
     let body = read_body(body).await?;
-    if !operation.public {
-        signature::authenticate(state, parts, &body).await?;
-    }
+    let region = if operation.public {
+        None
+    } else {
+        Some(signature::authenticate(state, parts, &body, signature::Covers::Operation).await?)
+    };
     // The service's error type names the model's refusals as AWS does.
     let input = model
         .validate_input(operation, &body)
@@ -102,7 +104,9 @@ async fn handle(
     let output = state
         .execute(
             &operation.name,
-            Input::new(input).with_request_id(request_id),
+            Input::new(input)
+                .with_request_id(request_id)
+                .with_region(region),
         )
         .await?;
     // In debug builds (every test run) a response that departs from the model's output shape

@@ -10,11 +10,22 @@ use crate::{ApiError, AppState};
 /// The SigV4 credential-scope service name of the user-pool API.
 const SERVICE: &str = "cognito-idp";
 
+/// What a signature must cover besides what SigV4 itself demands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Covers {
+    /// An API call: the `X-Amz-Target` header that names the operation.
+    Operation,
+    /// A plain administrator request (the outbox), named by its path alone.
+    Path,
+}
+
+/// Checks a request's SigV4 signature and returns the region it was signed for.
 pub(crate) async fn authenticate(
     state: &AppState,
     parts: &http::request::Parts,
     body: &[u8],
-) -> Result<(), ApiError> {
+    covers: Covers,
+) -> Result<String, ApiError> {
     let authorization = tessera_sigv4::parse_authorization(&parts.headers)
         .map_err(sigv4_error)?
         .ok_or_else(|| {
@@ -27,10 +38,11 @@ pub(crate) async fn authenticate(
     // The operation is named by a header, so a signature that leaves it out could be replayed
     // as any other operation (a ListUserPools captured in a log becomes an AdminDeleteUser).
     // Every AWS SDK signs it; tessera refuses a signature without it.
-    if !authorization
-        .signed_headers
-        .iter()
-        .any(|name| name == "x-amz-target")
+    if covers == Covers::Operation
+        && !authorization
+            .signed_headers
+            .iter()
+            .any(|name| name == "x-amz-target")
     {
         return Err(ApiError::new(
             "IncompleteSignatureException",
@@ -43,7 +55,7 @@ pub(crate) async fn authenticate(
             format!("Credential should be scoped to correct service: '{SERVICE}'."),
         ));
     }
-    if authorization.region != state.config.region {
+    if !state.config.regions.serves(&authorization.region) {
         return Err(ApiError::new(
             "InvalidSignatureException",
             format!(
@@ -68,7 +80,9 @@ pub(crate) async fn authenticate(
         headers: &parts.headers,
         body,
     };
-    tessera_sigv4::verify(&request, &authorization, &secret, state.clock.now()).map_err(sigv4_error)
+    tessera_sigv4::verify(&request, &authorization, &secret, state.clock.now())
+        .map_err(sigv4_error)?;
+    Ok(authorization.region)
 }
 
 /// How long an opened access-key secret is trusted from memory: a key deleted on any node

@@ -47,6 +47,7 @@ async fn state_with_clock(clock: Arc<ManualClock>) -> AppState {
         store,
         ServiceConfig {
             region: "us-east-1".into(),
+            regions: tessera_idp::Regions::Any,
             account_id: "000000000000".into(),
             public_url: "http://tessera.test".into(),
             hosted_domain_suffix: "auth.localhost".into(),

@@ -364,16 +364,25 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Up to `limit` pools with ids greater than `after`, in id order.
+    /// Up to `limit` pools of `region` with ids greater than `after`, in id order.
     pub async fn list_user_pools(
         &self,
+        region: &str,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserPool>, StoreError> {
+        // A region's pool ids are the keys from `<region>_` up to `<region>` followed by the
+        // character after `_`, so a region's listing is a range of the primary key.
+        let first = format!("{region}_");
+        let start = match after {
+            Some(after) if after > first.as_str() => after.to_owned(),
+            _ => first,
+        };
         let rows = sqlx::query(
-            "SELECT id, name, created_at, last_modified_at, settings FROM user_pools WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, name, created_at, last_modified_at, settings FROM user_pools WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3",
         )
-        .bind(after.unwrap_or(""))
+        .bind(start)
+        .bind(format!("{region}`"))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

@@ -226,10 +226,25 @@ async fn pools_list_in_pages(store: &Store) {
     for id in ids.iter().rev() {
         store.insert_user_pool(&pool(id), &[]).await.unwrap();
     }
+    // Pools of other regions, some of whose ids sort between and around us-east-1's, are
+    // never listed with them.
+    for other in [
+        "us-east-10_Pool00000",
+        "us-east-1Pool",
+        "us-east_Pool0",
+        "eu-west-1_Pool00000",
+    ] {
+        store.insert_user_pool(&pool(other), &[]).await.unwrap();
+    }
+    let listed = store.list_user_pools("eu-west-1", None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = store.list_user_pools(after.as_deref(), 3).await.unwrap();
+        let page = store
+            .list_user_pools("us-east-1", after.as_deref(), 3)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }

@@ -20,6 +20,7 @@ pub struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     region: Option<String>,
+    regions: Option<String>,
     account_id: Option<String>,
     hosted_domain_suffix: Option<String>,
     log_format: Option<String>,
@@ -131,6 +132,29 @@ impl FileConfig {
 
 /// A timeout given in seconds. Zero would refuse every connection, and the upper bound keeps
 /// deadline arithmetic far from overflow while allowing any sensible value.
+/// `--regions`: `*` for every region, or a comma-separated list.
+fn regions(list: &str) -> anyhow::Result<tessera_idp::Regions> {
+    if list.trim() == "*" {
+        return Ok(tessera_idp::Regions::Any);
+    }
+    let names: Vec<String> = list
+        .split(',')
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .collect();
+    anyhow::ensure!(
+        !names.is_empty(),
+        "--regions needs * or at least one region"
+    );
+    for name in &names {
+        anyhow::ensure!(
+            tessera_core::is_region_name(name),
+            "{name:?} is not a region name such as us-east-1"
+        );
+    }
+    Ok(tessera_idp::Regions::Only(names))
+}
+
 fn timeout(what: &str, seconds: u64) -> anyhow::Result<Duration> {
     anyhow::ensure!(
         (1..=86_400).contains(&seconds),
@@ -147,6 +171,8 @@ pub struct Settings {
     pub listen: String,
     pub public_url: Option<String>,
     pub region: String,
+    /// The regions answered.
+    pub regions: tessera_idp::Regions,
     pub account_id: String,
     pub hosted_domain_suffix: String,
     pub log_format: String,
@@ -183,6 +209,7 @@ impl Settings {
             listen: "127.0.0.1:9229".into(),
             public_url: None,
             region: "us-east-1".into(),
+            regions: tessera_idp::Regions::Any,
             account_id: "000000000000".into(),
             hosted_domain_suffix: "auth.localhost".into(),
             log_format: "text".into(),
@@ -204,15 +231,27 @@ impl Settings {
             settings.listen = listen;
         }
         settings.public_url = pick(&serve.public_url, &file.public_url);
-        if let Some(region) = pick(&serve.region, &file.region) {
+        // --region alone keeps a server to that one region, as before --regions existed;
+        // without either it answers every region.
+        let region = pick(&serve.region, &file.region);
+        if let Some(region) = &region {
             anyhow::ensure!(
-                !region.is_empty()
-                    && region
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                tessera_core::is_region_name(region),
                 "region must look like us-east-1"
             );
-            settings.region = region;
+            settings.region = region.clone();
+            settings.regions = tessera_idp::Regions::Only(vec![region.clone()]);
+        }
+        if let Some(list) = pick(&serve.regions, &file.regions) {
+            settings.regions = regions(&list)?;
+            if let (None, tessera_idp::Regions::Only(listed)) = (&region, &settings.regions) {
+                settings.region = listed[0].clone();
+            }
+            anyhow::ensure!(
+                settings.regions.serves(&settings.region),
+                "the region {} is not among --regions",
+                settings.region
+            );
         }
         if let Some(account_id) = pick(&serve.account_id, &file.account_id) {
             anyhow::ensure!(

@@ -74,9 +74,15 @@ struct ServeArgs {
     /// Public base URL; every issuer is `<public-url>/<pool id>` [default: http://<listen>]
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
     public_url: Option<String>,
-    /// AWS region tessera answers as [default: us-east-1]
+    /// The one AWS region tessera answers for; without it (and without --regions) every
+    /// region is answered, and us-east-1 is the region of the startup hint
     #[arg(long, env = "TESSERA_REGION")]
     region: Option<String>,
+    /// The regions answered: `*` (every region) or a comma-separated list such as
+    /// us-east-1,eu-west-1; a pool belongs to the region of the request that created it
+    /// [default: *]
+    #[arg(long, env = "TESSERA_REGIONS", value_name = "REGIONS")]
+    regions: Option<String>,
     /// Account id used in ARNs [default: 000000000000]
     #[arg(long, env = "TESSERA_ACCOUNT_ID")]
     account_id: Option<String>,
@@ -306,6 +312,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         ServiceConfig {
             region: settings.region.clone(),
+            regions: settings.regions.clone(),
             account_id: settings.account_id.clone(),
             public_url: public_url.clone(),
             hosted_domain_suffix: settings.hosted_domain_suffix.clone(),

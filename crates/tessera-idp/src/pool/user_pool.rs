@@ -5,7 +5,7 @@
 //! and alias attributes, username configuration) are kept.
 
 use serde_json::{json, Map, Value};
-use tessera_core::{user_pool_arn, user_pool_id, KeyUse, SigningKey, UserPool};
+use tessera_core::{region_of_pool_id, user_pool_arn, user_pool_id, KeyUse, SigningKey, UserPool};
 
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
 use crate::{Error, Service};
@@ -106,7 +106,11 @@ pub async fn create_pool(
 
     let now = state.clock.now();
     let pool = UserPool {
-        id: fixed_id.unwrap_or_else(|| user_pool_id(&state.config.region, state.random.as_ref())),
+        id: fixed_id.unwrap_or_else(|| {
+            // A pool belongs to the region of the request that created it.
+            let region = input.region().unwrap_or(&state.config.region);
+            user_pool_id(region, state.random.as_ref())
+        }),
         name,
         created_at: now,
         last_modified_at: now,
@@ -185,9 +189,11 @@ pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
     // The model bounds MaxResults to 1..=60 and marks it required.
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(60)).unwrap_or(60);
     let after = input.str("NextToken").map(decode_token).transpose()?;
+    // Each region lists its own pools.
+    let region = input.region().unwrap_or(&state.config.region);
     let mut pools = state
         .store
-        .list_user_pools(after.as_deref(), limit + 1)
+        .list_user_pools(region, after.as_deref(), limit + 1)
         .await?;
     let more = pools.len() > limit as usize;
     pools.truncate(limit as usize);
@@ -238,7 +244,7 @@ fn describe_pool(state: &Service, pool: &UserPool) -> Value {
     out.insert(
         "Arn".into(),
         json!(user_pool_arn(
-            &state.config.region,
+            region_of_pool_id(&pool.id).unwrap_or(&state.config.region),
             &state.config.account_id,
             &pool.id
         )),
