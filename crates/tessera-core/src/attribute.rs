@@ -5,7 +5,8 @@
 //! `InvalidParameterException` at the edge, with these messages:
 //!
 //! - Schema violations, gathered for all attributes of the request and reported together
-//!   the way Cognito does, one `<name>: <reason>` line each, every line ending in a newline:
+//!   the way Cognito does, one `<name>: <reason>` line each (the name quoted as
+//!   [`crate::excerpt`] quotes a caller's value), every line ending in a newline:
 //!   `Attributes did not conform to the schema: <name>: <reason>\n…`. The reasons are
 //!   - `Attribute does not exist in the schema.` for a name the pool does not have;
 //!   - `The attribute is assigned by the user pool and cannot be set.` for `sub`;
@@ -114,7 +115,8 @@ impl fmt::Display for AttributeError {
             Self::Schema(violations) => {
                 f.write_str("Attributes did not conform to the schema: ")?;
                 for violation in violations {
-                    writeln!(f, "{}: {}", violation.attribute, violation.reason)?;
+                    let name = crate::excerpt(&violation.attribute);
+                    writeln!(f, "{name}: {}", violation.reason)?;
                 }
                 Ok(())
             }

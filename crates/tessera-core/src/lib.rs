@@ -10,6 +10,7 @@ mod app_client;
 mod attribute;
 mod clock;
 mod error;
+mod excerpt;
 mod ident;
 pub mod lockout;
 mod master_key;
@@ -30,6 +31,7 @@ pub use attribute::{
 };
 pub use clock::{Clock, ManualClock, UtcFields};
 pub use error::CoreError;
+pub use excerpt::{excerpt, EXCERPT_CHARS};
 pub use ident::{
     app_client_id, app_client_secret, is_region_name, radix32, region_of_pool_id, user_pool_id,
 };

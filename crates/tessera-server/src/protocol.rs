@@ -84,7 +84,12 @@ async fn handle(
         .split_once('.')
         .filter(|(prefix, _)| *prefix == model.target_prefix())
         .and_then(|(_, name)| model.operation(name))
-        .ok_or_else(|| unknown_operation(format!("Unknown operation {target}.")))?;
+        .ok_or_else(|| {
+            unknown_operation(format!(
+                "Unknown operation {}.",
+                tessera_core::excerpt(target)
+            ))
+        })?;
 
     let body = read_body(body).await?;
     let region = if operation.public {

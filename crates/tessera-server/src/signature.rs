@@ -60,7 +60,7 @@ pub(crate) async fn authenticate(
             "InvalidSignatureException",
             format!(
                 "Credential should be scoped to a valid region, not '{}'.",
-                authorization.region
+                tessera_core::excerpt(&authorization.region)
             ),
         ));
     }

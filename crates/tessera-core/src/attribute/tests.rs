@@ -187,6 +187,21 @@ fn unknown_attributes_are_refused_together() {
 }
 
 #[test]
+fn a_long_attribute_name_is_quoted_by_its_start() {
+    let name = "custom:".to_owned() + &"n".repeat(100_000);
+    let error = pool()
+        .validate(&attrs(&[(name.as_str(), "x")]), true, true)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "Attributes did not conform to the schema: custom:{}...: Attribute does not exist in the schema.\n",
+            "n".repeat(crate::EXCERPT_CHARS - "custom:".len())
+        )
+    );
+}
+
+#[test]
 fn sub_cannot_be_set_even_at_creation() {
     let schema = pool();
     for (creating, admin) in [(true, true), (true, false), (false, true), (false, false)] {

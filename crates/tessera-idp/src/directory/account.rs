@@ -19,7 +19,8 @@ fn purpose_of(attribute: &str) -> Result<CodePurpose, Error> {
         "email" => Ok(CodePurpose::VerifyEmail),
         "phone_number" => Ok(CodePurpose::VerifyPhoneNumber),
         other => Err(Error::invalid_parameter(format!(
-            "Attribute {other} cannot be verified."
+            "Attribute {} cannot be verified.",
+            tessera_core::excerpt(other)
         ))),
     }
 }

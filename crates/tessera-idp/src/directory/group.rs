@@ -67,7 +67,10 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
         .map_err(|error| match error {
             StoreError::Conflict => Error::new(
                 "GroupExistsException",
-                format!("A group with the name {} already exists.", group.name),
+                format!(
+                    "A group with the name {} already exists.",
+                    tessera_core::excerpt(&group.name)
+                ),
             ),
             other => other.into(),
         })?;

@@ -479,12 +479,14 @@ pub async fn delete_attributes(
         match schema.get(name) {
             None => {
                 return Err(Error::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
+                    "Attributes did not conform to the schema: {}: Attribute does not exist in the schema.\n",
+                    tessera_core::excerpt(name)
                 )))
             }
             Some(attribute) if attribute.required || name == "sub" => {
                 return Err(Error::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: The attribute is required\n"
+                    "Attributes did not conform to the schema: {}: The attribute is required\n",
+                    tessera_core::excerpt(name)
                 )))
             }
             Some(_) => {}

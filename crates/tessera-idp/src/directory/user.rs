@@ -998,7 +998,8 @@ pub async fn add_custom_attributes(state: &Service, input: Input) -> Result<Valu
             existing == format!("custom:{bare}") || existing == format!("dev:custom:{bare}")
         }) {
             return Err(Error::invalid_parameter(format!(
-                "Existing attribute already has name custom:{bare}."
+                "Existing attribute already has name custom:{}.",
+                tessera_core::excerpt(bare)
             )));
         }
         let mut added = crate::pool::user_pool::schema_attributes(std::slice::from_ref(attribute))?;
@@ -1011,7 +1012,8 @@ pub async fn add_custom_attributes(state: &Service, input: Input) -> Result<Valu
             Some(custom) => schema.push(custom),
             None => {
                 return Err(Error::invalid_parameter(format!(
-                    "{name} is a standard attribute; only custom attributes can be added."
+                    "{} is a standard attribute; only custom attributes can be added.",
+                    tessera_core::excerpt(name)
                 )))
             }
         }

@@ -28,7 +28,10 @@ fn resource_server_type(server: &ResourceServer) -> Value {
 }
 
 fn not_found(identifier: &str) -> Error {
-    Error::not_found(format!("Resource server {identifier} does not exist."))
+    Error::not_found(format!(
+        "Resource server {} does not exist.",
+        tessera_core::excerpt(identifier)
+    ))
 }
 
 /// The scopes of a request, refused when a name repeats.
@@ -46,7 +49,8 @@ fn scopes(input: &Input) -> Result<Vec<Value>, Error> {
             .unwrap_or_default();
         if !seen.insert(name) {
             return Err(Error::invalid_parameter(format!(
-                "Duplicate scope name {name} in the scopes of a resource server."
+                "Duplicate scope name {} in the scopes of a resource server.",
+                tessera_core::excerpt(name)
             )));
         }
     }
@@ -79,7 +83,7 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
         .map_err(|error| match error {
             StoreError::Conflict => Error::invalid_parameter(format!(
                 "A resource server with identifier {} already exists in this user pool.",
-                server.identifier
+                tessera_core::excerpt(&server.identifier)
             )),
             other => other.into(),
         })?;

@@ -91,9 +91,12 @@ fn check_css(css: &str) -> Result<(), Error> {
             if declaration.is_empty() {
                 continue;
             }
-            let (property, value) = declaration
-                .split_once(':')
-                .ok_or_else(|| invalid_css(format_args!("{declaration} is not a declaration")))?;
+            let (property, value) = declaration.split_once(':').ok_or_else(|| {
+                invalid_css(format_args!(
+                    "{} is not a declaration",
+                    tessera_core::excerpt(declaration)
+                ))
+            })?;
             let property = property.trim();
             if property.is_empty()
                 || !property
@@ -102,7 +105,8 @@ fn check_css(css: &str) -> Result<(), Error> {
                 || value.trim().is_empty()
             {
                 return Err(invalid_css(format_args!(
-                    "{declaration} is not a declaration"
+                    "{} is not a declaration",
+                    tessera_core::excerpt(declaration)
                 )));
             }
         }
@@ -121,7 +125,8 @@ fn check_selector(selector: &str) -> Result<(), Error> {
     });
     allowed.ok_or_else(|| {
         invalid_css(format_args!(
-            "the selector {selector} is not one of the customizable classes"
+            "the selector {} is not one of the customizable classes",
+            tessera_core::excerpt(selector)
         ))
     })
 }

@@ -281,7 +281,7 @@ pub fn client_settings(
 fn scope_does_not_exist(scope: &str) -> Error {
     Error::new(
         "ScopeDoesNotExistException",
-        format!("Invalid scope requested: {scope}"),
+        format!("Invalid scope requested: {}", tessera_core::excerpt(scope)),
     )
 }
 
@@ -356,7 +356,8 @@ fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(),
     {
         if !acceptable_redirect(url) {
             return Err(Error::invalid_parameter(format!(
-                "Invalid URL {url}: redirect URLs must be absolute, use https (http only for localhost) and have no fragment."
+                "Invalid URL {}: redirect URLs must be absolute, use https (http only for localhost) and have no fragment.",
+                tessera_core::excerpt(url)
             )));
         }
     }
@@ -423,7 +424,8 @@ fn validate_attributes(
         for attribute in strings(settings, member) {
             if !schema.contains(&attribute) {
                 return Err(Error::invalid_parameter(format!(
-                    "Invalid {what} attributes specified while creating a client: {attribute}"
+                    "Invalid {what} attributes specified while creating a client: {}",
+                    tessera_core::excerpt(attribute)
                 )));
             }
         }

@@ -16,12 +16,18 @@ async fn pool_of_arn(state: &Service, arn: &str) -> Result<std::sync::Arc<UserPo
         "arn:aws:cognito-idp:{}:{}:userpool/",
         state.config.region, state.config.account_id
     );
-    let pool_id = arn
-        .strip_prefix(&prefix)
-        .ok_or_else(|| Error::not_found(format!("Resource {arn} does not exist.")))?;
-    user_pool::load(state, pool_id)
-        .await
-        .map_err(|_| Error::not_found(format!("Resource {arn} does not exist.")))
+    let pool_id = arn.strip_prefix(&prefix).ok_or_else(|| {
+        Error::not_found(format!(
+            "Resource {} does not exist.",
+            tessera_core::excerpt(arn)
+        ))
+    })?;
+    user_pool::load(state, pool_id).await.map_err(|_| {
+        Error::not_found(format!(
+            "Resource {} does not exist.",
+            tessera_core::excerpt(arn)
+        ))
+    })
 }
 
 async fn save(

@@ -389,7 +389,7 @@ pub fn schema_attributes(requested: &[Value]) -> Result<Vec<Value>, Error> {
         if schema.iter().any(|s| s["Name"] == custom["Name"]) {
             return Err(Error::invalid_parameter(format!(
                 "Existing attribute already has name {}.",
-                custom["Name"].as_str().unwrap_or(name)
+                tessera_core::excerpt(custom["Name"].as_str().unwrap_or(name))
             )));
         }
         schema.push(custom);
@@ -465,7 +465,8 @@ fn custom_attribute(name: &str, requested: &Value) -> Result<Value, Error> {
     let bare = name.strip_prefix("custom:").unwrap_or(name);
     if bare.is_empty() || bare.chars().count() > 20 {
         return Err(Error::invalid_parameter(format!(
-            "Custom attribute name {name} must be between 1 and 20 characters."
+            "Custom attribute name {} must be between 1 and 20 characters.",
+            tessera_core::excerpt(name)
         )));
     }
     if requested.get("Required").and_then(Value::as_bool) == Some(true) {

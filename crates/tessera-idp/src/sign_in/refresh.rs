@@ -157,7 +157,10 @@ pub async fn refresh_tokens(
                 if !granted.split(' ').any(|g| g == scope) {
                     return Err(Error::new(
                         INVALID_SCOPE,
-                        format!("The scope {scope} was not granted to this refresh token."),
+                        format!(
+                            "The scope {} was not granted to this refresh token.",
+                            tessera_core::excerpt(scope)
+                        ),
                     ));
                 }
                 if !kept.contains(&scope) {

@@ -2,8 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{ValidationError, MAX_DEPTH};
+use super::{ValidationError, MAX_DEPTH, MAX_LISTED_VIOLATIONS};
 use crate::model::{ServiceModel, ShapeKind};
+use crate::EXCERPT_CHARS;
 
 fn model() -> &'static ServiceModel {
     ServiceModel::cognito_idp()
@@ -380,14 +381,15 @@ fn blobs_are_base64_and_bounded_in_decoded_bytes() {
         r#"{"UserPoolId":"eu-west-1_abc","ImageFile":7}"#,
         "Unexpected JSON type for member 'ImageFile': expected blob (base64 string), got number",
     );
-    // 174_768 base64 characters decode to 131_076 bytes.
+    // 174_768 base64 characters decode to 131_076 bytes; the message quotes the first few.
     let too_big = "A".repeat(174_768);
     check_invalid(
         "SetUICustomization",
         &format!(r#"{{"UserPoolId":"eu-west-1_abc","ImageFile":"{too_big}"}}"#),
         &format!(
-            "1 validation error detected: Value '{too_big}' at 'imageFile' failed to satisfy \
-             constraint: Member must have length less than or equal to 131072"
+            "1 validation error detected: Value '{}...' at 'imageFile' failed to satisfy \
+             constraint: Member must have length less than or equal to 131072",
+            &too_big[..EXCERPT_CHARS]
         ),
     );
 }
@@ -507,13 +509,14 @@ fn nested_integer_range() {
 
 #[test]
 fn string_length() {
-    let long = "a".repeat(129);
+    let long = "a".repeat(200);
     check_invalid(
         "CreateUserPool",
         &format!(r#"{{"PoolName":"{long}"}}"#),
         &format!(
-            "1 validation error detected: Value '{long}' at 'poolName' failed to satisfy \
-             constraint: Member must have length less than or equal to 128"
+            "1 validation error detected: Value '{}...' at 'poolName' failed to satisfy \
+             constraint: Member must have length less than or equal to 128",
+            "a".repeat(EXCERPT_CHARS)
         ),
     );
     check_valid(
@@ -679,17 +682,114 @@ fn list_length() {
 #[test]
 fn map_keys_and_values() {
     let long_value = "v".repeat(257);
+    // The whole map is quoted, cut to an excerpt: `{=a, team=` and then the value's start.
+    let quoted = format!(
+        "{{=a, team={}...",
+        "v".repeat(EXCERPT_CHARS - "{=a, team=".len())
+    );
     check_invalid(
         "CreateUserPool",
         &format!(r#"{{"PoolName":"pool","UserPoolTags":{{"":"a","team":"{long_value}"}}}}"#),
         &format!(
-            "2 validation errors detected: Value '{{=a, team={long_value}}}' at 'userPoolTags' \
+            "2 validation errors detected: Value '{quoted}' at 'userPoolTags' \
              failed to satisfy constraint: Map keys must satisfy constraint: \
              [Member must have length greater than or equal to 1]; \
-             Value '{{=a, team={long_value}}}' at 'userPoolTags' failed to satisfy constraint: \
+             Value '{quoted}' at 'userPoolTags' failed to satisfy constraint: \
              Map value must satisfy constraint: [Member must have length less than or equal to 256]"
         ),
     );
+}
+
+// Long values: no message echoes unbounded input.
+
+#[test]
+fn a_long_value_is_quoted_by_its_start() {
+    // The ListUsers filter that once came back whole in a 100 KB message and header.
+    let filter = "x".repeat(100_000);
+    check_invalid(
+        "ListUsers",
+        &format!(r#"{{"UserPoolId":"eu-west-1_abc","Filter":"{filter}"}}"#),
+        &format!(
+            "1 validation error detected: Value '{}...' at 'filter' failed to satisfy \
+             constraint: Member must have length less than or equal to 256",
+            "x".repeat(EXCERPT_CHARS)
+        ),
+    );
+    // A value of exactly the excerpt's length is quoted whole, as AWS quotes it.
+    let pool_id = format!("eu-west-1_{}", "é".repeat(EXCERPT_CHARS - 10));
+    match validate("ListUsers", &format!(r#"{{"UserPoolId":"{pool_id}"}}"#)) {
+        Err(ValidationError::InvalidParameter(message)) => {
+            assert!(
+                message.contains(&format!("Value '{pool_id}' at 'userPoolId'")),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_long_list_is_quoted_by_its_start() {
+    // Names longer than AttributeNameType's 32 characters.
+    let names: Vec<String> = (0..10_000).map(|i| format!("{i:040}")).collect();
+    let body = json!({"UserPoolId": "eu-west-1_abc", "Username": "u", "UserAttributeNames": names});
+    match validate("AdminDeleteUserAttributes", &body.to_string()) {
+        Err(ValidationError::InvalidParameter(message)) => {
+            let rendered = format!("[{}]", names.join(", "));
+            assert_message(
+                &message,
+                &format!(
+                    "1 validation error detected: Value '{}...' at 'userAttributeNames' failed to \
+                     satisfy constraint: Member must satisfy constraint: \
+                     [Member must have length less than or equal to 32]",
+                    &rendered[..EXCERPT_CHARS]
+                ),
+            );
+        }
+        other => panic!("{}", shorten(&format!("{other:?}"))),
+    }
+}
+
+#[test]
+fn a_long_map_key_is_quoted_by_its_start_in_a_member_path() {
+    let key = "k".repeat(100_000);
+    check_serialization(
+        "AdminCreateUser",
+        &format!(
+            r#"{{"UserPoolId":"eu-west-1_abc","Username":"u","ClientMetadata":{{"{key}":5}}}}"#
+        ),
+        &format!(
+            "Unexpected JSON type for member 'ClientMetadata.{}...': expected string, got number",
+            "k".repeat(EXCERPT_CHARS)
+        ),
+    );
+}
+
+#[test]
+fn violations_past_the_listed_ones_are_counted_not_listed() {
+    // Every element of a list of structures is checked on its own: 5 000 attributes with a
+    // name too long are 5 000 violations, of which the message lists the first ones.
+    let attributes: Vec<Value> = (0..5_000)
+        .map(|_| json!({"Name": "n".repeat(33)}))
+        .collect();
+    let body =
+        json!({"UserPoolId": "eu-west-1_abc", "Username": "u", "UserAttributes": attributes});
+    match validate("AdminUpdateUserAttributes", &body.to_string()) {
+        Err(ValidationError::InvalidParameter(message)) => {
+            let first = format!(
+                "5000 validation errors detected: Value '{}' at 'userAttributes.1.member.name'",
+                "n".repeat(33)
+            );
+            assert!(message.starts_with(&first), "{}", shorten(&message));
+            assert_eq!(
+                message.matches("; Value").count(),
+                MAX_LISTED_VIOLATIONS - 1
+            );
+            let last = format!("'userAttributes.{MAX_LISTED_VIOLATIONS}.member.name'");
+            assert!(message.contains(&last), "{}", shorten(&message));
+        }
+        other => panic!("{}", shorten(&format!("{other:?}"))),
+    }
 }
 
 #[test]
