@@ -125,8 +125,12 @@ def test_issue_11_expired_sign_in_state_is_swept(server_factory):
     idp = server.client()
     public = server.unsigned_client()
     pool = idp.create_user_pool(PoolName=unique("sweep"))["UserPool"]
+    # ENABLED: only a client that hides users answers unknown names with a challenge and
+    # counts their wrong passwords, which are the rows this test needs.
     client = idp.create_user_pool_client(
-        UserPoolId=pool["Id"], ClientName="sweep", **client_settings({"ExplicitAuthFlows": SRP_FLOWS})
+        UserPoolId=pool["Id"],
+        ClientName="sweep",
+        **client_settings({"ExplicitAuthFlows": SRP_FLOWS, "PreventUserExistenceErrors": "ENABLED"}),
     )["UserPoolClient"]
     app = AuthApp.of(App(server, idp, public, pool, client))
     # Unauthenticated calls that leave rows behind: SRP challenges for names nobody has, and

@@ -27,7 +27,8 @@ mod user_pool;
 pub use access_key::AccessKey;
 pub use app_client::AppClient;
 pub use attribute::{
-    AttributeDataType, AttributeError, AttributeSchema, SchemaAttribute, SchemaViolation,
+    boolean_value, AttributeDataType, AttributeError, AttributeSchema, SchemaAttribute,
+    SchemaViolation,
 };
 pub use clock::{Clock, ManualClock, UtcFields};
 pub use error::CoreError;

@@ -347,6 +347,7 @@ impl Store {
             "ui_customizations",
             "authorization_codes",
             "login_sessions",
+            "user_counts",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

@@ -103,6 +103,7 @@ conformance!(
     signing_keys_round_trip_sealed,
     app_clients_round_trip,
     users_round_trip_with_aliases_and_codes,
+    user_counts_follow_inserts_and_deletes,
     groups_and_members,
     filtered_listing_uses_the_index,
     prefix_filters_reach_the_largest_code_point,
@@ -395,6 +396,60 @@ fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
         put_code: None,
         consume_codes: &[],
     }
+}
+
+/// The count behind EstimatedNumberOfUsers moves with every committed insert and delete,
+/// and only with those.
+async fn user_counts_follow_inserts_and_deletes(store: &Store) {
+    let p = pool("us-east-1_Counts000");
+    let other = pool("us-east-1_Counts001");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    store.insert_user_pool(&other, &[]).await.unwrap();
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 0);
+
+    let users: Vec<(User, String)> = (0..40)
+        .map(|n| {
+            (
+                user(
+                    &p.id,
+                    &format!("u{n}"),
+                    &format!("00000000-0000-4000-8000-1{n:011}"),
+                ),
+                format!("u{n}"),
+            )
+        })
+        .collect();
+    let changes: Vec<UserChange> = users.iter().map(|(u, k)| change(u, k)).collect();
+    store.insert_users(&changes).await.unwrap();
+    let one = user(&other.id, "solo", "00000000-0000-4000-8000-200000000001");
+    store.insert_user(change(&one, "solo")).await.unwrap();
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 40);
+    assert_eq!(store.user_count(&other.id).await.unwrap(), 1);
+
+    // A batch that fails is rolled back with its count.
+    let fresh = user(&p.id, "fresh", "00000000-0000-4000-8000-300000000001");
+    let taken = user(&p.id, "u3", "00000000-0000-4000-8000-300000000002");
+    assert!(matches!(
+        store
+            .insert_users(&[change(&fresh, "fresh"), change(&taken, "u3")])
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 40);
+
+    for n in 0..10 {
+        assert!(store.delete_user(&p.id, &format!("u{n}")).await.unwrap());
+    }
+    assert!(!store.delete_user(&p.id, "u0").await.unwrap());
+    assert!(!store.delete_user(&p.id, "nobody").await.unwrap());
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 30);
+    assert_eq!(store.count_users(&p.id).await.unwrap(), 30);
+
+    assert!(store.delete_user_pool(&p.id).await.unwrap());
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 0);
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 0);
+    assert_eq!(store.user_count(&other.id).await.unwrap(), 1);
 }
 
 async fn users_round_trip_with_aliases_and_codes(store: &Store) {

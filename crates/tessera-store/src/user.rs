@@ -130,6 +130,16 @@ impl Store {
             map_conflict(inserted)?;
             apply_extras(&mut tx, change, sealed_code).await?;
         }
+        // Last in the transaction, so that the count's rows stay locked only for the commit.
+        let mut counted: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for change in changes {
+            *counted
+                .entry((change.user.pool_id.as_str(), count_shard(change.key)))
+                .or_default() += 1;
+        }
+        for ((pool_id, shard), added) in counted {
+            add_to_user_count(&mut tx, pool_id, shard, added).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -273,6 +283,9 @@ impl Store {
             .bind(key)
             .execute(&mut *tx)
             .await?;
+        if result.rows_affected() == 1 {
+            add_to_user_count(&mut tx, pool_id, count_shard(key), -1).await?;
+        }
         tx.commit().await?;
         if let Some(cache) = &self.cache {
             cache.forget_user(pool_id, key);
@@ -375,6 +388,20 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
+    /// How many users a pool has, as counted by every insert and delete of a user (see
+    /// migration `0008_user_counts`): one small read, unlike [`Store::count_users`], which
+    /// counts the rows.
+    pub async fn user_count(&self, pool_id: &str) -> Result<i64, StoreError> {
+        // SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps it an integer on both.
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) AS n FROM user_counts WHERE pool_id = $1",
+        )
+        .bind(pool_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// A user's pending code of a purpose, opened.
     pub async fn code(
         &self,
@@ -440,6 +467,35 @@ impl Store {
             .map(|row| Ok((row.try_get("kind")?, row.try_get("value_key")?)))
             .collect()
     }
+}
+
+/// The row of a pool's user count that a user's insert and delete move (see migration
+/// `0008_user_counts`): one of 16, from an FNV-1a hash of the lookup key, so that concurrent
+/// sign-ups of different users mostly lock different rows. Any spread would do; only the
+/// sum of a pool's rows is read.
+fn count_shard(key: &str) -> i64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    i64::try_from(hash % 16).unwrap_or(0)
+}
+
+async fn add_to_user_count(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pool_id: &str,
+    shard: i64,
+    added: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_counts (pool_id, shard, users) VALUES ($1, $2, $3) \
+         ON CONFLICT (pool_id, shard) DO UPDATE SET users = user_counts.users + excluded.users",
+    )
+    .bind(pool_id)
+    .bind(shard)
+    .bind(added)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn apply_extras(

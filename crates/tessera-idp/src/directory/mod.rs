@@ -256,13 +256,14 @@ pub fn check_secret_hash(
     }
 }
 
-/// True when the client hides whether a user exists.
+/// True when the client hides whether a user exists. A client without the setting is
+/// LEGACY, as Cognito's API defaults it.
 pub fn hides_users(client: &AppClient) -> bool {
     client
         .settings
         .get("PreventUserExistenceErrors")
         .and_then(Value::as_str)
-        != Some("LEGACY")
+        == Some("ENABLED")
 }
 
 /// Where a message about `user` goes for a purpose: the attribute it is sent to and the

@@ -18,13 +18,20 @@ use crate::{Error, Service};
 /// The model's bound for ListResourceServers' MaxResults.
 const MAX_RESULTS: u32 = 50;
 
+/// The `ResourceServerType` document. A server without scopes has no `Scopes` member at all,
+/// rather than an empty list. That is moto's answer (PR 7167, for issue 7163, which asserts
+/// `"Scopes" not in ResourceServer`); no real Cognito response was found, and the model makes
+/// the member optional.
 fn resource_server_type(server: &ResourceServer) -> Value {
-    json!({
+    let mut out = json!({
         "UserPoolId": server.pool_id,
         "Identifier": server.identifier,
         "Name": server.name,
-        "Scopes": server.scopes,
-    })
+    });
+    if !server.scopes.is_empty() {
+        out["Scopes"] = json!(server.scopes);
+    }
+    out
 }
 
 fn not_found(identifier: &str) -> Error {
@@ -81,9 +88,12 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
         .insert_resource_server(&server)
         .await
         .map_err(|error| match error {
+            // moto's wording (the only one found; no real Cognito answer was seen, neither
+            // its text nor its exception).
             StoreError::Conflict => Error::invalid_parameter(format!(
-                "A resource server with identifier {} already exists in this user pool.",
-                tessera_core::excerpt(&server.identifier)
+                "{} already exists in user pool {}.",
+                tessera_core::excerpt(&server.identifier),
+                server.pool_id
             )),
             other => other.into(),
         })?;

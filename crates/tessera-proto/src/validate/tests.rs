@@ -85,8 +85,10 @@ fn check_valid(operation: &str, body: &str) -> Map<String, Value> {
     }
 }
 
-const AUTH_FLOWS: &str = "[USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, \
-     ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]";
+/// AuthFlowType in AWS's listing order (see `aws_listing_order`); the first seven are the
+/// order moto recorded from AWS, USER_AUTH (added later) follows from the rule.
+const AUTH_FLOWS: &str = "[ADMIN_NO_SRP_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_SRP_AUTH, \
+     REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, USER_PASSWORD_AUTH, USER_AUTH]";
 
 // The model index.
 
@@ -107,6 +109,124 @@ fn model_indexes_operations_and_target_prefix() {
         .any(|error| error == "NotAuthorizedException"));
     assert!(model.operation("NoSuchOperation").is_none());
     assert!(model.operations().count() > 100);
+}
+
+/// The enum lists of real AWS messages, each with the model's order of the time: the listing
+/// order must reproduce every one. Sources: CloudFormation errors quoted in
+/// awsdocs/aws-cloudformation-user-guide PR 525 and PR 517 and in
+/// rosberglinhares/CloudFormationCognitoCustomResources issue 1 (Cognito); moto's AuthFlow
+/// ("order follows AWS' order") and AttributeDataType messages; dynalite's tests recorded
+/// from DynamoDB, whose validator is the same.
+#[test]
+fn enum_values_are_listed_in_aws_order() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "ADMIN_NO_SRP_AUTH",
+                "CUSTOM_AUTH_FLOW_ONLY",
+                "USER_PASSWORD_AUTH",
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                "ALLOW_CUSTOM_AUTH",
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_USER_SRP_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+            ],
+            &[
+                "ALLOW_CUSTOM_AUTH",
+                "ADMIN_NO_SRP_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_USER_SRP_AUTH",
+                "CUSTOM_AUTH_FLOW_ONLY",
+                "USER_PASSWORD_AUTH",
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            ],
+        ),
+        (
+            &["code", "implicit", "client_credentials"],
+            &["implicit", "client_credentials", "code"],
+        ),
+        (&["OFF", "ON", "OPTIONAL"], &["OPTIONAL", "OFF", "ON"]),
+        (
+            &[
+                "USER_SRP_AUTH",
+                "REFRESH_TOKEN_AUTH",
+                "REFRESH_TOKEN",
+                "CUSTOM_AUTH",
+                "ADMIN_NO_SRP_AUTH",
+                "USER_PASSWORD_AUTH",
+                "ADMIN_USER_PASSWORD_AUTH",
+            ],
+            &[
+                "ADMIN_NO_SRP_AUTH",
+                "ADMIN_USER_PASSWORD_AUTH",
+                "USER_SRP_AUTH",
+                "REFRESH_TOKEN_AUTH",
+                "REFRESH_TOKEN",
+                "CUSTOM_AUTH",
+                "USER_PASSWORD_AUTH",
+            ],
+        ),
+        (
+            &["String", "Number", "DateTime", "Boolean"],
+            &["Boolean", "Number", "String", "DateTime"],
+        ),
+        (
+            &[
+                "EQ",
+                "NE",
+                "IN",
+                "LE",
+                "LT",
+                "GE",
+                "GT",
+                "BETWEEN",
+                "NOT_NULL",
+                "NULL",
+                "CONTAINS",
+                "NOT_CONTAINS",
+                "BEGINS_WITH",
+            ],
+            &[
+                "IN",
+                "NULL",
+                "BETWEEN",
+                "LT",
+                "NOT_CONTAINS",
+                "EQ",
+                "GT",
+                "NOT_NULL",
+                "NE",
+                "LE",
+                "BEGINS_WITH",
+                "GE",
+                "CONTAINS",
+            ],
+        ),
+        (
+            &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+            &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"],
+        ),
+        (&["S", "N", "B"], &["B", "N", "S"]),
+    ];
+    for (model_order, aws_order) in cases {
+        let values: Vec<String> = model_order.iter().map(|v| (*v).to_owned()).collect();
+        assert_eq!(
+            crate::model::aws_listing_order(&values),
+            *aws_order,
+            "listing of {model_order:?}"
+        );
+    }
+}
+
+#[test]
+fn enum_messages_use_the_aws_order() {
+    check_invalid(
+        "SetUserPoolMfaConfig",
+        r#"{"UserPoolId":"eu-west-1_abc","MfaConfiguration":"false"}"#,
+        "1 validation error detected: Value 'false' at 'mfaConfiguration' failed to satisfy \
+         constraint: Member must satisfy enum value set: [OPTIONAL, OFF, ON]",
+    );
 }
 
 #[test]
@@ -462,7 +582,7 @@ fn violations_are_ordered_depth_first_by_model_member_order() {
 }
 
 #[test]
-fn enum_lists_the_model_values_in_order() {
+fn enum_lists_the_values_in_aws_order() {
     check_invalid(
         "InitiateAuth",
         r#"{"AuthFlow":"BOGUS","ClientId":"client"}"#,
@@ -657,7 +777,7 @@ fn list_elements_of_scalars_are_reported_once_for_the_list() {
         r#"{"UserPoolId":"eu-west-1_abc","ClientName":"app","AllowedOAuthFlows":["code","password"]}"#,
         "1 validation error detected: Value '[code, password]' at 'allowedOAuthFlows' failed \
          to satisfy constraint: Member must satisfy constraint: \
-         [Member must satisfy enum value set: [code, implicit, client_credentials]]",
+         [Member must satisfy enum value set: [implicit, client_credentials, code]]",
     );
 }
 
