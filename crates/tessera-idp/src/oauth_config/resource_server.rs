@@ -65,7 +65,7 @@ fn scopes(input: &Input) -> Result<Vec<Value>, Error> {
 }
 
 async fn load(state: &Service, input: &Input) -> Result<ResourceServer, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let identifier = input.required_str("Identifier")?;
     state
         .store
@@ -75,7 +75,7 @@ async fn load(state: &Service, input: &Input) -> Result<ResourceServer, Error> {
 }
 
 pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let server = ResourceServer {
         pool_id: pool.id.clone(),
         identifier: input.required_str("Identifier")?.to_owned(),
@@ -128,7 +128,7 @@ pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(i64::from(MAX_RESULTS)))
         .unwrap_or(MAX_RESULTS)
         .clamp(1, MAX_RESULTS);

@@ -194,7 +194,7 @@ fn ui_customization_type(state: &Service, ui: &UiCustomization) -> Value {
 }
 
 pub async fn set(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let client_id = client_of(state, &pool.id, &input).await?;
     if state.store.domains_of_pool(&pool.id).await?.is_empty() {
         return Err(Error::invalid_parameter(
@@ -247,7 +247,7 @@ pub async fn set(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let client_id = client_of(state, &pool.id, &input).await?;
     let mut found = state.store.ui_customization(&pool.id, &client_id).await?;
     if found.is_none() && client_id != ALL {

@@ -61,7 +61,7 @@ pub async fn create_client(
         Some((id, secret)) => (Some(id), secret),
         None => (None, None),
     };
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let generate_secret = input.bool("GenerateSecret").unwrap_or(false);
     let settings = client_settings(&input, &pool, generate_secret, Change::Create)?;
     check_custom_scopes(state, &pool.id, &settings).await?;
@@ -86,7 +86,7 @@ pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let mut client = load(state, &input).await?;
     client.settings = client_settings(&input, &pool, client.secret.is_some(), Change::Update)?;
     check_custom_scopes(state, &pool.id, &client.settings).await?;
@@ -101,7 +101,7 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool_id = input.required_str("UserPoolId")?;
+    let pool_id = input.user_pool_id()?;
     let client_id = input.required_str("ClientId")?;
     user_pool::load(state, pool_id).await?;
     if !state.store.delete_app_client(pool_id, client_id).await? {
@@ -111,7 +111,7 @@ pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(60)).unwrap_or(60);
     let after = input.str("NextToken").map(decode_token).transpose()?;
     let mut clients = state
@@ -134,7 +134,7 @@ pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 async fn load(state: &Service, input: &Input) -> Result<AppClient, Error> {
-    let pool_id = input.required_str("UserPoolId")?;
+    let pool_id = input.user_pool_id()?;
     let client_id = input.required_str("ClientId")?;
     match state.store.app_client(client_id).await? {
         Some(client) if client.user_pool_id == pool_id => Ok(client),

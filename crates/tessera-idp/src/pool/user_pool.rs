@@ -133,7 +133,7 @@ pub async fn create_pool(
 }
 
 pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = load(state, input.required_str("UserPoolId")?).await?;
+    let pool = load(state, input.user_pool_id()?).await?;
     let users = state.store.user_count(&pool.id).await?;
     let mut description = describe_pool(state, &pool, users);
     for (member, value) in crate::oauth_config::domain::pool_members(state, &pool.id).await? {
@@ -143,7 +143,7 @@ pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = load(state, input.required_str("UserPoolId")?).await?;
+    let pool = load(state, input.user_pool_id()?).await?;
     let mut pool = std::sync::Arc::unwrap_or_clone(pool);
     let mut settings = updatable_settings(&input)?;
     for member in FIXED_AT_CREATION {
@@ -167,7 +167,7 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = load(state, input.required_str("UserPoolId")?).await?;
+    let pool = load(state, input.user_pool_id()?).await?;
     if pool.deletion_protected() {
         return Err(Error::invalid_parameter(
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
@@ -223,7 +223,7 @@ pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
 /// custom one (`custom:<name>`, or `dev:custom:<name>` for a developer-only attribute), as in
 /// Cognito, where adding `email` adds `custom:email`.
 pub async fn add_custom_attributes(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = load(state, input.required_str("UserPoolId")?).await?;
+    let pool = load(state, input.user_pool_id()?).await?;
     let mut pool = std::sync::Arc::unwrap_or_clone(pool);
     let requested: Vec<Value> = input
         .get("CustomAttributes")

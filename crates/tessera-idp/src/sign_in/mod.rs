@@ -74,7 +74,7 @@ async fn client_of(
         .await?
         .ok_or_else(|| Error::client_not_found(client_id))?;
     if admin {
-        let pool_id = input.required_str("UserPoolId")?;
+        let pool_id = input.user_pool_id()?;
         if client.user_pool_id != pool_id {
             crate::pool::user_pool::load(state, pool_id).await?;
             return Err(Error::client_not_found(client_id));

@@ -293,7 +293,7 @@ pub async fn global_sign_out(state: &Service, input: Input) -> Result<Value, Err
 }
 
 pub async fn admin_user_global_sign_out(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
         .await?;
