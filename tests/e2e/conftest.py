@@ -181,5 +181,6 @@ def make_app(server, idp, public, make_pool):
 
 @pytest.fixture
 def app(make_app) -> App:
-    """A pool that auto-verifies e-mail, with a client (PreventUserExistenceErrors default)."""
+    """A pool that auto-verifies e-mail, with a client that leaves PreventUserExistenceErrors
+    out (so LEGACY: unknown users are revealed)."""
     return make_app(AutoVerifiedAttributes=["email"])

@@ -258,6 +258,7 @@ def test_add_existing_custom_attribute(make_app):
         app.idp.add_custom_attributes,
         UserPoolId=app.pool_id,
         CustomAttributes=[{"Name": "plan", "AttributeDataType": "String"}],
+        message="custom:plan: Existing attribute already has name custom:plan.",
     )
     assert list(schema_names(app.idp, app.pool_id)).count("custom:plan") == 1
 

@@ -223,13 +223,22 @@ def test_unknown_user_legacy(make_auth_app):
     expect_error("NotAuthorizedException", app.initiate, user, WRONG_PASSWORD, message=INCORRECT)
 
 
+@pytest.mark.parametrize("setting", ["ENABLED", "LEGACY"])
 @pytest.mark.parametrize("password", [PASSWORD, WRONG_PASSWORD], ids=["right-password", "wrong-password"])
-def test_unconfirmed_user(auth_app, password):
+def test_unconfirmed_user(make_auth_app, setting, password):
+    """Issue 11 §1.7: where the client hides users, an unconfirmed account is revealed only to
+    someone who proves its password; a wrong one reads like any wrong password (and counts).
+    LEGACY clients say so whatever the password, as Cognito does."""
+    app = make_auth_app(client={"PreventUserExistenceErrors": setting}, AutoVerifiedAttributes=["email"])
     user = unique("unconfirmed")
-    auth_app.sign_up(user, attributes={"email": f"{user}@example.com"})
-    assert auth_app.status(user) == "UNCONFIRMED"
-    expect_error("UserNotConfirmedException", auth_app.initiate, user, password, message="User is not confirmed.")
-    expect_error("UserNotConfirmedException", auth_app.admin_initiate, user, password)
+    app.sign_up(user, attributes={"email": f"{user}@example.com"})
+    assert app.status(user) == "UNCONFIRMED"
+    if password == WRONG_PASSWORD and setting == "ENABLED":
+        expect_error("NotAuthorizedException", app.initiate, user, password, message=INCORRECT)
+        expect_error("NotAuthorizedException", app.admin_initiate, user, password, message=INCORRECT)
+    else:
+        expect_error("UserNotConfirmedException", app.initiate, user, password, message="User is not confirmed.")
+        expect_error("UserNotConfirmedException", app.admin_initiate, user, password)
 
 
 def test_disabled_user(auth_app):

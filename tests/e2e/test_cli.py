@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,43 @@ def test_second_server_on_one_database(cli_server):
             assert requests.get(second.url + "/health", timeout=10).status_code == 200
         finally:
             second.stop()
+
+
+def test_issue_11_a_deleted_key_stops_working_on_every_node(server_factory):
+    """`tessera keys delete` ends a key everywhere within seconds (issue 11 §1.8): every node
+    keeps an opened secret for a few seconds only. On PostgreSQL two nodes share the database;
+    SQLite serves one."""
+    from auth_support import start_cluster
+
+    if server_factory.backend == "postgres":
+        nodes = start_cluster(server_factory, count=2)
+        # The command must open the database with the cluster's master key.
+        env = {"TESSERA_MASTER_KEY": nodes[0].env["TESSERA_MASTER_KEY"]}
+    else:
+        nodes = [server_factory.start(name="keys-delete")]
+        env = None
+    store_args = nodes[0].store.args()
+    created = run_tessera(["keys", "create", *store_args], env=env)
+    assert created.returncode == 0, created.stderr
+    found = dict(KEY_LINE.findall(created.stdout))
+    akid, secret = found["aws_access_key_id"], found["aws_secret_access_key"]
+    for node in nodes:
+        assert signed_post(node.url, "ListUserPools", {"MaxResults": 1}, akid, secret).status_code == 200
+    listed = run_tessera(["keys", "list", *store_args], env=env)
+    assert akid in listed.stdout.split() and "aws_secret_access_key" not in listed.stdout
+
+    deleted = run_tessera(["keys", "delete", *store_args, akid], env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert akid not in run_tessera(["keys", "list", *store_args], env=env).stdout.split()
+    again = run_tessera(["keys", "delete", *store_args, akid], env=env)
+    assert again.returncode != 0 and "no access key" in again.stderr
+    for node in nodes:
+        deadline = time.monotonic() + 30
+        while True:
+            resp = signed_post(node.url, "ListUserPools", {"MaxResults": 1}, akid, secret)
+            if resp.status_code != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert_aws_error(resp, "UnrecognizedClientException")
+    # The root key is untouched.
+    assert nodes[0].client().list_user_pools(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -195,7 +195,8 @@ def test_forgot_password_unknown_user_legacy(make_app):
     expect_error("UserNotFoundException", confirm_forgot, app, "ghost", "123456")
 
 
-def test_forgot_password_unknown_user_prevented(app):
+def test_forgot_password_unknown_user_prevented(make_app):
+    app = make_app(AutoVerifiedAttributes=["email"], client={"PreventUserExistenceErrors": "ENABLED"})
     out = forgot(app, "ghost")
     details = out["CodeDeliveryDetails"]
     assert details["DeliveryMedium"] in ("EMAIL", "SMS"), details

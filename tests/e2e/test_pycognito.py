@@ -19,9 +19,11 @@ FLOWS = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 @pytest.fixture
 def pool_client(server, idp):
     pool = idp.create_user_pool(PoolName=unique("pycognito"))["UserPool"]
-    client = idp.create_user_pool_client(UserPoolId=pool["Id"], ClientName="py", ExplicitAuthFlows=FLOWS)[
-        "UserPoolClient"
-    ]
+    # ENABLED, so that an unknown user and a wrong password answer alike (the API's default,
+    # when the setting is left out, is LEGACY).
+    client = idp.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="py", ExplicitAuthFlows=FLOWS, PreventUserExistenceErrors="ENABLED"
+    )["UserPoolClient"]
     secret_client = idp.create_user_pool_client(
         UserPoolId=pool["Id"], ClientName="py-secret", ExplicitAuthFlows=FLOWS, GenerateSecret=True
     )["UserPoolClient"]
@@ -84,9 +86,11 @@ def test_srp_with_client_secret(server, idp, pool_client):
 def test_srp_sign_in_with_email_alias_uses_the_internal_username(server, idp):
     """With e-mail as username, USER_ID_FOR_SRP is the internal (UUID) username."""
     pool = idp.create_user_pool(PoolName=unique("pycognito-email"), UsernameAttributes=["email"])["UserPool"]
-    client = idp.create_user_pool_client(UserPoolId=pool["Id"], ClientName="py", ExplicitAuthFlows=FLOWS)[
-        "UserPoolClient"
-    ]
+    # ENABLED, so that an unknown user and a wrong password answer alike (the API's default,
+    # when the setting is left out, is LEGACY).
+    client = idp.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="py", ExplicitAuthFlows=FLOWS, PreventUserExistenceErrors="ENABLED"
+    )["UserPoolClient"]
     try:
         email = f"{unique('lin')}@example.com"
         idp.admin_create_user(UserPoolId=pool["Id"], Username=email, MessageAction="SUPPRESS")

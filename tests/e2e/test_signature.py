@@ -126,3 +126,26 @@ def test_public_operation_ignores_bad_signature(server):
         "z" * 40,
     )
     assert_aws_error(resp, "ResourceNotFoundException")
+
+
+def test_issue_11_the_operation_must_be_signed(server):
+    """A signature that leaves X-Amz-Target out could be replayed as any other operation
+    (issue 11 §1.8): it is refused, whichever operation the header then names."""
+    import botocore.auth
+    import requests
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from helpers import AMZ_JSON, TARGET_PREFIX
+
+    akid, secret = server.root_credentials()
+    body = json.dumps(LIST).encode()
+    req = AWSRequest(method="POST", url=server.url + "/", data=body, headers={"Content-Type": AMZ_JSON})
+    botocore.auth.SigV4Auth(Credentials(akid, secret), "cognito-idp", "us-east-1").add_auth(req)
+    headers = dict(req.headers.items())
+    assert "x-amz-target" not in headers["Authorization"].lower()
+    for operation in ("ListUserPools", "DeleteUserPool"):
+        sent = {**headers, "X-Amz-Target": TARGET_PREFIX + operation}
+        resp = requests.post(server.url + "/", data=body, headers=sent, timeout=30)
+        assert_aws_error(resp, "IncompleteSignatureException")
+        assert resp.json()["message"] == "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."

@@ -2,6 +2,7 @@
 //! or SigV4-signed with the root key), form-encoded OAuth token requests, and the setup of a
 //! pool, a client, signed-in users and, when asked, a machine client with custom scopes.
 
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -209,6 +210,43 @@ pub async fn call(conn: &mut Conn, operation: &str, request: &[u8]) -> Result<Va
     serde_json::from_slice(body).context(format!("{operation}: response is not JSON"))
 }
 
+/// [`call`]s an administrative operation, the request signed with the root key.
+pub async fn call_signed(
+    conn: &mut Conn,
+    endpoint: &Endpoint,
+    operation: &str,
+    body: impl AsRef<[u8]>,
+) -> Result<Value> {
+    call(conn, operation, &endpoint.signed(operation, body.as_ref())?).await
+}
+
+/// Signs `username` in with InitiateAuth USER_PASSWORD_AUTH and the bench's password.
+pub async fn sign_in(
+    conn: &mut Conn,
+    endpoint: &Endpoint,
+    client_id: &str,
+    username: &str,
+) -> Result<Value> {
+    call(
+        conn,
+        "InitiateAuth",
+        &endpoint.public(
+            "InitiateAuth",
+            password_auth_body(client_id, username).as_bytes(),
+        ),
+    )
+    .await
+}
+
+/// The string at `pointer` (such as `/UserPool/Id`) in an answer; when there is none, the
+/// error is `missing`, which says what was asked and what came back.
+pub fn string_at<'a>(answer: &'a Value, pointer: &str, missing: impl Display) -> Result<&'a str> {
+    answer
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .context(missing)
+}
+
 /// A user the scenarios sign in as, with the tokens of one sign-in.
 pub struct BenchUser {
     pub username: String,
@@ -233,6 +271,43 @@ pub struct Fixture {
     pub machine: Option<MachineClient>,
 }
 
+/// Creates a pool with the CreateUserPool request `pool`, and an app client in it with the
+/// CreateUserPoolClient request `client` makes of the new pool's id, both calls signed with
+/// the root key. The fixture has no users and no machine client yet.
+pub async fn create_pool_and_client(
+    conn: &mut Conn,
+    endpoint: &Endpoint,
+    pool: Value,
+    client: impl FnOnce(&str) -> Value,
+) -> Result<Fixture> {
+    let created = call_signed(conn, endpoint, "CreateUserPool", pool.to_string()).await?;
+    let pool_id = string_at(
+        &created,
+        "/UserPool/Id",
+        "CreateUserPool returned no UserPool.Id",
+    )?
+    .to_owned();
+    let created = call_signed(
+        conn,
+        endpoint,
+        "CreateUserPoolClient",
+        client(&pool_id).to_string(),
+    )
+    .await?;
+    let client_id = string_at(
+        &created,
+        "/UserPoolClient/ClientId",
+        "CreateUserPoolClient returned no UserPoolClient.ClientId",
+    )?
+    .to_owned();
+    Ok(Fixture {
+        pool_id,
+        client_id,
+        users: Vec::new(),
+        machine: None,
+    })
+}
+
 /// Creates the pool, the client and `users` users with permanent passwords, and signs each in
 /// once with USER_PASSWORD_AUTH. `parallel` connections share the work (each user costs the
 /// server two argon2id computations, so more than a few per core gains nothing). With
@@ -244,27 +319,11 @@ pub async fn prepare(
     machine: bool,
 ) -> Result<Fixture> {
     let mut conn = Conn::new(endpoint.addr);
-    let pool = call(
+    let mut fixture = create_pool_and_client(
         &mut conn,
-        "CreateUserPool",
-        &endpoint.signed(
-            "CreateUserPool",
-            json!({ "PoolName": "tessera-bench" })
-                .to_string()
-                .as_bytes(),
-        )?,
-    )
-    .await?;
-    let pool_id = pool
-        .pointer("/UserPool/Id")
-        .and_then(Value::as_str)
-        .context("CreateUserPool returned no UserPool.Id")?
-        .to_owned();
-    let client = call(
-        &mut conn,
-        "CreateUserPoolClient",
-        &endpoint.signed(
-            "CreateUserPoolClient",
+        endpoint,
+        json!({ "PoolName": "tessera-bench" }),
+        |pool_id| {
             json!({
                 "UserPoolId": pool_id,
                 "ClientName": "tessera-bench",
@@ -274,24 +333,19 @@ pub async fn prepare(
                     "ALLOW_REFRESH_TOKEN_AUTH"
                 ],
             })
-            .to_string()
-            .as_bytes(),
-        )?,
+        },
     )
     .await?;
-    let client_id = client
-        .pointer("/UserPoolClient/ClientId")
-        .and_then(Value::as_str)
-        .context("CreateUserPoolClient returned no UserPoolClient.ClientId")?
-        .to_owned();
-    let machine = if machine {
-        Some(create_machine_client(&mut conn, endpoint, &pool_id).await?)
-    } else {
-        None
-    };
+    if machine {
+        fixture.machine = Some(create_machine_client(&mut conn, endpoint, &fixture.pool_id).await?);
+    }
 
     let next = Arc::new(AtomicUsize::new(0));
-    let shared = Arc::new((endpoint.clone(), pool_id.clone(), client_id.clone()));
+    let shared = Arc::new((
+        endpoint.clone(),
+        fixture.pool_id.clone(),
+        fixture.client_id.clone(),
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..parallel.clamp(1, users.max(1)) {
         let next = next.clone();
@@ -315,12 +369,8 @@ pub async fn prepare(
         all.extend(joined.context("setup task")??);
     }
     all.sort_by_key(|(index, _)| *index);
-    Ok(Fixture {
-        pool_id,
-        client_id,
-        users: all.into_iter().map(|(_, user)| user).collect(),
-        machine,
-    })
+    fixture.users = all.into_iter().map(|(_, user)| user).collect();
+    Ok(fixture)
 }
 
 /// Creates the resource server [`RESOURCE_SERVER`] with [`RESOURCE_SCOPES`], and a client with
@@ -330,55 +380,48 @@ async fn create_machine_client(
     endpoint: &Endpoint,
     pool_id: &str,
 ) -> Result<MachineClient> {
-    call(
+    call_signed(
         conn,
+        endpoint,
         "CreateResourceServer",
-        &endpoint.signed(
-            "CreateResourceServer",
-            json!({
-                "UserPoolId": pool_id,
-                "Identifier": RESOURCE_SERVER,
-                "Name": "tessera-bench-api",
-                "Scopes": RESOURCE_SCOPES
-                    .iter()
-                    .map(|name| json!({ "ScopeName": name, "ScopeDescription": format!("{name} things") }))
-                    .collect::<Vec<_>>(),
-            })
-            .to_string()
-            .as_bytes(),
-        )?,
+        json!({
+            "UserPoolId": pool_id,
+            "Identifier": RESOURCE_SERVER,
+            "Name": "tessera-bench-api",
+            "Scopes": RESOURCE_SCOPES
+                .iter()
+                .map(|name| json!({ "ScopeName": name, "ScopeDescription": format!("{name} things") }))
+                .collect::<Vec<_>>(),
+        })
+        .to_string(),
     )
     .await?;
     let scopes: Vec<String> = RESOURCE_SCOPES
         .iter()
         .map(|name| format!("{RESOURCE_SERVER}/{name}"))
         .collect();
-    let client = call(
+    let client = call_signed(
         conn,
+        endpoint,
         "CreateUserPoolClient",
-        &endpoint.signed(
-            "CreateUserPoolClient",
-            json!({
-                "UserPoolId": pool_id,
-                "ClientName": "tessera-bench-machine",
-                "GenerateSecret": true,
-                "AllowedOAuthFlows": ["client_credentials"],
-                "AllowedOAuthScopes": scopes,
-                "AllowedOAuthFlowsUserPoolClient": true,
-            })
-            .to_string()
-            .as_bytes(),
-        )?,
+        json!({
+            "UserPoolId": pool_id,
+            "ClientName": "tessera-bench-machine",
+            "GenerateSecret": true,
+            "AllowedOAuthFlows": ["client_credentials"],
+            "AllowedOAuthScopes": scopes,
+            "AllowedOAuthFlowsUserPoolClient": true,
+        })
+        .to_string(),
     )
     .await?;
     let field = |name: &str| {
-        client
-            .pointer(&format!("/UserPoolClient/{name}"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .context(format!(
-                "CreateUserPoolClient (machine client) returned no UserPoolClient.{name}"
-            ))
+        string_at(
+            &client,
+            &format!("/UserPoolClient/{name}"),
+            format_args!("CreateUserPoolClient (machine client) returned no UserPoolClient.{name}"),
+        )
+        .map(str::to_owned)
     };
     Ok(MachineClient {
         client_id: field("ClientId")?,
@@ -395,50 +438,37 @@ async fn create_user(
     index: usize,
 ) -> Result<BenchUser> {
     let username = format!("bench-user-{index:05}");
-    call(
+    call_signed(
         conn,
+        endpoint,
         "AdminCreateUser",
-        &endpoint.signed(
-            "AdminCreateUser",
-            json!({ "UserPoolId": pool_id, "Username": username, "MessageAction": "SUPPRESS" })
-                .to_string()
-                .as_bytes(),
-        )?,
+        json!({ "UserPoolId": pool_id, "Username": username, "MessageAction": "SUPPRESS" })
+            .to_string(),
     )
     .await?;
-    call(
+    call_signed(
         conn,
+        endpoint,
         "AdminSetUserPassword",
-        &endpoint.signed(
-            "AdminSetUserPassword",
-            json!({
-                "UserPoolId": pool_id,
-                "Username": username,
-                "Password": PASSWORD,
-                "Permanent": true,
-            })
-            .to_string()
-            .as_bytes(),
-        )?,
+        json!({
+            "UserPoolId": pool_id,
+            "Username": username,
+            "Password": PASSWORD,
+            "Permanent": true,
+        })
+        .to_string(),
     )
     .await?;
-    let signed_in = call(
-        conn,
-        "InitiateAuth",
-        &endpoint.public(
-            "InitiateAuth",
-            password_auth_body(client_id, &username).as_bytes(),
-        ),
-    )
-    .await?;
+    let signed_in = sign_in(conn, endpoint, client_id, &username).await?;
     let token = |name: &str| {
-        signed_in
-            .pointer(&format!("/AuthenticationResult/{name}"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .context(format!(
+        string_at(
+            &signed_in,
+            &format!("/AuthenticationResult/{name}"),
+            format_args!(
                 "InitiateAuth USER_PASSWORD_AUTH for {username} returned no {name}: {signed_in}"
-            ))
+            ),
+        )
+        .map(str::to_owned)
     };
     Ok(BenchUser {
         access_token: token("AccessToken")?,

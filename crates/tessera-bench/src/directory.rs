@@ -29,12 +29,15 @@ use tessera_core::{
 };
 use tessera_store::{Store, UserChange};
 
-use crate::api::{self, call, Endpoint, Fixture, PASSWORD};
+use crate::api::{self, call, call_signed, Endpoint, Fixture, PASSWORD};
 use crate::http::Conn;
 use crate::load::{self, closed_loop, expect_ok, Measured, Operation, Plan, Scenario};
-use crate::report::{latency, megabytes, thousands};
+use crate::report::{
+    cores, figures, latency, megabytes, publish, thousands, trim_float, write_errors,
+    write_other_work, OTHER_CPU_NOTE,
+};
 use crate::server::{
-    self, cpu_ticks, machine_busy_ticks, processes_cpu_ticks, Database, Machine, Server, TempDir,
+    self, cpu_ticks, machine_busy_ticks, processes_cpu_ticks, Backend, Machine, Surroundings,
 };
 use crate::util::{parse_duration, Context, Result};
 
@@ -46,8 +49,6 @@ const TARGET_USERS: usize = 1_000_000;
 const PAGE: usize = 60;
 /// How many seeded users the exact e-mail lookups draw (at random, once per population).
 const EXACT_LOOKUPS: usize = 1_000;
-/// Other processes' CPU above which the report points it out (as the load report does).
-const OTHER_CPU_NOTE: f64 = 0.2;
 /// Every tenth seeded user has signed up but not confirmed.
 const UNCONFIRMED_EVERY: usize = 10;
 
@@ -651,20 +652,12 @@ pub fn run(args: Args, binary: &Path) -> Result<()> {
     if args.duration.is_zero() {
         return Err("--duration must be more than zero".into());
     }
-    let ticks = server::ticks_per_second();
-    let machine = Machine::describe(ticks);
-    let date = crate::util::report_date(SystemTime::now());
-    let commit = server::git_commit(binary.parent().unwrap_or(binary));
-    eprintln!(
-        "tessera-bench directory: {} on {} ({} logical CPUs), load average {}, other work using {} cores",
-        binary.display(),
-        machine.cpu_model,
-        machine.cores,
-        machine.load_average,
-        machine
-            .busy_at_start
-            .map_or_else(|| "?".to_owned(), |busy| format!("{busy:.2}"))
-    );
+    let Surroundings {
+        ticks_per_second: ticks,
+        machine,
+        date,
+        commit,
+    } = Surroundings::observe(binary, "tessera-bench directory");
     // One thread keeps most of the machine for the server, as in the load benchmark.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -676,12 +669,7 @@ pub fn run(args: Args, binary: &Path) -> Result<()> {
         runs.push(runtime.block_on(population_run(&args, binary, users, ticks))?);
     }
     let text = render(&args, &machine, &date, &commit, &runs);
-    println!("{text}");
-    if let Some(path) = &args.output {
-        std::fs::write(path, &text).context(format!("writing {}", path.display()))?;
-        eprintln!("tessera-bench: report written to {}", path.display());
-    }
-    Ok(())
+    publish(&text, args.output.as_deref())
 }
 
 /// One population on a fresh server and database, which are cleaned up afterwards.
@@ -691,60 +679,28 @@ async fn population_run(
     users: usize,
     ticks: f64,
 ) -> Result<PopulationRun> {
-    let scratch = TempDir::new()?;
-    let database = match &args.postgres {
-        Some(url) => Some(Database::create(url).await?),
-        None => None,
-    };
-    let backend = match (&args.postgres, &database) {
-        (Some(url), Some(db)) => format!(
-            "PostgreSQL (fresh database {} on {}, dropped afterwards)",
-            db.name,
-            server::redact(url)
-        ),
-        _ => "SQLite (default: a file in a fresh data directory)".to_owned(),
-    };
-    let result = with_server(
-        args,
-        binary,
-        &scratch,
-        database.as_ref().map(|db| db.url.as_str()),
-        users,
-        ticks,
-    )
-    .await;
-    let mut result = result.map(|mut run| {
-        run.backend = backend;
-        run
-    });
-    if let Some(db) = database {
-        if let Err(error) = db.drop_database().await {
-            eprintln!("tessera-bench: {error}");
-            if let Ok(run) = &mut result {
-                run.notes.push(format!(
-                    "The bench database {} could not be dropped: {error}",
-                    db.name
-                ));
-            }
-        }
-    }
-    result
+    let backend = Backend::create(args.postgres.as_deref()).await?;
+    let result = with_server(args, binary, &backend, users, ticks).await;
+    let dropped = backend.clean_up().await;
+    let mut run = result?;
+    run.notes.extend(dropped);
+    Ok(run)
 }
 
 async fn with_server(
     args: &Args,
     binary: &Path,
-    scratch: &TempDir,
-    database_url: Option<&str>,
+    backend: &Backend,
     users: usize,
     ticks: f64,
 ) -> Result<PopulationRun> {
     let population = Population { users };
-    let mut server = Server::start(binary, &scratch.0, database_url)?;
+    let database_url = backend.database_url();
+    let mut server = backend.start(binary)?;
     eprintln!("tessera-bench: tessera is listening on {}", server.addr);
-    let fixture = create_pool(&endpoint_of(&server))
+    let fixture = create_pool(&server.endpoint())
         .await
-        .map_err(|error| format!("{error}\ntessera's log ends with:\n{}", server.log_tail()))?;
+        .map_err(|error| server.with_log_tail(error))?;
     // tessera is stopped while the bench writes: on SQLite a server takes its database to be
     // its own (it caches what it reads), so the users are loaded as an import would load
     // them, and the server measured afterwards is one restarted on the grown directory.
@@ -808,15 +764,15 @@ async fn with_server(
         Some(url) => postgres_size(url).await,
         None => sqlite_size(&data_dir),
     };
-    let mut server = Server::start(binary, &scratch.0, database_url)?;
+    let mut server = backend.start(binary)?;
     eprintln!(
         "tessera-bench: tessera (pid {setup_pid} {stopped_for_seeding}) restarted on the seeded database, listening on {}",
         server.addr
     );
-    let endpoint = endpoint_of(&server);
+    let endpoint = server.endpoint();
     let checks = check_seeded(&endpoint, &fixture, population)
         .await
-        .map_err(|error| format!("{error}\ntessera's log ends with:\n{}", server.log_tail()))?;
+        .map_err(|error| server.with_log_tail(error))?;
     eprintln!("  {checks}");
 
     let mut results = Vec::new();
@@ -889,7 +845,7 @@ async fn with_server(
     eprintln!("tessera-bench: tessera {stopped}");
     Ok(PopulationRun {
         users,
-        backend: String::new(),
+        backend: backend.description.clone(),
         pool_id: fixture.pool_id,
         seeding,
         database_bytes,
@@ -903,66 +859,27 @@ async fn with_server(
     })
 }
 
-fn endpoint_of(server: &Server) -> Endpoint {
-    Endpoint {
-        addr: server.addr,
-        host: server.addr.to_string(),
-        access_key_id: server.access_key_id.clone(),
-        secret_access_key: server.secret_access_key.clone(),
-    }
-}
-
 /// The pool the users live in: e-mail is an alias that signs a user in once verified, and
 /// usernames ignore case (the console's default for new pools). No attribute is
 /// auto-verified, so SignUp sends no message and measures the directory, not the outbox.
 async fn create_pool(endpoint: &Endpoint) -> Result<Fixture> {
-    let mut conn = Conn::new(endpoint.addr);
-    let pool = call(
-        &mut conn,
-        "CreateUserPool",
-        &endpoint.signed(
-            "CreateUserPool",
-            json!({
-                "PoolName": "tessera-bench-directory",
-                "AliasAttributes": ["email"],
-                "UsernameConfiguration": { "CaseSensitive": false },
-            })
-            .to_string()
-            .as_bytes(),
-        )?,
-    )
-    .await?;
-    let pool_id = pool
-        .pointer("/UserPool/Id")
-        .and_then(Value::as_str)
-        .context("CreateUserPool returned no UserPool.Id")?
-        .to_owned();
-    let client = call(
-        &mut conn,
-        "CreateUserPoolClient",
-        &endpoint.signed(
-            "CreateUserPoolClient",
+    api::create_pool_and_client(
+        &mut Conn::new(endpoint.addr),
+        endpoint,
+        json!({
+            "PoolName": "tessera-bench-directory",
+            "AliasAttributes": ["email"],
+            "UsernameConfiguration": { "CaseSensitive": false },
+        }),
+        |pool_id| {
             json!({
                 "UserPoolId": pool_id,
                 "ClientName": "tessera-bench-directory",
                 "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             })
-            .to_string()
-            .as_bytes(),
-        )?,
+        },
     )
-    .await?;
-    let client_id = client
-        .pointer("/UserPoolClient/ClientId")
-        .and_then(Value::as_str)
-        .context("CreateUserPoolClient returned no UserPoolClient.ClientId")?
-        .to_owned();
-    Ok(Fixture {
-        pool_id,
-        client_id,
-        users: Vec::new(),
-        machine: None,
-    })
+    .await
 }
 
 /// Checks through the API that seeded users are indexed and usable like API-created ones:
@@ -978,13 +895,11 @@ async fn check_seeded(
     let probes = [0, population.users / 2, last];
     for &i in &probes {
         let filter = format!("email = \"{}\"", population.email(i));
-        let answer = call(
+        let answer = call_signed(
             &mut conn,
+            endpoint,
             "ListUsers",
-            &endpoint.signed(
-                "ListUsers",
-                &list_body(&fixture.pool_id, Some(&filter), None),
-            )?,
+            list_body(&fixture.pool_id, Some(&filter), None),
         )
         .await?;
         let names: Vec<&str> = answer
@@ -1008,13 +923,11 @@ async fn check_seeded(
         .map(|offset| (population.users / 2 + offset) % population.users)
         .find(|&i| population.confirmed(i))
         .context("the population has no confirmed user")?;
-    let signed_in = call(
+    let signed_in = api::sign_in(
         &mut conn,
-        "InitiateAuth",
-        &endpoint.public(
-            "InitiateAuth",
-            api::password_auth_body(&fixture.client_id, &population.username(signer)).as_bytes(),
-        ),
+        endpoint,
+        &fixture.client_id,
+        &population.username(signer),
     )
     .await?;
     if signed_in
@@ -1097,10 +1010,6 @@ fn sqlite_size(data_dir: &Path) -> Option<u64> {
     (total > 0).then_some(total)
 }
 
-fn cores(value: Option<f64>) -> String {
-    value.map_or_else(|| "—".into(), |v| format!("{v:.2}"))
-}
-
 fn seconds_text(value: f64) -> String {
     if value < 10.0 {
         format!("{value:.1} s")
@@ -1178,25 +1087,12 @@ fn render(
     let postgres = args.postgres.is_some();
     let engine = if postgres { "PostgreSQL" } else { "SQLite" };
     let _ = writeln!(out, "## {engine}: run of {date}\n");
-    let _ = writeln!(
-        out,
-        "- Machine: {}, {} logical CPUs, {:.1} GiB memory, Linux {}",
-        machine.cpu_model,
-        machine.cores,
-        machine.memory_kib as f64 / 1024.0 / 1024.0,
-        machine.kernel
+    let _ = writeln!(out, "- Machine: {}", machine.summary());
+    write_other_work(
+        &mut out,
+        interference(machine, runs, postgres),
+        "before the run, while seeding and during every measurement",
     );
-    match interference(machine, runs, postgres) {
-        Some(busy) => {
-            let _ = writeln!(out, "- **{busy}**");
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "- Other work on the machine stayed under {OTHER_CPU_NOTE} cores before the run, while seeding and during every measurement."
-            );
-        }
-    }
     let _ = writeln!(out, "- tessera commit: {commit}");
     let backend = runs
         .first()
@@ -1211,7 +1107,7 @@ fn render(
         if postgres {
             format!("{backend} (fresh database per population on {}, dropped afterwards)", args.postgres.as_deref().map(server::redact).unwrap_or_default())
         } else {
-            "SQLite (default: a file in a fresh data directory)".to_owned()
+            server::SQLITE.to_owned()
         },
         args.list_concurrency,
         args.concurrency,
@@ -1389,16 +1285,9 @@ fn render_population(out: &mut String, args: &Args, run: &PopulationRun) {
         };
         let _ = writeln!(
             out,
-            "| `{}` | {connections} | {} | {} | {} | {} | {} | {} | {} |{} {} | {target} | {met} |",
+            "| `{}` | {connections} | {} |{} {} | {target} | {met} |",
             measurement.name(),
-            thousands(r.per_second()),
-            latency(r.p50_us),
-            latency(r.p99_us),
-            r.errors,
-            r.server_peak_rss_kib
-                .map_or_else(|| "—".into(), |k| format!("{:.1} MB", megabytes(k))),
-            cores(r.server_cpu),
-            cores(r.bench_cpu),
+            figures(r),
             if postgres {
                 format!(" {} |", cores(r.postgres_cpu))
             } else {
@@ -1409,19 +1298,7 @@ fn render_population(out: &mut String, args: &Args, run: &PopulationRun) {
     }
     let _ = writeln!(out);
     for (measurement, r) in &run.results {
-        if !r.error_kinds.is_empty() {
-            let kinds: Vec<String> = r
-                .error_kinds
-                .iter()
-                .map(|(kind, count)| format!("{kind} × {count}"))
-                .collect();
-            let _ = writeln!(
-                out,
-                "- `{}` errors: {}.",
-                measurement.name(),
-                kinds.join(", ")
-            );
-        }
+        write_errors(out, measurement.name(), r);
     }
     if let Some(kib) = run.server_hwm_kib {
         let _ = writeln!(
@@ -1448,11 +1325,6 @@ fn whole(count: usize) -> String {
     } else {
         thousands(count as f64)
     }
-}
-
-fn trim_float(value: f64) -> String {
-    let text = format!("{value:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::api::{error_kind, password_auth_body, Endpoint, Fixture, PASSWORD};
+use crate::api::{
+    error_kind, password_auth_body, string_at, BenchUser, Endpoint, Fixture, PASSWORD,
+};
 use crate::http::Conn;
 use crate::server::{cpu_ticks, machine_busy_ticks, processes_cpu_ticks, status_kib};
 use crate::srp::{claim_signature, Ephemeral, UserKey};
@@ -235,6 +237,15 @@ struct Workload {
 
 impl Workload {
     fn new(scenario: Scenario, endpoint: &Endpoint, fixture: &Fixture) -> Result<Self> {
+        // One public request per user, in the fixture's order, for the scenarios that take
+        // the users in turn.
+        let per_user = |operation: &str, body: &dyn Fn(&BenchUser) -> String| -> Vec<Vec<u8>> {
+            fixture
+                .users
+                .iter()
+                .map(|user| endpoint.public(operation, body(user).as_bytes()))
+                .collect()
+        };
         let work = match scenario {
             Scenario::Jwks => {
                 Work::Fixed(endpoint.get(&format!("/{}/.well-known/jwks.json", fixture.pool_id)))
@@ -249,50 +260,20 @@ impl Workload {
                         .map_or(0, |since| since.as_secs())
                 ),
             },
-            Scenario::UserPasswordAuth => Work::RoundRobin(
-                fixture
-                    .users
-                    .iter()
-                    .map(|user| {
-                        endpoint.public(
-                            "InitiateAuth",
-                            password_auth_body(&fixture.client_id, &user.username).as_bytes(),
-                        )
-                    })
-                    .collect(),
-            ),
-            Scenario::RefreshTokenAuth => Work::RoundRobin(
-                fixture
-                    .users
-                    .iter()
-                    .map(|user| {
-                        endpoint.public(
-                            "InitiateAuth",
-                            json!({
-                                "AuthFlow": "REFRESH_TOKEN_AUTH",
-                                "ClientId": fixture.client_id,
-                                "AuthParameters": { "REFRESH_TOKEN": user.refresh_token },
-                            })
-                            .to_string()
-                            .as_bytes(),
-                        )
-                    })
-                    .collect(),
-            ),
-            Scenario::GetUser => Work::RoundRobin(
-                fixture
-                    .users
-                    .iter()
-                    .map(|user| {
-                        endpoint.public(
-                            "GetUser",
-                            json!({ "AccessToken": user.access_token })
-                                .to_string()
-                                .as_bytes(),
-                        )
-                    })
-                    .collect(),
-            ),
+            Scenario::UserPasswordAuth => Work::RoundRobin(per_user("InitiateAuth", &|user| {
+                password_auth_body(&fixture.client_id, &user.username)
+            })),
+            Scenario::RefreshTokenAuth => Work::RoundRobin(per_user("InitiateAuth", &|user| {
+                json!({
+                    "AuthFlow": "REFRESH_TOKEN_AUTH",
+                    "ClientId": fixture.client_id,
+                    "AuthParameters": { "REFRESH_TOKEN": user.refresh_token },
+                })
+                .to_string()
+            })),
+            Scenario::GetUser => Work::RoundRobin(per_user("GetUser", &|user| {
+                json!({ "AccessToken": user.access_token }).to_string()
+            })),
             Scenario::UserSrpAuth => {
                 let ephemeral = Ephemeral::random()?;
                 let srp_a = ephemeral.public_hex();
@@ -303,25 +284,17 @@ impl Workload {
                         .split_once('_')
                         .map_or(fixture.pool_id.as_str(), |(_, name)| name)
                         .to_owned(),
-                    initiate: fixture
-                        .users
-                        .iter()
-                        .map(|user| {
-                            endpoint.public(
-                                "InitiateAuth",
-                                json!({
-                                    "AuthFlow": "USER_SRP_AUTH",
-                                    "ClientId": fixture.client_id,
-                                    "AuthParameters": {
-                                        "USERNAME": user.username,
-                                        "SRP_A": srp_a,
-                                    },
-                                })
-                                .to_string()
-                                .as_bytes(),
-                            )
+                    initiate: per_user("InitiateAuth", &|user| {
+                        json!({
+                            "AuthFlow": "USER_SRP_AUTH",
+                            "ClientId": fixture.client_id,
+                            "AuthParameters": {
+                                "USERNAME": user.username,
+                                "SRP_A": srp_a,
+                            },
                         })
-                        .collect(),
+                        .to_string()
+                    }),
                     ephemeral,
                     keys: Mutex::new(HashMap::new()),
                 })
@@ -420,10 +393,11 @@ impl Workload {
             return Err("no PASSWORD_VERIFIER challenge".into());
         }
         let parameter = |name: &str| {
-            challenge
-                .pointer(&format!("/ChallengeParameters/{name}"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("challenge without {name}"))
+            string_at(
+                &challenge,
+                &format!("/ChallengeParameters/{name}"),
+                format_args!("challenge without {name}"),
+            )
         };
         let user_id = parameter("USER_ID_FOR_SRP")?;
         let salt = parameter("SALT")?;

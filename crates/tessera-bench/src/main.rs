@@ -31,14 +31,14 @@ mod util;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use crate::api::Endpoint;
+use crate::api::{Endpoint, Fixture};
 use crate::load::{Outcome, Plan, Scenario};
 use crate::report::{Report, Settings};
-use crate::server::{Database, Machine, Server, TempDir};
+use crate::server::{Backend, Surroundings};
 use crate::util::{parse_duration, Context, Result};
 
 /// How many connections per CPU create the users during setup (each user costs the server
@@ -141,20 +141,12 @@ fn run(args: Args) -> Result<()> {
     }
     let binary = tessera_binary(args.tessera.as_deref())?;
 
-    let ticks = server::ticks_per_second();
-    let machine = Machine::describe(ticks);
-    let date = util::report_date(SystemTime::now());
-    let commit = server::git_commit(binary.parent().unwrap_or(&binary));
-    eprintln!(
-        "tessera-bench: {} on {} ({} logical CPUs), load average {}, other work using {} cores",
-        binary.display(),
-        machine.cpu_model,
-        machine.cores,
-        machine.load_average,
-        machine
-            .busy_at_start
-            .map_or_else(|| "?".to_owned(), |busy| format!("{busy:.2}"))
-    );
+    let Surroundings {
+        ticks_per_second: ticks,
+        machine,
+        date,
+        commit,
+    } = Surroundings::observe(&binary, "tessera-bench");
     // Measured before tessera starts, so that nothing else of ours competes for the cores.
     let limits = limits::measure(machine.cores, args.limits_duration, ticks)?;
     eprintln!(
@@ -201,13 +193,7 @@ fn run(args: Args) -> Result<()> {
         server_hwm_kib,
         notes,
     };
-    let text = report.render();
-    println!("{text}");
-    if let Some(path) = &args.output {
-        std::fs::write(path, &text).context(format!("writing {}", path.display()))?;
-        eprintln!("tessera-bench: report written to {}", path.display());
-    }
-    Ok(())
+    report::publish(&report.render(), args.output.as_deref())
 }
 
 /// The server binary: the one given, or `tessera` next to this program.
@@ -229,59 +215,26 @@ fn tessera_binary(given: Option<&std::path::Path>) -> Result<PathBuf> {
 
 type Driven = (Vec<(Scenario, Outcome)>, Option<u64>, Vec<String>, String);
 
-/// Creates the database if asked, runs the server and the scenarios, and cleans up.
+/// Creates the backend (a fresh database if asked), runs the server and the scenarios, and
+/// cleans up.
 async fn drive(args: &Args, binary: &std::path::Path, scenarios: &[Scenario]) -> Result<Driven> {
-    let scratch = TempDir::new()?;
-    let database = match &args.postgres {
-        Some(url) => Some(Database::create(url).await?),
-        None => None,
-    };
-    let backend = match (&args.postgres, &database) {
-        (Some(url), Some(db)) => format!(
-            "PostgreSQL (fresh database {} on {}, dropped afterwards)",
-            db.name,
-            server::redact(url)
-        ),
-        _ => "SQLite (default: a file in a fresh data directory)".to_owned(),
-    };
-    let result = with_server(
-        args,
-        binary,
-        &scratch,
-        database.as_ref().map(|db| db.url.as_str()),
-        scenarios,
-    )
-    .await;
-    let mut result = result.map(|(results, hwm, notes)| (results, hwm, notes, backend));
-    if let Some(db) = database {
-        if let Err(error) = db.drop_database().await {
-            eprintln!("tessera-bench: {error}");
-            if let Ok((_, _, notes, _)) = &mut result {
-                notes.push(format!(
-                    "The bench database {} could not be dropped: {error}",
-                    db.name
-                ));
-            }
-        }
-    }
-    result
+    let backend = Backend::create(args.postgres.as_deref()).await?;
+    let result = with_server(args, binary, &backend, scenarios).await;
+    let dropped = backend.clean_up().await;
+    let (results, hwm, mut notes, description) = result?;
+    notes.extend(dropped);
+    Ok((results, hwm, notes, description))
 }
 
 async fn with_server(
     args: &Args,
     binary: &std::path::Path,
-    scratch: &TempDir,
-    database_url: Option<&str>,
+    backend: &Backend,
     scenarios: &[Scenario],
-) -> Result<(Vec<(Scenario, Outcome)>, Option<u64>, Vec<String>)> {
-    let mut server = Server::start(binary, &scratch.0, database_url)?;
+) -> Result<Driven> {
+    let mut server = backend.start(binary)?;
     eprintln!("tessera-bench: tessera is listening on {}", server.addr);
-    let endpoint = Endpoint {
-        addr: server.addr,
-        host: server.addr.to_string(),
-        access_key_id: server.access_key_id.clone(),
-        secret_access_key: server.secret_access_key.clone(),
-    };
+    let endpoint = server.endpoint();
     let users = if scenarios.iter().any(|s| s.needs_users()) {
         args.users
     } else {
@@ -296,7 +249,7 @@ async fn with_server(
         scenarios.iter().any(|s| s.needs_machine_client()),
     )
     .await
-    .map_err(|error| format!("{error}\ntessera's log ends with:\n{}", server.log_tail()))?;
+    .map_err(|error| server.with_log_tail(error))?;
     let setup_seconds = setup_started.elapsed().as_secs_f64();
 
     let plan = Plan {
@@ -327,48 +280,30 @@ async fn with_server(
         ),
         "Server, bench and other CPU: CPU time used by tessera, by the load generator and by everything else on the machine (/proc/stat minus the two) during the measured window, in cores (2.00 = two cores fully busy). Server peak RSS per scenario: the largest VmRSS sampled every 100 ms during the window.".to_owned(),
     ]);
-    if database_url.is_some() {
+    if backend.database_url().is_some() {
         notes.push("On PostgreSQL, other CPU includes the PostgreSQL server's processes, which run tessera's queries.".to_owned());
     }
     let mut results = Vec::new();
     for &scenario in scenarios {
-        if scenario == Scenario::UserSrpAuth {
-            let probe = tokio::time::timeout(PROBE_TIMEOUT, load::probe_srp(&endpoint, &fixture))
-                .await
-                .unwrap_or_else(|_| {
-                    Ok(Some("failed before the run: no answer within 30 s".into()))
-                })?;
-            match probe {
+        if let Some((what, found)) = probe(scenario, &endpoint, &fixture).await? {
+            match found {
                 Some(reason) if reason.starts_with("not supported") => {
                     eprintln!("tessera-bench: {}: {reason}", scenario.name());
                     results.push((scenario, Outcome::Skipped(reason)));
                     continue;
                 }
                 Some(reason) => notes.push(format!(
-                    "`user_srp_auth`: a probe sign-in {reason}; the scenario ran anyway."
+                    "`{}`: {what} {reason}; the scenario ran anyway.",
+                    scenario.name()
                 )),
+                None if scenario == Scenario::ClientCredentials => notes.push("`client_credentials`: before the run, a probe token passed the checks below and its RS256 signature verified against the pool's JWKS.".to_owned()),
                 None => {}
             }
+        }
+        if scenario == Scenario::UserSrpAuth {
             notes.push("`user_srp_auth`: the load generator computes the client side of SRP itself (srp.rs, checked against the shared Cognito vectors). To keep its cost to one 3072-bit exponentiation per sign-in it keeps one ephemeral `a` for the run and caches `k·g^x` per user; the server does the same work as for any fresh client.".to_owned());
         }
         if scenario == Scenario::ClientCredentials {
-            let probe = tokio::time::timeout(
-                PROBE_TIMEOUT,
-                load::probe_client_credentials(&endpoint, &fixture),
-            )
-            .await
-            .unwrap_or_else(|_| Ok(Some("failed before the run: no answer within 30 s".into())))?;
-            match probe {
-                Some(reason) if reason.starts_with("not supported") => {
-                    eprintln!("tessera-bench: {}: {reason}", scenario.name());
-                    results.push((scenario, Outcome::Skipped(reason)));
-                    continue;
-                }
-                Some(reason) => notes.push(format!(
-                    "`client_credentials`: a probe token request {reason}; the scenario ran anyway."
-                )),
-                None => notes.push("`client_credentials`: before the run, a probe token passed the checks below and its RS256 signature verified against the pool's JWKS.".to_owned()),
-            }
             notes.push(format!(
                 "`client_credentials`: every request asks for both scopes, the client authenticating with HTTP Basic (client_secret_basic); an answer counts as an error unless it is a 200 with JSON holding an access_token and token_type Bearer. The claims of the run's first token and of one in {} after it are decoded and checked too (RS256 with a kid, token_use access, iss, client_id and sub the machine client, scope both scopes); each token costs the server one RSA-2048 signature.",
                 load::CLAIMS_SAMPLE
@@ -400,7 +335,39 @@ async fn with_server(
     let stopped = server.stop();
     eprintln!("tessera-bench: tessera {stopped}");
     notes.push(format!("At the end tessera was {stopped}."));
-    Ok((results, hwm, notes))
+    Ok((results, hwm, notes, backend.description.clone()))
+}
+
+/// The probe before a scenario that has one: what the probe is, for the notes, and what it
+/// found (`None` when all was well; a reason starting `not supported` when the server lacks
+/// what the scenario measures). A probe without an answer within [`PROBE_TIMEOUT`] failed.
+async fn probe(
+    scenario: Scenario,
+    endpoint: &Endpoint,
+    fixture: &Fixture,
+) -> Result<Option<(&'static str, Option<String>)>> {
+    let (what, answered) = match scenario {
+        Scenario::UserSrpAuth => (
+            "a probe sign-in",
+            tokio::time::timeout(PROBE_TIMEOUT, load::probe_srp(endpoint, fixture)).await,
+        ),
+        Scenario::ClientCredentials => (
+            "a probe token request",
+            tokio::time::timeout(
+                PROBE_TIMEOUT,
+                load::probe_client_credentials(endpoint, fixture),
+            )
+            .await,
+        ),
+        _ => return Ok(None),
+    };
+    let found = answered.unwrap_or_else(|_| {
+        Ok(Some(format!(
+            "failed before the run: no answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        )))
+    })?;
+    Ok(Some((what, found)))
 }
 
 #[cfg(test)]

@@ -3,19 +3,22 @@
 //! default quota. It only reports: no figure here fails anything.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::limits::Limits;
 use crate::load::{Measured, Outcome, Scenario};
 use crate::server::Machine;
+use crate::util::{Context, Result};
 
 /// Keycloak's published sizing, per vCPU.
 const KEYCLOAK_PASSWORD_LOGINS_PER_VCPU: f64 = 15.0;
 const KEYCLOAK_REFRESHES_PER_VCPU: f64 = 120.0;
 /// Cognito's default quota for the UserAuthentication category, per account.
 const COGNITO_AUTHENTICATIONS_PER_SECOND: f64 = 120.0;
-/// Other processes' CPU during a window above which the report points it out.
-const OTHER_CPU_NOTE: f64 = 0.2;
+/// Other processes' CPU during a window above which a report (this one or the directory
+/// benchmark's) points it out.
+pub const OTHER_CPU_NOTE: f64 = 0.2;
 /// Issue 4: server memory stays under this during the run.
 const RSS_TARGET_MB: f64 = 100.0;
 
@@ -114,6 +117,73 @@ pub fn megabytes(kib: u64) -> f64 {
     kib as f64 * 1024.0 / 1_000_000.0
 }
 
+/// Cores' worth of CPU: `1.50`, or `—` where it could not be read.
+pub fn cores(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".into(), |v| format!("{v:.2}"))
+}
+
+/// A number of seconds without trailing zeros: `10`, `2.5`.
+pub fn trim_float(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// The cells both benchmarks' tables give a measurement, from req/s to the bench's CPU:
+/// `35,000 | 1.23 ms | 45.6 ms | 0 | 30.7 MB | 1.50 | 0.25`.
+pub fn figures(r: &Measured) -> String {
+    format!(
+        "{} | {} | {} | {} | {} | {} | {}",
+        thousands(r.per_second()),
+        latency(r.p50_us),
+        latency(r.p99_us),
+        r.errors,
+        r.server_peak_rss_kib
+            .map_or_else(|| "—".into(), |k| format!("{:.1} MB", megabytes(k))),
+        cores(r.server_cpu),
+        cores(r.bench_cpu)
+    )
+}
+
+/// The line naming a measurement's errors by kind, `- `get_user` errors:
+/// InternalErrorException × 3.`; nothing when there were none.
+pub fn write_errors(out: &mut String, name: &str, measured: &Measured) {
+    if measured.error_kinds.is_empty() {
+        return;
+    }
+    let kinds: Vec<String> = measured
+        .error_kinds
+        .iter()
+        .map(|(kind, count)| format!("{kind} × {count}"))
+        .collect();
+    let _ = writeln!(out, "- `{name}` errors: {}.", kinds.join(", "));
+}
+
+/// The line on other work on the machine: where it took CPU from the run, in bold, or that it
+/// stayed under [`OTHER_CPU_NOTE`] `everywhere` (the times the report watched it).
+pub fn write_other_work(out: &mut String, interference: Option<String>, everywhere: &str) {
+    match interference {
+        Some(busy) => {
+            let _ = writeln!(out, "- **{busy}**");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "- Other work on the machine stayed under {OTHER_CPU_NOTE} cores {everywhere}."
+            );
+        }
+    }
+}
+
+/// Prints a report on stdout and, with `output`, writes it to that file too.
+pub fn publish(text: &str, output: Option<&Path>) -> Result<()> {
+    println!("{text}");
+    if let Some(path) = output {
+        std::fs::write(path, text).context(format!("writing {}", path.display()))?;
+        eprintln!("tessera-bench: report written to {}", path.display());
+    }
+    Ok(())
+}
+
 impl Report {
     /// Where other work on the machine took CPU from the run: before it, during the all-core
     /// limit measurements, and during each scenario. `None` when it stayed below
@@ -157,10 +227,6 @@ impl Report {
     }
 }
 
-fn cores(value: Option<f64>) -> String {
-    value.map_or_else(|| "—".into(), |v| format!("{v:.2}"))
-}
-
 fn measured_of(results: &[(Scenario, Outcome)], wanted: Scenario) -> Option<&Measured> {
     results
         .iter()
@@ -174,27 +240,13 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let s = &self.settings;
-        let m = &self.machine;
         let _ = writeln!(out, "## Run of {}\n", self.date);
-        let _ = writeln!(
-            out,
-            "- Machine: {}, {} logical CPUs, {:.1} GiB memory, Linux {}",
-            m.cpu_model,
-            m.cores,
-            m.memory_kib as f64 / 1024.0 / 1024.0,
-            m.kernel
+        let _ = writeln!(out, "- Machine: {}", self.machine.summary());
+        write_other_work(
+            &mut out,
+            self.interference(),
+            "before and during every measurement",
         );
-        match self.interference() {
-            Some(busy) => {
-                let _ = writeln!(out, "- **{busy}**");
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "- Other work on the machine stayed under {OTHER_CPU_NOTE} cores before and during every measurement."
-                );
-            }
-        }
         let _ = writeln!(out, "- tessera commit: {}", self.commit);
         let _ = writeln!(
             out,
@@ -254,16 +306,9 @@ impl Report {
                     };
                     let _ = writeln!(
                         out,
-                        "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                        "| `{}` | {} | {} | {} | {} |",
                         scenario.name(),
-                        thousands(r.per_second()),
-                        latency(r.p50_us),
-                        latency(r.p99_us),
-                        r.errors,
-                        r.server_peak_rss_kib
-                            .map_or_else(|| "—".into(), |k| format!("{:.1} MB", megabytes(k))),
-                        cores(r.server_cpu),
-                        cores(r.bench_cpu),
+                        figures(r),
                         cores(r.other_cpu),
                         goal_text,
                         met
@@ -320,18 +365,10 @@ impl Report {
         let _ = writeln!(out, "\n### Notes\n");
         for (scenario, outcome) in &self.results {
             match outcome {
-                Outcome::Ran(r) if !r.error_kinds.is_empty() => {
-                    let kinds: Vec<String> = r
-                        .error_kinds
-                        .iter()
-                        .map(|(kind, count)| format!("{kind} × {count}"))
-                        .collect();
-                    let _ = writeln!(out, "- `{}` errors: {}.", scenario.name(), kinds.join(", "));
-                }
+                Outcome::Ran(r) => write_errors(&mut out, scenario.name(), r),
                 Outcome::Skipped(reason) => {
                     let _ = writeln!(out, "- `{}`: {reason}.", scenario.name());
                 }
-                Outcome::Ran(_) => {}
             }
         }
         for note in &self.notes {
@@ -416,11 +453,6 @@ fn ratio(value: f64) -> String {
     } else {
         format!("{value:.2}×")
     }
-}
-
-fn trim_float(value: f64) -> String {
-    let text = format!("{value:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The tessera process under test: started on a fresh data directory, watched through /proc,
-//! stopped with SIGTERM. Also the throw-away PostgreSQL database and the machine description.
+//! stopped with SIGTERM. Also the backend it stores into (the scratch directory and the
+//! throw-away PostgreSQL database) and the machine description.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -8,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::api::Endpoint;
 use crate::util::{Context, Result};
 
 /// How long tessera may take to print its address (first start creates the database, the
@@ -34,6 +36,76 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How the reports name tessera's default backend.
+pub const SQLITE: &str = "SQLite (default: a file in a fresh data directory)";
+
+/// What one tessera run stores into: a fresh scratch directory (the data directory and the
+/// server's log) and, on PostgreSQL, a fresh database. Both benchmarks set up and clean up
+/// their backends alike, so that their reports describe the same thing.
+pub struct Backend {
+    database: Option<Database>,
+    scratch: TempDir,
+    /// For the report: the engine, and on PostgreSQL the database and its server.
+    pub description: String,
+}
+
+impl Backend {
+    /// A fresh scratch directory and, with `postgres` (an administrative URL), a fresh
+    /// database created through it; without, tessera's default SQLite file in the data
+    /// directory.
+    pub async fn create(postgres: Option<&str>) -> Result<Self> {
+        let scratch = TempDir::new()?;
+        let (database, description) = match postgres {
+            Some(url) => {
+                let database = Database::create(url).await?;
+                let description = format!(
+                    "PostgreSQL (fresh database {} on {}, dropped afterwards)",
+                    database.name,
+                    redact(url)
+                );
+                (Some(database), description)
+            }
+            None => (None, SQLITE.to_owned()),
+        };
+        Ok(Self {
+            database,
+            scratch,
+            description,
+        })
+    }
+
+    /// The database URL tessera is started with; `None` for its default SQLite file.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|database| database.url.as_str())
+    }
+
+    /// Starts tessera on this backend (a first start or a restart on what is stored).
+    pub fn start(&self, binary: &Path) -> Result<Server> {
+        Server::start(binary, &self.scratch.0, self.database_url())
+    }
+
+    /// Drops the database, then removes the scratch directory. A database that cannot be
+    /// dropped is said on stderr, and the sentence for the report's notes is returned: the
+    /// run's figures stand, but someone has a database to drop by hand.
+    pub async fn clean_up(self) -> Option<String> {
+        let Self {
+            database, scratch, ..
+        } = self;
+        let mut note = None;
+        if let Some(database) = database {
+            if let Err(error) = database.drop_database().await {
+                eprintln!("tessera-bench: {error}");
+                note = Some(format!(
+                    "The bench database {} could not be dropped: {error}",
+                    database.name
+                ));
+            }
+        }
+        drop(scratch);
+        note
     }
 }
 
@@ -142,6 +214,21 @@ impl Server {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// An error of a call to this server with the end of its log, which usually says why.
+    pub fn with_log_tail(&self, error: String) -> String {
+        format!("{error}\ntessera's log ends with:\n{}", self.log_tail())
+    }
+
+    /// Where the server listens and the root key its administrative calls are signed with.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            addr: self.addr,
+            host: self.addr.to_string(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+        }
     }
 
     /// Sends SIGTERM and waits for a graceful exit; kills the process if it does not come.
@@ -328,6 +415,55 @@ impl Machine {
                 .collect::<Vec<_>>()
                 .join(" "),
             busy_at_start,
+        }
+    }
+
+    /// The report's description: `Test CPU, 2 logical CPUs, 8.0 GiB memory, Linux 6.1`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}, {} logical CPUs, {:.1} GiB memory, Linux {}",
+            self.cpu_model,
+            self.cores,
+            self.memory_kib as f64 / 1024.0 / 1024.0,
+            self.kernel
+        )
+    }
+}
+
+/// Where and when a benchmark runs, as its report states it, and the clock-tick rate every
+/// CPU figure is computed with.
+pub struct Surroundings {
+    pub ticks_per_second: f64,
+    pub machine: Machine,
+    pub date: String,
+    /// The commit of the checkout the tessera binary was built in.
+    pub commit: String,
+}
+
+impl Surroundings {
+    /// Describes the machine (which takes a second, see [`Machine::describe`]), the date and
+    /// the commit of `binary`, and says on stderr, after `label` (the benchmark's name), what
+    /// is measured on what.
+    pub fn observe(binary: &Path, label: &str) -> Self {
+        let ticks_per_second = ticks_per_second();
+        let machine = Machine::describe(ticks_per_second);
+        let date = crate::util::report_date(SystemTime::now());
+        let commit = git_commit(binary.parent().unwrap_or(binary));
+        eprintln!(
+            "{label}: {} on {} ({} logical CPUs), load average {}, other work using {} cores",
+            binary.display(),
+            machine.cpu_model,
+            machine.cores,
+            machine.load_average,
+            machine
+                .busy_at_start
+                .map_or_else(|| "?".to_owned(), |busy| format!("{busy:.2}"))
+        );
+        Self {
+            ticks_per_second,
+            machine,
+            date,
+            commit,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! `InvalidParameterException` at the edge, with these messages:
 //!
 //! - Schema violations, gathered for all attributes of the request and reported together
-//!   the way Cognito does, one `<name>: <reason>` line each, every line ending in a newline:
+//!   the way Cognito does, one `<name>: <reason>` line each (the name quoted as
+//!   [`crate::excerpt`] quotes a caller's value), every line ending in a newline:
 //!   `Attributes did not conform to the schema: <name>: <reason>\n…`. The reasons are
 //!   - `Attribute does not exist in the schema.` for a name the pool does not have;
 //!   - `The attribute is assigned by the user pool and cannot be set.` for `sub`;
@@ -16,7 +17,8 @@
 //!     `String must be no longer than <n> characters` (lengths in characters);
 //!   - `Number must be an integer` / `Number must be no less than <n>` /
 //!     `Number must be no greater than <n>`;
-//!   - `Boolean must be true or false` (exactly the lowercase words);
+//!   - `Boolean must be true or false` (the words in any case: Cognito accepts `"True"`
+//!     and `"TRUE"` and stores them as given, see [`boolean_value`]);
 //!   - `Birthdate must be a date in the format YYYY-MM-DD` for `birthdate` (the year may be
 //!     `0000`, which OpenID Connect uses for a birthday without a year);
 //!   - `The attribute is required` (from [`AttributeError::required`]).
@@ -114,7 +116,8 @@ impl fmt::Display for AttributeError {
             Self::Schema(violations) => {
                 f.write_str("Attributes did not conform to the schema: ")?;
                 for violation in violations {
-                    writeln!(f, "{}: {}", violation.attribute, violation.reason)?;
+                    let name = crate::excerpt(&violation.attribute);
+                    writeln!(f, "{name}: {}", violation.reason)?;
                 }
                 Ok(())
             }
@@ -362,10 +365,26 @@ fn check_value(spec: &SchemaAttribute, value: &str) -> Option<String> {
             }
             None
         }
-        AttributeDataType::Boolean => {
-            (value != "true" && value != "false").then(|| "Boolean must be true or false".into())
-        }
+        AttributeDataType::Boolean => boolean_value(value)
+            .is_none()
+            .then(|| "Boolean must be true or false".into()),
         AttributeDataType::DateTime => None,
+    }
+}
+
+/// The meaning of a Boolean attribute value: `true` or `false` in any letter case.
+///
+/// Cognito accepts `"True"` and `"TRUE"` (AdminCreateUser with `email_verified = "True"`
+/// succeeds, amplify-js issue 8205) and keeps the value as given: it comes back verbatim
+/// from AdminGetUser and reaches triggers unchanged (amplify-js issue 5834). So the stored
+/// text keeps its case, and whoever reads a flag asks this function what it means.
+pub fn boolean_value(value: &str) -> Option<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
     }
 }
 

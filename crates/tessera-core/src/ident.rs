@@ -19,6 +19,29 @@ pub fn user_pool_id(region: &str, random: &dyn Random) -> String {
     format!("{region}_{suffix}")
 }
 
+/// The region a user pool id names: what precedes its `_` (`us-east-1` of
+/// `us-east-1_AbCdEf123`).
+pub fn region_of_pool_id(pool_id: &str) -> Option<&str> {
+    pool_id.split_once('_').map(|(region, _)| region)
+}
+
+/// Whether `name` is shaped like an AWS region name: two letters, one or more words, a
+/// number (`us-east-1`, `us-gov-west-1`, `ap-southeast-4`).
+pub fn is_region_name(name: &str) -> bool {
+    let words: Vec<&str> = name.split('-').collect();
+    let lower = |w: &&str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase());
+    match words.as_slice() {
+        [first, middle @ .., last] if !middle.is_empty() => {
+            first.len() == 2
+                && lower(first)
+                && middle.iter().all(lower)
+                && (1..=2).contains(&last.len())
+                && last.chars().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
 /// An app client id: a random 128-bit number printed in radix 32, as Cognito's are.
 pub fn app_client_id(random: &dyn Random) -> String {
     let mut bytes = [0u8; 16];
@@ -58,4 +81,36 @@ pub fn radix32(bytes: &[u8]) -> String {
     }
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_names() {
+        for good in [
+            "us-east-1",
+            "eu-west-2",
+            "us-gov-west-1",
+            "ap-southeast-4",
+            "il-central-1",
+        ] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "useast-1",
+            "US-EAST-1",
+            "us--1",
+            "us-east-123",
+            "u-east-1",
+            "x",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+        assert_eq!(region_of_pool_id("eu-west-1_AbCdEf123"), Some("eu-west-1"));
+        assert_eq!(region_of_pool_id("nounderscore"), None);
+    }
 }

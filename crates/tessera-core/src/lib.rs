@@ -10,7 +10,9 @@ mod app_client;
 mod attribute;
 mod clock;
 mod error;
+mod excerpt;
 mod ident;
+pub mod lockout;
 mod master_key;
 pub mod message;
 mod password;
@@ -25,11 +27,15 @@ mod user_pool;
 pub use access_key::AccessKey;
 pub use app_client::AppClient;
 pub use attribute::{
-    AttributeDataType, AttributeError, AttributeSchema, SchemaAttribute, SchemaViolation,
+    boolean_value, AttributeDataType, AttributeError, AttributeSchema, SchemaAttribute,
+    SchemaViolation,
 };
 pub use clock::{Clock, ManualClock, UtcFields};
 pub use error::CoreError;
-pub use ident::{app_client_id, app_client_secret, radix32, user_pool_id};
+pub use excerpt::{excerpt, EXCERPT_CHARS};
+pub use ident::{
+    app_client_id, app_client_secret, is_region_name, radix32, region_of_pool_id, user_pool_id,
+};
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
 pub use random::{Random, SeededRandom, SystemRandom};

@@ -123,6 +123,47 @@ fn sample_user() -> User {
     }
 }
 
+/// Cognito stores `"True"` as given and treats it as verified; the ID token's claim is a
+/// JSON boolean either way.
+#[test]
+fn verified_flags_are_read_in_any_case() {
+    let mut user = sample_user();
+    assert!(user.verified("email"));
+    user.attributes
+        .insert("email_verified".into(), "True".into());
+    assert!(user.verified("email"));
+    user.attributes
+        .insert("email_verified".into(), "FALSE".into());
+    assert!(!user.verified("email"));
+    user.attributes
+        .insert("phone_number_verified".into(), "TRUE".into());
+    assert!(user.verified("phone_number"));
+
+    let id_key = SigningKey::generate(KeyUse::Id, SystemTime::UNIX_EPOCH).unwrap();
+    let access_key = SigningKey::generate(KeyUse::Access, SystemTime::UNIX_EPOCH).unwrap();
+    let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let request = TokenRequest {
+        issuer: "http://127.0.0.1:9229/us-east-1_Tokens000",
+        client_id: "client1",
+        user: &user,
+        groups: &[],
+        read_attributes: None,
+        auth_time: now,
+        origin_jti: "o-1",
+        event_id: "e-1",
+        now,
+        access_validity: std::time::Duration::from_secs(3600),
+        id_validity: std::time::Duration::from_secs(3600),
+        scope: ADMIN_SCOPE,
+        oauth: false,
+        nonce: None,
+    };
+    let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
+    let id = verify_jwt(&pair.id_token, &[&id_key, &access_key], "id", now).unwrap();
+    assert_eq!(id["email_verified"], serde_json::json!(false));
+    assert_eq!(id["phone_number_verified"], serde_json::json!(true));
+}
+
 #[test]
 fn tokens_carry_cognito_claims_and_verify() {
     use std::time::Duration;
@@ -201,7 +242,7 @@ fn tokens_carry_cognito_claims_and_verify() {
         Err(TokenError::Invalid)
     );
     let mut tampered = pair.access_token.clone();
-    tampered.insert_str(tampered.find('.').unwrap() + 5, "x");
+    tampered.insert(tampered.find('.').unwrap() + 5, 'x');
     assert_eq!(
         verify_jwt(&tampered, &keys, "access", now),
         Err(TokenError::Invalid)

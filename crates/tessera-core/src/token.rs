@@ -150,7 +150,10 @@ pub fn issue_tokens(
             continue;
         }
         let claim = match name.as_str() {
-            "email_verified" | "phone_number_verified" => json!(value == "true"),
+            // A flag stored as "True" is a verified one; the claim is a JSON boolean.
+            "email_verified" | "phone_number_verified" => {
+                json!(crate::boolean_value(value) == Some(true))
+            }
             "updated_at" => value
                 .parse::<i64>()
                 .map_or_else(|_| json!(value), |n| json!(n)),

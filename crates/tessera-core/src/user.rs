@@ -97,12 +97,13 @@ impl User {
         self.attributes.get(name).map(String::as_str)
     }
 
-    /// True when the attribute `<name>_verified` is `"true"`.
+    /// True when the attribute `<name>_verified` is `"true"` (in any letter case, as
+    /// Cognito accepts it; see [`crate::boolean_value`]).
     pub fn verified(&self, name: &str) -> bool {
         self.attributes
             .get(&format!("{name}_verified"))
-            .map(String::as_str)
-            == Some("true")
+            .and_then(|value| crate::boolean_value(value))
+            == Some(true)
     }
 }
 

@@ -23,7 +23,8 @@
 //! Errors are `InvalidParameterException` at the edge, with Cognito's messages:
 //! `Error while parsing filter.` for anything malformed and
 //! `Invalid search attribute: <name>` for a well-formed filter on an attribute that cannot
-//! be searched (custom attributes among them).
+//! be searched (custom attributes among them), the name quoted as [`crate::excerpt`] quotes
+//! a caller's value.
 
 /// An attribute ListUsers can search on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,8 +118,9 @@ pub enum FilterError {
     /// The text is not of the form `name op "value"`.
     #[error("Error while parsing filter.")]
     Syntax,
-    /// The form is right but the attribute cannot be searched.
-    #[error("Invalid search attribute: {0}")]
+    /// The form is right but the attribute cannot be searched. The message quotes the
+    /// name's [`excerpt`](crate::excerpt).
+    #[error("Invalid search attribute: {}", crate::excerpt(.0))]
     UnknownAttribute(String),
 }
 

@@ -39,12 +39,18 @@ impl Error {
 
     /// `ResourceNotFoundException` for a pool.
     pub fn pool_not_found(pool_id: &str) -> Self {
-        Self::not_found(format!("User pool {pool_id} does not exist."))
+        Self::not_found(format!(
+            "User pool {} does not exist.",
+            tessera_core::excerpt(pool_id)
+        ))
     }
 
     /// `ResourceNotFoundException` for an app client.
     pub fn client_not_found(client_id: &str) -> Self {
-        Self::not_found(format!("User pool client {client_id} does not exist."))
+        Self::not_found(format!(
+            "User pool client {} does not exist.",
+            tessera_core::excerpt(client_id)
+        ))
     }
 
     /// `InternalErrorException`; `detail` is logged here, not sent.

@@ -5,28 +5,62 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 
-/// A validated request body.
-pub struct Input(Map<String, Value>, String);
+/// A validated request body, with its request id and, for a signed request, the region it
+/// was signed for.
+pub struct Input {
+    members: Map<String, Value>,
+    request_id: String,
+    region: Option<String>,
+}
 
 impl Input {
-    pub fn new(map: Map<String, Value>) -> Self {
-        Self(map, String::new())
+    pub fn new(members: Map<String, Value>) -> Self {
+        Self {
+            members,
+            request_id: String::new(),
+            region: None,
+        }
     }
 
     /// Attaches the request id (the `event_id` of tokens the request issues).
+    #[must_use]
     pub fn with_request_id(mut self, request_id: String) -> Self {
-        self.1 = request_id;
+        self.request_id = request_id;
+        self
+    }
+
+    /// Attaches the region a signed request was signed for (public operations have none).
+    #[must_use]
+    pub fn with_region(mut self, region: Option<String>) -> Self {
+        self.region = region;
         self
     }
 
     /// The request id.
     pub fn request_id(&self) -> &str {
-        &self.1
+        &self.request_id
+    }
+
+    /// The region the request was signed for, if it was signed.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// `UserPoolId`, as the request's region sees it: a pool belongs to the region whose
+    /// name its id starts with, and another region's endpoint does not know it.
+    pub fn user_pool_id(&self) -> Result<&str, Error> {
+        let pool_id = self.required_str("UserPoolId")?;
+        if let Some(region) = self.region() {
+            if tessera_core::region_of_pool_id(pool_id) != Some(region) {
+                return Err(Error::pool_not_found(pool_id));
+            }
+        }
+        Ok(pool_id)
     }
 
     /// An optional member; JSON `null` counts as absent.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name).filter(|v| !v.is_null())
+        self.members.get(name).filter(|v| !v.is_null())
     }
 
     /// An optional string member.

@@ -25,7 +25,7 @@ pub mod sign_in;
 
 pub use error::{Error, INTERNAL};
 pub use input::Input;
-pub use service::{Service, ServiceConfig};
+pub use service::{Regions, Service, ServiceConfig};
 
 #[cfg(test)]
 mod tests;

@@ -69,7 +69,7 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
         "AdminDeleteUserAttributes" => {
             directory::user::admin_delete_user_attributes(service, input).await
         }
-        "AddCustomAttributes" => directory::user::add_custom_attributes(service, input).await,
+        "AddCustomAttributes" => pool::user_pool::add_custom_attributes(service, input).await,
         "InitiateAuth" => sign_in::initiate_auth(service, input).await,
         "AdminInitiateAuth" => sign_in::admin_initiate_auth(service, input).await,
         "RespondToAuthChallenge" => sign_in::respond_to_auth_challenge(service, input).await,

@@ -8,11 +8,34 @@ use tessera_core::message::Deliver;
 use tessera_core::{Clock, PasswordHasher, Random};
 use tessera_store::Store;
 
+/// The regions a server answers for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    /// Any region name: an app (or a test suite) that uses several regions points at one
+    /// server.
+    Any,
+    /// Only these.
+    Only(Vec<String>),
+}
+
+impl Regions {
+    /// Whether a request signed for `region` is answered.
+    pub fn serves(&self, region: &str) -> bool {
+        match self {
+            Regions::Any => tessera_core::is_region_name(region),
+            Regions::Only(regions) => regions.iter().any(|r| r == region),
+        }
+    }
+}
+
 /// Deployment settings the operations need.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// The AWS region tessera presents itself as (`us-east-1` by default).
+    /// The region of what has no request region to go by (`us-east-1` by default): the
+    /// startup hint and pools created without a signed request.
     pub region: String,
+    /// The regions answered; a pool belongs to the region of the request that created it.
+    pub regions: Regions,
     /// The account id used in ARNs.
     pub account_id: String,
     /// The public base URL, without a trailing slash; issuers are `<public_url>/<pool id>`.
@@ -33,7 +56,8 @@ pub struct Service {
     pub delivery: Arc<dyn Deliver>,
     /// argon2id with the configured cost.
     pub hasher: PasswordHasher,
-    /// Keys the decoy SRP challenges for unknown users (a per-process secret).
+    /// Keys what unknown users are shown and counted as (see `sign_in::machine::decoy`),
+    /// derived from the master key so that every node and every restart agree.
     pub decoy_key: Arc<[u8; 32]>,
     /// Permits for password hashing, one per core: argon2id takes 19 MiB and tens of
     /// milliseconds per hash, so running more at once only adds memory, not throughput.
@@ -54,10 +78,11 @@ impl Service {
         delivery: Arc<dyn Deliver>,
     ) -> Self {
         Self {
+            decoy_key: Arc::new(store.derived_key("sign-in-decoys")),
             store,
             config: Arc::new(config),
             clock,
-            random: random.clone(),
+            random,
             delivery,
             hasher: PasswordHasher::owasp(),
             keys: Arc::default(),
@@ -65,11 +90,6 @@ impl Service {
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
-            decoy_key: Arc::new({
-                let mut key = [0u8; 32];
-                random.fill(&mut key);
-                key
-            }),
         }
     }
 
@@ -93,6 +113,15 @@ impl Service {
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| crate::Error::internal(&e))
+    }
+
+    /// Deletes expired sign-in state (see `Store::sweep_expired`) and returns how many rows
+    /// went.
+    pub async fn sweep(&self) -> Result<u64, crate::Error> {
+        Ok(self
+            .store
+            .sweep_expired(self.clock.now(), tessera_core::lockout::LOCKOUT_MAX)
+            .await?)
     }
 
     /// The store.

@@ -152,7 +152,7 @@ pub(crate) enum ShapeKind {
         value: ShapeId,
         length: Bounds,
     },
-    String(StringRules),
+    String(Box<StringRules>),
     /// `integer` (32-bit) or `long` (64-bit), with its modelled range.
     Integer {
         bits32: bool,
@@ -264,8 +264,32 @@ impl AsciiClass {
 #[derive(Debug)]
 pub(crate) struct Enumeration {
     pub(crate) values: Vec<String>,
-    /// `[A, B, C]`, rendered once at load.
+    /// `[A, B, C]` in the order AWS lists the values (see [`aws_listing_order`]), rendered
+    /// once at load.
     pub(crate) rendered: String,
+}
+
+/// Java's `String.hashCode`: `h = 31 * h + c` over the UTF-16 code units, wrapping at 32 bits.
+fn java_string_hash(value: &str) -> u32 {
+    value.encode_utf16().fold(0u32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(u32::from(unit))
+    })
+}
+
+/// The order in which AWS's validator lists an enum's values in "Member must satisfy enum
+/// value set: [...]": neither the model's order nor alphabetical, but ascending
+/// `String.hashCode(value) & 31`, the bucket order of a 32-bucket Java hash set that uses
+/// the raw hash. Every real message found in public (eight lists from Cognito and from
+/// DynamoDB, which shares the validator) fits this rule exactly, and no other bucket count
+/// or hash does; the unit tests replay them.
+///
+/// Values that share a bucket are listed with the later model value first. Only two real
+/// ties were observed (both fit), so this tie rule is the least certain part: a tie among
+/// values of the current model may be listed the other way round by AWS.
+pub(crate) fn aws_listing_order(values: &[String]) -> Vec<&str> {
+    let mut ordered: Vec<(usize, &str)> = values.iter().map(String::as_str).enumerate().collect();
+    ordered.sort_by_key(|&(index, value)| (java_string_hash(value) & 31, std::cmp::Reverse(index)));
+    ordered.into_iter().map(|(_, value)| value).collect()
 }
 
 #[derive(Debug)]
@@ -445,15 +469,17 @@ fn parse_shape(
                         .iter()
                         .map(|value| as_str(value, name).map(str::to_owned))
                         .collect::<Result<_, _>>()?;
-                    let rendered = format!("[{}]", values.join(", "));
+                    let rendered = format!("[{}]", aws_listing_order(&values).join(", "));
                     Some(Enumeration { values, rendered })
                 }
             };
-            ShapeKind::String(StringRules {
+            // Boxed: the rules (a compiled regex) are several times the size of every other
+            // kind of shape.
+            ShapeKind::String(Box::new(StringRules {
                 length: bounds()?,
                 pattern,
                 enumeration,
-            })
+            }))
         }
         "integer" => ShapeKind::Integer {
             bits32: true,

@@ -27,6 +27,12 @@
 //! shape, an enclosing shape or anything inside the value is sensitive. A missing or null member
 //! is always `Value null at …`.
 //!
+//! No message echoes unbounded input, where AWS appears to quote values whole: a rendered value,
+//! and a map key in a path, is quoted as its [`excerpt`] (the first
+//! [`EXCERPT_CHARS`](crate::EXCERPT_CHARS) characters, then `...`), and at most
+//! [`MAX_LISTED_VIOLATIONS`] violations are listed after the count of all of them (a list of
+//! thousands of bad elements would otherwise make a message thousands of lines long).
+//!
 //! A JSON `null` member or map value counts as absent and is removed from the returned object,
 //! so downstream deserialization never sees it. Unknown members are ignored and kept.
 //!
@@ -44,6 +50,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::excerpt;
 use crate::model::{Bounds, Member, ServiceModel, Shape, ShapeId, ShapeKind, StringRules};
 
 /// The operations whose top-level `Domain` member may be a lower-case FQDN (a custom
@@ -80,6 +87,12 @@ pub fn is_lower_case_fqdn(name: &str) -> bool {
 /// object as level 1.
 pub const MAX_DEPTH: usize = 64;
 
+/// Most violations an `InvalidParameterException` message lists; its count still counts them
+/// all. The largest input shapes of the model have about thirty members, so a request gets
+/// more violations than this only through repeated elements of a list, where the first ones
+/// say what is wrong.
+pub const MAX_LISTED_VIOLATIONS: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     /// The body is not valid JSON, is not an object, or a member has the wrong JSON type. Rendered as SerializationException.
@@ -109,6 +122,7 @@ impl ServiceModel {
         let mut walker = Walker {
             model: self,
             violations: Vec::new(),
+            violation_count: 0,
             fqdn_member: FQDN_DOMAIN_OPERATIONS
                 .contains(&operation.name.as_str())
                 .then_some("Domain"),
@@ -125,6 +139,7 @@ impl ServiceModel {
             Ok(object)
         } else {
             Err(ValidationError::InvalidParameter(render_violations(
+                walker.violation_count,
                 &walker.violations,
             )))
         }
@@ -147,13 +162,10 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ValidationError> {
     }
 }
 
-fn render_violations(violations: &[String]) -> String {
-    let count = violations.len();
+/// `count` is the number of violations found, `listed` the first [`MAX_LISTED_VIOLATIONS`].
+fn render_violations(count: usize, listed: &[String]) -> String {
     let noun = if count == 1 { "error" } else { "errors" };
-    format!(
-        "{count} validation {noun} detected: {}",
-        violations.join("; ")
-    )
+    format!("{count} validation {noun} detected: {}", listed.join("; "))
 }
 
 /// One step from a parent value to a child value.
@@ -196,7 +208,7 @@ fn message_path(path: Option<&Path<'_>>) -> String {
                 out.push_str(&(index + 1).to_string());
                 out.push_str(".member");
             }
-            Step::Key(key) => out.push_str(key),
+            Step::Key(key) => out.push_str(&excerpt(key)),
         }
     }
     out
@@ -220,7 +232,7 @@ fn wire_path(path: Option<&Path<'_>>) -> String {
             }
             Step::Key(key) => {
                 out.push('.');
-                out.push_str(key);
+                out.push_str(&excerpt(key));
             }
         }
     }
@@ -322,7 +334,10 @@ enum Fault {
 
 struct Walker<'m> {
     model: &'m ServiceModel,
+    /// The first [`MAX_LISTED_VIOLATIONS`] violations, rendered.
     violations: Vec<String>,
+    /// Every violation found.
+    violation_count: usize,
     /// The top-level member exempt from its shape's rules when it is a lower-case FQDN.
     fqdn_member: Option<&'static str>,
 }
@@ -334,6 +349,10 @@ impl<'m> Walker<'m> {
         path: Option<&Path<'_>>,
         constraint: impl fmt::Display,
     ) {
+        self.violation_count += 1;
+        if self.violations.len() >= MAX_LISTED_VIOLATIONS {
+            return;
+        }
         let path = message_path(path);
         let message = match shown {
             Shown::Null => {
@@ -343,19 +362,16 @@ impl<'m> Walker<'m> {
                 format!("Value at '{path}' failed to satisfy constraint: {constraint}")
             }
             Shown::Value(value) => {
-                let mut rendered = String::new();
-                render_value(value, &mut rendered, 0);
-                format!("Value '{rendered}' at '{path}' failed to satisfy constraint: {constraint}")
+                let quoted = quote(|out| render_value(value, out, 0));
+                format!("Value '{quoted}' at '{path}' failed to satisfy constraint: {constraint}")
             }
             Shown::Array(items) => {
-                let mut rendered = String::new();
-                render_array(items, &mut rendered, 0);
-                format!("Value '{rendered}' at '{path}' failed to satisfy constraint: {constraint}")
+                let quoted = quote(|out| render_array(items, out, 0));
+                format!("Value '{quoted}' at '{path}' failed to satisfy constraint: {constraint}")
             }
             Shown::Object(object) => {
-                let mut rendered = String::new();
-                render_object(object, &mut rendered, 0);
-                format!("Value '{rendered}' at '{path}' failed to satisfy constraint: {constraint}")
+                let quoted = quote(|out| render_object(object, out, 0));
+                format!("Value '{quoted}' at '{path}' failed to satisfy constraint: {constraint}")
             }
         };
         self.violations.push(message);
@@ -751,6 +767,13 @@ fn json_type(value: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
+}
+
+/// A value as a violation quotes it: rendered, then cut to its [`excerpt`].
+fn quote(render: impl FnOnce(&mut String)) -> String {
+    let mut rendered = String::new();
+    render(&mut rendered);
+    excerpt(&rendered).into_owned()
 }
 
 /// Renders a value for a message: strings raw, lists as `[a, b]`, objects as `{k=v, k2=v2}`.

@@ -2,10 +2,22 @@
 //!
 //! Internal detail (a database error, a corrupt row) is logged here with the request id and
 //! never sent: the client sees `InternalErrorException` and a generic message.
+//!
+//! Messages quote a caller's value only as its `tessera_core::excerpt`, wherever they are
+//! written; the `x-amzn-ErrorMessage` header is capped here as well
+//! ([`MAX_HEADER_MESSAGE`]), so that no message, however it was built, can make a header the
+//! AWS SDKs cannot read.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_store::StoreError;
+
+/// Longest `x-amzn-ErrorMessage` header value, in bytes (the header carries ASCII only). A
+/// longer message is cut there and ends in `...`; the body keeps it whole. HTTP clients limit
+/// header lines (Netty, under the AWS SDK for Java, to 8 KiB; Python's http.client to 64 KiB;
+/// Node.js to 16 KiB for all headers together), and 4 KiB holds every message whose quoted
+/// values are excerpts while staying well within each of them.
+pub(crate) const MAX_HEADER_MESSAGE: usize = 4096;
 
 /// An error answered in the AWS JSON 1.1 shape: `{"__type": …, "message": …}` plus the
 /// `x-amzn-ErrorType` and `x-amzn-ErrorMessage` headers.
@@ -28,26 +40,6 @@ impl ApiError {
             message: message.into(),
             status: StatusCode::BAD_REQUEST,
         }
-    }
-
-    /// `InvalidParameterException`.
-    pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new("InvalidParameterException", message)
-    }
-
-    /// `ResourceNotFoundException`.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new("ResourceNotFoundException", message)
-    }
-
-    /// `ResourceNotFoundException` for a pool.
-    pub fn pool_not_found(pool_id: &str) -> Self {
-        Self::not_found(format!("User pool {pool_id} does not exist."))
-    }
-
-    /// `ResourceNotFoundException` for an app client.
-    pub fn client_not_found(client_id: &str) -> Self {
-        Self::not_found(format!("User pool client {client_id} does not exist."))
     }
 
     /// `InternalErrorException` (HTTP 500); `detail` is logged, not sent.
@@ -103,9 +95,10 @@ impl IntoResponse for ApiError {
         }
         // Header values must be visible ASCII; a message with other characters is still in
         // the body, which is what clients read first.
-        let printable: String = self
+        let mut printable: String = self
             .message
             .chars()
+            .take(MAX_HEADER_MESSAGE + 1)
             .map(|c| {
                 if c.is_ascii() && !c.is_ascii_control() {
                     c
@@ -114,9 +107,77 @@ impl IntoResponse for ApiError {
                 }
             })
             .collect();
+        if printable.len() > MAX_HEADER_MESSAGE {
+            printable.truncate(MAX_HEADER_MESSAGE - "...".len());
+            printable.push_str("...");
+        }
         if let Ok(value) = HeaderValue::from_str(&printable) {
             headers.insert("x-amzn-errormessage", value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_and_body(error: ApiError) -> (String, String) {
+        let response = error.into_response();
+        let header = response.headers()["x-amzn-errormessage"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (header, body_message(response))
+    }
+
+    fn body_message(response: Response) -> String {
+        use http_body_util::BodyExt;
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(response.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        body["message"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_short_message_is_the_header_whole() {
+        let error = tessera_idp::Error::pool_not_found("us-east-1_Example01");
+        let (header, body) = header_and_body(error.into());
+        assert_eq!(header, "User pool us-east-1_Example01 does not exist.");
+        assert_eq!(body, header);
+    }
+
+    #[test]
+    fn the_header_is_capped_and_the_body_keeps_the_message() {
+        let message = "m".repeat(100_000);
+        let (header, body) =
+            header_and_body(ApiError::new("InvalidParameterException", message.clone()));
+        assert_eq!(header.len(), MAX_HEADER_MESSAGE);
+        assert_eq!(header, format!("{}...", "m".repeat(MAX_HEADER_MESSAGE - 3)));
+        assert_eq!(body, message);
+        // At the limit exactly, nothing is cut.
+        let message = "n".repeat(MAX_HEADER_MESSAGE);
+        let (header, _) =
+            header_and_body(ApiError::new("InvalidParameterException", message.clone()));
+        assert_eq!(header, message);
+    }
+
+    #[test]
+    fn identifiers_in_not_found_messages_are_excerpts() {
+        let id = "c".repeat(100_000);
+        let error = tessera_idp::Error::client_not_found(&id);
+        let (header, body) = header_and_body(error.into());
+        let expected = format!(
+            "User pool client {}... does not exist.",
+            "c".repeat(tessera_core::EXCERPT_CHARS)
+        );
+        assert_eq!(
+            (header.as_str(), body.as_str()),
+            (expected.as_str(), expected.as_str())
+        );
     }
 }

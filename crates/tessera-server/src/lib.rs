@@ -6,6 +6,7 @@
 //! error detail to a client; and the router is a plain function of its state ([`app`]), so
 //! tests drive it without a socket.
 
+pub mod connection;
 mod error;
 mod oauth;
 mod outbox;

@@ -22,11 +22,16 @@ pub(crate) async fn read(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
-    if let Err(error) = signature::authenticate(&state, &parts, b"").await {
+    if let Err(error) = signature::authenticate(&state, &parts, b"", signature::Covers::Path).await
+    {
         return error.into_response();
     }
     let Some(path) = state.outbox_path.clone() else {
-        return ApiError::not_found("The development outbox is not enabled.").into_response();
+        return ApiError::new(
+            "ResourceNotFoundException",
+            "The development outbox is not enabled.",
+        )
+        .into_response();
     };
     let limit = query.limit.unwrap_or(100).min(1000);
     let messages = tokio::task::spawn_blocking(move || {

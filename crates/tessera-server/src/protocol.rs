@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tessera_proto::model::ServiceModel;
-use tessera_proto::validate::ValidationError;
 
 use tessera_idp::input::Input;
 
@@ -85,20 +84,23 @@ async fn handle(
         .split_once('.')
         .filter(|(prefix, _)| *prefix == model.target_prefix())
         .and_then(|(_, name)| model.operation(name))
-        .ok_or_else(|| unknown_operation(format!("Unknown operation {target}.")))?;
+        .ok_or_else(|| {
+            unknown_operation(format!(
+                "Unknown operation {}.",
+                tessera_core::excerpt(target)
+            ))
+        })?;
 
     let body = read_body(body).await?;
-    if !operation.public {
-        signature::authenticate(state, parts, &body).await?;
-    }
+    let region = if operation.public {
+        None
+    } else {
+        Some(signature::authenticate(state, parts, &body, signature::Covers::Operation).await?)
+    };
+    // The service's error type names the model's refusals as AWS does.
     let input = model
         .validate_input(operation, &body)
-        .map_err(|error| match error {
-            ValidationError::Serialization(message) => {
-                ApiError::new("SerializationException", message)
-            }
-            ValidationError::InvalidParameter(message) => ApiError::invalid_parameter(message),
-        })?;
+        .map_err(tessera_idp::Error::from)?;
     let request_id = parts
         .extensions
         .get::<RequestId>()
@@ -107,7 +109,9 @@ async fn handle(
     let output = state
         .execute(
             &operation.name,
-            Input::new(input).with_request_id(request_id),
+            Input::new(input)
+                .with_request_id(request_id)
+                .with_region(region),
         )
         .await?;
     // In debug builds (every test run) a response that departs from the model's output shape

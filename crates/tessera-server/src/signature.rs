@@ -1,6 +1,8 @@
 //! Admin authentication: operations AWS authorises with IAM need a valid SigV4 signature
 //! from an access key tessera knows.
 
+use std::time::Duration;
+
 use tessera_sigv4::SigV4Error;
 
 use crate::{ApiError, AppState};
@@ -8,11 +10,22 @@ use crate::{ApiError, AppState};
 /// The SigV4 credential-scope service name of the user-pool API.
 const SERVICE: &str = "cognito-idp";
 
+/// What a signature must cover besides what SigV4 itself demands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Covers {
+    /// An API call: the `X-Amz-Target` header that names the operation.
+    Operation,
+    /// A plain administrator request (the outbox), named by its path alone.
+    Path,
+}
+
+/// Checks a request's SigV4 signature and returns the region it was signed for.
 pub(crate) async fn authenticate(
     state: &AppState,
     parts: &http::request::Parts,
     body: &[u8],
-) -> Result<(), ApiError> {
+    covers: Covers,
+) -> Result<String, ApiError> {
     let authorization = tessera_sigv4::parse_authorization(&parts.headers)
         .map_err(sigv4_error)?
         .ok_or_else(|| {
@@ -22,18 +35,32 @@ pub(crate) async fn authenticate(
             )
         })?;
 
+    // The operation is named by a header, so a signature that leaves it out could be replayed
+    // as any other operation (a ListUserPools captured in a log becomes an AdminDeleteUser).
+    // Every AWS SDK signs it; tessera refuses a signature without it.
+    if covers == Covers::Operation
+        && !authorization
+            .signed_headers
+            .iter()
+            .any(|name| name == "x-amz-target")
+    {
+        return Err(ApiError::new(
+            "IncompleteSignatureException",
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+        ));
+    }
     if authorization.service != SERVICE {
         return Err(ApiError::new(
             "InvalidSignatureException",
             format!("Credential should be scoped to correct service: '{SERVICE}'."),
         ));
     }
-    if authorization.region != state.config.region {
+    if !state.config.regions.serves(&authorization.region) {
         return Err(ApiError::new(
             "InvalidSignatureException",
             format!(
                 "Credential should be scoped to a valid region, not '{}'.",
-                authorization.region
+                tessera_core::excerpt(&authorization.region)
             ),
         ));
     }
@@ -53,26 +80,42 @@ pub(crate) async fn authenticate(
         headers: &parts.headers,
         body,
     };
-    tessera_sigv4::verify(&request, &authorization, &secret, state.clock.now()).map_err(sigv4_error)
+    tessera_sigv4::verify(&request, &authorization, &secret, state.clock.now())
+        .map_err(sigv4_error)?;
+    Ok(authorization.region)
 }
 
+/// How long an opened access-key secret is trusted from memory: a key deleted on any node
+/// stops working everywhere within this time, and a signed request costs no database read
+/// and no unsealing the rest of the time.
+pub(crate) const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
 async fn secret_of(state: &AppState, access_key_id: &str) -> Result<Option<String>, ApiError> {
-    if let Some(secret) = state
+    let now = state.clock.now();
+    if let Some((secret, fetched_at)) = state
         .access_keys
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .get(access_key_id)
     {
-        return Ok(Some(secret.clone()));
+        let age = now.duration_since(*fetched_at).unwrap_or_default();
+        if age < KEY_CACHE_TTL {
+            return Ok(Some(secret.clone()));
+        }
     }
     let Some(key) = state.store.access_key(access_key_id).await? else {
+        state
+            .access_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(access_key_id);
         return Ok(None);
     };
     state
         .access_keys
         .write()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(key.id.clone(), key.secret.clone());
+        .insert(key.id.clone(), (key.secret.clone(), now));
     Ok(Some(key.secret))
 }
 

@@ -26,9 +26,10 @@ impl Clock for SystemClock {
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) service: Service,
-    /// Access-key secrets already opened, by key id. Keys are never changed once created,
-    /// so entries never go stale.
-    pub(crate) access_keys: Arc<RwLock<HashMap<String, String>>>,
+    /// Access-key secrets already opened, by key id, with when they were read: a key is
+    /// never changed but may be deleted, so an entry is trusted for a few seconds only
+    /// (`signature::KEY_CACHE_TTL`).
+    pub(crate) access_keys: Arc<RwLock<HashMap<String, (String, SystemTime)>>>,
     /// The development outbox file, readable by administrators over HTTP.
     pub(crate) outbox_path: Option<std::path::PathBuf>,
     /// The hosted pages' CSRF key, derived from the master key once (every node derives the

@@ -47,6 +47,7 @@ async fn state_with_clock(clock: Arc<ManualClock>) -> AppState {
         store,
         ServiceConfig {
             region: "us-east-1".into(),
+            regions: tessera_idp::Regions::Any,
             account_id: "000000000000".into(),
             public_url: "http://tessera.test".into(),
             hosted_domain_suffix: "auth.localhost".into(),
@@ -314,19 +315,6 @@ async fn bootstrap_creates_pool_with_keys_and_is_idempotent() {
         ..spec
     };
     assert!(ensure(&state, &[bad]).await.is_err());
-}
-
-#[test]
-fn lockout_follows_cognito_schedule() {
-    use tessera_idp::sign_in::lockout;
-    for failures in 0..5 {
-        assert_eq!(lockout(failures), Duration::ZERO);
-    }
-    assert_eq!(lockout(5), Duration::from_secs(1));
-    assert_eq!(lockout(6), Duration::from_secs(2));
-    assert_eq!(lockout(10), Duration::from_secs(32));
-    assert_eq!(lockout(15), Duration::from_secs(900));
-    assert_eq!(lockout(1000), Duration::from_secs(900));
 }
 
 const TEST_KEY_ID: &str = "AKIATESTTESTTEST0001";
@@ -650,3 +638,4 @@ async fn issue_4_expired_access_token_is_refused() {
 mod oauth_api;
 mod oauth_code;
 mod oauth_token;
+mod parsers;

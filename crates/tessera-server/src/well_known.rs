@@ -68,7 +68,10 @@ pub(crate) async fn jwks(State(state): State<AppState>, Path(pool_id): Path<Stri
         }
         Ok(_) => match state.store.public_jwks(&pool_id).await {
             Ok(Some(keys)) => json_document(json!({ "keys": keys })),
-            Ok(None) => missing(format!("User pool {pool_id} does not exist.")),
+            Ok(None) => missing(format!(
+                "User pool {} does not exist.",
+                tessera_core::excerpt(&pool_id)
+            )),
             Err(error) => ApiError::from(error).into_response(),
         },
         Err(error) => ApiError::from(error).into_response(),
@@ -106,7 +109,10 @@ pub(crate) async fn openid_configuration(
                 "userinfo_endpoint": format!("{issuer}/oauth2/userInfo"),
             }))
         }
-        Ok(None) => missing(format!("User pool {pool_id} does not exist.")),
+        Ok(None) => missing(format!(
+            "User pool {} does not exist.",
+            tessera_core::excerpt(&pool_id)
+        )),
         Err(error) => ApiError::from(error).into_response(),
     }
 }

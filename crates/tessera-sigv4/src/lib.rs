@@ -121,6 +121,21 @@ fn incomplete(message: impl Into<String>) -> SigV4Error {
     SigV4Error::Incomplete(message.into())
 }
 
+/// The most characters of a request's value a message quotes: the rule of
+/// `tessera_core::excerpt` (this crate depends on no other tessera crate). Without it a
+/// value of the 16 KiB an Authorization header may have would come back whole in the message,
+/// and from there in the `x-amzn-ErrorMessage` header, larger than some HTTP clients accept.
+const EXCERPT_CHARS: usize = 128;
+
+/// `value` as a message quotes it: whole up to [`EXCERPT_CHARS`] characters, otherwise its
+/// first `EXCERPT_CHARS` characters followed by `...`.
+fn excerpt(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(EXCERPT_CHARS) {
+        None => value.into(),
+        Some((cut, _)) => format!("{}...", &value[..cut]).into(),
+    }
+}
+
 /// Parses the `Authorization: AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=hex`
 /// header.
 ///
@@ -216,7 +231,8 @@ pub fn parse_authorization(headers: &HeaderMap) -> Result<Option<Authorization>,
     };
     if terminator != TERMINATOR {
         return Err(incomplete(format!(
-            "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator}'."
+            "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{}'.",
+            excerpt(terminator)
         )));
     }
     let authorization = Authorization {
@@ -406,7 +422,8 @@ fn canonical_request(
         let mut values = request.headers.get_all(name.as_str()).iter().peekable();
         if values.peek().is_none() {
             return Err(incomplete(format!(
-                "The request does not contain the signed header '{name}'."
+                "The request does not contain the signed header '{}'.",
+                excerpt(name)
             )));
         }
         out.extend_from_slice(name.as_bytes());

@@ -1185,3 +1185,40 @@ fn arbitrary_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn long_values_are_quoted_by_their_start() {
+    // Within the 16 KiB an Authorization header may have, still far too long to echo.
+    let sig = "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+    let terminator = "t".repeat(10_000);
+    let headers = header_map(&[(
+        "authorization",
+        &format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/{terminator}, \
+             SignedHeaders=host, {sig}"
+        ),
+    )]);
+    assert_eq!(
+        parse_authorization(&headers),
+        Err(SigV4Error::Incomplete(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}...'.",
+            "t".repeat(EXCERPT_CHARS)
+        )))
+    );
+
+    use botocore_list_users::*;
+    let name = "x".repeat(10_000);
+    let mut headers = list_users_headers();
+    let authorization = headers["authorization"]
+        .to_str()
+        .unwrap()
+        .replace("SignedHeaders=", &format!("SignedHeaders={name};"));
+    headers.insert("authorization", authorization.parse().unwrap());
+    assert_eq!(
+        list_users_verify(&headers, BODY, SECRET, at(UNIX)),
+        Err(SigV4Error::Incomplete(format!(
+            "The request does not contain the signed header '{}...'.",
+            "x".repeat(EXCERPT_CHARS)
+        )))
+    );
+}

@@ -100,6 +100,21 @@ impl Store {
         match backend {
             Backend::Sqlite => {
                 // WAL lets readers run beside the writer; the setting is stored in the file.
+                //
+                // Durability rests on this and on `synchronous`, which tessera leaves at
+                // SQLite's compiled default: sqlx 0.8 sets no `synchronous` pragma unless
+                // asked, and its bundled SQLite (libsqlite3-sys) is built without
+                // SQLITE_DEFAULT_SYNCHRONOUS or SQLITE_DEFAULT_WAL_SYNCHRONOUS, so every
+                // connection runs FULL (2; the test `sqlite_connections_sync_every_commit`
+                // keeps it so). In WAL mode FULL means each commit appends its pages to the
+                // WAL with write(2) and fsyncs the WAL before COMMIT returns, which is before
+                // tessera answers. Hence a killed process (kill -9, the OOM killer, an abort)
+                // loses no acknowledged write: what was written is in the OS page cache, and
+                // the next open replays the WAL (tests/e2e/test_crash_recovery.py). A power
+                // loss or OS crash also keeps every acknowledged write, provided the disk
+                // honours fsync; the only writes lost are those not yet answered. NORMAL
+                // would keep the database consistent through a power loss too, but could lose
+                // the last commits acknowledged before it.
                 sqlx::query("PRAGMA journal_mode=WAL")
                     .execute(&pool)
                     .await?;
@@ -180,6 +195,28 @@ impl Store {
         .execute(&self.pool)
         .await;
         map_conflict(result).map(|_| ())
+    }
+
+    /// Deletes an access key; false when there was none. Nodes that cached its secret stop
+    /// accepting it when their cache entry expires (seconds; see tessera-server's signature
+    /// check).
+    pub async fn delete_access_key(&self, id: &str) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let result = sqlx::query("DELETE FROM access_keys WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The ids of every access key, oldest first, with their creation times.
+    pub async fn access_key_ids(&self) -> Result<Vec<(String, SystemTime)>, StoreError> {
+        let rows = sqlx::query("SELECT id, created_at FROM access_keys ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, from_millis(row.try_get("created_at")?))))
+            .collect()
     }
 
     /// The access key with this id, secret opened.
@@ -311,6 +348,7 @@ impl Store {
             "ui_customizations",
             "authorization_codes",
             "login_sessions",
+            "user_counts",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)
@@ -328,16 +366,25 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Up to `limit` pools with ids greater than `after`, in id order.
+    /// Up to `limit` pools of `region` with ids greater than `after`, in id order.
     pub async fn list_user_pools(
         &self,
+        region: &str,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserPool>, StoreError> {
+        // A region's pool ids are the keys from `<region>_` up to `<region>` followed by the
+        // character after `_`, so a region's listing is a range of the primary key.
+        let first = format!("{region}_");
+        let start = match after {
+            Some(after) if after > first.as_str() => after.to_owned(),
+            _ => first,
+        };
         let rows = sqlx::query(
-            "SELECT id, name, created_at, last_modified_at, settings FROM user_pools WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, name, created_at, last_modified_at, settings FROM user_pools WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3",
         )
-        .bind(after.unwrap_or(""))
+        .bind(start)
+        .bind(format!("{region}`"))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

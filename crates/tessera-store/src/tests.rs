@@ -103,14 +103,42 @@ conformance!(
     signing_keys_round_trip_sealed,
     app_clients_round_trip,
     users_round_trip_with_aliases_and_codes,
+    user_counts_follow_inserts_and_deletes,
     groups_and_members,
     filtered_listing_uses_the_index,
+    prefix_filters_reach_the_largest_code_point,
     revocation_ends_sessions,
     reads_after_writes_see_the_writes,
     saves_from_an_old_read_are_stale,
     code_attempts_never_exceed_the_cap,
     codes_are_issued_without_touching_the_user,
 );
+
+/// What survives a crash or a power loss rests on two settings of every SQLite connection
+/// (see `Store::connect`): the WAL, and `synchronous=FULL`, which fsyncs the WAL at every
+/// commit. tessera sets only the first; the second is SQLite's compiled default, which a
+/// change of sqlx or of its bundled SQLite could move, so every pooled connection is asked.
+#[tokio::test]
+async fn sqlite_connections_sync_every_commit() {
+    let db = sqlite().await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut conn = db.store.pool.acquire().await.unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "PRAGMA synchronous is not FULL");
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(journal_mode, "wal");
+        held.push(conn);
+    }
+    drop(held);
+    db.drop_db().await;
+}
 
 fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(seconds * 1000 + 123)
@@ -143,7 +171,7 @@ fn client(pool_id: &str, id: &str, secret: Option<&str>) -> AppClient {
     }
 }
 
-async fn all_bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
+pub(crate) async fn all_bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
     sqlx::query(sql)
         .fetch_all(&store.pool)
         .await
@@ -153,7 +181,7 @@ async fn all_bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -202,10 +230,25 @@ async fn pools_list_in_pages(store: &Store) {
     for id in ids.iter().rev() {
         store.insert_user_pool(&pool(id), &[]).await.unwrap();
     }
+    // Pools of other regions, some of whose ids sort between and around us-east-1's, are
+    // never listed with them.
+    for other in [
+        "us-east-10_Pool00000",
+        "us-east-1Pool",
+        "us-east_Pool0",
+        "eu-west-1_Pool00000",
+    ] {
+        store.insert_user_pool(&pool(other), &[]).await.unwrap();
+    }
+    let listed = store.list_user_pools("eu-west-1", None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = store.list_user_pools(after.as_deref(), 3).await.unwrap();
+        let page = store
+            .list_user_pools("us-east-1", after.as_deref(), 3)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -357,6 +400,60 @@ fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
         put_code: None,
         consume_codes: &[],
     }
+}
+
+/// The count behind EstimatedNumberOfUsers moves with every committed insert and delete,
+/// and only with those.
+async fn user_counts_follow_inserts_and_deletes(store: &Store) {
+    let p = pool("us-east-1_Counts000");
+    let other = pool("us-east-1_Counts001");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    store.insert_user_pool(&other, &[]).await.unwrap();
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 0);
+
+    let users: Vec<(User, String)> = (0..40)
+        .map(|n| {
+            (
+                user(
+                    &p.id,
+                    &format!("u{n}"),
+                    &format!("00000000-0000-4000-8000-1{n:011}"),
+                ),
+                format!("u{n}"),
+            )
+        })
+        .collect();
+    let changes: Vec<UserChange> = users.iter().map(|(u, k)| change(u, k)).collect();
+    store.insert_users(&changes).await.unwrap();
+    let one = user(&other.id, "solo", "00000000-0000-4000-8000-200000000001");
+    store.insert_user(change(&one, "solo")).await.unwrap();
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 40);
+    assert_eq!(store.user_count(&other.id).await.unwrap(), 1);
+
+    // A batch that fails is rolled back with its count.
+    let fresh = user(&p.id, "fresh", "00000000-0000-4000-8000-300000000001");
+    let taken = user(&p.id, "u3", "00000000-0000-4000-8000-300000000002");
+    assert!(matches!(
+        store
+            .insert_users(&[change(&fresh, "fresh"), change(&taken, "u3")])
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 40);
+
+    for n in 0..10 {
+        assert!(store.delete_user(&p.id, &format!("u{n}")).await.unwrap());
+    }
+    assert!(!store.delete_user(&p.id, "u0").await.unwrap());
+    assert!(!store.delete_user(&p.id, "nobody").await.unwrap());
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 30);
+    assert_eq!(store.count_users(&p.id).await.unwrap(), 30);
+
+    assert!(store.delete_user_pool(&p.id).await.unwrap());
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 0);
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 0);
+    assert_eq!(store.user_count(&other.id).await.unwrap(), 1);
 }
 
 async fn users_round_trip_with_aliases_and_codes(store: &Store) {
@@ -713,6 +810,56 @@ async fn filtered_listing_uses_the_index(store: &Store) {
         .is_empty());
 }
 
+/// A prefix admits every value that starts with it, also those that continue with U+10FFFF
+/// (a range ending at `prefix + U+10FFFF` left them out), and the empty prefix admits all.
+async fn prefix_filters_reach_the_largest_code_point(store: &Store) {
+    let p = pool("us-east-1_Filter002");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let names = [
+        "ab",
+        "ab\u{10FFFF}",
+        "ab\u{10FFFF}c",
+        "ac",
+        "\u{10FFFF}",
+        "\u{10FFFF}\u{10FFFF}z",
+        "\u{D7FF}x",
+        "\u{E000}",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let key = format!("user{i}");
+        let mut u = user(
+            &p.id,
+            &key,
+            &format!("00000000-0000-4000-8000-00000000020{i}"),
+        );
+        u.attributes.insert("name".into(), (*name).to_owned());
+        store.insert_user(change(&u, &key)).await.unwrap();
+    }
+    let pool_id = p.id.as_str();
+    let found = |prefix: &'static str| async move {
+        let mut names: Vec<String> = store
+            .list_users_filtered(pool_id, "name", prefix, true, None, 60)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, value, _)| value)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(found("ab").await, ["ab", "ab\u{10FFFF}", "ab\u{10FFFF}c"]);
+    assert_eq!(
+        found("ab\u{10FFFF}").await,
+        ["ab\u{10FFFF}", "ab\u{10FFFF}c"]
+    );
+    assert_eq!(
+        found("\u{10FFFF}").await,
+        ["\u{10FFFF}", "\u{10FFFF}\u{10FFFF}z"]
+    );
+    assert_eq!(found("\u{D7FF}").await, ["\u{D7FF}x"]);
+    assert_eq!(found("").await.len(), names.len());
+}
+
 fn refresh(pool_id: &str, key: &str, hash: &str, origin: &str) -> crate::RefreshRecord {
     crate::RefreshRecord {
         token_hash: hash.to_owned(),
@@ -1017,3 +1164,4 @@ async fn codes_are_issued_without_touching_the_user(store: &Store) {
 
 mod authorization;
 mod oauth;
+mod sign_in;

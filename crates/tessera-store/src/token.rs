@@ -5,8 +5,15 @@ use std::time::SystemTime;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use tessera_core::lockout::Attempt;
+
 use crate::store::{from_millis, millis};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
+
+/// The AEAD context of a challenge session's state: bound to its row.
+fn auth_session_context(session_hash: &str) -> String {
+    format!("auth-session:{session_hash}")
+}
 
 /// The `revoked` column: 0 active, 1 revoked (the session is over), 2 replaced by rotation.
 const REVOKED: i64 = 1;
@@ -208,18 +215,22 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a challenge session.
+    /// Stores a challenge session, its state sealed and bound to the session hash.
     pub async fn insert_auth_session(&self, session: &AuthSession) -> Result<(), StoreError> {
+        let sealed = self.seal(
+            &auth_session_context(&session.session_hash),
+            session.state.as_bytes(),
+        )?;
         let _guard = self.write_guard().await;
         sqlx::query(
-            "INSERT INTO auth_sessions (session_hash, pool_id, username_key, client_id, challenge, state, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO auth_sessions (session_hash, pool_id, username_key, client_id, challenge, sealed_state, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&session.session_hash)
         .bind(&session.pool_id)
         .bind(&session.username_key)
         .bind(&session.client_id)
         .bind(&session.challenge)
-        .bind(&session.state)
+        .bind(sealed)
         .bind(millis(session.expires_at))
         .execute(&self.pool)
         .await?;
@@ -250,13 +261,15 @@ impl Store {
         if deleted.rows_affected() != 1 {
             return Ok(None);
         }
+        let session_hash: String = row.try_get("session_hash")?;
+        let sealed: Vec<u8> = row.try_get("sealed_state")?;
         Ok(Some(AuthSession {
-            session_hash: row.try_get("session_hash")?,
+            state: self.open_text(&auth_session_context(&session_hash), &sealed)?,
+            session_hash,
             pool_id: row.try_get("pool_id")?,
             username_key: row.try_get("username_key")?,
             client_id: row.try_get("client_id")?,
             challenge: row.try_get("challenge")?,
-            state: row.try_get("state")?,
             expires_at: from_millis(row.try_get("expires_at")?),
         }))
     }
@@ -281,31 +294,103 @@ impl Store {
         .transpose()
     }
 
-    /// Records the count of consecutive failures; zero clears the record.
-    pub async fn set_sign_in_failures(
+    /// Counts a sign-in attempt as a failure before its credential is checked, deciding
+    /// from the failures before it (with `tessera_core::lockout::Attempt::decide`) whether it
+    /// may be checked at all. The read and the write are one transaction that holds the
+    /// row (PostgreSQL `FOR UPDATE`; SQLite's writers are serialised), so every concurrent
+    /// attempt sees the others: N parallel wrong passwords count N. A locked attempt writes
+    /// nothing. The caller clears the count with [`Store::clear_sign_in_failures`] when the
+    /// credential proves right.
+    pub async fn claim_sign_in_attempt(
         &self,
         pool_id: &str,
         username_key: &str,
-        failures: u32,
-        at: SystemTime,
-    ) -> Result<(), StoreError> {
+        now: SystemTime,
+    ) -> Result<Attempt, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM sign_in_failures WHERE pool_id = $1 AND username_key = $2")
+        sqlx::query("INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING")
             .bind(pool_id)
             .bind(username_key)
             .execute(&mut *tx)
             .await?;
-        if failures > 0 {
-            sqlx::query("INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) VALUES ($1, $2, $3, $4)")
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row = sqlx::query(&format!("SELECT failures, last_failure_at FROM sign_in_failures WHERE pool_id = $1 AND username_key = $2{lock}"))
+            .bind(pool_id)
+            .bind(username_key)
+            .fetch_one(&mut *tx)
+            .await?;
+        let failures = u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX);
+        let quiet = now
+            .duration_since(from_millis(row.try_get("last_failure_at")?))
+            .unwrap_or_default();
+        let attempt = Attempt::decide(failures, quiet);
+        if let Attempt::Allowed { prior } = attempt {
+            sqlx::query("UPDATE sign_in_failures SET failures = $1, last_failure_at = $2 WHERE pool_id = $3 AND username_key = $4")
+                .bind(i64::from(prior.saturating_add(1)))
+                .bind(millis(now))
                 .bind(pool_id)
                 .bind(username_key)
-                .bind(i64::from(failures))
-                .bind(millis(at))
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
+        Ok(attempt)
+    }
+
+    /// Forgets a user's failed sign-ins (the credential proved right).
+    pub async fn clear_sign_in_failures(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query("DELETE FROM sign_in_failures WHERE pool_id = $1 AND username_key = $2")
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
+    }
+
+    /// Deletes what has outlived its use: expired challenge sessions, authorization codes
+    /// and browser sign-in sessions, and failure counts older than `forget_failures_after`
+    /// (which no longer count). Nothing live is touched, so any node may sweep at any time.
+    pub async fn sweep_expired(
+        &self,
+        now: SystemTime,
+        forget_failures_after: std::time::Duration,
+    ) -> Result<u64, StoreError> {
+        let now_ms = millis(now);
+        let forgotten = millis(
+            now.checked_sub(forget_failures_after)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        );
+        let mut removed = 0;
+        for (sql, bound) in [
+            ("DELETE FROM auth_sessions WHERE expires_at < $1", now_ms),
+            (
+                "DELETE FROM authorization_codes WHERE expires_at < $1",
+                now_ms,
+            ),
+            ("DELETE FROM login_sessions WHERE expires_at < $1", now_ms),
+            (
+                "DELETE FROM sign_in_failures WHERE last_failure_at < $1",
+                forgotten,
+            ),
+        ] {
+            // One statement per table and per guard, so a sweep never holds SQLite's writer
+            // for long.
+            let _guard = self.write_guard().await;
+            removed += sqlx::query(sql)
+                .bind(bound)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(removed)
     }
 }

@@ -140,6 +140,16 @@ impl Store {
             map_conflict(inserted)?;
             apply_extras(&mut tx, change, sealed_code).await?;
         }
+        // Last in the transaction, so that the count's rows stay locked only for the commit.
+        let mut counted: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for change in changes {
+            *counted
+                .entry((change.user.pool_id.as_str(), count_shard(change.key)))
+                .or_default() += 1;
+        }
+        for ((pool_id, shard), added) in counted {
+            add_to_user_count(&mut tx, pool_id, shard, added).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -294,6 +304,9 @@ impl Store {
             .bind(key)
             .execute(&mut *tx)
             .await?;
+        if result.rows_affected() == 1 {
+            add_to_user_count(&mut tx, pool_id, count_shard(key), -1).await?;
+        }
         tx.commit().await?;
         if let Some(cache) = &self.cache {
             cache.forget_user(pool_id, key);
@@ -351,26 +364,31 @@ impl Store {
             Some(after) if after > (value, "") => after,
             _ => (value, ""),
         };
-        let (end, upper) = if prefix {
-            // U+10FFFF sorts after every character, so [prefix, prefix + U+10FFFF) holds
-            // every value that starts with the prefix.
-            ("<", format!("{value}\u{10FFFF}"))
+        // A prefix admits [prefix, its successor); a prefix with no successor (empty, or only
+        // U+10FFFF) admits every value from it on. (`prefix + U+10FFFF` is no such bound: it
+        // leaves out the values that continue with U+10FFFF, itself among them.)
+        let (bound, upper) = if !prefix {
+            ("AND i.value <= $5", Some(value.to_owned()))
+        } else if let Some(next) = prefix_successor(value) {
+            ("AND i.value < $5", Some(next))
         } else {
-            ("<=", value.to_owned())
+            ("", None)
         };
-        let rows = sqlx::query(&format!(
+        let limit_parameter = if upper.is_some() { "$6" } else { "$5" };
+        let sql = format!(
             "SELECT i.value AS index_value, u.{columns} FROM user_index i JOIN users u ON u.pool_id = i.pool_id AND u.username_key = i.username_key \
-             WHERE i.pool_id = $1 AND i.attribute = $2 AND (i.value, i.username_key) > ($3, $4) AND i.value {end} $5 \
-             ORDER BY i.value, i.username_key LIMIT $6"
-        ))
-        .bind(pool_id)
-        .bind(attribute)
-        .bind(start.0)
-        .bind(start.1)
-        .bind(upper)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE i.pool_id = $1 AND i.attribute = $2 AND (i.value, i.username_key) > ($3, $4) {bound} \
+             ORDER BY i.value, i.username_key LIMIT {limit_parameter}"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(pool_id)
+            .bind(attribute)
+            .bind(start.0)
+            .bind(start.1);
+        if let Some(upper) = upper {
+            query = query.bind(upper);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok((
@@ -391,6 +409,20 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
+    /// How many users a pool has, as counted by every insert and delete of a user (see
+    /// migration `0008_user_counts`): one small read, unlike [`Store::count_users`], which
+    /// counts the rows.
+    pub async fn user_count(&self, pool_id: &str) -> Result<i64, StoreError> {
+        // SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps it an integer on both.
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) AS n FROM user_counts WHERE pool_id = $1",
+        )
+        .bind(pool_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// The `(kind, value key)` aliases of a user.
     pub async fn aliases(
         &self,
@@ -408,6 +440,35 @@ impl Store {
             .map(|row| Ok((row.try_get("kind")?, row.try_get("value_key")?)))
             .collect()
     }
+}
+
+/// The row of a pool's user count that a user's insert and delete move (see migration
+/// `0008_user_counts`): one of 16, from an FNV-1a hash of the lookup key, so that concurrent
+/// sign-ups of different users mostly lock different rows. Any spread would do; only the
+/// sum of a pool's rows is read.
+fn count_shard(key: &str) -> i64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    i64::try_from(hash % 16).unwrap_or(0)
+}
+
+async fn add_to_user_count(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pool_id: &str,
+    shard: i64,
+    added: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_counts (pool_id, shard, users) VALUES ($1, $2, $3) \
+         ON CONFLICT (pool_id, shard) DO UPDATE SET users = user_counts.users + excluded.users",
+    )
+    .bind(pool_id)
+    .bind(shard)
+    .bind(added)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn apply_extras(
@@ -462,4 +523,39 @@ async fn apply_extras(
         crate::code::write_code(&mut **tx, pool_id, change.key, code, sealed).await?;
     }
     Ok(())
+}
+
+/// The least string greater than every string that starts with `prefix` (strings compare
+/// byte-wise in UTF-8, which is code point order): the prefix with its last character
+/// replaced by the next one, after dropping trailing U+10FFFF, which has none. `None` when
+/// nothing is left, since every string then starts with the prefix or sorts before it.
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The surrogates are not characters: U+E000 follows U+D7FF.
+        let next = if last == '\u{D7FF}' {
+            Some('\u{E000}')
+        } else {
+            char::from_u32(u32::from(last) + 1)
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn successors_bound_every_extension() {
+        assert_eq!(prefix_successor(""), None);
+        assert_eq!(prefix_successor("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10FFFF}\u{10FFFF}"), None);
+        assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+    }
 }

@@ -13,16 +13,23 @@
 //!
 //! Every fetch runs in its own task holding the fetch lock, so a request that is cancelled
 //! while waiting does not cancel the fetch others wait for.
+//!
+//! Where keys come from: the configured `jwks_uri`, or the one the issuer's discovery
+//! document names, which must be https (plain http only on the own origin of an http issuer
+//! on a loopback host, see [`discovered_jwks_uri_allowed`]). No request follows a redirect:
+//! a 3xx answer is a [`FetchError::Redirected`], so a discovery or key endpoint cannot send
+//! the verifier to fetch from somewhere else.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use reqwest::Url;
 use serde::Deserialize;
 
 use crate::clock::{elapsed, Clock};
 use crate::config::JwksLocation;
-use crate::error::{clip, VerifyError};
+use crate::error::{clip, FetchError, VerifyError};
 use crate::jwk::{parse_jwks, Key, KeySet};
 
 /// What every fetch needs, shared by all issuers of a verifier.
@@ -44,7 +51,7 @@ struct Status {
     last_success: Option<SystemTime>,
     last_attempt: Option<SystemTime>,
     last_unknown_kid_fetch: Option<SystemTime>,
-    last_error: Option<String>,
+    last_error: Option<FetchError>,
 }
 
 /// State kept under the fetch lock.
@@ -155,7 +162,7 @@ impl IssuerCache {
             }
             Err(_) => {
                 let mut status = lock(&self.status);
-                status.last_error = Some("no tokio runtime to fetch the JWKS on".into());
+                status.last_error = Some(FetchError::Unfinished("no tokio runtime"));
                 false
             }
         };
@@ -194,10 +201,7 @@ impl IssuerCache {
         } else {
             VerifyError::KeysUnavailable {
                 issuer: self.issuer.clone(),
-                reason: status
-                    .last_error
-                    .clone()
-                    .unwrap_or_else(|| "not fetched yet".into()),
+                reason: status.last_error.clone().unwrap_or(FetchError::NotFetched),
             }
         }
     }
@@ -254,7 +258,7 @@ impl IssuerCache {
                 issuer: self.issuer.clone(),
                 reason: error
                     .clone()
-                    .unwrap_or_else(|| "the fetch did not finish".into()),
+                    .unwrap_or(FetchError::Unfinished("the fetch task ended early")),
             }),
         }
     }
@@ -300,7 +304,11 @@ impl IssuerCache {
         drop(guard);
     }
 
-    async fn fetch(&self, state: &mut FetchState, ctx: &FetchContext) -> Result<KeySet, String> {
+    async fn fetch(
+        &self,
+        state: &mut FetchState,
+        ctx: &FetchContext,
+    ) -> Result<KeySet, FetchError> {
         let uri = match &self.location {
             JwksLocation::Uri(uri) => uri.clone(),
             JwksLocation::Discover => match &state.discovered {
@@ -313,10 +321,13 @@ impl IssuerCache {
             },
         };
         let body = get(ctx, &uri).await?;
-        parse_jwks(&body).map_err(|e| format!("{uri}: {e}"))
+        parse_jwks(&body).map_err(|reason| FetchError::InvalidJwks {
+            url: clip(&uri),
+            reason,
+        })
     }
 
-    async fn discover(&self, ctx: &FetchContext) -> Result<String, String> {
+    async fn discover(&self, ctx: &FetchContext) -> Result<String, FetchError> {
         #[derive(Deserialize)]
         struct Discovery {
             issuer: String,
@@ -327,38 +338,116 @@ impl IssuerCache {
             self.issuer.trim_end_matches('/')
         );
         let body = get(ctx, &url).await?;
-        let document: Discovery = serde_json::from_slice(&body)
-            .map_err(|e| format!("{url}: not a discovery document: {e}"))?;
+        let invalid = |reason: String| FetchError::InvalidDiscovery {
+            url: url.clone(),
+            reason,
+        };
+        let document: Discovery =
+            serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
         if document.issuer != self.issuer {
-            return Err(format!(
-                "{url}: names issuer {:?}, expected {:?}",
-                clip(&document.issuer),
-                self.issuer
-            ));
+            return Err(FetchError::DiscoveryIssuerMismatch {
+                url,
+                found: clip(&document.issuer),
+                expected: self.issuer.clone(),
+            });
         }
-        if !(document.jwks_uri.starts_with("https://") || document.jwks_uri.starts_with("http://"))
-        {
-            return Err(format!("{url}: jwks_uri is not an http(s) URL"));
+        let jwks_uri = Url::parse(&document.jwks_uri)
+            .map_err(|e| invalid(format!("jwks_uri {:?}: {e}", clip(&document.jwks_uri))))?;
+        // The issuer was checked to be an http(s) URL when the verifier was built.
+        let issuer = Url::parse(&self.issuer).map_err(|e| invalid(e.to_string()))?;
+        if !discovered_jwks_uri_allowed(&issuer, &jwks_uri) {
+            return Err(FetchError::InsecureJwksUri {
+                url,
+                jwks_uri: clip(&document.jwks_uri),
+            });
         }
         Ok(document.jwks_uri)
     }
 }
 
-/// GET with a timeout and a body size limit.
-async fn get(ctx: &FetchContext, url: &str) -> Result<Vec<u8>, String> {
+/// Whether keys may be fetched from the `jwks_uri` a discovery document names.
+///
+/// An https `jwks_uri` is always accepted: the keys then arrive authenticated, whoever
+/// serves them. Plain http is accepted only when the issuer itself is an http URL on a
+/// loopback host (tessera on `http://127.0.0.1:9229` during development, the end-to-end
+/// suites), where the traffic never leaves the machine; and then only on the issuer's own
+/// origin (scheme, host and port), not on any loopback URL. Same origin is the narrowest
+/// rule that keeps that setup working: the discovery document came over cleartext from the
+/// issuer's server, which the verifier already trusts for discovery, and keys from that
+/// same server add no new party. Any loopback URL would let whoever answered discovery point
+/// the verifier at another local service (another port, a sidecar, an admin endpoint) and
+/// make it fetch from there. A loopback issuer whose keys really live elsewhere is
+/// configured explicitly (`Issuer::new`, `with_jwks_uri`), which is the operator's decision
+/// rather than the document's.
+fn discovered_jwks_uri_allowed(issuer: &Url, jwks_uri: &Url) -> bool {
+    match jwks_uri.scheme() {
+        "https" => true,
+        "http" => {
+            issuer.scheme() == "http" && is_loopback(issuer) && jwks_uri.origin() == issuer.origin()
+        }
+        _ => false,
+    }
+}
+
+/// Whether a URL's host is a loopback address (127.0.0.0/8, `::1`) or `localhost`.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    // IPv6 hosts are written in brackets.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// GET with a timeout and a body size limit, following no redirect.
+async fn get(ctx: &FetchContext, url: &str) -> Result<Vec<u8>, FetchError> {
+    let request_error = |e: reqwest::Error| FetchError::Request {
+        url: clip(url),
+        reason: e.to_string(),
+    };
+    let target = Url::parse(url).map_err(|e| FetchError::Request {
+        url: clip(url),
+        reason: e.to_string(),
+    })?;
     let mut response = ctx
         .http
-        .get(url)
+        .get(target.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .timeout(ctx.timeout)
         .send()
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(request_error)?;
     let status = response.status();
-    if !status.is_success() {
-        return Err(format!("GET {url}: HTTP {}", status.as_u16()));
+    if status.is_redirection() {
+        return Err(FetchError::Redirected {
+            url: clip(url),
+            location: response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|value| clip(&String::from_utf8_lossy(value.as_bytes()))),
+        });
     }
-    let too_large = || format!("GET {url}: body larger than {} bytes", ctx.max_jwks_size);
+    // A client given through `http_client` may follow redirects on its own; what it
+    // fetched from elsewhere is not used.
+    if response.url() != &target {
+        return Err(FetchError::Redirected {
+            url: clip(url),
+            location: Some(clip(response.url().as_str())),
+        });
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: clip(url),
+            status: status.as_u16(),
+        });
+    }
+    let too_large = || FetchError::TooLarge {
+        url: clip(url),
+        max: ctx.max_jwks_size,
+    };
     if response
         .content_length()
         .is_some_and(|len| len > ctx.max_jwks_size as u64)
@@ -366,15 +455,110 @@ async fn get(ctx: &FetchContext, url: &str) -> Result<Vec<u8>, String> {
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(request_error)? {
         if body.len() + chunk.len() > ctx.max_jwks_size {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(issuer: &str, jwks_uri: &str) -> bool {
+        discovered_jwks_uri_allowed(&Url::parse(issuer).unwrap(), &Url::parse(jwks_uri).unwrap())
+    }
+
+    #[test]
+    fn https_jwks_uris_are_accepted_from_any_issuer() {
+        assert!(allowed(
+            "https://idp.example/pool",
+            "https://keys.example/jwks.json"
+        ));
+        assert!(allowed(
+            "http://127.0.0.1:9229/pool",
+            "https://keys.example/jwks.json"
+        ));
+        assert!(allowed(
+            "http://idp.internal/pool",
+            "https://idp.internal/jwks.json"
+        ));
+    }
+
+    #[test]
+    fn http_jwks_uris_need_a_loopback_http_issuer_and_its_origin() {
+        // An https issuer never hands out cleartext keys, not even on its own host.
+        assert!(!allowed(
+            "https://idp.example/pool",
+            "http://idp.example/pool/jwks.json"
+        ));
+        assert!(!allowed(
+            "https://127.0.0.1:9229/pool",
+            "http://127.0.0.1:9229/jwks.json"
+        ));
+        // An http issuer off the loopback interface is refused cleartext keys too.
+        assert!(!allowed(
+            "http://idp.internal:9229/pool",
+            "http://idp.internal:9229/jwks.json"
+        ));
+        assert!(!allowed(
+            "http://10.0.0.5:9229/pool",
+            "http://10.0.0.5:9229/jwks.json"
+        ));
+        // Loopback issuers: their own origin only.
+        for issuer in [
+            "http://127.0.0.1:9229/us-east-1_Example01",
+            "http://127.8.9.10:9229/p",
+            "http://localhost:9229/p",
+            "http://LOCALHOST:9229/p",
+            "http://[::1]:9229/p",
+        ] {
+            let origin = Url::parse(issuer).unwrap().origin().ascii_serialization();
+            assert!(
+                allowed(issuer, &format!("{origin}/p/.well-known/jwks.json")),
+                "{issuer}"
+            );
+            assert!(
+                allowed(issuer, &format!("{origin}/elsewhere.json")),
+                "{issuer}"
+            );
+        }
+        assert!(!allowed(
+            "http://127.0.0.1:9229/p",
+            "http://127.0.0.1:9230/jwks.json"
+        ));
+        assert!(!allowed(
+            "http://127.0.0.1:9229/p",
+            "http://localhost:9229/jwks.json"
+        ));
+        assert!(!allowed(
+            "http://127.0.0.1:9229/p",
+            "http://127.0.0.2:9229/jwks.json"
+        ));
+        assert!(!allowed(
+            "http://127.0.0.1:9229/p",
+            "http://idp.example:9229/jwks.json"
+        ));
+        assert!(!allowed(
+            "http://localhost.example/p",
+            "http://localhost.example/jwks.json"
+        ));
+        // Default ports are the same origin written two ways.
+        assert!(allowed(
+            "http://127.0.0.1/p",
+            "http://127.0.0.1:80/jwks.json"
+        ));
+    }
+
+    #[test]
+    fn other_schemes_are_refused() {
+        assert!(!allowed("http://127.0.0.1:9229/p", "file:///etc/jwks.json"));
+        assert!(!allowed(
+            "https://idp.example/p",
+            "ftp://idp.example/jwks.json"
+        ));
+    }
 }

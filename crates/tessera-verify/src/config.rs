@@ -282,7 +282,11 @@ impl VerifierBuilder {
     }
 
     /// The HTTP client used for discovery and JWKS fetches (default: a new reqwest client
-    /// with rustls). The fetch timeout applies per request either way.
+    /// with rustls that follows no redirects). The fetch timeout applies per request either
+    /// way. Build this client with `redirect(reqwest::redirect::Policy::none())`: a redirect
+    /// is refused ([`crate::FetchError::Redirected`]) and keys are never taken from where it
+    /// points, but a client that follows redirects itself has already sent the request there
+    /// by the time the verifier sees the answer.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -299,6 +303,8 @@ impl VerifierBuilder {
             Some(client) => client,
             None => reqwest::Client::builder()
                 .timeout(self.fetch_timeout)
+                // Keys come from the configured or discovered URL and nowhere else.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| ConfigError::HttpClient(e.to_string()))?,
         };

@@ -110,9 +110,103 @@ pub enum VerifyError {
     KeysUnavailable {
         /// The issuer.
         issuer: String,
-        /// The last fetch error.
+        /// Why the last fetch failed.
+        reason: FetchError,
+    },
+}
+
+/// Why an issuer's keys could not be fetched: the `reason` of
+/// [`VerifyError::KeysUnavailable`].
+///
+/// URLs that come from the network (a discovered `jwks_uri`, a redirect's `Location`) are
+/// truncated, like the token-supplied strings of [`VerifyError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// No fetch has been attempted yet.
+    #[error("not fetched yet")]
+    NotFetched,
+    /// The fetch could not run: no tokio runtime, or its task ended without an outcome.
+    #[error("the fetch did not finish: {0}")]
+    Unfinished(&'static str),
+    /// The request failed: connection refused, timeout, TLS, a broken body.
+    #[error("GET {url}: {reason}")]
+    Request {
+        /// The URL requested.
+        url: String,
+        /// The HTTP client's error.
         reason: String,
     },
+    /// The answer was a redirect (any 3xx status). Discovery documents and keys are read only
+    /// from the URL configured or discovered, never from wherever a redirect points, so the
+    /// redirect's target is not requested.
+    #[error("GET {url}: answered with a redirect{}, which is not followed", location_suffix(.location))]
+    Redirected {
+        /// The URL requested.
+        url: String,
+        /// Where the redirect pointed, when it said.
+        location: Option<String>,
+    },
+    /// The answer had a status other than 2xx (or 3xx, which is [`FetchError::Redirected`]).
+    #[error("GET {url}: HTTP {status}")]
+    Status {
+        /// The URL requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The body was longer than `max_jwks_size`.
+    #[error("GET {url}: body larger than {max} bytes")]
+    TooLarge {
+        /// The URL requested.
+        url: String,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The discovery document is not JSON with string `issuer` and `jwks_uri` members, or
+    /// its `jwks_uri` is not a URL.
+    #[error("{url}: not a discovery document: {reason}")]
+    InvalidDiscovery {
+        /// The discovery URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The discovery document's `issuer` is not the configured issuer.
+    #[error("{url}: names issuer {found:?}, expected {expected:?}")]
+    DiscoveryIssuerMismatch {
+        /// The discovery URL.
+        url: String,
+        /// The `issuer` the document names.
+        found: String,
+        /// The configured issuer.
+        expected: String,
+    },
+    /// The discovery document's `jwks_uri` is not https. A plain-http `jwks_uri` is accepted
+    /// only when the issuer itself is an http URL on a loopback host (127.0.0.0/8, `::1`,
+    /// `localhost`), and then only on the issuer's own origin.
+    #[error("{url}: jwks_uri {jwks_uri:?} refused: keys are fetched over https only (plain http only from the own origin of an http issuer on a loopback host)")]
+    InsecureJwksUri {
+        /// The discovery URL.
+        url: String,
+        /// The `jwks_uri` the document names.
+        jwks_uri: String,
+    },
+    /// The JWKS document could not be read.
+    #[error("{url}: {reason}")]
+    InvalidJwks {
+        /// The JWKS URL.
+        url: String,
+        /// What is wrong with the document.
+        reason: String,
+    },
+}
+
+fn location_suffix(location: &Option<String>) -> String {
+    match location {
+        Some(location) => format!(" to {location:?}"),
+        None => String::new(),
+    }
 }
 
 /// How a [`VerifyError`] should be answered over HTTP (RFC 6750).

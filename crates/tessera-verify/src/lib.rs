@@ -44,7 +44,7 @@ pub use async_trait::async_trait;
 pub use claims::Claims;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Issuer, TokenUse, VerifierBuilder};
-pub use error::{ConfigError, ErrorClass, VerifyError};
+pub use error::{ConfigError, ErrorClass, FetchError, VerifyError};
 pub use jwk::Algorithm;
 pub use revocation::{BoxError, RevocationCheck};
 pub use verifier::Verifier;

@@ -2,10 +2,12 @@
 //! file, in that order of precedence, lowered to the [`Settings`] the server runs with.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
 use tessera_idp::pool::bootstrap::{ClientSpec, PoolSpec};
+use tessera_server::connection::ConnectionLimits;
 
 use crate::{CommonArgs, ServeArgs};
 
@@ -18,9 +20,14 @@ pub struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     region: Option<String>,
+    regions: Option<String>,
     account_id: Option<String>,
     hosted_domain_suffix: Option<String>,
     log_format: Option<String>,
+    header_read_timeout: Option<u64>,
+    keep_alive_timeout: Option<u64>,
+    max_connections: Option<u32>,
+    sweep_interval: Option<u64>,
     #[serde(default)]
     pools: Vec<PoolDeclaration>,
     #[serde(default)]
@@ -123,6 +130,39 @@ impl FileConfig {
     }
 }
 
+/// A timeout given in seconds. Zero would refuse every connection, and the upper bound keeps
+/// deadline arithmetic far from overflow while allowing any sensible value.
+/// `--regions`: `*` for every region, or a comma-separated list.
+fn regions(list: &str) -> anyhow::Result<tessera_idp::Regions> {
+    if list.trim() == "*" {
+        return Ok(tessera_idp::Regions::Any);
+    }
+    let names: Vec<String> = list
+        .split(',')
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .collect();
+    anyhow::ensure!(
+        !names.is_empty(),
+        "--regions needs * or at least one region"
+    );
+    for name in &names {
+        anyhow::ensure!(
+            tessera_core::is_region_name(name),
+            "{name:?} is not a region name such as us-east-1"
+        );
+    }
+    Ok(tessera_idp::Regions::Only(names))
+}
+
+fn timeout(what: &str, seconds: u64) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        (1..=86_400).contains(&seconds),
+        "{what} must be between 1 and 86400 seconds"
+    );
+    Ok(Duration::from_secs(seconds))
+}
+
 /// The resolved settings.
 #[derive(Debug)]
 pub struct Settings {
@@ -131,9 +171,14 @@ pub struct Settings {
     pub listen: String,
     pub public_url: Option<String>,
     pub region: String,
+    /// The regions answered.
+    pub regions: tessera_idp::Regions,
     pub account_id: String,
     pub hosted_domain_suffix: String,
     pub log_format: String,
+    pub connections: ConnectionLimits,
+    /// How often expired sign-in state is swept.
+    pub sweep_interval: Duration,
 }
 
 impl Settings {
@@ -164,9 +209,12 @@ impl Settings {
             listen: "127.0.0.1:9229".into(),
             public_url: None,
             region: "us-east-1".into(),
+            regions: tessera_idp::Regions::Any,
             account_id: "000000000000".into(),
             hosted_domain_suffix: "auth.localhost".into(),
             log_format: "text".into(),
+            connections: ConnectionLimits::default(),
+            sweep_interval: Duration::from_secs(60),
         })
     }
 
@@ -183,15 +231,27 @@ impl Settings {
             settings.listen = listen;
         }
         settings.public_url = pick(&serve.public_url, &file.public_url);
-        if let Some(region) = pick(&serve.region, &file.region) {
+        // --region alone keeps a server to that one region, as before --regions existed;
+        // without either it answers every region.
+        let region = pick(&serve.region, &file.region);
+        if let Some(region) = &region {
             anyhow::ensure!(
-                !region.is_empty()
-                    && region
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                tessera_core::is_region_name(region),
                 "region must look like us-east-1"
             );
-            settings.region = region;
+            settings.region = region.clone();
+            settings.regions = tessera_idp::Regions::Only(vec![region.clone()]);
+        }
+        if let Some(list) = pick(&serve.regions, &file.regions) {
+            settings.regions = regions(&list)?;
+            if let (None, tessera_idp::Regions::Only(listed)) = (&region, &settings.regions) {
+                settings.region = listed[0].clone();
+            }
+            anyhow::ensure!(
+                settings.regions.serves(&settings.region),
+                "the region {} is not among --regions",
+                settings.region
+            );
         }
         if let Some(account_id) = pick(&serve.account_id, &file.account_id) {
             anyhow::ensure!(
@@ -217,6 +277,92 @@ impl Settings {
         if let Some(format) = pick(&serve.log_format, &file.log_format) {
             settings.log_format = format;
         }
+        if let Some(seconds) = serve.header_read_timeout.or(file.header_read_timeout) {
+            settings.connections.header_read_timeout = timeout("header read timeout", seconds)?;
+        }
+        if let Some(seconds) = serve.keep_alive_timeout.or(file.keep_alive_timeout) {
+            settings.connections.keep_alive_timeout = timeout("keep-alive timeout", seconds)?;
+        }
+        if let Some(count) = serve.max_connections.or(file.max_connections) {
+            anyhow::ensure!(count >= 1, "max connections must be at least 1");
+            settings.connections.max_connections = count;
+        }
+        if let Some(seconds) = serve.sweep_interval.or(file.sweep_interval) {
+            settings.sweep_interval = timeout("sweep interval", seconds)?;
+        }
         Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser as _;
+
+    use super::{FileConfig, Settings};
+    use crate::{Cli, Command};
+
+    /// Lowers `flags` (after `tessera serve`) and the TOML `file` to settings.
+    fn resolve(flags: &[&str], file: &str) -> anyhow::Result<Settings> {
+        let cli = Cli::try_parse_from(["tessera", "serve"].iter().chain(flags)).unwrap();
+        let Command::Serve(serve) = cli.command else {
+            unreachable!("parsed a serve command")
+        };
+        let file: FileConfig = toml::from_str(file).unwrap();
+        Settings::resolve(&serve.common, &file, &serve)
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults() {
+        let limits = resolve(&[], "").unwrap().connections;
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(60));
+        assert_eq!(limits.max_connections, 4096);
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_file_and_flags_win() {
+        let file = "header_read_timeout = 5\nkeep_alive_timeout = 30\nmax_connections = 100\n";
+        let limits = resolve(&[], file).unwrap().connections;
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_connections, 100);
+
+        let flags = [
+            "--header-read-timeout",
+            "2",
+            "--keep-alive-timeout",
+            "3",
+            "--max-connections",
+            "7",
+        ];
+        let limits = resolve(&flags, file).unwrap().connections;
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(3));
+        assert_eq!(limits.max_connections, 7);
+    }
+
+    #[test]
+    fn connection_limits_that_would_refuse_everything_are_refused() {
+        for (flags, message) in [
+            (
+                ["--header-read-timeout", "0"],
+                "header read timeout must be between 1 and 86400 seconds",
+            ),
+            (
+                ["--keep-alive-timeout", "86401"],
+                "keep-alive timeout must be between 1 and 86400 seconds",
+            ),
+            (
+                ["--max-connections", "0"],
+                "max connections must be at least 1",
+            ),
+        ] {
+            let error = resolve(&flags, "").unwrap_err();
+            assert_eq!(error.to_string(), message);
+        }
+        let error = resolve(&[], "max_connections = 0").unwrap_err();
+        assert_eq!(error.to_string(), "max connections must be at least 1");
     }
 }

@@ -39,6 +39,15 @@ enum Command {
 enum KeysCommand {
     /// Creates an access key and prints it as an AWS credentials profile.
     Create(CommonArgs),
+    /// Lists the access key ids (never the secrets).
+    List(CommonArgs),
+    /// Deletes an access key; every node stops accepting it within seconds.
+    Delete {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The access key id, e.g. AKIA...
+        access_key_id: String,
+    },
 }
 
 /// Options shared by every command that opens the data directory.
@@ -65,9 +74,15 @@ struct ServeArgs {
     /// Public base URL; every issuer is `<public-url>/<pool id>` [default: http://<listen>]
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
     public_url: Option<String>,
-    /// AWS region tessera answers as [default: us-east-1]
+    /// The one AWS region tessera answers for; without it (and without --regions) every
+    /// region is answered, and us-east-1 is the region of the startup hint
     #[arg(long, env = "TESSERA_REGION")]
     region: Option<String>,
+    /// The regions answered: `*` (every region) or a comma-separated list such as
+    /// us-east-1,eu-west-1; a pool belongs to the region of the request that created it
+    /// [default: *]
+    #[arg(long, env = "TESSERA_REGIONS", value_name = "REGIONS")]
+    regions: Option<String>,
     /// Account id used in ARNs [default: 000000000000]
     #[arg(long, env = "TESSERA_ACCOUNT_ID")]
     account_id: Option<String>,
@@ -78,6 +93,21 @@ struct ServeArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Seconds a client has to send a complete request head, counted from the connection's
+    /// start for its first request and from the first byte of each later one [default: 10]
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT", value_name = "SECONDS")]
+    header_read_timeout: Option<u64>,
+    /// Seconds a kept-alive connection may stay idle waiting for its next request [default: 60]
+    #[arg(long, env = "TESSERA_KEEP_ALIVE_TIMEOUT", value_name = "SECONDS")]
+    keep_alive_timeout: Option<u64>,
+    /// Connections served at once; further connections wait until one ends (an idle
+    /// kept-alive connection is closed to make room) [default: 4096]
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", value_name = "COUNT")]
+    max_connections: Option<u32>,
+    /// Seconds between sweeps of expired challenge sessions, authorization codes, browser
+    /// sign-in sessions and forgotten failure counts [default: 60]
+    #[arg(long, env = "TESSERA_SWEEP_INTERVAL", value_name = "SECONDS")]
+    sweep_interval: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -88,9 +118,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
-        Command::Keys {
-            command: KeysCommand::Create(args),
-        } => runtime.block_on(create_key(args)),
+        Command::Keys { command } => runtime.block_on(keys(command)),
     }
 }
 
@@ -239,6 +267,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.common.config.as_deref())?;
     let settings = Settings::resolve(&args.common, &file, &args)?;
     init_logging(&settings.log_format)?;
+    warn_if_files_run_out(settings.connections.max_connections);
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
     let store = open_store(&settings, random.clone()).await?;
     // On SQLite this process is the database's only writer (the lock refuses a second
@@ -283,6 +312,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         ServiceConfig {
             region: settings.region.clone(),
+            regions: settings.regions.clone(),
             account_id: settings.account_id.clone(),
             public_url: public_url.clone(),
             hosted_domain_suffix: settings.hosted_domain_suffix.clone(),
@@ -312,14 +342,72 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use std::io::Write as _;
     std::io::stdout().flush().ok();
 
-    axum::serve(listener, tessera_server::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    let sweeper = tokio::spawn(sweep(state.service().clone(), settings.sweep_interval));
+    tessera_server::connection::serve(
+        listener,
+        tessera_server::app(state),
+        settings.connections,
+        shutdown_signal(),
+    )
+    .await;
+    sweeper.abort();
     // Every in-flight request has finished; closing the pool waits for its connections.
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Sweeps expired sign-in state every `interval`, so that calls nobody finishes (an
+/// InitiateAuth whose challenge is never answered costs nothing to send) cannot grow a table
+/// without bound. Every node may sweep: a sweep deletes only what no node can use.
+async fn sweep(service: tessera_idp::Service, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match service.sweep().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "swept expired sign-in state"),
+            Err(error) => tracing::warn!(%error, "sweeping expired sign-in state failed"),
+        }
+    }
+}
+
+/// Every connection takes a file descriptor, so a cap above the open-file limit is never
+/// reached: accepting fails first (and is retried every second) while the cap would have let
+/// connections wait. Service managers often start processes with a soft limit of 1024, below
+/// the default cap, so the mismatch is worth saying at startup.
+fn warn_if_files_run_out(max_connections: u32) {
+    // Descriptors the server needs besides its connections: the database pool, the listener,
+    // logs and the outbox.
+    const OWN_FILES: u64 = 100;
+    if let Some(limit) = open_file_limit() {
+        if u64::from(max_connections) + OWN_FILES > limit {
+            tracing::warn!(
+                max_connections,
+                open_file_limit = limit,
+                "the open-file limit is below the connection cap: raise it (ulimit -n, LimitNOFILE=) or lower --max-connections"
+            );
+        }
+    }
+}
+
+/// The soft limit on open files, where the platform says it without unsafe code (Linux's
+/// `/proc/self/limits`); `None` when unknown or unlimited.
+fn open_file_limit() -> Option<u64> {
+    soft_open_file_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+/// The soft open-file limit in the text of `/proc/self/limits`.
+fn soft_open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn store_kind(store: &Store) -> &'static str {
@@ -351,17 +439,57 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn create_key(args: CommonArgs) -> anyhow::Result<()> {
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    let args = match &command {
+        KeysCommand::Create(args) | KeysCommand::List(args) => args,
+        KeysCommand::Delete { common, .. } => common,
+    };
     let file = FileConfig::load(args.config.as_deref())?;
-    let settings = Settings::resolve_common(&args, &file)?;
+    let settings = Settings::resolve_common(args, &file)?;
     init_logging("text")?;
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
     let store = open_store(&settings, random.clone()).await?;
-    let key = AccessKey::generate(random.as_ref(), std::time::SystemTime::now());
-    store.insert_access_key(&key).await?;
+    let result = match &command {
+        KeysCommand::Create(_) => {
+            let key = AccessKey::generate(random.as_ref(), std::time::SystemTime::now());
+            store.insert_access_key(&key).await?;
+            println!("[default]");
+            println!("aws_access_key_id = {}", key.id);
+            println!("aws_secret_access_key = {}", key.secret);
+            Ok(())
+        }
+        KeysCommand::List(_) => {
+            for (id, _) in store.access_key_ids().await? {
+                println!("{id}");
+            }
+            Ok(())
+        }
+        KeysCommand::Delete { access_key_id, .. } => {
+            if store.delete_access_key(access_key_id).await? {
+                println!("deleted {access_key_id}");
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("no access key {access_key_id}"))
+            }
+        }
+    };
     store.close().await;
-    println!("[default]");
-    println!("aws_access_key_id = {}", key.id);
-    println!("aws_secret_access_key = {}", key.secret);
-    Ok(())
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::soft_open_file_limit;
+
+    #[test]
+    fn the_soft_open_file_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             63704                63704                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(soft_open_file_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files     \n";
+        assert_eq!(soft_open_file_limit(unlimited), None);
+        assert_eq!(soft_open_file_limit(""), None);
+    }
 }

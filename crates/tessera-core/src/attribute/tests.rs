@@ -187,6 +187,21 @@ fn unknown_attributes_are_refused_together() {
 }
 
 #[test]
+fn a_long_attribute_name_is_quoted_by_its_start() {
+    let name = "custom:".to_owned() + &"n".repeat(100_000);
+    let error = pool()
+        .validate(&attrs(&[(name.as_str(), "x")]), true, true)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "Attributes did not conform to the schema: custom:{}...: Attribute does not exist in the schema.\n",
+            "n".repeat(crate::EXCERPT_CHARS - "custom:".len())
+        )
+    );
+}
+
+#[test]
 fn sub_cannot_be_set_even_at_creation() {
     let schema = pool();
     for (creating, admin) in [(true, true), (true, false), (false, true), (false, false)] {
@@ -292,7 +307,7 @@ fn numbers_are_bounded_integers() {
 #[test]
 fn booleans_are_true_or_false() {
     let schema = pool();
-    for bad in ["True", "FALSE", "1", "yes", ""] {
+    for bad in ["1", "yes", "", " true", "truth"] {
         assert_eq!(
             violations(&schema, &[("email_verified", bad)]),
             ["email_verified: Boolean must be true or false"]
@@ -301,6 +316,26 @@ fn booleans_are_true_or_false() {
             .validate(&attrs(&[("custom:beta", bad)]), false, false)
             .is_err());
     }
+}
+
+#[test]
+fn booleans_are_accepted_in_any_case() {
+    let schema = pool();
+    for good in ["true", "false", "True", "FALSE", "tRuE"] {
+        assert_eq!(
+            schema.validate(&attrs(&[("email_verified", good)]), false, true),
+            Ok(()),
+            "{good}"
+        );
+        assert_eq!(
+            schema.validate(&attrs(&[("custom:beta", good)]), false, false),
+            Ok(()),
+            "{good}"
+        );
+    }
+    assert_eq!(super::boolean_value("True"), Some(true));
+    assert_eq!(super::boolean_value("FALSE"), Some(false));
+    assert_eq!(super::boolean_value("1"), None);
 }
 
 #[test]

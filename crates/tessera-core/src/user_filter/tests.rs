@@ -117,6 +117,21 @@ fn unknown_attributes_are_named() {
 }
 
 #[test]
+fn a_long_unknown_attribute_is_quoted_by_its_start() {
+    let name = "a".repeat(240);
+    let error = parse_user_filter(&format!("{name} = \"bar\"")).unwrap_err();
+    // The error keeps the whole name; its message quotes only an excerpt.
+    assert_eq!(error, FilterError::UnknownAttribute(name));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "Invalid search attribute: {}...",
+            "a".repeat(crate::EXCERPT_CHARS)
+        )
+    );
+}
+
+#[test]
 fn malformed_filters_are_parse_errors() {
     for text in [
         "foo",

@@ -18,7 +18,10 @@ use crate::{Error, Service};
 
 fn purpose_of(attribute: &str) -> Result<CodePurpose, Error> {
     verification_purpose(attribute).ok_or_else(|| {
-        Error::invalid_parameter(format!("Attribute {attribute} cannot be verified."))
+        Error::invalid_parameter(format!(
+            "Attribute {} cannot be verified.",
+            tessera_core::excerpt(attribute)
+        ))
     })
 }
 
@@ -66,6 +69,17 @@ pub async fn change_own_password(
         ..
     } = authorized;
     let checked = user.password_hash.clone();
+    // A wrong previous password is a guess at the password like a wrong one at sign-in: it
+    // is counted before the check, on the sign-in counter, so parallel guesses all count
+    // and the lock they reach holds here and at sign-in alike.
+    let pool_id = &directory.pool.id;
+    let attempt = state
+        .store
+        .claim_sign_in_attempt(pool_id, &key, state.clock.now())
+        .await?;
+    if attempt == tessera_core::lockout::Attempt::Locked {
+        return Err(crate::directory::code::limit_exceeded());
+    }
     let hasher = state.hasher.clone();
     let (stored, previous) = (checked.clone(), previous.to_owned());
     let correct = state
@@ -74,6 +88,7 @@ pub async fn change_own_password(
     if !correct {
         return Err(incorrect_password());
     }
+    state.store.clear_sign_in_failures(pool_id, &key).await?;
     PasswordPolicy::from_pool_settings(&directory.pool.settings)
         .check(proposed)
         .map_err(|v| {

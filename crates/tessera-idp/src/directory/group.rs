@@ -69,7 +69,7 @@ fn page<T>(
 }
 
 pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = crate::pool::user_pool::load(state, input.user_pool_id()?).await?;
     let now = state.clock.now();
     let group = Group {
         pool_id: pool.id.clone(),
@@ -87,7 +87,10 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
         .map_err(|error| match error {
             StoreError::Conflict => Error::new(
                 "GroupExistsException",
-                format!("A group with the name {} already exists.", group.name),
+                format!(
+                    "A group with the name {} already exists.",
+                    tessera_core::excerpt(&group.name)
+                ),
             ),
             other => other.into(),
         })?;
@@ -97,7 +100,7 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
 pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;
@@ -107,7 +110,7 @@ pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
 pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let mut group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;
@@ -131,7 +134,7 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
 pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;
@@ -146,7 +149,7 @@ pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = crate::pool::user_pool::load(state, input.user_pool_id()?).await?;
     let limit = limit(&input);
     let after = input.str("NextToken").map(decode_token).transpose()?;
     let groups = state
@@ -157,7 +160,7 @@ pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn admin_add_user_to_group(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
@@ -170,7 +173,7 @@ pub async fn admin_add_user_to_group(state: &Service, input: Input) -> Result<Va
 }
 
 pub async fn admin_remove_user_from_group(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
@@ -183,7 +186,7 @@ pub async fn admin_remove_user_from_group(state: &Service, input: Input) -> Resu
 }
 
 pub async fn admin_list_groups_for_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -203,7 +206,7 @@ pub async fn admin_list_groups_for_user(state: &Service, input: Input) -> Result
 pub async fn list_users_in_group(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;

@@ -259,13 +259,14 @@ pub fn check_secret_hash(
     }
 }
 
-/// True when the client hides whether a user exists.
+/// True when the client hides whether a user exists. A client without the setting is
+/// LEGACY, as Cognito's API defaults it.
 pub fn hides_users(client: &AppClient) -> bool {
     client
         .settings
         .get("PreventUserExistenceErrors")
         .and_then(Value::as_str)
-        != Some("LEGACY")
+        == Some("ENABLED")
 }
 
 /// Where a message about `user` goes for a purpose: the attribute it is sent to and the
@@ -433,20 +434,28 @@ pub async fn delete_attributes(
     names: &[String],
 ) -> Result<(), Error> {
     let schema = tessera_core::AttributeSchema::from_pool_settings(&directory.pool.settings);
-    for name in names {
-        match schema.get(name) {
-            None => {
-                return Err(Error::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
-                )))
-            }
-            Some(attribute) if attribute.required || name == "sub" => {
-                return Err(Error::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: The attribute is required\n"
-                )))
-            }
-            Some(_) => {}
-        }
+    // Every name that cannot be deleted is listed, one per line, as the schema's other
+    // refusals list theirs.
+    let violations: Vec<tessera_core::SchemaViolation> = names
+        .iter()
+        .filter_map(|name| {
+            let reason = match schema.get(name) {
+                None => "Attribute does not exist in the schema.",
+                Some(attribute) if attribute.required || name == "sub" => {
+                    "The attribute is required"
+                }
+                Some(_) => return None,
+            };
+            Some(tessera_core::SchemaViolation {
+                attribute: name.clone(),
+                reason: reason.to_owned(),
+            })
+        })
+        .collect();
+    if !violations.is_empty() {
+        return Err(Error::invalid_parameter(
+            tessera_core::AttributeError::Schema(violations).to_string(),
+        ));
     }
     // A pending verification code of a deleted address goes with it.
     let voided: Vec<CodePurpose> = names

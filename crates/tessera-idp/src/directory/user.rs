@@ -436,7 +436,7 @@ pub async fn resend_confirmation_code(state: &Service, input: Input) -> Result<V
 }
 
 pub async fn admin_confirm_sign_up(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -469,7 +469,7 @@ fn invitation_template(directory: &Directory, channel: Channel) -> (Option<Strin
 }
 
 pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let given = input.required_str("Username")?;
     let action = input.str("MessageAction");
     let policy = PasswordPolicy::from_pool_settings(&directory.pool.settings);
@@ -626,7 +626,7 @@ fn awaits_first_password(user: &User) -> Result<(), Error> {
 }
 
 pub async fn admin_get_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (_, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -641,7 +641,7 @@ pub async fn admin_get_user(state: &Service, input: Input) -> Result<Value, Erro
 }
 
 pub async fn admin_delete_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -652,7 +652,7 @@ pub async fn admin_delete_user(state: &Service, input: Input) -> Result<Value, E
 }
 
 async fn set_enabled(state: &Service, input: Input, enabled: bool) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -683,7 +683,7 @@ pub async fn admin_enable_user(state: &Service, input: Input) -> Result<Value, E
 }
 
 pub async fn list_users(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let filter = parse_user_filter(input.str("Filter").unwrap_or(""))
         .map_err(|e| Error::invalid_parameter(e.to_string()))?;
     let only: Option<Vec<String>> =
@@ -761,7 +761,7 @@ pub async fn list_users(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn admin_set_user_password(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -852,7 +852,7 @@ fn disabled() -> Error {
 }
 
 pub async fn admin_reset_user_password(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -975,7 +975,7 @@ pub async fn reset_password(
 }
 
 pub async fn admin_update_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -1005,60 +1005,11 @@ pub async fn admin_update_user_attributes(state: &Service, input: Input) -> Resu
 }
 
 pub async fn admin_delete_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
     let names = input.strings("UserAttributeNames");
     crate::directory::delete_attributes(state, &directory, &key, user, &names).await?;
-    Ok(json!({}))
-}
-
-pub async fn add_custom_attributes(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
-    let mut pool = std::sync::Arc::unwrap_or_clone(pool);
-    let requested: Vec<Value> = input
-        .get("CustomAttributes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut schema: Vec<Value> = pool
-        .settings
-        .get("SchemaAttributes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for attribute in &requested {
-        let name = attribute.get("Name").and_then(Value::as_str).unwrap_or("");
-        let bare = name.strip_prefix("custom:").unwrap_or(name);
-        if schema.iter().any(|s| {
-            let existing = s["Name"].as_str().unwrap_or("");
-            existing == format!("custom:{bare}") || existing == format!("dev:custom:{bare}")
-        }) {
-            return Err(Error::invalid_parameter(format!(
-                "Existing attribute already has name custom:{bare}."
-            )));
-        }
-        let mut added = crate::pool::user_pool::schema_attributes(std::slice::from_ref(attribute))?;
-        // schema_attributes returns the standard attributes first; the last entry is ours,
-        // unless the name was a standard attribute, which AddCustomAttributes refuses.
-        let custom = added
-            .pop()
-            .filter(|a| a["Name"].as_str().is_some_and(|n| n.contains("custom:")));
-        match custom {
-            Some(custom) => schema.push(custom),
-            None => {
-                return Err(Error::invalid_parameter(format!(
-                    "{name} is a standard attribute; only custom attributes can be added."
-                )))
-            }
-        }
-    }
-    pool.settings
-        .insert("SchemaAttributes".into(), Value::Array(schema));
-    pool.last_modified_at = state.clock.now();
-    if !state.store.update_user_pool(&pool).await? {
-        return Err(Error::pool_not_found(&pool.id));
-    }
     Ok(json!({}))
 }

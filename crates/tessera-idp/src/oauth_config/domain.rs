@@ -95,7 +95,7 @@ fn check_name(name: &str, custom: bool) -> Result<(), Error> {
 }
 
 pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let name = input.required_str("Domain")?.to_owned();
     let settings = {
         let mut settings = requested_settings(&input);
@@ -169,7 +169,7 @@ pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let mut domain = match state.store.domain(input.required_str("Domain")?).await? {
         Some(domain) if domain.pool_id == pool.id => domain,
         _ => return Err(no_such_domain()),
@@ -193,7 +193,7 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let name = input.required_str("Domain")?;
     if !state.store.delete_domain(&pool.id, name).await? {
         return Err(no_such_domain());

@@ -18,17 +18,27 @@ use crate::{Error, Service};
 /// The model's bound for ListResourceServers' MaxResults.
 const MAX_RESULTS: u32 = 50;
 
+/// The `ResourceServerType` document. A server without scopes has no `Scopes` member at all,
+/// rather than an empty list. That is moto's answer (PR 7167, for issue 7163, which asserts
+/// `"Scopes" not in ResourceServer`); no real Cognito response was found, and the model makes
+/// the member optional.
 fn resource_server_type(server: &ResourceServer) -> Value {
-    json!({
+    let mut out = json!({
         "UserPoolId": server.pool_id,
         "Identifier": server.identifier,
         "Name": server.name,
-        "Scopes": server.scopes,
-    })
+    });
+    if !server.scopes.is_empty() {
+        out["Scopes"] = json!(server.scopes);
+    }
+    out
 }
 
 fn not_found(identifier: &str) -> Error {
-    Error::not_found(format!("Resource server {identifier} does not exist."))
+    Error::not_found(format!(
+        "Resource server {} does not exist.",
+        tessera_core::excerpt(identifier)
+    ))
 }
 
 /// The scopes of a request, refused when a name repeats.
@@ -46,7 +56,8 @@ fn scopes(input: &Input) -> Result<Vec<Value>, Error> {
             .unwrap_or_default();
         if !seen.insert(name) {
             return Err(Error::invalid_parameter(format!(
-                "Duplicate scope name {name} in the scopes of a resource server."
+                "Duplicate scope name {} in the scopes of a resource server.",
+                tessera_core::excerpt(name)
             )));
         }
     }
@@ -54,7 +65,7 @@ fn scopes(input: &Input) -> Result<Vec<Value>, Error> {
 }
 
 async fn load(state: &Service, input: &Input) -> Result<ResourceServer, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let identifier = input.required_str("Identifier")?;
     state
         .store
@@ -64,7 +75,7 @@ async fn load(state: &Service, input: &Input) -> Result<ResourceServer, Error> {
 }
 
 pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let server = ResourceServer {
         pool_id: pool.id.clone(),
         identifier: input.required_str("Identifier")?.to_owned(),
@@ -77,9 +88,12 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
         .insert_resource_server(&server)
         .await
         .map_err(|error| match error {
+            // moto's wording (the only one found; no real Cognito answer was seen, neither
+            // its text nor its exception).
             StoreError::Conflict => Error::invalid_parameter(format!(
-                "A resource server with identifier {} already exists in this user pool.",
-                server.identifier
+                "{} already exists in user pool {}.",
+                tessera_core::excerpt(&server.identifier),
+                server.pool_id
             )),
             other => other.into(),
         })?;
@@ -114,7 +128,7 @@ pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(i64::from(MAX_RESULTS)))
         .unwrap_or(MAX_RESULTS)
         .clamp(1, MAX_RESULTS);

@@ -91,9 +91,12 @@ fn check_css(css: &str) -> Result<(), Error> {
             if declaration.is_empty() {
                 continue;
             }
-            let (property, value) = declaration
-                .split_once(':')
-                .ok_or_else(|| invalid_css(format_args!("{declaration} is not a declaration")))?;
+            let (property, value) = declaration.split_once(':').ok_or_else(|| {
+                invalid_css(format_args!(
+                    "{} is not a declaration",
+                    tessera_core::excerpt(declaration)
+                ))
+            })?;
             let property = property.trim();
             if property.is_empty()
                 || !property
@@ -102,7 +105,8 @@ fn check_css(css: &str) -> Result<(), Error> {
                 || value.trim().is_empty()
             {
                 return Err(invalid_css(format_args!(
-                    "{declaration} is not a declaration"
+                    "{} is not a declaration",
+                    tessera_core::excerpt(declaration)
                 )));
             }
         }
@@ -121,7 +125,8 @@ fn check_selector(selector: &str) -> Result<(), Error> {
     });
     allowed.ok_or_else(|| {
         invalid_css(format_args!(
-            "the selector {selector} is not one of the customizable classes"
+            "the selector {} is not one of the customizable classes",
+            tessera_core::excerpt(selector)
         ))
     })
 }
@@ -189,7 +194,7 @@ fn ui_customization_type(state: &Service, ui: &UiCustomization) -> Value {
 }
 
 pub async fn set(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let client_id = client_of(state, &pool.id, &input).await?;
     if state.store.domains_of_pool(&pool.id).await?.is_empty() {
         return Err(Error::invalid_parameter(
@@ -242,7 +247,7 @@ pub async fn set(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let client_id = client_of(state, &pool.id, &input).await?;
     let mut found = state.store.ui_customization(&pool.id, &client_id).await?;
     if found.is_none() && client_id != ALL {

@@ -61,9 +61,9 @@ pub async fn create_client(
         Some((id, secret)) => (Some(id), secret),
         None => (None, None),
     };
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let generate_secret = input.bool("GenerateSecret").unwrap_or(false);
-    let settings = client_settings(&input, &pool, generate_secret)?;
+    let settings = client_settings(&input, &pool, generate_secret, Change::Create)?;
     check_custom_scopes(state, &pool.id, &settings).await?;
     let now = state.clock.now();
     let client = AppClient {
@@ -86,9 +86,9 @@ pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let mut client = load(state, &input).await?;
-    client.settings = client_settings(&input, &pool, client.secret.is_some())?;
+    client.settings = client_settings(&input, &pool, client.secret.is_some(), Change::Update)?;
     check_custom_scopes(state, &pool.id, &client.settings).await?;
     if let Some(name) = input.str("ClientName") {
         client.client_name = name.to_owned();
@@ -101,7 +101,7 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool_id = input.required_str("UserPoolId")?;
+    let pool_id = input.user_pool_id()?;
     let client_id = input.required_str("ClientId")?;
     user_pool::load(state, pool_id).await?;
     if !state.store.delete_app_client(pool_id, client_id).await? {
@@ -111,7 +111,7 @@ pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(60)).unwrap_or(60);
     let after = input.str("NextToken").map(decode_token).transpose()?;
     let mut clients = state
@@ -134,7 +134,7 @@ pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 async fn load(state: &Service, input: &Input) -> Result<AppClient, Error> {
-    let pool_id = input.required_str("UserPoolId")?;
+    let pool_id = input.user_pool_id()?;
     let client_id = input.required_str("ClientId")?;
     match state.store.app_client(client_id).await? {
         Some(client) if client.user_pool_id == pool_id => Ok(client),
@@ -176,11 +176,21 @@ fn minutes(value: i64, unit: &str) -> i64 {
     }
 }
 
+/// Whether a client's settings are being created or replaced; Cognito's messages say which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// CreateUserPoolClient.
+    Create,
+    /// UpdateUserPoolClient.
+    Update,
+}
+
 /// Validates a Create or Update request's settings and applies Cognito's defaults.
 pub fn client_settings(
     input: &Input,
     pool: &tessera_core::UserPool,
     has_secret: bool,
+    change: Change,
 ) -> Result<Map<String, Value>, Error> {
     let mut settings = Map::new();
     for member in SETTINGS {
@@ -260,14 +270,16 @@ pub fn client_settings(
     }
 
     validate_oauth(&settings, has_secret)?;
-    validate_attributes(&settings, pool)?;
+    validate_attributes(&settings, pool, change)?;
 
     settings
         .entry("AllowedOAuthFlowsUserPoolClient")
         .or_insert(json!(false));
-    settings
-        .entry("PreventUserExistenceErrors")
-        .or_insert(json!("ENABLED"));
+    // PreventUserExistenceErrors is left out when not given: through the API it then means
+    // LEGACY ("Defaults to LEGACY when you don't provide a value", API reference; the console
+    // is what selects ENABLED), and Cognito does not return the member. terraform-provider-aws'
+    // acceptance test TestAccCognitoIDPUserPoolClient_basic, run against AWS, reads it back
+    // empty from DescribeUserPoolClient for a client created without it.
     settings
         .entry("EnableTokenRevocation")
         .or_insert(json!(true));
@@ -281,7 +293,7 @@ pub fn client_settings(
 fn scope_does_not_exist(scope: &str) -> Error {
     Error::new(
         "ScopeDoesNotExistException",
-        format!("Invalid scope requested: {scope}"),
+        format!("Invalid scope requested: {}", tessera_core::excerpt(scope)),
     )
 }
 
@@ -356,7 +368,8 @@ fn validate_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<(),
     {
         if !acceptable_redirect(url) {
             return Err(Error::invalid_parameter(format!(
-                "Invalid URL {url}: redirect URLs must be absolute, use https (http only for localhost) and have no fragment."
+                "Invalid URL {}: redirect URLs must be absolute, use https (http only for localhost) and have no fragment.",
+                tessera_core::excerpt(url)
             )));
         }
     }
@@ -405,9 +418,16 @@ fn acceptable_redirect(url: &str) -> bool {
     }
 }
 
+/// Refuses Read or WriteAttributes that name an attribute the pool does not have, in
+/// Cognito's words, which name neither the attribute nor anything else:
+/// `Invalid read attributes specified while creating a client` (aws-cdk issue 34379),
+/// `Invalid write attributes specified while creating a client` (aws-cdk issues 20760, 2608),
+/// `Invalid write attributes specified while updating a client` (aws-sdk-java issue 1395), and
+/// by analogy, not seen, `Invalid read attributes specified while updating a client`.
 fn validate_attributes(
     settings: &Map<String, Value>,
     pool: &tessera_core::UserPool,
+    change: Change,
 ) -> Result<(), Error> {
     let schema: Vec<&str> = pool
         .settings
@@ -419,13 +439,18 @@ fn validate_attributes(
                 .collect()
         })
         .unwrap_or_default();
+    let doing = match change {
+        Change::Create => "creating",
+        Change::Update => "updating",
+    };
     for (member, what) in [("ReadAttributes", "read"), ("WriteAttributes", "write")] {
-        for attribute in strings(settings, member) {
-            if !schema.contains(&attribute) {
-                return Err(Error::invalid_parameter(format!(
-                    "Invalid {what} attributes specified while creating a client: {attribute}"
-                )));
-            }
+        if strings(settings, member)
+            .iter()
+            .any(|attribute| !schema.contains(attribute))
+        {
+            return Err(Error::invalid_parameter(format!(
+                "Invalid {what} attributes specified while {doing} a client"
+            )));
         }
     }
     Ok(())

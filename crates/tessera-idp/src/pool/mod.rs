@@ -6,3 +6,6 @@ pub mod bootstrap;
 pub mod keys;
 pub mod tag;
 pub mod user_pool;
+
+#[cfg(test)]
+mod tests;

@@ -11,17 +11,32 @@ use crate::{Error, Service};
 
 const MAX_TAGS: usize = 50;
 
-async fn pool_of_arn(state: &Service, arn: &str) -> Result<std::sync::Arc<UserPool>, Error> {
-    let prefix = format!(
-        "arn:aws:cognito-idp:{}:{}:userpool/",
-        state.config.region, state.config.account_id
-    );
-    let pool_id = arn
-        .strip_prefix(&prefix)
-        .ok_or_else(|| Error::not_found(format!("Resource {arn} does not exist.")))?;
-    user_pool::load(state, pool_id)
-        .await
-        .map_err(|_| Error::not_found(format!("Resource {arn} does not exist.")))
+/// The pool a user-pool ARN names. The ARN's region must be the pool's (and the region the
+/// request was signed for); its account must be this server's.
+async fn pool_of_arn(
+    state: &Service,
+    input: &Input,
+    arn: &str,
+) -> Result<std::sync::Arc<UserPool>, Error> {
+    let missing = || {
+        Error::not_found(format!(
+            "Resource {} does not exist.",
+            tessera_core::excerpt(arn)
+        ))
+    };
+    let rest = arn
+        .strip_prefix("arn:aws:cognito-idp:")
+        .ok_or_else(missing)?;
+    let (region, rest) = rest.split_once(':').ok_or_else(missing)?;
+    let pool_id = rest
+        .strip_prefix(&format!("{}:userpool/", state.config.account_id))
+        .ok_or_else(missing)?;
+    if tessera_core::region_of_pool_id(pool_id) != Some(region)
+        || input.region().is_some_and(|signed| signed != region)
+    {
+        return Err(missing());
+    }
+    user_pool::load(state, pool_id).await.map_err(|_| missing())
 }
 
 async fn save(
@@ -43,7 +58,7 @@ async fn save(
 }
 
 pub async fn tag(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
+    let pool = pool_of_arn(state, &input, input.required_str("ResourceArn")?).await?;
     let mut tags = pool.tags();
     if let Some(new) = input.get("Tags").and_then(Value::as_object) {
         for (key, value) in new {
@@ -55,7 +70,7 @@ pub async fn tag(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn untag(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
+    let pool = pool_of_arn(state, &input, input.required_str("ResourceArn")?).await?;
     let mut tags = pool.tags();
     for key in input
         .get("TagKeys")
@@ -72,6 +87,6 @@ pub async fn untag(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = pool_of_arn(state, input.required_str("ResourceArn")?).await?;
+    let pool = pool_of_arn(state, &input, input.required_str("ResourceArn")?).await?;
     Ok(json!({ "Tags": pool.tags() }))
 }

@@ -85,6 +85,7 @@ async fn setup(store: Store, drop_database: Option<(String, String)>) -> Setup {
         store,
         ServiceConfig {
             region: "us-east-1".into(),
+            regions: crate::Regions::Any,
             account_id: "000000000000".into(),
             public_url: "http://tessera.test".into(),
             hosted_domain_suffix: "auth.localhost".into(),

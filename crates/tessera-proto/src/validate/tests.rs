@@ -2,8 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{ValidationError, MAX_DEPTH};
+use super::{ValidationError, MAX_DEPTH, MAX_LISTED_VIOLATIONS};
 use crate::model::{ServiceModel, ShapeKind};
+use crate::EXCERPT_CHARS;
 
 fn model() -> &'static ServiceModel {
     ServiceModel::cognito_idp()
@@ -84,8 +85,10 @@ fn check_valid(operation: &str, body: &str) -> Map<String, Value> {
     }
 }
 
-const AUTH_FLOWS: &str = "[USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, \
-     ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]";
+/// AuthFlowType in AWS's listing order (see `aws_listing_order`); the first seven are the
+/// order moto recorded from AWS, USER_AUTH (added later) follows from the rule.
+const AUTH_FLOWS: &str = "[ADMIN_NO_SRP_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_SRP_AUTH, \
+     REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, USER_PASSWORD_AUTH, USER_AUTH]";
 
 // The model index.
 
@@ -106,6 +109,124 @@ fn model_indexes_operations_and_target_prefix() {
         .any(|error| error == "NotAuthorizedException"));
     assert!(model.operation("NoSuchOperation").is_none());
     assert!(model.operations().count() > 100);
+}
+
+/// The enum lists of real AWS messages, each with the model's order of the time: the listing
+/// order must reproduce every one. Sources: CloudFormation errors quoted in
+/// awsdocs/aws-cloudformation-user-guide PR 525 and PR 517 and in
+/// rosberglinhares/CloudFormationCognitoCustomResources issue 1 (Cognito); moto's AuthFlow
+/// ("order follows AWS' order") and AttributeDataType messages; dynalite's tests recorded
+/// from DynamoDB, whose validator is the same.
+#[test]
+fn enum_values_are_listed_in_aws_order() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "ADMIN_NO_SRP_AUTH",
+                "CUSTOM_AUTH_FLOW_ONLY",
+                "USER_PASSWORD_AUTH",
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                "ALLOW_CUSTOM_AUTH",
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_USER_SRP_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+            ],
+            &[
+                "ALLOW_CUSTOM_AUTH",
+                "ADMIN_NO_SRP_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_USER_SRP_AUTH",
+                "CUSTOM_AUTH_FLOW_ONLY",
+                "USER_PASSWORD_AUTH",
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            ],
+        ),
+        (
+            &["code", "implicit", "client_credentials"],
+            &["implicit", "client_credentials", "code"],
+        ),
+        (&["OFF", "ON", "OPTIONAL"], &["OPTIONAL", "OFF", "ON"]),
+        (
+            &[
+                "USER_SRP_AUTH",
+                "REFRESH_TOKEN_AUTH",
+                "REFRESH_TOKEN",
+                "CUSTOM_AUTH",
+                "ADMIN_NO_SRP_AUTH",
+                "USER_PASSWORD_AUTH",
+                "ADMIN_USER_PASSWORD_AUTH",
+            ],
+            &[
+                "ADMIN_NO_SRP_AUTH",
+                "ADMIN_USER_PASSWORD_AUTH",
+                "USER_SRP_AUTH",
+                "REFRESH_TOKEN_AUTH",
+                "REFRESH_TOKEN",
+                "CUSTOM_AUTH",
+                "USER_PASSWORD_AUTH",
+            ],
+        ),
+        (
+            &["String", "Number", "DateTime", "Boolean"],
+            &["Boolean", "Number", "String", "DateTime"],
+        ),
+        (
+            &[
+                "EQ",
+                "NE",
+                "IN",
+                "LE",
+                "LT",
+                "GE",
+                "GT",
+                "BETWEEN",
+                "NOT_NULL",
+                "NULL",
+                "CONTAINS",
+                "NOT_CONTAINS",
+                "BEGINS_WITH",
+            ],
+            &[
+                "IN",
+                "NULL",
+                "BETWEEN",
+                "LT",
+                "NOT_CONTAINS",
+                "EQ",
+                "GT",
+                "NOT_NULL",
+                "NE",
+                "LE",
+                "BEGINS_WITH",
+                "GE",
+                "CONTAINS",
+            ],
+        ),
+        (
+            &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+            &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"],
+        ),
+        (&["S", "N", "B"], &["B", "N", "S"]),
+    ];
+    for (model_order, aws_order) in cases {
+        let values: Vec<String> = model_order.iter().map(|v| (*v).to_owned()).collect();
+        assert_eq!(
+            crate::model::aws_listing_order(&values),
+            *aws_order,
+            "listing of {model_order:?}"
+        );
+    }
+}
+
+#[test]
+fn enum_messages_use_the_aws_order() {
+    check_invalid(
+        "SetUserPoolMfaConfig",
+        r#"{"UserPoolId":"eu-west-1_abc","MfaConfiguration":"false"}"#,
+        "1 validation error detected: Value 'false' at 'mfaConfiguration' failed to satisfy \
+         constraint: Member must satisfy enum value set: [OPTIONAL, OFF, ON]",
+    );
 }
 
 #[test]
@@ -380,14 +501,15 @@ fn blobs_are_base64_and_bounded_in_decoded_bytes() {
         r#"{"UserPoolId":"eu-west-1_abc","ImageFile":7}"#,
         "Unexpected JSON type for member 'ImageFile': expected blob (base64 string), got number",
     );
-    // 174_768 base64 characters decode to 131_076 bytes.
+    // 174_768 base64 characters decode to 131_076 bytes; the message quotes the first few.
     let too_big = "A".repeat(174_768);
     check_invalid(
         "SetUICustomization",
         &format!(r#"{{"UserPoolId":"eu-west-1_abc","ImageFile":"{too_big}"}}"#),
         &format!(
-            "1 validation error detected: Value '{too_big}' at 'imageFile' failed to satisfy \
-             constraint: Member must have length less than or equal to 131072"
+            "1 validation error detected: Value '{}...' at 'imageFile' failed to satisfy \
+             constraint: Member must have length less than or equal to 131072",
+            &too_big[..EXCERPT_CHARS]
         ),
     );
 }
@@ -460,7 +582,7 @@ fn violations_are_ordered_depth_first_by_model_member_order() {
 }
 
 #[test]
-fn enum_lists_the_model_values_in_order() {
+fn enum_lists_the_values_in_aws_order() {
     check_invalid(
         "InitiateAuth",
         r#"{"AuthFlow":"BOGUS","ClientId":"client"}"#,
@@ -507,13 +629,14 @@ fn nested_integer_range() {
 
 #[test]
 fn string_length() {
-    let long = "a".repeat(129);
+    let long = "a".repeat(200);
     check_invalid(
         "CreateUserPool",
         &format!(r#"{{"PoolName":"{long}"}}"#),
         &format!(
-            "1 validation error detected: Value '{long}' at 'poolName' failed to satisfy \
-             constraint: Member must have length less than or equal to 128"
+            "1 validation error detected: Value '{}...' at 'poolName' failed to satisfy \
+             constraint: Member must have length less than or equal to 128",
+            "a".repeat(EXCERPT_CHARS)
         ),
     );
     check_valid(
@@ -654,7 +777,7 @@ fn list_elements_of_scalars_are_reported_once_for_the_list() {
         r#"{"UserPoolId":"eu-west-1_abc","ClientName":"app","AllowedOAuthFlows":["code","password"]}"#,
         "1 validation error detected: Value '[code, password]' at 'allowedOAuthFlows' failed \
          to satisfy constraint: Member must satisfy constraint: \
-         [Member must satisfy enum value set: [code, implicit, client_credentials]]",
+         [Member must satisfy enum value set: [implicit, client_credentials, code]]",
     );
 }
 
@@ -679,17 +802,114 @@ fn list_length() {
 #[test]
 fn map_keys_and_values() {
     let long_value = "v".repeat(257);
+    // The whole map is quoted, cut to an excerpt: `{=a, team=` and then the value's start.
+    let quoted = format!(
+        "{{=a, team={}...",
+        "v".repeat(EXCERPT_CHARS - "{=a, team=".len())
+    );
     check_invalid(
         "CreateUserPool",
         &format!(r#"{{"PoolName":"pool","UserPoolTags":{{"":"a","team":"{long_value}"}}}}"#),
         &format!(
-            "2 validation errors detected: Value '{{=a, team={long_value}}}' at 'userPoolTags' \
+            "2 validation errors detected: Value '{quoted}' at 'userPoolTags' \
              failed to satisfy constraint: Map keys must satisfy constraint: \
              [Member must have length greater than or equal to 1]; \
-             Value '{{=a, team={long_value}}}' at 'userPoolTags' failed to satisfy constraint: \
+             Value '{quoted}' at 'userPoolTags' failed to satisfy constraint: \
              Map value must satisfy constraint: [Member must have length less than or equal to 256]"
         ),
     );
+}
+
+// Long values: no message echoes unbounded input.
+
+#[test]
+fn a_long_value_is_quoted_by_its_start() {
+    // The ListUsers filter that once came back whole in a 100 KB message and header.
+    let filter = "x".repeat(100_000);
+    check_invalid(
+        "ListUsers",
+        &format!(r#"{{"UserPoolId":"eu-west-1_abc","Filter":"{filter}"}}"#),
+        &format!(
+            "1 validation error detected: Value '{}...' at 'filter' failed to satisfy \
+             constraint: Member must have length less than or equal to 256",
+            "x".repeat(EXCERPT_CHARS)
+        ),
+    );
+    // A value of exactly the excerpt's length is quoted whole, as AWS quotes it.
+    let pool_id = format!("eu-west-1_{}", "é".repeat(EXCERPT_CHARS - 10));
+    match validate("ListUsers", &format!(r#"{{"UserPoolId":"{pool_id}"}}"#)) {
+        Err(ValidationError::InvalidParameter(message)) => {
+            assert!(
+                message.contains(&format!("Value '{pool_id}' at 'userPoolId'")),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_long_list_is_quoted_by_its_start() {
+    // Names longer than AttributeNameType's 32 characters.
+    let names: Vec<String> = (0..10_000).map(|i| format!("{i:040}")).collect();
+    let body = json!({"UserPoolId": "eu-west-1_abc", "Username": "u", "UserAttributeNames": names});
+    match validate("AdminDeleteUserAttributes", &body.to_string()) {
+        Err(ValidationError::InvalidParameter(message)) => {
+            let rendered = format!("[{}]", names.join(", "));
+            assert_message(
+                &message,
+                &format!(
+                    "1 validation error detected: Value '{}...' at 'userAttributeNames' failed to \
+                     satisfy constraint: Member must satisfy constraint: \
+                     [Member must have length less than or equal to 32]",
+                    &rendered[..EXCERPT_CHARS]
+                ),
+            );
+        }
+        other => panic!("{}", shorten(&format!("{other:?}"))),
+    }
+}
+
+#[test]
+fn a_long_map_key_is_quoted_by_its_start_in_a_member_path() {
+    let key = "k".repeat(100_000);
+    check_serialization(
+        "AdminCreateUser",
+        &format!(
+            r#"{{"UserPoolId":"eu-west-1_abc","Username":"u","ClientMetadata":{{"{key}":5}}}}"#
+        ),
+        &format!(
+            "Unexpected JSON type for member 'ClientMetadata.{}...': expected string, got number",
+            "k".repeat(EXCERPT_CHARS)
+        ),
+    );
+}
+
+#[test]
+fn violations_past_the_listed_ones_are_counted_not_listed() {
+    // Every element of a list of structures is checked on its own: 5 000 attributes with a
+    // name too long are 5 000 violations, of which the message lists the first ones.
+    let attributes: Vec<Value> = (0..5_000)
+        .map(|_| json!({"Name": "n".repeat(33)}))
+        .collect();
+    let body =
+        json!({"UserPoolId": "eu-west-1_abc", "Username": "u", "UserAttributes": attributes});
+    match validate("AdminUpdateUserAttributes", &body.to_string()) {
+        Err(ValidationError::InvalidParameter(message)) => {
+            let first = format!(
+                "5000 validation errors detected: Value '{}' at 'userAttributes.1.member.name'",
+                "n".repeat(33)
+            );
+            assert!(message.starts_with(&first), "{}", shorten(&message));
+            assert_eq!(
+                message.matches("; Value").count(),
+                MAX_LISTED_VIOLATIONS - 1
+            );
+            let last = format!("'userAttributes.{MAX_LISTED_VIOLATIONS}.member.name'");
+            assert!(message.contains(&last), "{}", shorten(&message));
+        }
+        other => panic!("{}", shorten(&format!("{other:?}"))),
+    }
 }
 
 #[test]

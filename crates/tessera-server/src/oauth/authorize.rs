@@ -73,7 +73,7 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    fn repeated(&self) -> Option<&str> {
+    pub(crate) fn repeated(&self) -> Option<&str> {
         let mut seen = std::collections::HashSet::with_capacity(self.pairs.len());
         self.pairs
             .iter()
@@ -202,7 +202,10 @@ pub(crate) async fn validate(
     if let Some(name) = query.repeated() {
         return Err(redirect(
             "invalid_request",
-            &format!("The parameter {name} appears more than once."),
+            &format!(
+                "The parameter {} appears more than once.",
+                tessera_core::excerpt(name)
+            ),
         ));
     }
     match query.get("response_type") {
@@ -309,7 +312,10 @@ pub(crate) async fn validate(
                 if !allowed.contains(&scope) {
                     return Err(redirect(
                         "invalid_scope",
-                        &format!("The scope {scope} is not allowed for this client."),
+                        &format!(
+                            "The scope {} is not allowed for this client.",
+                            tessera_core::excerpt(scope)
+                        ),
                     ));
                 }
                 if !granted.contains(&scope) {
@@ -354,7 +360,7 @@ pub(crate) async fn validate(
         if let Some(scope) = missing {
             return Err(redirect(
                 "invalid_scope",
-                &format!("The scope {scope} does not exist."),
+                &format!("The scope {} does not exist.", tessera_core::excerpt(scope)),
             ));
         }
     }
@@ -364,7 +370,10 @@ pub(crate) async fn validate(
             if !matches!(value, "none" | "login" | "consent" | "select_account") {
                 return Err(redirect(
                     "invalid_request",
-                    &format!("The prompt value {value} is not supported."),
+                    &format!(
+                        "The prompt value {} is not supported.",
+                        tessera_core::excerpt(value)
+                    ),
                 ));
             }
         }

@@ -18,7 +18,9 @@ pub(crate) struct CallingClient {
 /// The `client_id:client_secret` pair of a Basic header. RFC 6749 §2.3.1 form-encodes both
 /// before Base64 (openid-client does; most clients' ids and secrets have nothing to encode),
 /// so both are form-decoded here.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub(crate) fn basic_credentials(
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

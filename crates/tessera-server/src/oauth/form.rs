@@ -37,7 +37,8 @@ impl Form {
                 .is_some()
             {
                 return Err(OAuthError::invalid_request(format!(
-                    "The parameter {name} appears more than once."
+                    "The parameter {} appears more than once.",
+                    tessera_core::excerpt(&name)
                 )));
             }
         }

@@ -7,13 +7,13 @@
 //! with the status the RFC gives (`error.rs`), a redirect to the client's callback, or an
 //! error page when the callback cannot be trusted (`authorize.rs`).
 
-mod authorize;
-mod client_auth;
-mod error;
-mod form;
+pub(crate) mod authorize;
+pub(crate) mod client_auth;
+pub(crate) mod error;
+pub(crate) mod form;
 pub(crate) mod host;
-mod hosted;
-mod page;
+pub(crate) mod hosted;
+pub(crate) mod page;
 mod revoke;
 mod token;
 mod userinfo;

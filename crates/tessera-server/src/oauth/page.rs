@@ -251,7 +251,7 @@ impl Chrome {
 
 /// The origin (`scheme://host[:port]`) of a URL, or its scheme for an app's own scheme
 /// (`myapp:`), for the form-action directive.
-fn origin_of(uri: &str) -> Option<String> {
+pub(crate) fn origin_of(uri: &str) -> Option<String> {
     let (scheme, rest) = uri.split_once("://").or_else(|| {
         let (scheme, _) = uri.split_once(':')?;
         Some((scheme, ""))

@@ -64,7 +64,8 @@ async fn grant(
         }
         "refresh_token" => refresh_token(state, pool_id, &caller.client, &form, event_id).await,
         other => Err(OAuthError::unsupported_grant_type(format!(
-            "The grant type {other} is not supported."
+            "The grant type {} is not supported.",
+            tessera_core::excerpt(other)
         ))),
     }
 }
@@ -103,7 +104,8 @@ async fn client_credentials(
             for scope in requested.split(' ').filter(|s| !s.is_empty()) {
                 if !allowed.contains(&scope) {
                     return Err(OAuthError::invalid_scope(format!(
-                        "The scope {scope} is not allowed for this client."
+                        "The scope {} is not allowed for this client.",
+                        tessera_core::excerpt(scope)
                     )));
                 }
                 if !granted.contains(&scope) {

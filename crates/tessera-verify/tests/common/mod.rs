@@ -184,6 +184,12 @@ pub fn without(mut claims: Value, name: &str) -> Value {
 struct ServerState {
     jwks: Mutex<Value>,
     issuer: Mutex<String>,
+    /// The `jwks_uri` of the discovery document (default `{issuer}/.well-known/jwks.json`).
+    discovery_jwks_uri: Mutex<Option<String>>,
+    /// When set, the JWKS routes answer `302 Found` to this location.
+    jwks_redirect: Mutex<Option<String>>,
+    /// When set, the discovery route answers `302 Found` to this location.
+    discovery_redirect: Mutex<Option<String>>,
     fetches: AtomicUsize,
     discoveries: AtomicUsize,
     down: AtomicBool,
@@ -201,6 +207,9 @@ pub struct JwksServer {
 async fn serve_jwks(State(state): State<Arc<ServerState>>, uri: axum::http::Uri) -> Response {
     state.paths.lock().unwrap().push(uri.to_string());
     state.fetches.fetch_add(1, Ordering::SeqCst);
+    if let Some(location) = state.jwks_redirect.lock().unwrap().clone() {
+        return redirect(&location);
+    }
     let delay = *state.delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -214,39 +223,154 @@ async fn serve_jwks(State(state): State<Arc<ServerState>>, uri: axum::http::Uri)
 
 async fn serve_discovery(State(state): State<Arc<ServerState>>) -> Response {
     state.discoveries.fetch_add(1, Ordering::SeqCst);
+    if let Some(location) = state.discovery_redirect.lock().unwrap().clone() {
+        return redirect(&location);
+    }
     if state.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
     let issuer = state.issuer.lock().unwrap().clone();
+    let jwks_uri = state
+        .discovery_jwks_uri
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
     let body = json!({
         "issuer": issuer,
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "jwks_uri": jwks_uri,
         "id_token_signing_alg_values_supported": ["RS256"],
     });
     ([("content-type", "application/json")], body.to_string()).into_response()
 }
 
+fn redirect(location: &str) -> Response {
+    (StatusCode::FOUND, [("location", location.to_owned())]).into_response()
+}
+
+/// The host name of the https test servers; clients reach it through [`JwksServer::client`].
+pub const TLS_HOST: &str = "issuer.test";
+
+/// A TCP listener that completes a TLS handshake (self-signed certificate for
+/// [`TLS_HOST`], generated once with openssl for these tests) before handing the stream
+/// to axum.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert = CertificateDer::from_pem_slice(include_bytes!("tls-cert.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("tls-key.pem")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 impl JwksServer {
+    /// A server on `http://127.0.0.1:<port>`.
     pub async fn start(jwks: Value) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}");
+        let server = Self::new(jwks, format!("http://{addr}"));
+        let app = server.router();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        server
+    }
+
+    /// A server on `https://issuer.test:<port>` (listening on 127.0.0.1); only a client
+    /// from [`JwksServer::client`] reaches it.
+    pub async fn start_tls(jwks: Value) -> Self {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = tcp.local_addr().unwrap();
+        let server = Self::new(jwks, format!("https://{TLS_HOST}:{}", addr.port()));
+        let app = server.router();
+        let listener = TlsListener {
+            tcp,
+            acceptor: tls_acceptor(),
+        };
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        server
+    }
+
+    fn new(jwks: Value, base: String) -> Self {
         let state = Arc::new(ServerState {
             jwks: Mutex::new(jwks),
             issuer: Mutex::new(base.clone()),
+            discovery_jwks_uri: Mutex::new(None),
+            jwks_redirect: Mutex::new(None),
+            discovery_redirect: Mutex::new(None),
             fetches: AtomicUsize::new(0),
             discoveries: AtomicUsize::new(0),
             down: AtomicBool::new(false),
             delay: Mutex::new(Duration::ZERO),
             paths: Mutex::new(Vec::new()),
         });
-        let app = Router::new()
+        JwksServer { base, state }
+    }
+
+    fn router(&self) -> Router {
+        Router::new()
             .route("/jwks.json", get(serve_jwks))
             .route("/.well-known/jwks.json", get(serve_jwks))
             .route("/.well-known/openid-configuration", get(serve_discovery))
-            .with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        JwksServer { base, state }
+            .with_state(self.state.clone())
+    }
+
+    /// An HTTP client that reaches the https test servers ([`TLS_HOST`] resolves to
+    /// 127.0.0.1, the port comes from the URL, the self-signed certificate is accepted) and
+    /// follows no redirects, like the verifier's own client.
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_danger_accept_invalid_certs(true)
+            .resolve(TLS_HOST, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .build()
+            .unwrap()
+    }
+
+    /// The `jwks_uri` the discovery document names (default `{issuer}/.well-known/jwks.json`).
+    pub fn set_discovery_jwks_uri(&self, jwks_uri: &str) {
+        *self.state.discovery_jwks_uri.lock().unwrap() = Some(jwks_uri.to_owned());
+    }
+
+    /// Makes the JWKS routes answer `302 Found` to `location` (still counted as fetches).
+    pub fn redirect_jwks_to(&self, location: &str) {
+        *self.state.jwks_redirect.lock().unwrap() = Some(location.to_owned());
+    }
+
+    /// Makes the discovery route answer `302 Found` to `location` (still counted).
+    pub fn redirect_discovery_to(&self, location: &str) {
+        *self.state.discovery_redirect.lock().unwrap() = Some(location.to_owned());
     }
 
     pub fn jwks_uri(&self) -> String {

@@ -1,0 +1,461 @@
+//! Sign-in as one state machine. Every flow (USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH,
+//! USER_SRP_AUTH and the hosted sign-in page) runs the same named steps:
+//!
+//! ```text
+//!   begin ──▶ find the user ──▶ first factor ──▶ further challenges ──▶ after sign-in ──▶ signed in
+//!                                   │    ▲              │    ▲
+//!                                   ▼    │              ▼    │
+//!                          PASSWORD_VERIFIER     NEW_PASSWORD_REQUIRED, …
+//!                          (answer ──▶ first factor)   (answer ──▶ further challenges)
+//! ```
+//!
+//! A challenge ends the call with a sealed session ([`super::session`]); its answer resumes the
+//! machine where it stopped. The caller turns [`Outcome::SignedIn`] into tokens (the API) or
+//! an authorization code (the hosted pages), both through [`super::tokens`].
+//!
+//! Rules every path keeps: an attempt counts towards the lockout before its credential is
+//! checked ([`claim`]); an unknown user costs the same work and writes the same rows as a
+//! known one and, where the client hides users, reads the same; a user is read afresh before
+//! each further step, so one disabled or deleted while a challenge is pending gets no tokens.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tessera_core::lockout::Attempt as Claim;
+use tessera_core::{AppClient, User, UserStatus};
+
+use super::challenge::{self, Challenge, ChallengeName, NewPassword, FURTHER};
+use super::session::{self, Attempt};
+use super::srp::{self, Proof};
+use super::{refused, wrong_credentials};
+use crate::directory::{check_secret_hash, hides_users, Directory};
+use crate::{Error, Service};
+
+/// Where a sign-in comes from, which decides what its refusals may reveal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// InitiateAuth / RespondToAuthChallenge, public.
+    Api,
+    /// AdminInitiateAuth / AdminRespondToAuthChallenge, signed.
+    Admin,
+    /// The hosted sign-in page: it never says whether a user exists or is locked.
+    HostedPage,
+}
+
+/// The client, pool and channel of a sign-in.
+pub struct Context<'a> {
+    pub client: &'a AppClient,
+    pub directory: &'a Directory,
+    pub channel: Channel,
+}
+
+impl Context<'_> {
+    /// Whether refusals must not tell an unknown user from a wrong password.
+    pub fn hides_users(&self) -> bool {
+        self.channel == Channel::HostedPage || hides_users(self.client)
+    }
+}
+
+/// The first factor a flow offers.
+pub enum FirstFactor<'a> {
+    /// A username and password (USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, the page).
+    Password {
+        username: &'a str,
+        password: &'a str,
+    },
+    /// A username and the client's SRP public value (USER_SRP_AUTH).
+    Srp { username: &'a str, srp_a: &'a str },
+}
+
+/// An answer to a challenge.
+pub enum Answer<'a> {
+    /// PASSWORD_VERIFIER: the session is the secret block.
+    PasswordVerifier(Proof<'a>),
+    /// NEW_PASSWORD_REQUIRED.
+    NewPassword(NewPassword<'a>),
+}
+
+impl Answer<'_> {
+    fn challenge(&self) -> ChallengeName {
+        match self {
+            Answer::PasswordVerifier(_) => ChallengeName::PasswordVerifier,
+            Answer::NewPassword(_) => ChallengeName::NewPasswordRequired,
+        }
+    }
+}
+
+/// Who answers a challenge: the `USERNAME` and `SECRET_HASH` of the challenge responses.
+#[derive(Default)]
+pub struct Responder<'a> {
+    pub username: Option<&'a str>,
+    /// Checked against the client's secret unless the channel is the hosted page (the page
+    /// is the client's own).
+    pub secret_hash: Option<&'a str>,
+}
+
+/// Where a sign-in call ends.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A challenge to answer.
+    Challenge(Challenge),
+    /// Signed in: tokens (or a code) may be issued.
+    SignedIn(SignedIn),
+}
+
+/// A user who has passed every step.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub key: String,
+    pub user: User,
+    /// When the first factor was proved.
+    pub auth_time: SystemTime,
+}
+
+/// A user as step 1 found them.
+pub enum Found {
+    User { key: String, user: Box<User> },
+    Unknown,
+}
+
+/// Starts a sign-in with its first factor.
+pub async fn begin(
+    service: &Service,
+    context: &Context<'_>,
+    first: FirstFactor<'_>,
+) -> Result<Outcome, Error> {
+    match first {
+        FirstFactor::Password { username, password } => {
+            let found = find_user(service, context, username).await?;
+            let attempt = password_factor(service, context, found, username, password).await?;
+            further_challenges(service, context, attempt).await
+        }
+        FirstFactor::Srp { username, srp_a } => {
+            let found = find_user(service, context, username).await?;
+            let challenge = srp::ask(service, context, found, username, srp_a).await?;
+            Ok(Outcome::Challenge(challenge))
+        }
+    }
+}
+
+/// Resumes a sign-in with the answer to the challenge of session `token`.
+pub async fn answer(
+    service: &Service,
+    context: &Context<'_>,
+    token: &str,
+    responder: &Responder<'_>,
+    answer: Answer<'_>,
+) -> Result<Outcome, Error> {
+    let taken = session::take(service, context, token, answer.challenge()).await?;
+    check_responder(service, context, &taken.attempt, responder).await?;
+    match answer {
+        Answer::PasswordVerifier(proof) => {
+            let attempt = taken.attempt;
+            let attempt = proof_factor(service, context, attempt, token, &proof).await?;
+            further_challenges(service, context, attempt).await
+        }
+        Answer::NewPassword(new_password) => {
+            let user = current_user(service, context, &taken.attempt).await?;
+            let key = taken.attempt.key.clone();
+            match challenge::answer_new_password(service, context, &key, user, &new_password).await
+            {
+                Ok(_) => {}
+                Err(error) if challenge::correctable(&error) => {
+                    taken.restore(service).await?;
+                    return Err(error);
+                }
+                Err(error) => return Err(error),
+            }
+            let mut attempt = taken.attempt;
+            attempt.answered.push(ChallengeName::NewPasswordRequired);
+            further_challenges(service, context, attempt).await
+        }
+    }
+}
+
+/// A session belongs to one user: a USERNAME naming anyone else makes it invalid. The
+/// SECRET_HASH is over the name the client gives (or the session's user when it gives none).
+async fn check_responder(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: &Attempt,
+    responder: &Responder<'_>,
+) -> Result<(), Error> {
+    let name = responder.username.unwrap_or(&attempt.user_id);
+    if name != attempt.user_id {
+        let named = context
+            .directory
+            .find(service, name)
+            .await?
+            .map(|(key, _)| key);
+        if attempt.decoy || named.as_deref() != Some(attempt.key.as_str()) {
+            return Err(refused("Invalid session for the user."));
+        }
+    }
+    if context.channel != Channel::HostedPage {
+        check_secret_hash(context.client, Some(name), responder.secret_hash)?;
+    }
+    Ok(())
+}
+
+/// Step 1: the user by username, e-mail or phone number serving as username, or alias.
+async fn find_user(
+    service: &Service,
+    context: &Context<'_>,
+    username: &str,
+) -> Result<Found, Error> {
+    Ok(match context.directory.find(service, username).await? {
+        Some((key, user)) => Found::User {
+            key,
+            user: Box::new(user),
+        },
+        None => Found::Unknown,
+    })
+}
+
+/// Step 2 for a password: counted, then checked, then the user's state.
+async fn password_factor(
+    service: &Service,
+    context: &Context<'_>,
+    found: Found,
+    typed: &str,
+    password: &str,
+) -> Result<Attempt, Error> {
+    match found {
+        Found::Unknown => {
+            // Where users are hidden, an unknown name is counted and locked like a user,
+            // so neither the rows written nor a lockout tell it apart.
+            if context.hides_users() {
+                let counter = decoy(service, context.directory, typed).counter;
+                if claim(service, context, &counter).await? == Claim::Locked {
+                    return Err(locked(service, context, password).await);
+                }
+            }
+            // The same hashing work as a wrong password.
+            verify_password(service, password, None).await?;
+            Err(if context.hides_users() {
+                wrong_credentials()
+            } else {
+                Error::new("UserNotFoundException", "User does not exist.")
+            })
+        }
+        Found::User { key, user } => {
+            if claim(service, context, &key).await? == Claim::Locked {
+                return Err(locked(service, context, password).await);
+            }
+            let correct = verify_password(service, password, user.password_hash.clone()).await?;
+            first_factor_checked(service, context, key, *user, correct).await
+        }
+    }
+}
+
+/// Step 2 for SRP: the proof against the session's exchange, counted like a password.
+async fn proof_factor(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: Attempt,
+    secret_block: &str,
+    proof: &Proof<'_>,
+) -> Result<Attempt, Error> {
+    if attempt.decoy {
+        if claim(service, context, &attempt.key).await? == Claim::Locked {
+            return Err(locked(service, context, "").await);
+        }
+        return Err(wrong_credentials());
+    }
+    let Some(user) = service
+        .store
+        .user(&context.directory.pool.id, &attempt.key)
+        .await?
+        .filter(|user| user.sub == attempt.sub)
+    else {
+        return Err(wrong_credentials());
+    };
+    if claim(service, context, &attempt.key).await? == Claim::Locked {
+        return Err(locked(service, context, "").await);
+    }
+    let correct = srp::verify(service, context, &attempt, &user, secret_block, proof)?;
+    first_factor_checked(service, context, attempt.key, user, correct).await
+}
+
+/// What follows a first-factor check in every flow, in Cognito's order: an unconfirmed
+/// account (revealed, where users are hidden, only to someone who proved its password), the
+/// wrong credential (already counted), then a disabled user and a required reset.
+async fn first_factor_checked(
+    service: &Service,
+    context: &Context<'_>,
+    key: String,
+    user: User,
+    correct: bool,
+) -> Result<Attempt, Error> {
+    let pool_id = &context.directory.pool.id;
+    if correct {
+        service.store.clear_sign_in_failures(pool_id, &key).await?;
+    }
+    if user.status == UserStatus::Unconfirmed && (correct || !context.hides_users()) {
+        return Err(Error::new(
+            "UserNotConfirmedException",
+            "User is not confirmed.",
+        ));
+    }
+    if !correct {
+        return Err(wrong_credentials());
+    }
+    if !user.enabled {
+        return Err(refused("User is disabled."));
+    }
+    if user.status == UserStatus::ResetRequired {
+        return Err(Error::new(
+            "PasswordResetRequiredException",
+            "Password reset required for the user",
+        ));
+    }
+    Ok(Attempt {
+        key,
+        sub: user.sub.clone(),
+        user_id: user.username.clone(),
+        decoy: false,
+        authenticated_at: Some(epoch_millis(service.clock.now())),
+        answered: Vec::new(),
+        srp: None,
+    })
+}
+
+/// Step 3: the first challenge the sign-in still owes, or step 4 when none is left.
+async fn further_challenges(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: Attempt,
+) -> Result<Outcome, Error> {
+    let user = current_user(service, context, &attempt).await?;
+    for name in FURTHER {
+        if name.due(&attempt, &user) {
+            let challenge = name.ask(service, context, &attempt, &user).await?;
+            return Ok(Outcome::Challenge(challenge));
+        }
+    }
+    after_sign_in(attempt, user)
+}
+
+/// Step 4: the user, as stored now, may have tokens.
+fn after_sign_in(attempt: Attempt, user: User) -> Result<Outcome, Error> {
+    match user.status {
+        UserStatus::Confirmed => {}
+        UserStatus::ResetRequired => {
+            return Err(Error::new(
+                "PasswordResetRequiredException",
+                "Password reset required for the user",
+            ))
+        }
+        // An administrator changed the account while a challenge was pending.
+        _ => return Err(refused("Invalid session for the user.")),
+    }
+    let auth_time = attempt
+        .auth_time()
+        .ok_or_else(|| Error::internal(&"a signed-in attempt without auth_time"))?;
+    Ok(Outcome::SignedIn(SignedIn {
+        key: attempt.key,
+        user,
+        auth_time,
+    }))
+}
+
+/// The attempt's user as stored now: gone (or another user under the same name) makes the
+/// session invalid, disabled refuses.
+async fn current_user(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: &Attempt,
+) -> Result<User, Error> {
+    let user = service
+        .store
+        .user(&context.directory.pool.id, &attempt.key)
+        .await?
+        .filter(|user| !attempt.decoy && user.sub == attempt.sub)
+        .ok_or_else(|| refused("Invalid session for the user."))?;
+    if !user.enabled {
+        return Err(refused("User is disabled."));
+    }
+    Ok(user)
+}
+
+/// Counts an attempt at `key` before its credential is checked (see
+/// `Store::claim_sign_in_attempt`).
+async fn claim(service: &Service, context: &Context<'_>, key: &str) -> Result<Claim, Error> {
+    Ok(service
+        .store
+        .claim_sign_in_attempt(&context.directory.pool.id, key, service.clock.now())
+        .await?)
+}
+
+/// The refusal of a locked attempt. The API says so, as Cognito does; the hosted page answers
+/// like a wrong password after the same hashing work, since a lockout message (or a quicker
+/// answer) would say that the user exists.
+async fn locked(service: &Service, context: &Context<'_>, password: &str) -> Error {
+    if context.channel == Channel::HostedPage {
+        if let Err(error) = verify_password(service, password, None).await {
+            return error;
+        }
+        return wrong_credentials();
+    }
+    refused("Password attempts exceeded")
+}
+
+/// Checks a password against a stored hash, or does the same work against nothing.
+pub async fn verify_password(
+    service: &Service,
+    password: &str,
+    hash: Option<String>,
+) -> Result<bool, Error> {
+    let hasher = service.hasher.clone();
+    let password = password.to_owned();
+    service
+        .hash_work(move || match hash {
+            Some(hash) => hasher.verify(&password, &hash),
+            None => hasher.verify_dummy(&password),
+        })
+        .await
+}
+
+/// What an unknown name is shown and counted as, stable per pool and name on every node and
+/// across restarts (the key is derived from the master key).
+pub struct Decoy {
+    /// `USER_ID_FOR_SRP`: in pools whose usernames are e-mail addresses or phone numbers a
+    /// real user's is a UUID, so a decoy's is one too; otherwise the name in the pool's case
+    /// rule.
+    pub user_id: String,
+    /// The SRP salt.
+    pub salt: Vec<u8>,
+    /// The lockout counter's key. It starts with a control character, which no username can
+    /// contain, so it never names a user.
+    pub counter: String,
+}
+
+/// The decoy of `name` in `directory`'s pool.
+pub fn decoy(service: &Service, directory: &Directory, name: &str) -> Decoy {
+    let normalised = directory.key(name);
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, service.decoy_key.as_slice());
+    let tag = aws_lc_rs::hmac::sign(
+        &key,
+        format!("{}:{normalised}", directory.pool.id).as_bytes(),
+    );
+    let tag = tag.as_ref();
+    let user_id = if directory.username_attributes.is_empty() {
+        normalised
+    } else {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&tag[16..32]);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    };
+    Decoy {
+        user_id,
+        salt: tag[..16].to_vec(),
+        counter: format!("\u{1}{}", hex::encode(&tag[..16])),
+    }
+}
+
+fn epoch_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

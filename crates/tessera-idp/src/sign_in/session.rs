@@ -1,0 +1,143 @@
+//! The challenge session: what a sign-in in progress carries between InitiateAuth and each
+//! RespondToAuthChallenge. The client holds an opaque random token (`Session`, or for SRP the
+//! `SECRET_BLOCK`); the store keeps the [`Attempt`] under the token's SHA-256, sealed with the
+//! master key and bound to that hash, so any node can resume it and nobody who reads the
+//! database learns the SRP server secret. A session answers one challenge: taking it deletes
+//! it, and the next challenge gets a new one.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tessera_core::AppClient;
+use tessera_store::AuthSession;
+
+use super::challenge::ChallengeName;
+use super::machine::Context;
+use super::refused;
+use super::tokens::sha256_hex;
+use crate::{Error, Service};
+
+/// A sign-in in progress: who is signing in, what they have proved, and what the next
+/// challenge needs to check the answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The user's lookup key; empty for a decoy (an unknown user whose sign-in must look
+    /// like anyone's).
+    pub key: String,
+    /// The user's `sub` when the sign-in began: a user deleted and created again under the
+    /// same name is someone else.
+    pub sub: String,
+    /// `USER_ID_FOR_SRP` and `USERNAME` as the client was told them.
+    pub user_id: String,
+    /// True for a decoy: no answer can ever succeed.
+    pub decoy: bool,
+    /// When the first factor was proved (the tokens' `auth_time`), in milliseconds since the
+    /// epoch; `None` until then.
+    pub authenticated_at: Option<u64>,
+    /// The challenges answered so far, in order.
+    pub answered: Vec<ChallengeName>,
+    /// The SRP server state of a PASSWORD_VERIFIER challenge.
+    pub srp: Option<SrpState>,
+}
+
+/// The server half of an SRP exchange, in hex: the client's A, the server's secret b and its
+/// public B.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SrpState {
+    pub big_a: String,
+    pub b: String,
+    pub big_b: String,
+}
+
+/// The secret exponent never reaches a log.
+impl std::fmt::Debug for SrpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrpState").finish_non_exhaustive()
+    }
+}
+
+impl Attempt {
+    /// The time the first factor was proved.
+    pub fn auth_time(&self) -> Option<SystemTime> {
+        self.authenticated_at
+            .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+    }
+}
+
+/// How long a challenge session lives: the client's `AuthSessionValidity` in minutes (3 by
+/// default, as in Cognito).
+pub fn validity(client: &AppClient) -> Duration {
+    Duration::from_secs(
+        60 * client
+            .settings
+            .get("AuthSessionValidity")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(3),
+    )
+}
+
+/// Stores `attempt` as the session of challenge `challenge` under `token`.
+pub async fn store(
+    service: &Service,
+    context: &Context<'_>,
+    token: &str,
+    challenge: ChallengeName,
+    attempt: &Attempt,
+) -> Result<(), Error> {
+    let state = serde_json::to_string(attempt).map_err(|e| Error::internal(&e))?;
+    service
+        .store
+        .insert_auth_session(&AuthSession {
+            session_hash: sha256_hex(token),
+            pool_id: context.directory.pool.id.clone(),
+            username_key: attempt.key.clone(),
+            client_id: context.client.client_id.clone(),
+            challenge: challenge.as_str().to_owned(),
+            state,
+            expires_at: service.clock.now() + validity(context.client),
+        })
+        .await?;
+    Ok(())
+}
+
+/// A session taken from the store to answer its challenge.
+pub struct Taken {
+    pub attempt: Attempt,
+    row: AuthSession,
+}
+
+impl Taken {
+    /// Puts the session back, unchanged, for another answer: a correctable mistake (a weak
+    /// new password, a missing attribute) leaves the session usable, as in Cognito.
+    pub async fn restore(self, service: &Service) -> Result<(), Error> {
+        service.store.insert_auth_session(&self.row).await?;
+        Ok(())
+    }
+}
+
+/// Takes the session of `token`, which must be a live session of `challenge` started by this
+/// client in this pool; anything else is "Invalid session for the user.".
+pub async fn take(
+    service: &Service,
+    context: &Context<'_>,
+    token: &str,
+    challenge: ChallengeName,
+) -> Result<Taken, Error> {
+    let invalid = || refused("Invalid session for the user.");
+    let row = service
+        .store
+        .take_auth_session(&sha256_hex(token))
+        .await?
+        .ok_or_else(invalid)?;
+    if row.client_id != context.client.client_id
+        || row.pool_id != context.directory.pool.id
+        || row.challenge != challenge.as_str()
+    {
+        return Err(invalid());
+    }
+    if service.clock.now() > row.expires_at {
+        return Err(refused("Invalid session for the user, session is expired."));
+    }
+    let attempt: Attempt = serde_json::from_str(&row.state).map_err(|e| Error::internal(&e))?;
+    Ok(Taken { attempt, row })
+}

@@ -1,0 +1,160 @@
+//! USER_SRP_AUTH's first factor: the PASSWORD_VERIFIER challenge (salt, B and a secret block
+//! naming the sealed server state) and the check of the client's proof. An unknown user gets a
+//! decoy challenge shaped exactly like a real one (see [`super::machine::decoy`]), whose proof
+//! can never match.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use serde_json::{json, Map};
+use tessera_core::srp::to_hex;
+use tessera_core::{srp_challenge, srp_pool_name, verify_password_claim, SrpChallenge, User};
+
+use super::challenge::{Challenge, ChallengeName};
+use super::machine::{decoy, Context, Found};
+use super::session::{self, Attempt, SrpState};
+use super::wrong_credentials;
+use crate::{Error, Service};
+
+/// How far the client's TIMESTAMP may be from the server's clock.
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// The client's proof, as received.
+pub struct Proof<'a> {
+    pub signature: &'a str,
+    pub timestamp: &'a str,
+    /// The TIMESTAMP, already parsed by the caller (a malformed one is a parameter error).
+    pub signed_at: SystemTime,
+}
+
+/// Asks PASSWORD_VERIFIER: draws the server's secret, stores it sealed as the session named by
+/// a fresh SECRET_BLOCK, and returns the challenge.
+pub async fn ask(
+    service: &Service,
+    context: &Context<'_>,
+    found: Found,
+    typed: &str,
+    srp_a: &str,
+) -> Result<Challenge, Error> {
+    let pool_id = &context.directory.pool.id;
+    let real = match found {
+        Found::User { key, user } => user.srp_verifier.clone().map(|verifier| {
+            let attempt = Attempt {
+                key,
+                sub: user.sub.clone(),
+                user_id: user.username.clone(),
+                decoy: false,
+                authenticated_at: None,
+                answered: Vec::new(),
+                srp: None,
+            };
+            (attempt, verifier)
+        }),
+        Found::Unknown if !context.hides_users() => {
+            return Err(Error::new("UserNotFoundException", "User does not exist."))
+        }
+        Found::Unknown => None,
+    };
+    // An unknown user, or one without a password, gets a decoy, so that the answer cannot
+    // tell them from anyone else.
+    let (attempt, verifier) = match real {
+        Some(real) => real,
+        None => {
+            let decoy = decoy(service, context.directory, typed);
+            let mut password = [0u8; 32];
+            service.random.fill(&mut password);
+            let verifier = tessera_core::SrpVerifier::with_salt(
+                srp_pool_name(pool_id),
+                &decoy.user_id,
+                &hex::encode(password),
+                &decoy.salt,
+            );
+            let attempt = Attempt {
+                // A decoy's key is its lockout counter, so the answer is counted where the
+                // password flow counts the same name.
+                key: decoy.counter,
+                sub: String::new(),
+                user_id: decoy.user_id,
+                decoy: true,
+                authenticated_at: None,
+                answered: Vec::new(),
+                srp: None,
+            };
+            (attempt, verifier)
+        }
+    };
+    let challenge = srp_challenge(&verifier, srp_a, service.random.as_ref())
+        .map_err(|_| wrong_credentials())?;
+    let mut block = [0u8; 64];
+    service.random.fill(&mut block);
+    let secret_block = base64::engine::general_purpose::STANDARD.encode(block);
+    let attempt = Attempt {
+        srp: Some(SrpState {
+            big_a: hex::encode(&challenge.big_a),
+            b: hex::encode(&challenge.b),
+            big_b: hex::encode(&challenge.big_b),
+        }),
+        ..attempt
+    };
+    session::store(
+        service,
+        context,
+        &secret_block,
+        ChallengeName::PasswordVerifier,
+        &attempt,
+    )
+    .await?;
+    let mut parameters = Map::new();
+    parameters.insert("SALT".into(), json!(to_hex(&verifier.salt)));
+    parameters.insert("SECRET_BLOCK".into(), json!(secret_block));
+    parameters.insert("SRP_B".into(), json!(to_hex(&challenge.big_b)));
+    parameters.insert("USERNAME".into(), json!(attempt.user_id));
+    parameters.insert("USER_ID_FOR_SRP".into(), json!(attempt.user_id));
+    Ok(Challenge {
+        name: ChallengeName::PasswordVerifier,
+        parameters,
+        session: secret_block,
+    })
+}
+
+/// Whether the proof shows the user's password for the exchange of `attempt`.
+pub fn verify(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: &Attempt,
+    user: &User,
+    secret_block: &str,
+    proof: &Proof<'_>,
+) -> Result<bool, Error> {
+    let now = service.clock.now();
+    let skew = if now > proof.signed_at {
+        now.duration_since(proof.signed_at)
+    } else {
+        proof.signed_at.duration_since(now)
+    }
+    .unwrap_or_default();
+    let (Some(verifier), Some(state)) = (&user.srp_verifier, &attempt.srp) else {
+        return Ok(false);
+    };
+    if skew > CLOCK_SKEW {
+        return Ok(false);
+    }
+    let bytes = |hex_text: &str| hex::decode(hex_text).map_err(|e| Error::internal(&e));
+    let challenge = SrpChallenge {
+        big_a: bytes(&state.big_a)?,
+        b: bytes(&state.b)?,
+        big_b: bytes(&state.big_b)?,
+    };
+    Ok(verify_password_claim(
+        srp_pool_name(&context.directory.pool.id),
+        &user.username,
+        verifier,
+        &challenge,
+        &tessera_core::PasswordClaim {
+            secret_block_b64: secret_block,
+            timestamp: proof.timestamp,
+            signature_b64: proof.signature,
+        },
+    )
+    .unwrap_or(false))
+}

@@ -1,0 +1,462 @@
+//! The TCP side of the HTTP edge: accepting connections and serving the app on them within
+//! bounds, so that a few hundred slow or idle clients cannot hold the server.
+//!
+//! Three limits apply ([`ConnectionLimits`]):
+//!
+//! - a *header-read timeout*: a request head (request line and headers) must arrive complete
+//!   within this time. It runs from the moment a connection is accepted for its first request,
+//!   and from the first byte of each later request on a kept-alive connection;
+//! - a *keep-alive timeout*: a connection that has answered a request and is waiting for the
+//!   first byte of the next one is closed after this time;
+//! - a cap on *concurrent connections*: past it, new connections wait (see [`serve`]).
+//!
+//! The time a request spends in its handler, body included, is bounded by the application's
+//! own timeout layer, not here.
+//!
+//! Why not hyper's own `header_read_timeout`: since hyper 1.6 its timer also starts when a
+//! kept-alive connection goes idle (hyper commit 10b09ffc, "start http1 header read timeout
+//! when conn is idle"), so it is the idle timeout as well, and there is no way to give idle
+//! connections a longer time than a half-sent head. Go's `ReadHeaderTimeout`/`IdleTimeout` and
+//! nginx's `client_header_timeout`/`keepalive_timeout` keep the two apart, and so does this
+//! module: it watches each connection's phase (waiting for a head, or answering) and enforces
+//! the deadlines itself.
+//!
+//! Only HTTP/1.1 (and 1.0) is served. HTTP/2 over cleartext (h2c) is used by neither the AWS
+//! SDKs nor browsers against an `http://` endpoint, and serving it would need its own bounds
+//! (stream limits, ping-based keep-alive); a client that opens with the HTTP/2 preface is
+//! answered as a malformed HTTP/1 request and closed.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::http::{Request, Response};
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tower::ServiceExt as _;
+
+/// The bounds every connection is served within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time allowed for a complete request head: from accepting the connection for its first
+    /// request, from the first byte of the head for later ones.
+    pub header_read_timeout: Duration,
+    /// Time a kept-alive connection may wait for the first byte of its next request.
+    pub keep_alive_timeout: Duration,
+    /// Connections served at once; more wait until one ends.
+    pub max_connections: u32,
+}
+
+impl Default for ConnectionLimits {
+    /// Ten seconds for a head is ample for any real client (a head is one or two packets)
+    /// while a slow-header client is gone quickly. Sixty seconds of keep-alive outlasts the
+    /// pauses of SDK clients between calls (an idle connection costs a socket and a few
+    /// kilobytes) and matches common load balancers' idle timeouts. 4096 connections is far
+    /// more than one node's database pool can keep busy, while bounding the descriptors and
+    /// memory idle and slow clients can take.
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+        }
+    }
+}
+
+/// Serves `app` on the connections `listener` accepts, within `limits`, until `shutdown`
+/// completes; then stops accepting, lets in-flight requests finish, closes every connection
+/// and returns once all have ended.
+///
+/// At the cap, the connection just accepted waits for a slot and every later one waits in the
+/// kernel's accept backlog, rather than being refused: a refused connection is an error every
+/// client would have to retry, while a waiting one is answered as soon as a slot frees, which
+/// the header-read and keep-alive timeouts guarantee happens. To free a slot at once, the
+/// waiting connection asks one idle kept-alive connection to close (as nginx reuses idle
+/// keep-alive connections when it runs out): a client expects an idle connection to be
+/// closed at any time, and reconnects.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let shed_idle = Arc::new(Notify::new());
+    let (stopping_tx, stopping) = watch::channel(false);
+    let mut http = http1::Builder::new();
+    // serve_connection enforces the header and idle deadlines itself (see the module comment).
+    http.header_read_timeout(None);
+    let http = Arc::new(http);
+    let mut last_full_warning: Option<Instant> = None;
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => {
+                    if !is_connection_error(&error) {
+                        // Most likely the process is out of file descriptors; accepting again
+                        // at once would fail the same way in a busy loop.
+                        tracing::error!(%error, "accepting a connection failed");
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                    continue;
+                }
+            },
+        };
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if last_full_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection limit reached: new connections wait for a slot"
+                    );
+                    last_full_warning = Some(Instant::now());
+                }
+                shed_idle.notify_one();
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => unreachable!("the connection semaphore is never closed"),
+                    },
+                }
+            }
+        };
+        tokio::spawn(serve_connection(
+            stream,
+            slot,
+            app.clone(),
+            http.clone(),
+            limits,
+            shed_idle.clone(),
+            stopping.clone(),
+        ));
+    }
+
+    drop(listener);
+    stopping_tx.send_replace(true);
+    // Every connection holds a slot until it ends, so holding them all means all have ended.
+    let _all = slots.acquire_many(limits.max_connections).await;
+}
+
+/// Errors that concern one connection only (the client gave up before it was accepted).
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Serves one connection until the client closes it, it misses a deadline, or the server
+/// stops.
+async fn serve_connection(
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+    app: Router,
+    http: Arc<http1::Builder>,
+    limits: ConnectionLimits,
+    shed_idle: Arc<Notify>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(ConnectionWatch::new(Instant::now()));
+    let io = TokioIo::new(WatchedStream {
+        inner: stream,
+        watch: activity.clone(),
+    });
+    let service = WatchedService {
+        app,
+        watch: activity.clone(),
+    };
+    let mut connection = std::pin::pin!(http.serve_connection(io, service));
+    // Set once the connection has been asked to close after its current request (by a stop or
+    // by a waiting connection), so that neither is asked again.
+    let mut closing = false;
+    loop {
+        let phase = activity.phase();
+        let deadline = phase.deadline(&limits);
+        let changed = activity.changed.notified();
+        let is_idle = matches!(
+            phase,
+            Phase::AwaitingHead {
+                kept_alive: true,
+                first_byte: None,
+                ..
+            }
+        );
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                return;
+            }
+            () = changed => {}
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                if activity.phase().deadline(&limits).is_some_and(|at| at <= Instant::now()) {
+                    // Nothing is being answered (the phase is waiting for a head), so nothing
+                    // is lost by dropping the connection; hyper's graceful close would wait for
+                    // the head that is not coming.
+                    tracing::debug!(?phase, "closing a connection that sent no request head in time");
+                    return;
+                }
+            }
+            () = shed_idle.notified(), if is_idle && !closing => {
+                // hyper closes a connection between requests at once, and otherwise after the
+                // request that has just begun; either way a slot frees soon.
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = stopping.wait_for(|stopping| *stopping), if !closing => {
+                closing = true;
+                if matches!(activity.phase(), Phase::AwaitingHead { kept_alive: false, .. }) {
+                    // Nothing has been written on this connection yet, and its first request
+                    // has not arrived: there is nothing to finish.
+                    return;
+                }
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// What a connection is doing, which decides its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a request head, since `since` (the accept, or the end of the previous
+    /// response when `kept_alive`); `first_byte` is when its first byte arrived.
+    AwaitingHead {
+        since: Instant,
+        first_byte: Option<Instant>,
+        kept_alive: bool,
+    },
+    /// A request head has arrived and its response is not yet sent.
+    Answering,
+}
+
+impl Phase {
+    fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
+        match *self {
+            Phase::Answering => None,
+            Phase::AwaitingHead {
+                since,
+                kept_alive: false,
+                ..
+            } => Some(since + limits.header_read_timeout),
+            Phase::AwaitingHead {
+                since,
+                first_byte: None,
+                kept_alive: true,
+            } => Some(since + limits.keep_alive_timeout),
+            Phase::AwaitingHead {
+                first_byte: Some(first_byte),
+                kept_alive: true,
+                ..
+            } => Some(first_byte + limits.header_read_timeout),
+        }
+    }
+}
+
+/// One connection's phase, shared by its stream (bytes arriving), its service (requests
+/// beginning and responses ending) and its serving task (deadlines).
+#[derive(Debug)]
+struct ConnectionWatch {
+    phase: Mutex<Phase>,
+    changed: Notify,
+}
+
+impl ConnectionWatch {
+    fn new(accepted: Instant) -> Self {
+        Self {
+            phase: Mutex::new(Phase::AwaitingHead {
+                since: accepted,
+                first_byte: None,
+                kept_alive: false,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        *self
+            .phase
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Phase) -> bool) {
+        let changed = change(
+            &mut self
+                .phase
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        );
+        if changed {
+            self.changed.notify_one();
+        }
+    }
+
+    fn bytes_received(&self) {
+        self.update(|phase| match phase {
+            Phase::AwaitingHead {
+                first_byte: first_byte @ None,
+                ..
+            } => {
+                *first_byte = Some(Instant::now());
+                true
+            }
+            _ => false,
+        });
+    }
+
+    fn request_began(self: &Arc<Self>) -> Answering {
+        self.update(|phase| {
+            *phase = Phase::Answering;
+            true
+        });
+        Answering(self.clone())
+    }
+}
+
+/// Held while a request is being answered; dropping it (with the response body, once sent, or
+/// with the handler's future, when the connection dies first) puts the connection back to
+/// waiting for its next request.
+#[derive(Debug)]
+struct Answering(Arc<ConnectionWatch>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.update(|phase| {
+            *phase = Phase::AwaitingHead {
+                since: Instant::now(),
+                first_byte: None,
+                kept_alive: true,
+            };
+            true
+        });
+    }
+}
+
+/// The connection's socket, reporting every read that brings bytes.
+struct WatchedStream {
+    inner: TcpStream,
+    watch: Arc<ConnectionWatch>,
+}
+
+impl AsyncRead for WatchedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.watch.bytes_received();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for WatchedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The app as one connection's hyper service, marking when each request begins and ends.
+struct WatchedService {
+    app: Router,
+    watch: Arc<ConnectionWatch>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for WatchedService {
+    type Response = Response<WatchedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let answering = self.watch.request_began();
+        let app = self.app.clone();
+        Box::pin(async move {
+            let response = app.oneshot(request.map(Body::new)).await?;
+            Ok(response.map(|body| WatchedBody {
+                inner: body,
+                _answering: answering,
+            }))
+        })
+    }
+}
+
+/// A response body that keeps its connection in [`Phase::Answering`] until hyper drops it,
+/// which it does once the last frame is written.
+struct WatchedBody {
+    inner: Body,
+    _answering: Answering,
+}
+
+impl HttpBody for WatchedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests;

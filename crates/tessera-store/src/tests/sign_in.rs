@@ -1,0 +1,215 @@
+//! Conformance of sign-in state (issue 11): challenge sessions sealed at rest and single use,
+//! attempts counted atomically before the credential is checked, and expired state swept.
+
+use std::time::Duration;
+
+use tessera_core::lockout::Attempt;
+
+use super::{all_bytes, at, contains, pool, postgres, sqlite};
+use crate::{AuthSession, AuthorizationCode, LoginSession, Store};
+
+conformance!(
+    challenge_state_is_sealed_and_single_use,
+    concurrent_attempts_all_count,
+    locked_attempts_count_nothing,
+    sweeping_removes_only_what_expired,
+);
+
+const POOL: &str = "us-east-1_SignInAAA";
+
+fn auth_session(hash: &str, expires_at: std::time::SystemTime) -> AuthSession {
+    AuthSession {
+        session_hash: hash.into(),
+        pool_id: POOL.into(),
+        username_key: "alice".into(),
+        client_id: "client".into(),
+        challenge: "PASSWORD_VERIFIER".into(),
+        state: r#"{"srp":{"b":"5ec7e75ec7e75ec7e7"}}"#.into(),
+        expires_at,
+    }
+}
+
+async fn challenge_state_is_sealed_and_single_use(store: &Store) {
+    store.insert_user_pool(&pool(POOL), &[]).await.unwrap();
+    let session = auth_session("s1", at(1_700_000_180));
+    store.insert_auth_session(&session).await.unwrap();
+    for sealed in all_bytes(store, "SELECT sealed_state FROM auth_sessions").await {
+        assert!(
+            !contains(&sealed, b"5ec7e75ec7e7"),
+            "the SRP secret is in the clear"
+        );
+        assert!(!contains(&sealed, b"srp"));
+    }
+    let taken = store.take_auth_session("s1").await.unwrap().unwrap();
+    assert_eq!(taken.state, session.state);
+    assert_eq!(taken.expires_at, session.expires_at);
+    assert!(store.take_auth_session("s1").await.unwrap().is_none());
+    // A sealed state moved to another row does not open: the seal is bound to its hash.
+    store
+        .insert_auth_session(&auth_session("s2", at(1_700_000_180)))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE auth_sessions SET session_hash = 's3' WHERE session_hash = 's2'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    assert!(store.take_auth_session("s3").await.is_err());
+}
+
+/// Twenty attempts at once: each sees the ones before it, so exactly the five free attempts
+/// may check their credential (once each with 0, 1, 2, 3 and 4 failures before it), the other
+/// fifteen are locked, and the count holds the five that were checked.
+async fn concurrent_attempts_all_count(store: &Store) {
+    let now = at(1_700_000_000);
+    let attempts = (0..20).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_sign_in_attempt(POOL, "bob", now).await.unwrap() })
+    });
+    let mut allowed: Vec<u32> = Vec::new();
+    for attempt in attempts {
+        if let Attempt::Allowed { prior } = attempt.await.unwrap() {
+            allowed.push(prior);
+        }
+    }
+    allowed.sort_unstable();
+    assert_eq!(allowed, vec![0, 1, 2, 3, 4], "each prior count seen once");
+    let (failures, last) = store.sign_in_failures(POOL, "bob").await.unwrap().unwrap();
+    assert_eq!(failures, 5);
+    assert_eq!(last, now);
+    // A proven credential clears the count.
+    store.clear_sign_in_failures(POOL, "bob").await.unwrap();
+    assert!(store.sign_in_failures(POOL, "bob").await.unwrap().is_none());
+}
+
+async fn locked_attempts_count_nothing(store: &Store) {
+    let start = at(1_700_000_000);
+    for _ in 0..5 {
+        store
+            .claim_sign_in_attempt(POOL, "carol", start)
+            .await
+            .unwrap();
+    }
+    // Locked for a second after the fifth failure: refused, nothing written.
+    let locked = store
+        .claim_sign_in_attempt(POOL, "carol", start + Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(locked, Attempt::Locked);
+    assert_eq!(
+        store
+            .sign_in_failures(POOL, "carol")
+            .await
+            .unwrap()
+            .unwrap(),
+        (5, start)
+    );
+    // After the lock, the attempt may be checked and counts.
+    let later = start + Duration::from_secs(1);
+    assert_eq!(
+        store
+            .claim_sign_in_attempt(POOL, "carol", later)
+            .await
+            .unwrap(),
+        Attempt::Allowed { prior: 5 }
+    );
+    assert_eq!(
+        store
+            .sign_in_failures(POOL, "carol")
+            .await
+            .unwrap()
+            .unwrap(),
+        (6, later)
+    );
+    // Fifteen quiet minutes forget the failures.
+    let quiet = later + tessera_core::lockout::LOCKOUT_MAX;
+    assert_eq!(
+        store
+            .claim_sign_in_attempt(POOL, "carol", quiet)
+            .await
+            .unwrap(),
+        Attempt::Allowed { prior: 0 }
+    );
+}
+
+async fn sweeping_removes_only_what_expired(store: &Store) {
+    store.insert_user_pool(&pool(POOL), &[]).await.unwrap();
+    let now = at(1_700_001_000);
+    let past = at(1_700_000_999);
+    let future = at(1_700_001_001);
+    store
+        .insert_auth_session(&auth_session("old", past))
+        .await
+        .unwrap();
+    store
+        .insert_auth_session(&auth_session("live", future))
+        .await
+        .unwrap();
+    let code = |hash: &str, expires_at| AuthorizationCode {
+        code_hash: hash.into(),
+        pool_id: POOL.into(),
+        client_id: "client".into(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        username_key: "alice".into(),
+        auth_time: at(1_700_000_000),
+        created_at: at(1_700_000_000),
+        expires_at,
+        consumed_at: None,
+        origin_jti: None,
+    };
+    store
+        .insert_authorization_code(&code("old", past))
+        .await
+        .unwrap();
+    store
+        .insert_authorization_code(&code("live", future))
+        .await
+        .unwrap();
+    let login = |hash: &str, expires_at| LoginSession {
+        session_hash: hash.into(),
+        pool_id: POOL.into(),
+        username_key: "alice".into(),
+        auth_time: at(1_700_000_000),
+        expires_at,
+        revoked: false,
+    };
+    store
+        .insert_login_session(&login("old", past))
+        .await
+        .unwrap();
+    store
+        .insert_login_session(&login("live", future))
+        .await
+        .unwrap();
+    let forget = tessera_core::lockout::LOCKOUT_MAX;
+    store
+        .claim_sign_in_attempt(POOL, "forgotten", now - forget - Duration::from_secs(1))
+        .await
+        .unwrap();
+    store
+        .claim_sign_in_attempt(POOL, "recent", now - Duration::from_secs(1))
+        .await
+        .unwrap();
+
+    assert_eq!(store.sweep_expired(now, forget).await.unwrap(), 4);
+    assert!(store.take_auth_session("old").await.unwrap().is_none());
+    assert!(store.take_auth_session("live").await.unwrap().is_some());
+    assert!(store.authorization_code("old").await.unwrap().is_none());
+    assert!(store.authorization_code("live").await.unwrap().is_some());
+    assert!(store.login_session("old").await.unwrap().is_none());
+    assert!(store.login_session("live").await.unwrap().is_some());
+    assert!(store
+        .sign_in_failures(POOL, "forgotten")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .sign_in_failures(POOL, "recent")
+        .await
+        .unwrap()
+        .is_some());
+    // Nothing left to sweep.
+    assert_eq!(store.sweep_expired(now, forget).await.unwrap(), 0);
+}
