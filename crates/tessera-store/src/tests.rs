@@ -989,7 +989,10 @@ async fn saves_from_an_old_read_are_stale(store: &Store) {
         Err(StoreError::Stale)
     ));
     let stored = store.user(&p.id, "dora").await.unwrap().unwrap();
-    assert!(!stored.enabled, "the stale write did not re-enable the user");
+    assert!(
+        !stored.enabled,
+        "the stale write did not re-enable the user"
+    );
     assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$fake"));
     assert_eq!(stored.version, 1);
 
@@ -1073,10 +1076,16 @@ async fn code_attempts_never_exceed_the_cap(store: &Store) {
         }
     };
     let now = at(1_000);
-    assert_eq!(burst(CodePurpose::ForgotPassword, CodeAction::Guess, now).await, 5);
+    assert_eq!(
+        burst(CodePurpose::ForgotPassword, CodeAction::Guess, now).await,
+        5
+    );
     assert!(!take(CodePurpose::ForgotPassword, CodeAction::Guess, now).await);
     // Other purposes and actions count on their own.
-    assert_eq!(burst(CodePurpose::ForgotPassword, CodeAction::Issue, now).await, 5);
+    assert_eq!(
+        burst(CodePurpose::ForgotPassword, CodeAction::Issue, now).await,
+        5
+    );
     assert!(take(CodePurpose::SignUp, CodeAction::Guess, now).await);
 
     // A new code changes nothing about the guesses spent.
@@ -1137,14 +1146,20 @@ async fn codes_are_issued_without_touching_the_user(store: &Store) {
     let first = code(CodePurpose::SignUp, "123456");
     assert!(store.put_code(&p.id, "fred", &first).await.unwrap());
     assert_eq!(
-        store.code(&p.id, "fred", CodePurpose::SignUp).await.unwrap(),
+        store
+            .code(&p.id, "fred", CodePurpose::SignUp)
+            .await
+            .unwrap(),
         Some(first)
     );
     let mut second = code(CodePurpose::SignUp, "654321");
     second.pending_value = Some("new@example.com".into());
     assert!(store.put_code(&p.id, "fred", &second).await.unwrap());
     assert_eq!(
-        store.code(&p.id, "fred", CodePurpose::SignUp).await.unwrap(),
+        store
+            .code(&p.id, "fred", CodePurpose::SignUp)
+            .await
+            .unwrap(),
         Some(second)
     );
     assert_eq!(store.user(&p.id, "fred").await.unwrap().unwrap(), fred);

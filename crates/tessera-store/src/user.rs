@@ -186,12 +186,13 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
-            let exists = sqlx::query("SELECT 1 AS one FROM users WHERE pool_id = $1 AND username_key = $2")
-                .bind(&user.pool_id)
-                .bind(change.key)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+            let exists =
+                sqlx::query("SELECT 1 AS one FROM users WHERE pool_id = $1 AND username_key = $2")
+                    .bind(&user.pool_id)
+                    .bind(change.key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
             drop(tx);
             if !exists {
                 return Ok(false);

@@ -198,9 +198,7 @@ pub async fn update_own_attributes(
         }
         user.attributes = attributes;
         let (send_to, put_code) = match pending {
-            Some((destination, code)) => {
-                (Some((destination, "UpdateUserAttribute")), Some(code))
-            }
+            Some((destination, code)) => (Some((destination, "UpdateUserAttribute")), Some(code)),
             None => (None, None),
         };
         Ok(Some(Revision {
@@ -216,7 +214,11 @@ pub async fn update_own_attributes(
 }
 
 /// Sets `name` in `attributes` back to its value in `before` (or removes it).
-fn restore(attributes: &mut BTreeMap<String, String>, before: &BTreeMap<String, String>, name: &str) {
+fn restore(
+    attributes: &mut BTreeMap<String, String>,
+    before: &BTreeMap<String, String>,
+    name: &str,
+) {
     match before.get(name) {
         Some(value) => attributes.insert(name.to_owned(), value.clone()),
         None => attributes.remove(name),

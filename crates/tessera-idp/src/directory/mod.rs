@@ -17,9 +17,7 @@ use tessera_core::message::{Channel, Message};
 use tessera_core::{username_key, AppClient, CodePurpose, SrpVerifier, User, UserPool};
 
 pub use attribute_write::{write_attributes, AttributeWrite, Moment, Writer};
-pub use code::{
-    check_code, new_code, send_code, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
-};
+pub use code::{check_code, new_code, send_code, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY};
 pub use revision::{revise, Revision};
 
 use crate::input::{epoch_seconds, Input};

@@ -77,8 +77,7 @@ pub async fn revise(
                     *code = earlier.clone();
                 }
                 _ => {
-                    deliver_code(state, &directory.pool, &user, destination, code, purpose)
-                        .await?;
+                    deliver_code(state, &directory.pool, &user, destination, code, purpose).await?;
                     sent = Some((destination.address.clone(), code.clone()));
                 }
             }
