@@ -312,6 +312,7 @@ fn seeded_user(
         srp_verifier: Some(secrets.srp_verifier.clone()),
         created_at: now,
         last_modified_at: now,
+        version: 0,
     };
     (user, username, aliases)
 }

@@ -119,6 +119,7 @@ fn sample_user() -> User {
         srp_verifier: None,
         created_at: SystemTime::UNIX_EPOCH,
         last_modified_at: SystemTime::UNIX_EPOCH,
+        version: 0,
     }
 }
 

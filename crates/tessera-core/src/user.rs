@@ -69,6 +69,10 @@ pub struct User {
     pub created_at: SystemTime,
     /// When the user was last changed.
     pub last_modified_at: SystemTime,
+    /// The store's revision of the user, 0 for a new one. Every save names the revision it
+    /// read and makes the next one, so that a write based on an old read is refused instead
+    /// of silently undoing a write that landed in between.
+    pub version: u64,
 }
 
 impl std::fmt::Debug for User {
@@ -79,6 +83,7 @@ impl std::fmt::Debug for User {
             .field("sub", &self.sub)
             .field("status", &self.status)
             .field("enabled", &self.enabled)
+            .field("version", &self.version)
             .finish_non_exhaustive()
     }
 }
@@ -145,8 +150,6 @@ pub struct OneTimeCode {
     pub code: String,
     /// When it stops working.
     pub expires_at: SystemTime,
-    /// Wrong guesses so far.
-    pub failed_attempts: u32,
     /// A value bound to the code: the new attribute value awaiting verification, for example.
     pub pending_value: Option<String>,
 }
@@ -156,7 +159,6 @@ impl std::fmt::Debug for OneTimeCode {
         f.debug_struct("OneTimeCode")
             .field("purpose", &self.purpose)
             .field("expires_at", &self.expires_at)
-            .field("failed_attempts", &self.failed_attempts)
             .finish_non_exhaustive()
     }
 }

@@ -20,6 +20,10 @@ pub enum StoreError {
     /// A row with this key already exists.
     #[error("already exists")]
     Conflict,
+    /// The row changed since it was read: another write landed in between. Nothing was
+    /// written; read it again and redo the change.
+    #[error("the row changed since it was read")]
+    Stale,
     /// Another user of the pool already has this alias (`email`, `phone_number`, …).
     #[error("alias {0} belongs to another user")]
     AliasTaken(String),

@@ -9,6 +9,7 @@
 
 mod authorization;
 mod cache;
+mod code;
 mod error;
 mod group;
 mod oauth;
@@ -17,6 +18,7 @@ mod token;
 mod user;
 
 pub use authorization::{AuthorizationCode, LoginSession};
+pub use code::{AttemptLimit, CodeAction};
 pub use error::StoreError;
 pub use oauth::{ResourceServer, UiCustomization, UserPoolDomain};
 pub use store::{Backend, Store};

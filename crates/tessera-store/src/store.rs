@@ -336,6 +336,7 @@ impl Store {
             "users",
             "user_aliases",
             "user_codes",
+            "code_attempts",
             "user_groups",
             "group_members",
             "refresh_tokens",

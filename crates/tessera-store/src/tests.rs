@@ -11,7 +11,7 @@ use tessera_core::{
     SigningKey, User, UserPool, UserStatus,
 };
 
-use crate::{Store, StoreError, UserChange};
+use crate::{AttemptLimit, CodeAction, Store, StoreError, UserChange};
 
 /// A fresh, migrated database on one backend, dropped afterwards.
 struct TestDb {
@@ -109,6 +109,9 @@ conformance!(
     prefix_filters_reach_the_largest_code_point,
     revocation_ends_sessions,
     reads_after_writes_see_the_writes,
+    saves_from_an_old_read_are_stale,
+    code_attempts_never_exceed_the_cap,
+    codes_are_issued_without_touching_the_user,
 );
 
 /// What survives a crash or a power loss rests on two settings of every SQLite connection
@@ -385,6 +388,7 @@ fn user(pool_id: &str, username: &str, sub: &str) -> User {
         }),
         created_at: at(20),
         last_modified_at: at(20),
+        version: 0,
     }
 }
 
@@ -461,7 +465,6 @@ async fn users_round_trip_with_aliases_and_codes(store: &Store) {
         purpose: CodePurpose::SignUp,
         code: "123456".into(),
         expires_at: at(100),
-        failed_attempts: 0,
         pending_value: None,
     };
     store
@@ -493,19 +496,6 @@ async fn users_round_trip_with_aliases_and_codes(store: &Store) {
     for sealed in all_bytes(store, "SELECT sealed_srp FROM users").await {
         assert!(!contains(&sealed, b"verifier-bytes"));
     }
-    store
-        .record_failed_code(&p.id, "alice", CodePurpose::SignUp)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .code(&p.id, "alice", CodePurpose::SignUp)
-            .await
-            .unwrap()
-            .unwrap()
-            .failed_attempts,
-        1
-    );
 
     // The same username, the same sub or the same alias belong to one user only.
     let twin = user(&p.id, "alice", "00000000-0000-4000-8000-000000000002");
@@ -554,6 +544,8 @@ async fn users_round_trip_with_aliases_and_codes(store: &Store) {
         })
         .await
         .unwrap());
+    // The stored row moved on to the next version.
+    confirmed.version += 1;
     assert_eq!(
         store.user(&p.id, "alice").await.unwrap().unwrap(),
         confirmed
@@ -971,6 +963,218 @@ async fn reads_after_writes_see_the_writes(store: &Store) {
     assert!(store.delete_user_pool(&p.id).await.unwrap());
     assert!(store.user_pool(&p.id).await.unwrap().is_none());
     assert!(store.user(&p.id, "carol").await.unwrap().is_none());
+}
+
+/// Two writes prepared from the same read: the first lands, the second is refused as stale
+/// and changes nothing, so it cannot undo the first; redone from a fresh read it lands.
+async fn saves_from_an_old_read_are_stale(store: &Store) {
+    let p = pool("us-east-1_Stale0000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    store
+        .insert_user(change(&user(&p.id, "dora", "sub-dora"), "dora"))
+        .await
+        .unwrap();
+    let read = store.user(&p.id, "dora").await.unwrap().unwrap();
+    assert_eq!(read.version, 0);
+
+    // An administrator disables the user...
+    let mut disabled = read.clone();
+    disabled.enabled = false;
+    assert!(store.save_user(change(&disabled, "dora")).await.unwrap());
+    // ...while a password change prepared from the same read tries to land after it.
+    let mut new_password = read.clone();
+    new_password.password_hash = Some("$argon2id$new".into());
+    assert!(matches!(
+        store.save_user(change(&new_password, "dora")).await,
+        Err(StoreError::Stale)
+    ));
+    let stored = store.user(&p.id, "dora").await.unwrap().unwrap();
+    assert!(
+        !stored.enabled,
+        "the stale write did not re-enable the user"
+    );
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$fake"));
+    assert_eq!(stored.version, 1);
+
+    // Redone from a fresh read, the change lands and keeps the other one.
+    let mut redone = stored.clone();
+    redone.password_hash = Some("$argon2id$new".into());
+    assert!(store.save_user(change(&redone, "dora")).await.unwrap());
+    let stored = store.user(&p.id, "dora").await.unwrap().unwrap();
+    assert!(!stored.enabled);
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(stored.version, 2);
+
+    // Many writers from one read, at once: exactly one lands.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let mut mine = stored.clone();
+            mine.attributes.insert("name".into(), format!("writer {i}"));
+            tokio::spawn(async move { store.save_user(change(&mine, "dora")).await })
+        })
+        .collect();
+    let mut landed = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(true) => landed += 1,
+            Err(StoreError::Stale) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(landed, 1);
+    assert_eq!(store.user(&p.id, "dora").await.unwrap().unwrap().version, 3);
+
+    // A user that is gone is not stale, just absent.
+    assert!(store.delete_user(&p.id, "dora").await.unwrap());
+    assert!(!store.save_user(change(&stored, "dora")).await.unwrap());
+}
+
+fn code(purpose: CodePurpose, digits: &str) -> OneTimeCode {
+    OneTimeCode {
+        purpose,
+        code: digits.into(),
+        expires_at: at(5_000),
+        pending_value: None,
+    }
+}
+
+/// However many callers try at once, no more attempt slots are taken than the cap; a new
+/// or used code does not give the slots back, clearing does, and a window that has passed
+/// starts the count again.
+async fn code_attempts_never_exceed_the_cap(store: &Store) {
+    let p = pool("us-east-1_Attempts0");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    store
+        .insert_user(change(&user(&p.id, "eve", "sub-eve"), "eve"))
+        .await
+        .unwrap();
+    let limit = AttemptLimit {
+        cap: 5,
+        window: Duration::from_secs(3600),
+    };
+    let take = |purpose, action, now| {
+        let store = store.clone();
+        let pool_id = p.id.clone();
+        async move {
+            store
+                .take_code_attempt(&pool_id, "eve", purpose, action, limit, now)
+                .await
+                .unwrap()
+        }
+    };
+    let burst = |purpose, action, now| {
+        let tasks: Vec<_> = (0..24)
+            .map(|_| tokio::spawn(take(purpose, action, now)))
+            .collect();
+        async move {
+            let mut taken = 0;
+            for task in tasks {
+                taken += u32::from(task.await.unwrap());
+            }
+            taken
+        }
+    };
+    let now = at(1_000);
+    assert_eq!(
+        burst(CodePurpose::ForgotPassword, CodeAction::Guess, now).await,
+        5
+    );
+    assert!(!take(CodePurpose::ForgotPassword, CodeAction::Guess, now).await);
+    // Other purposes and actions count on their own.
+    assert_eq!(
+        burst(CodePurpose::ForgotPassword, CodeAction::Issue, now).await,
+        5
+    );
+    assert!(take(CodePurpose::SignUp, CodeAction::Guess, now).await);
+
+    // A new code changes nothing about the guesses spent.
+    assert!(store
+        .put_code(&p.id, "eve", &code(CodePurpose::ForgotPassword, "111111"))
+        .await
+        .unwrap());
+    assert!(!take(CodePurpose::ForgotPassword, CodeAction::Guess, now).await);
+    // Within the window nothing changes; once it has passed, a new one opens.
+    let later = now + Duration::from_secs(3599);
+    assert!(!take(CodePurpose::ForgotPassword, CodeAction::Guess, later).await);
+    let next_window = now + Duration::from_secs(3600);
+    assert_eq!(
+        burst(CodePurpose::ForgotPassword, CodeAction::Guess, next_window).await,
+        5
+    );
+
+    // Using or voiding a code leaves the counts as they are; clearing the guesses (a right
+    // one was made) leaves the issues.
+    let mut read = store.user(&p.id, "eve").await.unwrap().unwrap();
+    read.status = UserStatus::Confirmed;
+    assert!(store
+        .save_user(UserChange {
+            consume_codes: &[CodePurpose::ForgotPassword],
+            ..change(&read, "eve")
+        })
+        .await
+        .unwrap());
+    assert!(store
+        .code(&p.id, "eve", CodePurpose::ForgotPassword)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!take(CodePurpose::ForgotPassword, CodeAction::Guess, next_window).await);
+    store
+        .clear_code_attempts(&p.id, "eve", CodePurpose::ForgotPassword, CodeAction::Guess)
+        .await
+        .unwrap();
+    assert!(take(CodePurpose::ForgotPassword, CodeAction::Guess, next_window).await);
+    assert!(!take(CodePurpose::ForgotPassword, CodeAction::Issue, now).await);
+
+    // A deleted user's counts go with it: the same name again starts afresh.
+    assert!(store.delete_user(&p.id, "eve").await.unwrap());
+    store
+        .insert_user(change(&user(&p.id, "eve", "sub-eve-2"), "eve"))
+        .await
+        .unwrap();
+    assert!(take(CodePurpose::ForgotPassword, CodeAction::Issue, now).await);
+}
+
+/// Issuing a code writes only the code: the user row, its version and any concurrent write
+/// to it are untouched. A user that is gone gets no code.
+async fn codes_are_issued_without_touching_the_user(store: &Store) {
+    let p = pool("us-east-1_Codes0000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let fred = user(&p.id, "fred", "sub-fred");
+    store.insert_user(change(&fred, "fred")).await.unwrap();
+    let first = code(CodePurpose::SignUp, "123456");
+    assert!(store.put_code(&p.id, "fred", &first).await.unwrap());
+    assert_eq!(
+        store
+            .code(&p.id, "fred", CodePurpose::SignUp)
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    let mut second = code(CodePurpose::SignUp, "654321");
+    second.pending_value = Some("new@example.com".into());
+    assert!(store.put_code(&p.id, "fred", &second).await.unwrap());
+    assert_eq!(
+        store
+            .code(&p.id, "fred", CodePurpose::SignUp)
+            .await
+            .unwrap(),
+        Some(second)
+    );
+    assert_eq!(store.user(&p.id, "fred").await.unwrap().unwrap(), fred);
+    for sealed in all_bytes(store, "SELECT sealed_code FROM user_codes").await {
+        assert!(!contains(&sealed, b"654321"));
+    }
+    assert!(!store
+        .put_code(&p.id, "ghost", &code(CodePurpose::SignUp, "000000"))
+        .await
+        .unwrap());
+    assert!(store
+        .code(&p.id, "ghost", CodePurpose::SignUp)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 mod authorization;

@@ -25,7 +25,7 @@ pub struct UserChange<'a> {
     pub consume_codes: &'a [CodePurpose],
 }
 
-const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp";
+const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp, version";
 
 /// The sealed form of an SRP verifier: the salt length (one byte), the salt, the verifier.
 fn srp_plaintext(verifier: &SrpVerifier) -> Vec<u8> {
@@ -83,7 +83,13 @@ fn user_from_row(store: &Store, row: &AnyRow) -> Result<User, StoreError> {
             }
             None => None,
         },
+        version: u64::try_from(row.try_get::<i64, _>("version")?)
+            .map_err(|_| StoreError::Corrupt("negative user version".into()))?,
     })
+}
+
+fn version_of(user: &User) -> Result<i64, StoreError> {
+    i64::try_from(user.version).map_err(|_| StoreError::Corrupt("user version out of range".into()))
 }
 
 fn attributes_json(user: &User) -> String {
@@ -102,7 +108,10 @@ impl Store {
         let mut sealed = Vec::with_capacity(changes.len());
         for change in changes {
             sealed.push((
-                self.seal_code(change.user, change.key, change.put_code)?,
+                change
+                    .put_code
+                    .map(|code| self.seal_code(&change.user.pool_id, change.key, code))
+                    .transpose()?,
                 self.seal_srp(change.user, change.key)?,
             ));
         }
@@ -111,7 +120,7 @@ impl Store {
         for (change, (sealed_code, sealed_srp)) in changes.iter().zip(sealed) {
             let user = change.user;
             let inserted = sqlx::query(&format!(
-                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             ))
             .bind(&user.pool_id)
             .bind(change.key)
@@ -125,6 +134,7 @@ impl Store {
             .bind(millis(user.created_at))
             .bind(millis(user.last_modified_at))
             .bind(sealed_srp)
+            .bind(version_of(user)?)
             .execute(&mut *tx)
             .await;
             map_conflict(inserted)?;
@@ -144,15 +154,23 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces a user row (and what the change adds). False when the user does not exist.
+    /// Replaces a user row (and what the change adds), provided it is still at the version
+    /// `change.user` was read at; the stored version then moves on by one. `Stale` when
+    /// another write landed since that read (nothing is written: read the user again and
+    /// redo the change), false when the user does not exist.
     pub async fn save_user(&self, change: UserChange<'_>) -> Result<bool, StoreError> {
         let user = change.user;
-        let sealed = self.seal_code(user, change.key, change.put_code)?;
+        let sealed = change
+            .put_code
+            .map(|code| self.seal_code(&user.pool_id, change.key, code))
+            .transpose()?;
         let sealed_srp = self.seal_srp(user, change.key)?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
+        // The version condition makes the check and the write one statement: on PostgreSQL
+        // a concurrent UPDATE of the row waits for this one and then finds the version gone.
         let updated = sqlx::query(
-            "UPDATE users SET username = $1, status = $2, enabled = $3, attributes = $4, password_hash = $5, password_set_at = $6, last_modified_at = $7, sealed_srp = $8 WHERE pool_id = $9 AND username_key = $10",
+            "UPDATE users SET username = $1, status = $2, enabled = $3, attributes = $4, password_hash = $5, password_set_at = $6, last_modified_at = $7, sealed_srp = $8, version = version + 1 WHERE pool_id = $9 AND username_key = $10 AND version = $11",
         )
         .bind(&user.username)
         .bind(user.status.as_str())
@@ -164,10 +182,28 @@ impl Store {
         .bind(sealed_srp)
         .bind(&user.pool_id)
         .bind(change.key)
+        .bind(version_of(user)?)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
-            return Ok(false);
+            let exists =
+                sqlx::query("SELECT 1 AS one FROM users WHERE pool_id = $1 AND username_key = $2")
+                    .bind(&user.pool_id)
+                    .bind(change.key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            drop(tx);
+            if !exists {
+                return Ok(false);
+            }
+            // A cached copy older than the stored row would send the caller's re-read back to
+            // the same stale version; the cache is invalidated after every write, so this
+            // only guards against a write it was not told about.
+            if let Some(cache) = &self.cache {
+                cache.forget_user(&user.pool_id, change.key);
+            }
+            return Err(StoreError::Stale);
         }
         apply_extras(&mut tx, &change, sealed).await?;
         tx.commit().await?;
@@ -182,21 +218,6 @@ impl Store {
             .as_ref()
             .map(|verifier| self.seal(&srp_context(&user.pool_id, key), &srp_plaintext(verifier)))
             .transpose()
-    }
-
-    fn seal_code(
-        &self,
-        user: &User,
-        key: &str,
-        code: Option<&OneTimeCode>,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        code.map(|code| {
-            self.seal(
-                &OneTimeCode::seal_context(&user.pool_id, key, code.purpose),
-                code.code.as_bytes(),
-            )
-        })
-        .transpose()
     }
 
     /// The user with this lookup key.
@@ -263,6 +284,7 @@ impl Store {
         for table in [
             "user_aliases",
             "user_codes",
+            "code_attempts",
             "group_members",
             "refresh_tokens",
             "sign_in_failures",
@@ -402,54 +424,6 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    /// A user's pending code of a purpose, opened.
-    pub async fn code(
-        &self,
-        pool_id: &str,
-        key: &str,
-        purpose: CodePurpose,
-    ) -> Result<Option<OneTimeCode>, StoreError> {
-        let row = sqlx::query(
-            "SELECT sealed_code, expires_at, failed_attempts, pending_value FROM user_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
-        )
-        .bind(pool_id)
-        .bind(key)
-        .bind(purpose.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            let sealed: Vec<u8> = row.try_get("sealed_code")?;
-            Ok(OneTimeCode {
-                purpose,
-                code: self.open_text(&OneTimeCode::seal_context(pool_id, key, purpose), &sealed)?,
-                expires_at: from_millis(row.try_get("expires_at")?),
-                failed_attempts: u32::try_from(row.try_get::<i64, _>("failed_attempts")?)
-                    .unwrap_or(u32::MAX),
-                pending_value: row.try_get("pending_value")?,
-            })
-        })
-        .transpose()
-    }
-
-    /// Counts a wrong guess against a code; returns the new count.
-    pub async fn record_failed_code(
-        &self,
-        pool_id: &str,
-        key: &str,
-        purpose: CodePurpose,
-    ) -> Result<(), StoreError> {
-        let _guard = self.write_guard().await;
-        sqlx::query(
-            "UPDATE user_codes SET failed_attempts = failed_attempts + 1 WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
-        )
-        .bind(pool_id)
-        .bind(key)
-        .bind(purpose.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The `(kind, value key)` aliases of a user.
     pub async fn aliases(
         &self,
@@ -545,37 +519,9 @@ async fn apply_extras(
             }
         }
     }
-    for purpose in change.consume_codes {
-        sqlx::query(
-            "DELETE FROM user_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
-        )
-        .bind(pool_id)
-        .bind(change.key)
-        .bind(purpose.as_str())
-        .execute(&mut **tx)
-        .await?;
-    }
+    crate::code::consume_codes(tx, pool_id, change.key, change.consume_codes).await?;
     if let (Some(code), Some(sealed)) = (change.put_code, sealed_code) {
-        sqlx::query(
-            "DELETE FROM user_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3",
-        )
-        .bind(pool_id)
-        .bind(change.key)
-        .bind(code.purpose.as_str())
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO user_codes (pool_id, username_key, purpose, sealed_code, expires_at, failed_attempts, pending_value) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(pool_id)
-        .bind(change.key)
-        .bind(code.purpose.as_str())
-        .bind(sealed)
-        .bind(millis(code.expires_at))
-        .bind(i64::from(code.failed_attempts))
-        .bind(code.pending_value.clone())
-        .execute(&mut **tx)
-        .await?;
+        crate::code::write_code(&mut **tx, pool_id, change.key, code, sealed).await?;
     }
     Ok(())
 }

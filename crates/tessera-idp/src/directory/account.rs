@@ -2,27 +2,35 @@
 //! token in the request body: GetUser, DeleteUser, ChangePassword, UpdateUserAttributes,
 //! DeleteUserAttributes, GetUserAttributeVerificationCode and VerifyUserAttribute.
 
-use serde_json::{json, Value};
-use tessera_core::{CodePurpose, PasswordPolicy};
-use tessera_store::UserChange;
+use std::collections::BTreeMap;
 
+use serde_json::{json, Value};
+use tessera_core::{AppClient, CodePurpose, OneTimeCode, PasswordPolicy};
+
+use crate::directory::code::verification_purpose;
 use crate::directory::{
-    alias_error, attribute_list, attribute_pairs, check_code, deliver, new_code,
-    verification_template, Destination, SIGN_UP_CODE_VALIDITY,
+    attribute_list, attribute_pairs, check_code, new_code, revise, send_code, write_attributes,
+    Destination, Moment, NewPassword, Revision, Writer, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::Input;
 use crate::sign_in::access_token::{authorize, Authorized};
 use crate::{Error, Service};
 
 fn purpose_of(attribute: &str) -> Result<CodePurpose, Error> {
-    match attribute {
-        "email" => Ok(CodePurpose::VerifyEmail),
-        "phone_number" => Ok(CodePurpose::VerifyPhoneNumber),
-        other => Err(Error::invalid_parameter(format!(
+    verification_purpose(attribute).ok_or_else(|| {
+        Error::invalid_parameter(format!(
             "Attribute {} cannot be verified.",
-            tessera_core::excerpt(other)
-        ))),
-    }
+            tessera_core::excerpt(attribute)
+        ))
+    })
+}
+
+fn disabled() -> Error {
+    Error::new("NotAuthorizedException", "User is disabled.")
+}
+
+fn incorrect_password() -> Error {
+    Error::new("NotAuthorizedException", "Incorrect username or password.")
 }
 
 pub async fn get_user(state: &Service, input: Input) -> Result<Value, Error> {
@@ -37,47 +45,71 @@ pub async fn delete_user(state: &Service, input: Input) -> Result<Value, Error> 
 }
 
 pub async fn change_password(state: &Service, input: Input) -> Result<Value, Error> {
+    let authorized = authorize(state, &input).await?;
+    let previous = input.str("PreviousPassword").unwrap_or("");
+    let proposed = input.required_str("ProposedPassword")?;
+    change_own_password(state, authorized, previous, proposed).await?;
+    Ok(json!({}))
+}
+
+/// ChangePassword for the user of a verified access token. The previous password is checked
+/// against the hash read first; when the write is redone because another landed meanwhile,
+/// a user disabled since is refused, and so is a change after a password set since (by an
+/// administrator, say), as the previous password was not checked against that one.
+pub async fn change_own_password(
+    state: &Service,
+    authorized: Authorized,
+    previous: &str,
+    proposed: &str,
+) -> Result<(), Error> {
     let Authorized {
         directory,
         key,
-        mut user,
+        user,
         ..
-    } = authorize(state, &input).await?;
-    let previous = input.str("PreviousPassword").unwrap_or("").to_owned();
-    let proposed = input.required_str("ProposedPassword")?.to_owned();
+    } = authorized;
+    let checked = user.password_hash.clone();
+    // A wrong previous password is a guess at the password like a wrong one at sign-in: it
+    // is counted before the check, on the sign-in counter, so parallel guesses all count
+    // and the lock they reach holds here and at sign-in alike.
+    let pool_id = &directory.pool.id;
+    let attempt = state
+        .store
+        .claim_sign_in_attempt(pool_id, &key, state.clock.now())
+        .await?;
+    if attempt == tessera_core::lockout::Attempt::Locked {
+        return Err(crate::directory::code::limit_exceeded());
+    }
     let hasher = state.hasher.clone();
-    let stored = user.password_hash.clone();
+    let (stored, previous) = (checked.clone(), previous.to_owned());
     let correct = state
         .hash_work(move || stored.is_some_and(|hash| hasher.verify(&previous, &hash)))
         .await?;
     if !correct {
-        return Err(Error::new(
-            "NotAuthorizedException",
-            "Incorrect username or password.",
-        ));
+        return Err(incorrect_password());
     }
+    state.store.clear_sign_in_failures(pool_id, &key).await?;
     PasswordPolicy::from_pool_settings(&directory.pool.settings)
-        .check(&proposed)
+        .check(proposed)
         .map_err(|v| {
             Error::new(
                 "InvalidPasswordException",
                 format!("Password does not conform to policy: {}", v.reason()),
             )
         })?;
-    crate::directory::set_password(state, &mut user, &proposed).await?;
-    let now = state.clock.now();
-    user.last_modified_at = now;
-    state
-        .store
-        .save_user(UserChange {
-            user: &user,
-            key: &key,
-            aliases: None,
-            put_code: None,
-            consume_codes: &[],
-        })
-        .await?;
-    Ok(json!({}))
+    let password = NewPassword::of(state, &user, proposed).await?;
+    revise(state, &directory, &key, user, |user| {
+        if !user.enabled {
+            return Err(disabled());
+        }
+        if user.password_hash != checked {
+            return Err(incorrect_password());
+        }
+        password.apply(user);
+        Ok(Some(Revision::default()))
+    })
+    .await?;
+    Ok(())
 }
 
 fn requires_verification_before_update(
@@ -96,77 +128,101 @@ fn requires_verification_before_update(
 pub async fn update_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
     let authorized = authorize(state, &input).await?;
     let pairs = attribute_pairs(&input, "UserAttributes");
-    // A client with WriteAttributes may write only those.
     let client_id = authorized
         .claims
         .get("client_id")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if let Some(client) = state.store.app_client(client_id).await? {
-        crate::directory::check_write_attributes(&client, &pairs)?;
-    }
-    crate::directory::user::attributes_for(&authorized.directory, &pairs, false, false)?;
+    let client = state.store.app_client(client_id).await?;
+    let details = update_own_attributes(state, authorized, client.as_ref(), &pairs).await?;
+    Ok(json!({ "CodeDeliveryDetailsList": details }))
+}
 
+/// UpdateUserAttributes for the user of a verified access token, through `client` (the
+/// token's client, when it still exists). A changed e-mail address or phone number gets a
+/// verification code when the pool auto-verifies it or keeps the old value until the new
+/// one is verified (`AttributesRequireVerificationBeforeUpdate`). Returns the
+/// `CodeDeliveryDetails` of the code sent.
+pub async fn update_own_attributes(
+    state: &Service,
+    authorized: Authorized,
+    client: Option<&AppClient>,
+    pairs: &[(String, String)],
+) -> Result<Vec<Value>, Error> {
     let Authorized {
         directory,
         key,
-        mut user,
+        user,
         ..
     } = authorized;
     let now = state.clock.now();
-    let mut pending: Option<(Destination, tessera_core::OneTimeCode)> = None;
-    for (name, value) in &pairs {
-        let contact = name == "email" || name == "phone_number";
-        let changed = user.attributes.get(name) != Some(value);
-        if !contact || !changed {
-            user.attributes.insert(name.clone(), value.clone());
-            continue;
-        }
-        let mut code = new_code(state, purpose_of(name)?, SIGN_UP_CODE_VALIDITY, now);
-        let mut target = user.clone();
-        target.attributes.insert(name.clone(), value.clone());
-        let destination = Destination::of(&target, name)
-            .ok_or_else(|| Error::internal(&"contact attribute missing"))?;
-        if requires_verification_before_update(&directory, name) {
-            // The old value stays until the new one is verified.
-            code.pending_value = Some(value.clone());
-        } else {
-            user.attributes.insert(name.clone(), value.clone());
-            user.attributes
-                .insert(format!("{name}_verified"), "false".into());
-        }
-        let auto_verified = directory.auto_verified.iter().any(|a| a == name);
-        if auto_verified || code.pending_value.is_some() {
-            pending = Some((destination, code));
-        }
-    }
     let mut details = Vec::new();
-    if let Some((destination, code)) = &pending {
-        deliver(
-            state,
-            &user,
-            destination,
-            verification_template(&directory.pool, destination.channel),
-            &code.code,
-            "UpdateUserAttribute",
-        )
-        .await?;
-        details.push(destination.details());
-    }
-    user.last_modified_at = now;
-    let aliases = directory.aliases_of(&user);
-    state
-        .store
-        .save_user(UserChange {
-            user: &user,
-            key: &key,
-            aliases: Some(&aliases),
-            put_code: pending.as_ref().map(|(_, code)| code),
-            consume_codes: &[],
-        })
-        .await
-        .map_err(alias_error)?;
-    Ok(json!({ "CodeDeliveryDetailsList": details }))
+    revise(state, &directory, &key, user, |user| {
+        if !user.enabled {
+            return Err(disabled());
+        }
+        let write = write_attributes(
+            &directory.pool,
+            Writer::User(client),
+            Moment::Update,
+            &user.attributes,
+            pairs,
+        )?;
+        let mut attributes = write.attributes;
+        let mut voided = Vec::new();
+        let mut pending: Option<(Destination, OneTimeCode)> = None;
+        for contact in write.changed_contacts {
+            let purpose = purpose_of(contact)?;
+            let value = attributes.get(contact).cloned().unwrap_or_default();
+            let destination = Destination::new(contact, &value)
+                .ok_or_else(|| Error::internal(&"contact attribute without a channel"))?;
+            let mut code = new_code(state, purpose, SIGN_UP_CODE_VALIDITY, now);
+            if requires_verification_before_update(&directory, contact) {
+                // The old value and its flag stay until the new value is verified.
+                for name in [contact.to_owned(), format!("{contact}_verified")] {
+                    restore(&mut attributes, &user.attributes, &name);
+                }
+                code.pending_value = Some(value);
+            }
+            let auto_verified = directory.auto_verified.iter().any(|a| a == contact);
+            if auto_verified || code.pending_value.is_some() {
+                pending = Some((destination, code));
+            }
+            // A code sent to the old address must not verify the new one.
+            voided.push(purpose);
+        }
+        details.clear();
+        if let Some((destination, code)) = &pending {
+            details.push(destination.details());
+            voided.retain(|purpose| *purpose != code.purpose);
+        }
+        user.attributes = attributes;
+        let (send_to, put_code) = match pending {
+            Some((destination, code)) => (Some((destination, "UpdateUserAttribute")), Some(code)),
+            None => (None, None),
+        };
+        Ok(Some(Revision {
+            aliases: true,
+            put_code,
+            consume_codes: voided,
+            send_to,
+            uses_code: None,
+        }))
+    })
+    .await?;
+    Ok(details)
+}
+
+/// Sets `name` in `attributes` back to its value in `before` (or removes it).
+fn restore(
+    attributes: &mut BTreeMap<String, String>,
+    before: &BTreeMap<String, String>,
+    name: &str,
+) {
+    match before.get(name) {
+        Some(value) => attributes.insert(name.to_owned(), value.clone()),
+        None => attributes.remove(name),
+    };
 }
 
 pub async fn delete_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
@@ -210,25 +266,16 @@ pub async fn get_user_attribute_verification_code(
     })?;
     let mut code = new_code(state, purpose, SIGN_UP_CODE_VALIDITY, state.clock.now());
     code.pending_value = pending;
-    deliver(
+    send_code(
         state,
+        &directory,
+        &key,
         &user,
         &destination,
-        verification_template(&directory.pool, destination.channel),
-        &code.code,
+        &code,
         "VerifyUserAttribute",
     )
     .await?;
-    state
-        .store
-        .save_user(UserChange {
-            user: &user,
-            key: &key,
-            aliases: None,
-            put_code: Some(&code),
-            consume_codes: &[],
-        })
-        .await?;
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))
 }
 
@@ -236,7 +283,7 @@ pub async fn verify_user_attribute(state: &Service, input: Input) -> Result<Valu
     let Authorized {
         directory,
         key,
-        mut user,
+        user,
         ..
     } = authorize(state, &input).await?;
     let attribute = input.required_str("AttributeName")?;
@@ -249,23 +296,19 @@ pub async fn verify_user_attribute(state: &Service, input: Input) -> Result<Valu
         input.required_str("Code")?,
     )
     .await?;
-    if let Some(value) = code.pending_value {
-        user.attributes.insert(attribute.to_owned(), value);
-    }
-    user.attributes
-        .insert(format!("{attribute}_verified"), "true".into());
-    user.last_modified_at = state.clock.now();
-    let aliases = directory.aliases_of(&user);
-    state
-        .store
-        .save_user(UserChange {
-            user: &user,
-            key: &key,
-            aliases: Some(&aliases),
-            put_code: None,
-            consume_codes: &[purpose],
-        })
-        .await
-        .map_err(alias_error)?;
+    revise(state, &directory, &key, user, |user| {
+        if let Some(value) = &code.pending_value {
+            user.attributes.insert(attribute.to_owned(), value.clone());
+        }
+        user.attributes
+            .insert(format!("{attribute}_verified"), "true".into());
+        Ok(Some(Revision {
+            aliases: true,
+            consume_codes: vec![purpose],
+            uses_code: Some(code.clone()),
+            ..Revision::default()
+        }))
+    })
+    .await?;
     Ok(json!({}))
 }

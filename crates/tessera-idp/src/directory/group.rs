@@ -48,8 +48,28 @@ fn limit(input: &Input) -> u32 {
         .clamp(1, 60)
 }
 
+/// One page of a listing whose rows were read one beyond `limit`: at most `limit` rows,
+/// rendered under `member`, and a `NextToken` naming the last one shown when the extra row
+/// says that more follow.
+fn page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    member: &str,
+    render: impl Fn(&T) -> Value,
+    position: impl Fn(&T) -> &str,
+) -> Value {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let mut output = json!({ member: rows.iter().map(&render).collect::<Vec<_>>() });
+    if let (true, Some(last)) = (more, rows.last()) {
+        output["NextToken"] = json!(encode_token(position(last)));
+    }
+    output
+}
+
 pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = crate::pool::user_pool::load(state, input.user_pool_id()?).await?;
     let now = state.clock.now();
     let group = Group {
         pool_id: pool.id.clone(),
@@ -80,7 +100,7 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
 pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;
@@ -90,7 +110,7 @@ pub async fn get(state: &Service, input: Input) -> Result<Value, Error> {
 pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let mut group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;
@@ -114,7 +134,7 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
 pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;
@@ -129,26 +149,18 @@ pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
+    let pool = crate::pool::user_pool::load(state, input.user_pool_id()?).await?;
     let limit = limit(&input);
     let after = input.str("NextToken").map(decode_token).transpose()?;
-    let mut groups = state
+    let groups = state
         .store
         .list_groups(&pool.id, after.as_deref(), limit + 1)
         .await?;
-    let more = groups.len() > limit as usize;
-    groups.truncate(limit as usize);
-    let mut output = json!({ "Groups": groups.iter().map(group_type).collect::<Vec<_>>() });
-    if more {
-        if let Some(last) = groups.last() {
-            output["NextToken"] = json!(encode_token(&last.name));
-        }
-    }
-    Ok(output)
+    Ok(page(groups, limit, "Groups", group_type, |g| &g.name))
 }
 
 pub async fn admin_add_user_to_group(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
@@ -161,7 +173,7 @@ pub async fn admin_add_user_to_group(state: &Service, input: Input) -> Result<Va
 }
 
 pub async fn admin_remove_user_from_group(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let group = load(state, &directory.pool.id, input.required_str("GroupName")?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
@@ -174,11 +186,11 @@ pub async fn admin_remove_user_from_group(state: &Service, input: Input) -> Resu
 }
 
 pub async fn admin_list_groups_for_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
         .await?;
-    let limit = limit(&input) as usize;
+    let limit = limit(&input);
     let after = input.str("NextToken").map(decode_token).transpose()?;
     let mut groups: Vec<Group> = state
         .store
@@ -188,38 +200,27 @@ pub async fn admin_list_groups_for_user(state: &Service, input: Input) -> Result
         .collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     groups.retain(|g| after.as_deref().is_none_or(|after| g.name.as_str() > after));
-    let more = groups.len() > limit;
-    groups.truncate(limit);
-    let mut output = json!({ "Groups": groups.iter().map(group_type).collect::<Vec<_>>() });
-    if more {
-        if let Some(last) = groups.last() {
-            output["NextToken"] = json!(encode_token(&last.name));
-        }
-    }
-    Ok(output)
+    Ok(page(groups, limit, "Groups", group_type, |g| &g.name))
 }
 
 pub async fn list_users_in_group(state: &Service, input: Input) -> Result<Value, Error> {
     let group = load(
         state,
-        input.required_str("UserPoolId")?,
+        input.user_pool_id()?,
         input.required_str("GroupName")?,
     )
     .await?;
     let limit = limit(&input);
     let after = input.str("NextToken").map(decode_token).transpose()?;
-    let mut members = state
+    let members = state
         .store
         .group_members(&group.pool_id, &group.name, after.as_deref(), limit + 1)
         .await?;
-    let more = members.len() > limit as usize;
-    members.truncate(limit as usize);
-    let mut output =
-        json!({ "Users": members.iter().map(|(_, u)| user_type(u, None)).collect::<Vec<_>>() });
-    if more {
-        if let Some((key, _)) = members.last() {
-            output["NextToken"] = json!(encode_token(key));
-        }
-    }
-    Ok(output)
+    Ok(page(
+        members,
+        limit,
+        "Users",
+        |(_, user)| user_type(user, None),
+        |(key, _)| key,
+    ))
 }

@@ -1,26 +1,27 @@
 //! What every user-directory operation shares: the pool's username rules, finding a user by
-//! username or alias, the `UserType` rendering, SECRET_HASH, and issuing, delivering and
-//! checking one-time codes.
+//! username or alias, the `UserType` rendering, SECRET_HASH, delivering messages and setting
+//! passwords. The rules for writing attributes are in [`attribute_write`], one-time codes in
+//! [`code`], and writing a user without losing a concurrent write in [`revision`].
 
 pub mod account;
+pub mod attribute_write;
+pub mod code;
 pub mod group;
+pub mod revision;
 pub mod user;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::{json, Value};
 use tessera_core::message::{Channel, Message};
-use tessera_core::{username_key, AppClient, CodePurpose, OneTimeCode, User, UserPool};
+use tessera_core::{username_key, AppClient, CodePurpose, SrpVerifier, User, UserPool};
+
+pub use attribute_write::{write_attributes, AttributeWrite, Moment, Writer};
+pub use code::{check_code, new_code, send_code, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY};
+pub use revision::{revise, Revision};
 
 use crate::input::{epoch_seconds, Input};
 use crate::{Error, Service};
-
-/// How long a sign-up confirmation code is valid.
-pub const SIGN_UP_CODE_VALIDITY: Duration = Duration::from_secs(24 * 3600);
-/// How long a password-reset or attribute-verification code is valid.
-pub const RESET_CODE_VALIDITY: Duration = Duration::from_secs(3600);
-/// Wrong guesses a code tolerates before it is void.
-pub const CODE_ATTEMPTS: u32 = 5;
 
 /// A pool with its username rules read once.
 pub struct Directory {
@@ -268,6 +269,7 @@ pub fn hides_users(client: &AppClient) -> bool {
 
 /// Where a message about `user` goes for a purpose: the attribute it is sent to and the
 /// channel, or `None` when the user has no such destination.
+#[derive(Debug, Clone)]
 pub struct Destination {
     pub attribute: &'static str,
     pub channel: Channel,
@@ -275,16 +277,23 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// The user's own address of that attribute.
     pub fn of(user: &User, attribute: &str) -> Option<Self> {
+        Self::new(attribute, user.attributes.get(attribute)?)
+    }
+
+    /// An address of a contact attribute (`email`, `phone_number`); `None` for another
+    /// attribute.
+    pub fn new(attribute: &str, address: &str) -> Option<Self> {
         let (attribute, channel) = match attribute {
             "email" => ("email", Channel::Email),
             "phone_number" => ("phone_number", Channel::Sms),
             _ => return None,
         };
-        user.attributes.get(attribute).map(|address| Destination {
+        Some(Destination {
             attribute,
             channel,
-            address: address.clone(),
+            address: address.to_owned(),
         })
     }
 
@@ -295,22 +304,6 @@ impl Destination {
             "DeliveryMedium": self.channel.as_str(),
             "AttributeName": self.attribute,
         })
-    }
-}
-
-/// A fresh code for a purpose.
-pub fn new_code(
-    state: &Service,
-    purpose: CodePurpose,
-    validity: Duration,
-    now: SystemTime,
-) -> OneTimeCode {
-    OneTimeCode {
-        purpose,
-        code: OneTimeCode::generate_digits(state.random.as_ref()),
-        expires_at: now + validity,
-        failed_attempts: 0,
-        pending_value: None,
     }
 }
 
@@ -363,46 +356,6 @@ pub async fn deliver(
     })
 }
 
-/// Checks a guessed code. Wrong guesses are counted; an absent, used-up or expired code
-/// asks for a new one.
-pub async fn check_code(
-    state: &Service,
-    pool_id: &str,
-    key: &str,
-    purpose: CodePurpose,
-    guess: &str,
-) -> Result<OneTimeCode, Error> {
-    let expired = || {
-        Error::new(
-            "ExpiredCodeException",
-            "Invalid code provided, please request a code again.",
-        )
-    };
-    let Some(code) = state.store.code(pool_id, key, purpose).await? else {
-        return Err(expired());
-    };
-    if code.failed_attempts >= CODE_ATTEMPTS {
-        return Err(Error::new(
-            "TooManyFailedAttemptsException",
-            "Too many failed attempts, please request a code again.",
-        ));
-    }
-    if state.clock.now() > code.expires_at {
-        return Err(expired());
-    }
-    if !code.matches(guess) {
-        state
-            .store
-            .record_failed_code(pool_id, key, purpose)
-            .await?;
-        return Err(Error::new(
-            "CodeMismatchException",
-            "Invalid verification code provided, please try again.",
-        ));
-    }
-    Ok(code)
-}
-
 /// Maps a store conflict on aliases to `AliasExistsException` with Cognito's wording.
 pub fn alias_error(error: tessera_store::StoreError) -> Error {
     match error {
@@ -421,47 +374,50 @@ pub fn alias_error(error: tessera_store::StoreError) -> Error {
     }
 }
 
-/// Sets a user's password: the argon2id hash for the password flows and the SRP salt and
-/// verifier for USER_SRP_AUTH, both computed off the async workers. Every place that sets a
-/// password goes through here, so the two never disagree.
-pub async fn set_password(state: &Service, user: &mut User, password: &str) -> Result<(), Error> {
-    let hasher = state.hasher.clone();
-    let random = state.random.clone();
-    let pool_name = tessera_core::srp_pool_name(&user.pool_id).to_owned();
-    let username = user.username.clone();
-    let password = password.to_owned();
-    let (hash, verifier) = state
-        .hash_work(move || {
-            let hash = hasher.hash(&password, random.as_ref())?;
-            let verifier =
-                tessera_core::SrpVerifier::new(&pool_name, &username, &password, random.as_ref());
-            Ok::<_, tessera_core::CoreError>((hash, verifier))
-        })
-        .await??;
-    user.password_hash = Some(hash);
-    user.srp_verifier = Some(verifier);
-    user.password_set_at = Some(state.clock.now());
-    Ok(())
+/// A password made ready for a user: the argon2id hash for the password flows and the SRP
+/// salt and verifier for USER_SRP_AUTH, both computed off the async workers. Computed once,
+/// it can be applied to a fresh read of the user when a write is redone.
+#[derive(Clone)]
+pub struct NewPassword {
+    hash: String,
+    verifier: SrpVerifier,
+    set_at: SystemTime,
 }
 
-/// A client with `WriteAttributes` may set only those attributes (SignUp,
-/// UpdateUserAttributes).
-pub fn check_write_attributes(client: &AppClient, pairs: &[(String, String)]) -> Result<(), Error> {
-    if let Some(writable) = client
-        .settings
-        .get("WriteAttributes")
-        .and_then(Value::as_array)
-    {
-        if pairs
-            .iter()
-            .any(|(n, _)| !writable.iter().any(|w| w.as_str() == Some(n.as_str())))
-        {
-            return Err(Error::new(
-                "NotAuthorizedException",
-                "A client attempted to write unauthorized attribute",
-            ));
-        }
+impl NewPassword {
+    /// Hashes `password` for `user` (the SRP verifier depends on the pool and username).
+    pub async fn of(state: &Service, user: &User, password: &str) -> Result<Self, Error> {
+        let hasher = state.hasher.clone();
+        let random = state.random.clone();
+        let pool_name = tessera_core::srp_pool_name(&user.pool_id).to_owned();
+        let username = user.username.clone();
+        let password = password.to_owned();
+        let (hash, verifier) = state
+            .hash_work(move || {
+                let hash = hasher.hash(&password, random.as_ref())?;
+                let verifier = SrpVerifier::new(&pool_name, &username, &password, random.as_ref());
+                Ok::<_, tessera_core::CoreError>((hash, verifier))
+            })
+            .await??;
+        Ok(Self {
+            hash,
+            verifier,
+            set_at: state.clock.now(),
+        })
     }
+
+    /// Makes it the user's password.
+    pub fn apply(&self, user: &mut User) {
+        user.password_hash = Some(self.hash.clone());
+        user.srp_verifier = Some(self.verifier.clone());
+        user.password_set_at = Some(self.set_at);
+    }
+}
+
+/// Sets a user's password ([`NewPassword`]). Every place that sets a password goes through
+/// `NewPassword`, so the hash and the SRP verifier never disagree.
+pub async fn set_password(state: &Service, user: &mut User, password: &str) -> Result<(), Error> {
+    NewPassword::of(state, user, password).await?.apply(user);
     Ok(())
 }
 
@@ -472,44 +428,51 @@ pub async fn delete_attributes(
     state: &Service,
     directory: &Directory,
     key: &str,
-    mut user: User,
+    user: User,
     names: &[String],
 ) -> Result<(), Error> {
     let schema = tessera_core::AttributeSchema::from_pool_settings(&directory.pool.settings);
-    for name in names {
-        match schema.get(name) {
-            None => {
-                return Err(Error::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {}: Attribute does not exist in the schema.\n",
-                    tessera_core::excerpt(name)
-                )))
-            }
-            Some(attribute) if attribute.required || name == "sub" => {
-                return Err(Error::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {}: The attribute is required\n",
-                    tessera_core::excerpt(name)
-                )))
-            }
-            Some(_) => {}
-        }
-    }
-    for name in names {
-        user.attributes.remove(name);
-        if name == "email" || name == "phone_number" {
-            user.attributes.remove(&format!("{name}_verified"));
-        }
-    }
-    user.last_modified_at = state.clock.now();
-    let aliases = directory.aliases_of(&user);
-    state
-        .store
-        .save_user(tessera_store::UserChange {
-            user: &user,
-            key,
-            aliases: Some(&aliases),
-            put_code: None,
-            consume_codes: &[],
+    // Every name that cannot be deleted is listed, one per line, as the schema's other
+    // refusals list theirs.
+    let violations: Vec<tessera_core::SchemaViolation> = names
+        .iter()
+        .filter_map(|name| {
+            let reason = match schema.get(name) {
+                None => "Attribute does not exist in the schema.",
+                Some(attribute) if attribute.required || name == "sub" => {
+                    "The attribute is required"
+                }
+                Some(_) => return None,
+            };
+            Some(tessera_core::SchemaViolation {
+                attribute: name.clone(),
+                reason: reason.to_owned(),
+            })
         })
-        .await?;
+        .collect();
+    if !violations.is_empty() {
+        return Err(Error::invalid_parameter(
+            tessera_core::AttributeError::Schema(violations).to_string(),
+        ));
+    }
+    // A pending verification code of a deleted address goes with it.
+    let voided: Vec<CodePurpose> = names
+        .iter()
+        .filter_map(|name| code::verification_purpose(name))
+        .collect();
+    revise(state, directory, key, user, |user| {
+        for name in names {
+            user.attributes.remove(name);
+            if name == "email" || name == "phone_number" {
+                user.attributes.remove(&format!("{name}_verified"));
+            }
+        }
+        Ok(Some(Revision {
+            aliases: true,
+            consume_codes: voided.clone(),
+            ..Revision::default()
+        }))
+    })
+    .await?;
     Ok(())
 }

@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use tessera_core::message::Channel;
 use tessera_core::{
-    parse_user_filter, AttributeSchema, CodePurpose, FilterAttribute, FilterOp, PasswordPolicy,
-    User, UserStatus,
+    parse_user_filter, AttributeSchema, CodePurpose, FilterAttribute, FilterOp, OneTimeCode,
+    PasswordPolicy, User, UserStatus,
 };
 use tessera_store::{StoreError, UserChange};
 
+use crate::directory::code::{deliver_code, issue_code};
 use crate::directory::{
     alias_error, attribute_list, attribute_pairs, check_code, client_and_directory, deliver,
-    hides_users, new_code, set_password, user_client_not_found, user_type, verification_template,
-    Destination, Directory, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
+    hides_users, new_code, revise, send_code, user_client_not_found, user_type, write_attributes,
+    Destination, Directory, Moment, NewPassword, Revision, Writer, RESET_CODE_VALIDITY,
+    SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
 use crate::{Error, Service};
@@ -51,31 +53,6 @@ fn new_sub(state: &Service) -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
-}
-
-/// Validates client-given attributes and returns them as a map.
-pub fn attributes_for(
-    directory: &Directory,
-    pairs: &[(String, String)],
-    creating: bool,
-    admin: bool,
-) -> Result<BTreeMap<String, String>, Error> {
-    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
-    // Only administrators may mark contact attributes verified.
-    if !admin {
-        if let Some((name, _)) = pairs
-            .iter()
-            .find(|(n, _)| n == "email_verified" || n == "phone_number_verified")
-        {
-            return Err(Error::invalid_parameter(format!(
-                "Cannot modify the attribute {name}."
-            )));
-        }
-    }
-    schema
-        .validate(pairs, creating, admin)
-        .map_err(schema_error)?;
-    Ok(pairs.iter().cloned().collect())
 }
 
 fn looks_like_email(value: &str) -> bool {
@@ -206,8 +183,14 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     }
     let password = input.required_str("Password")?;
     let pairs = attribute_pairs(&input, "UserAttributes");
-    crate::directory::check_write_attributes(&client, &pairs)?;
-    let mut attributes = attributes_for(&directory, &pairs, true, false)?;
+    let mut attributes = write_attributes(
+        &directory.pool,
+        Writer::User(Some(&client)),
+        Moment::Creation,
+        &BTreeMap::new(),
+        &pairs,
+    )?
+    .attributes;
     let sub = new_sub(state);
     let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
     let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
@@ -237,16 +220,18 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
         srp_verifier: None,
         created_at: now,
         last_modified_at: now,
+        version: 0,
     };
-    set_password(state, &mut user, password).await?;
+    NewPassword::of(state, &user, password)
+        .await?
+        .apply(&mut user);
     let destination = confirmation_destination(&directory, &user);
     let code = destination
         .as_ref()
         .map(|_| new_code(state, CodePurpose::SignUp, SIGN_UP_CODE_VALIDITY, now));
     // The message goes out before anything is stored: a delivery failure leaves no user.
     if let (Some(destination), Some(code)) = (&destination, &code) {
-        let template = verification_template(&directory.pool, destination.channel);
-        deliver(state, &user, destination, template, &code.code, "SignUp").await?;
+        deliver_code(state, &directory.pool, &user, destination, code, "SignUp").await?;
     }
     let aliases = directory.aliases_of(&user);
     state
@@ -265,36 +250,58 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     Ok(output)
 }
 
+/// Refuses to confirm a user who is not unconfirmed.
+fn unconfirmed(user: &User) -> Result<(), Error> {
+    if user.status == UserStatus::Unconfirmed {
+        return Ok(());
+    }
+    Err(Error::new(
+        "NotAuthorizedException",
+        format!(
+            "User cannot be confirmed. Current status is {}",
+            user.status.as_str()
+        ),
+    ))
+}
+
 /// Confirms a user in one transaction: status, verified attribute, aliases, consumed code.
-/// With `force_alias`, an alias another user holds moves to this user, as Cognito's
-/// ForceAliasCreation does.
+/// With a sign-up `code` (checked by the caller), the attribute the code was sent to is
+/// verified, as long as it still holds the address the code went to. With `force_alias`,
+/// an alias another user holds moves to this user, as Cognito's ForceAliasCreation does.
 async fn confirm(
     state: &Service,
     directory: &Directory,
     key: &str,
-    mut user: User,
-    verified: Option<&str>,
+    user: User,
+    code: Option<&OneTimeCode>,
     force_alias: bool,
 ) -> Result<(), Error> {
-    user.status = UserStatus::Confirmed;
-    if let Some(attribute) = verified {
-        user.attributes
-            .insert(format!("{attribute}_verified"), "true".into());
-    }
-    user.last_modified_at = state.clock.now();
-    let aliases = directory.aliases_of(&user);
+    let verified = code.and_then(|_| confirmation_destination(directory, &user));
+    let confirmed = |user: &mut User| {
+        user.status = UserStatus::Confirmed;
+        if let Some(destination) = &verified {
+            if user.attributes.get(destination.attribute) == Some(&destination.address) {
+                user.attributes
+                    .insert(format!("{}_verified", destination.attribute), "true".into());
+            }
+        }
+    };
     if force_alias {
-        release_aliases(state, directory, key, &aliases).await?;
+        let mut preview = user.clone();
+        confirmed(&mut preview);
+        release_aliases(state, directory, key, &directory.aliases_of(&preview)).await?;
     }
-    state
-        .store
-        .save_user(UserChange {
-            aliases: Some(&aliases),
-            consume_codes: &[CodePurpose::SignUp],
-            ..change(&user, key)
-        })
-        .await
-        .map_err(alias_error)?;
+    revise(state, directory, key, user, |user| {
+        unconfirmed(user)?;
+        confirmed(user);
+        Ok(Some(Revision {
+            aliases: true,
+            consume_codes: vec![CodePurpose::SignUp],
+            uses_code: code.cloned(),
+            ..Revision::default()
+        }))
+    })
+    .await?;
     Ok(())
 }
 
@@ -305,27 +312,38 @@ async fn release_aliases(
     key: &str,
     aliases: &[(String, String)],
 ) -> Result<(), Error> {
-    for (kind, value_key) in aliases {
-        if let Some((other_key, mut other)) = state
+    for alias in aliases {
+        let (kind, value_key) = alias;
+        let Some((other_key, other)) = state
             .store
             .user_by_alias(&directory.pool.id, kind, value_key)
             .await?
-        {
-            if other_key == key {
-                continue;
+        else {
+            continue;
+        };
+        if other_key == key {
+            continue;
+        }
+        let released = revise(state, directory, &other_key, other, |other| {
+            // Redone on a fresh read, the other user may have given the alias up already.
+            if !directory.aliases_of(other).contains(alias) {
+                return Ok(None);
             }
             other
                 .attributes
                 .insert(format!("{kind}_verified"), "false".into());
-            other.last_modified_at = state.clock.now();
-            let remaining = directory.aliases_of(&other);
-            state
-                .store
-                .save_user(UserChange {
-                    aliases: Some(&remaining),
-                    ..change(&other, &other_key)
-                })
-                .await?;
+            Ok(Some(Revision {
+                aliases: true,
+                ..Revision::default()
+            }))
+        })
+        .await;
+        match released {
+            // Deleted meanwhile: the alias is free.
+            Err(error) if error.kind == "UserNotFoundException" => {}
+            other => {
+                other?;
+            }
         }
     }
     Ok(())
@@ -345,23 +363,14 @@ pub async fn confirm_sign_up(state: &Service, input: Input) -> Result<Value, Err
             user_client_not_found()
         });
     };
-    if user.status != UserStatus::Unconfirmed {
-        return Err(Error::new(
-            "NotAuthorizedException",
-            format!(
-                "User cannot be confirmed. Current status is {}",
-                user.status.as_str()
-            ),
-        ));
-    }
-    check_code(state, &directory.pool.id, &key, CodePurpose::SignUp, guess).await?;
-    let verified = confirmation_destination(&directory, &user).map(|d| d.attribute);
+    unconfirmed(&user)?;
+    let code = check_code(state, &directory.pool.id, &key, CodePurpose::SignUp, guess).await?;
     confirm(
         state,
         &directory,
         &key,
         user,
-        verified,
+        Some(&code),
         input.bool("ForceAliasCreation").unwrap_or(false),
     )
     .await?;
@@ -413,39 +422,25 @@ pub async fn resend_confirmation_code(state: &Service, input: Input) -> Result<V
         SIGN_UP_CODE_VALIDITY,
         state.clock.now(),
     );
-    deliver(
+    send_code(
         state,
+        &directory,
+        &key,
         &user,
         &destination,
-        verification_template(&directory.pool, destination.channel),
-        &code.code,
+        &code,
         "ResendCode",
     )
     .await?;
-    state
-        .store
-        .save_user(UserChange {
-            put_code: Some(&code),
-            ..change(&user, &key)
-        })
-        .await?;
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))
 }
 
 pub async fn admin_confirm_sign_up(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
-    if user.status != UserStatus::Unconfirmed {
-        return Err(Error::new(
-            "NotAuthorizedException",
-            format!(
-                "User cannot be confirmed. Current status is {}",
-                user.status.as_str()
-            ),
-        ));
-    }
+    unconfirmed(&user)?;
     confirm(state, &directory, &key, user, None, false).await?;
     Ok(json!({}))
 }
@@ -474,7 +469,7 @@ fn invitation_template(directory: &Directory, channel: Channel) -> (Option<Strin
 }
 
 pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let given = input.required_str("Username")?;
     let action = input.str("MessageAction");
     let policy = PasswordPolicy::from_pool_settings(&directory.pool.settings);
@@ -491,23 +486,20 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
     };
     let now = state.clock.now();
 
-    let (key, user, created) = if action == Some("RESEND") {
-        let (key, mut user) = directory.get(state, given).await?;
-        if user.status != UserStatus::ForceChangePassword {
-            return Err(Error::new(
-                "UnsupportedUserStateException",
-                format!(
-                    "Resend not possible. {} status is not FORCE_CHANGE_PASSWORD",
-                    user.username
-                ),
-            ));
-        }
-        set_password(state, &mut user, &temporary).await?;
-        user.last_modified_at = now;
+    let (key, mut user, created) = if action == Some("RESEND") {
+        let (key, user) = directory.get(state, given).await?;
+        awaits_first_password(&user)?;
         (key, user, false)
     } else {
         let pairs = attribute_pairs(&input, "UserAttributes");
-        let mut attributes = attributes_for(&directory, &pairs, true, true)?;
+        let mut attributes = write_attributes(
+            &directory.pool,
+            Writer::Administrator,
+            Moment::Creation,
+            &BTreeMap::new(),
+            &pairs,
+        )?
+        .attributes;
         let sub = new_sub(state);
         let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
         let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
@@ -521,7 +513,7 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
         if directory.find(state, given).await?.is_some() {
             return Err(username_taken(&directory, true));
         }
-        let mut user = User {
+        let user = User {
             pool_id: directory.pool.id.clone(),
             username: username.clone(),
             sub,
@@ -533,10 +525,12 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
             srp_verifier: None,
             created_at: now,
             last_modified_at: now,
+            version: 0,
         };
-        set_password(state, &mut user, &temporary).await?;
         (directory.key(&username), user, true)
     };
+    let password = NewPassword::of(state, &user, &temporary).await?;
+    password.apply(&mut user);
 
     let mut destinations = Vec::new();
     if action != Some("SUPPRESS") {
@@ -606,13 +600,33 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
             .await
             .map_err(|e| insert_error(&directory, true, e))?;
     } else {
-        state.store.save_user(change(&user, &key)).await?;
+        user = revise(state, &directory, &key, user, |user| {
+            awaits_first_password(user)?;
+            password.apply(user);
+            Ok(Some(Revision::default()))
+        })
+        .await?;
     }
     Ok(json!({ "User": user_type(&user, None) }))
 }
 
+/// An invitation is sent again only to a user who has not yet replaced the temporary
+/// password.
+fn awaits_first_password(user: &User) -> Result<(), Error> {
+    if user.status == UserStatus::ForceChangePassword {
+        return Ok(());
+    }
+    Err(Error::new(
+        "UnsupportedUserStateException",
+        format!(
+            "Resend not possible. {} status is not FORCE_CHANGE_PASSWORD",
+            user.username
+        ),
+    ))
+}
+
 pub async fn admin_get_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (_, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -627,7 +641,7 @@ pub async fn admin_get_user(state: &Service, input: Input) -> Result<Value, Erro
 }
 
 pub async fn admin_delete_user(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, _) = directory
         .get(state, input.required_str("Username")?)
         .await?;
@@ -638,15 +652,18 @@ pub async fn admin_delete_user(state: &Service, input: Input) -> Result<Value, E
 }
 
 async fn set_enabled(state: &Service, input: Input, enabled: bool) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
-    let (key, mut user) = directory
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
+    let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
-    if user.enabled != enabled {
+    revise(state, &directory, &key, user, |user| {
+        if user.enabled == enabled {
+            return Ok(None);
+        }
         user.enabled = enabled;
-        user.last_modified_at = state.clock.now();
-        state.store.save_user(change(&user, &key)).await?;
-    }
+        Ok(Some(Revision::default()))
+    })
+    .await?;
     // AdminDisableUser "deactivates a user and revokes all access tokens for the user".
     if !enabled {
         state
@@ -666,7 +683,7 @@ pub async fn admin_enable_user(state: &Service, input: Input) -> Result<Value, E
 }
 
 pub async fn list_users(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let filter = parse_user_filter(input.str("Filter").unwrap_or(""))
         .map_err(|e| Error::invalid_parameter(e.to_string()))?;
     let only: Option<Vec<String>> =
@@ -744,8 +761,8 @@ pub async fn list_users(state: &Service, input: Input) -> Result<Value, Error> {
 }
 
 pub async fn admin_set_user_password(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
-    let (key, mut user) = directory
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
+    let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
     let password = input.required_str("Password")?;
@@ -754,21 +771,21 @@ pub async fn admin_set_user_password(state: &Service, input: Input) -> Result<Va
         password,
         "Password did not conform with password policy",
     )?;
-    let now = state.clock.now();
-    set_password(state, &mut user, password).await?;
-    user.last_modified_at = now;
-    user.status = if input.bool("Permanent").unwrap_or(false) {
+    let password = NewPassword::of(state, &user, password).await?;
+    let status = if input.bool("Permanent").unwrap_or(false) {
         UserStatus::Confirmed
     } else {
         UserStatus::ForceChangePassword
     };
-    state
-        .store
-        .save_user(UserChange {
-            consume_codes: &[CodePurpose::ForgotPassword],
-            ..change(&user, &key)
-        })
-        .await?;
+    revise(state, &directory, &key, user, |user| {
+        password.apply(user);
+        user.status = status;
+        Ok(Some(Revision {
+            consume_codes: vec![CodePurpose::ForgotPassword],
+            ..Revision::default()
+        }))
+    })
+    .await?;
     Ok(json!({}))
 }
 
@@ -821,40 +838,45 @@ fn recovery_destination(directory: &Directory, user: &User) -> Result<Destinatio
     ))
 }
 
-/// Issues and sends a password-reset code; the caller stores the user with it.
-async fn send_reset_code(
-    state: &Service,
-    directory: &Directory,
-    user: &User,
-    purpose: &str,
-) -> Result<(Destination, tessera_core::OneTimeCode), Error> {
-    let destination = recovery_destination(directory, user)?;
-    let code = new_code(
+fn reset_code(state: &Service) -> OneTimeCode {
+    new_code(
         state,
         CodePurpose::ForgotPassword,
         RESET_CODE_VALIDITY,
         state.clock.now(),
-    );
-    let template = verification_template(&directory.pool, destination.channel);
-    deliver(state, user, &destination, template, &code.code, purpose).await?;
-    Ok((destination, code))
+    )
+}
+
+fn disabled() -> Error {
+    Error::new("NotAuthorizedException", "User is disabled.")
 }
 
 pub async fn admin_reset_user_password(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
-    let (key, mut user) = directory
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
+    let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
-    let (_, code) = send_reset_code(state, &directory, &user, "AdminResetUserPassword").await?;
-    user.status = UserStatus::ResetRequired;
-    user.last_modified_at = state.clock.now();
-    state
-        .store
-        .save_user(UserChange {
-            put_code: Some(&code),
-            ..change(&user, &key)
-        })
-        .await?;
+    let destination = recovery_destination(&directory, &user)?;
+    let code = reset_code(state);
+    issue_code(
+        state,
+        &directory,
+        &key,
+        &user,
+        &destination,
+        &code,
+        "AdminResetUserPassword",
+    )
+    .await?;
+    // The code is stored with the status it goes with, in one write.
+    revise(state, &directory, &key, user, |user| {
+        user.status = UserStatus::ResetRequired;
+        Ok(Some(Revision {
+            put_code: Some(code.clone()),
+            ..Revision::default()
+        }))
+    })
+    .await?;
     Ok(json!({}))
 }
 
@@ -869,7 +891,7 @@ pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Err
         };
     };
     if !user.enabled {
-        return Err(Error::new("NotAuthorizedException", "User is disabled."));
+        return Err(disabled());
     }
     if user.status == UserStatus::ForceChangePassword {
         return Err(Error::new(
@@ -877,14 +899,18 @@ pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Err
             "User password cannot be reset in the current state.",
         ));
     }
-    let (destination, code) = send_reset_code(state, &directory, &user, "ForgotPassword").await?;
-    state
-        .store
-        .save_user(UserChange {
-            put_code: Some(&code),
-            ..change(&user, &key)
-        })
-        .await?;
+    let destination = recovery_destination(&directory, &user)?;
+    let code = reset_code(state);
+    send_code(
+        state,
+        &directory,
+        &key,
+        &user,
+        &destination,
+        &code,
+        "ForgotPassword",
+    )
+    .await?;
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))
 }
 
@@ -893,7 +919,7 @@ pub async fn confirm_forgot_password(state: &Service, input: Input) -> Result<Va
     let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
     let guess = input.required_str("ConfirmationCode")?;
     let password = input.required_str("Password")?;
-    let Some((key, mut user)) = directory.find(state, given).await? else {
+    let Some((key, user)) = directory.find(state, given).await? else {
         return Err(if hides_users(&client) {
             Error::new(
                 "CodeMismatchException",
@@ -903,126 +929,87 @@ pub async fn confirm_forgot_password(state: &Service, input: Input) -> Result<Va
             user_client_not_found()
         });
     };
+    reset_password(state, &directory, &key, user, guess, password).await?;
+    Ok(json!({}))
+}
+
+/// Sets a new password with a password-reset code (ConfirmForgotPassword), for `user` as
+/// read under `key`. Redone on a fresh read when another write lands meanwhile: a user
+/// disabled since is refused, and the code must still be the one that was checked.
+pub async fn reset_password(
+    state: &Service,
+    directory: &Directory,
+    key: &str,
+    user: User,
+    guess: &str,
+    password: &str,
+) -> Result<(), Error> {
     if !user.enabled {
-        return Err(Error::new("NotAuthorizedException", "User is disabled."));
+        return Err(disabled());
     }
-    check_code(
+    let code = check_code(
         state,
         &directory.pool.id,
-        &key,
+        key,
         CodePurpose::ForgotPassword,
         guess,
     )
     .await?;
-    check_policy(&directory, password, "Password does not conform to policy")?;
-    let now = state.clock.now();
-    set_password(state, &mut user, password).await?;
-    user.last_modified_at = now;
-    // The code reached a verified destination, which is what confirmation proves.
-    user.status = UserStatus::Confirmed;
-    state
-        .store
-        .save_user(UserChange {
-            consume_codes: &[CodePurpose::ForgotPassword],
-            ..change(&user, &key)
-        })
-        .await?;
-    Ok(json!({}))
+    check_policy(directory, password, "Password does not conform to policy")?;
+    let password = NewPassword::of(state, &user, password).await?;
+    revise(state, directory, key, user, |user| {
+        if !user.enabled {
+            return Err(disabled());
+        }
+        password.apply(user);
+        // The code reached a verified destination, which is what confirmation proves.
+        user.status = UserStatus::Confirmed;
+        Ok(Some(Revision {
+            consume_codes: vec![CodePurpose::ForgotPassword],
+            uses_code: Some(code.clone()),
+            ..Revision::default()
+        }))
+    })
+    .await?;
+    Ok(())
 }
 
 pub async fn admin_update_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
-    let (key, mut user) = directory
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
+    let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
     let pairs = attribute_pairs(&input, "UserAttributes");
-    attributes_for(&directory, &pairs, false, true)?;
-    let given: BTreeMap<&str, &str> = pairs
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    for (name, value) in &pairs {
-        let changed = user.attributes.get(name) != Some(value);
-        user.attributes.insert(name.clone(), value.clone());
-        // A changed e-mail or phone number must be verified again unless the administrator
-        // states otherwise in the same request.
-        if changed && (name == "email" || name == "phone_number") {
-            let flag = format!("{name}_verified");
-            if !given.contains_key(flag.as_str()) {
-                user.attributes.insert(flag, "false".into());
-            }
-        }
-    }
-    user.last_modified_at = state.clock.now();
-    let aliases = directory.aliases_of(&user);
-    state
-        .store
-        .save_user(UserChange {
-            aliases: Some(&aliases),
-            ..change(&user, &key)
-        })
-        .await
-        .map_err(alias_error)?;
+    revise(state, &directory, &key, user, |user| {
+        let write = write_attributes(
+            &directory.pool,
+            Writer::Administrator,
+            Moment::Update,
+            &user.attributes,
+            &pairs,
+        )?;
+        user.attributes = write.attributes;
+        Ok(Some(Revision {
+            aliases: true,
+            // A code sent to an address the user no longer has must not verify the new one.
+            consume_codes: write
+                .changed_contacts
+                .iter()
+                .filter_map(|contact| crate::directory::code::verification_purpose(contact))
+                .collect(),
+            ..Revision::default()
+        }))
+    })
+    .await?;
     Ok(json!({}))
 }
 
 pub async fn admin_delete_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {
-    let directory = Directory::load(state, input.required_str("UserPoolId")?).await?;
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
     let names = input.strings("UserAttributeNames");
     crate::directory::delete_attributes(state, &directory, &key, user, &names).await?;
-    Ok(json!({}))
-}
-
-pub async fn add_custom_attributes(state: &Service, input: Input) -> Result<Value, Error> {
-    let pool = crate::pool::user_pool::load(state, input.required_str("UserPoolId")?).await?;
-    let mut pool = std::sync::Arc::unwrap_or_clone(pool);
-    let requested: Vec<Value> = input
-        .get("CustomAttributes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut schema: Vec<Value> = pool
-        .settings
-        .get("SchemaAttributes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for attribute in &requested {
-        let name = attribute.get("Name").and_then(Value::as_str).unwrap_or("");
-        let bare = name.strip_prefix("custom:").unwrap_or(name);
-        if schema.iter().any(|s| {
-            let existing = s["Name"].as_str().unwrap_or("");
-            existing == format!("custom:{bare}") || existing == format!("dev:custom:{bare}")
-        }) {
-            return Err(Error::invalid_parameter(format!(
-                "Existing attribute already has name custom:{}.",
-                tessera_core::excerpt(bare)
-            )));
-        }
-        let mut added = crate::pool::user_pool::schema_attributes(std::slice::from_ref(attribute))?;
-        // schema_attributes returns the standard attributes first; the last entry is ours,
-        // unless the name was a standard attribute, which AddCustomAttributes refuses.
-        let custom = added
-            .pop()
-            .filter(|a| a["Name"].as_str().is_some_and(|n| n.contains("custom:")));
-        match custom {
-            Some(custom) => schema.push(custom),
-            None => {
-                return Err(Error::invalid_parameter(format!(
-                    "{} is a standard attribute; only custom attributes can be added.",
-                    tessera_core::excerpt(name)
-                )))
-            }
-        }
-    }
-    pool.settings
-        .insert("SchemaAttributes".into(), Value::Array(schema));
-    pool.last_modified_at = state.clock.now();
-    if !state.store.update_user_pool(&pool).await? {
-        return Err(Error::pool_not_found(&pool.id));
-    }
     Ok(json!({}))
 }

@@ -8,13 +8,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tessera_core::{AttributeSchema, PasswordPolicy, User, UserStatus};
-use tessera_store::UserChange;
 
 use super::machine::Context;
 use super::refused;
 use super::session::{self, Attempt};
 use super::tokens::opaque;
-use crate::directory::{alias_error, check_write_attributes, set_password};
+use crate::directory::{revise, write_attributes, Moment, Revision, Writer};
 use crate::{Error, Service};
 
 /// A challenge's `ChallengeName`.
@@ -168,7 +167,7 @@ pub async fn answer_new_password(
     service: &Service,
     context: &Context<'_>,
     key: &str,
-    mut user: User,
+    user: User,
     answer: &NewPassword<'_>,
 ) -> Result<User, Error> {
     let directory = context.directory;
@@ -179,18 +178,15 @@ pub async fn answer_new_password(
     {
         return Err(refused("Cannot modify an already provided email"));
     }
-    check_write_attributes(context.client, &answer.attributes)?;
-    crate::directory::user::attributes_for(directory, &answer.attributes, false, false)?;
-    for (name, value) in &answer.attributes {
-        let changed = user.attributes.get(name) != Some(value);
-        user.attributes.insert(name.clone(), value.clone());
-        if changed && (name == "email" || name == "phone_number") {
-            user.attributes
-                .insert(format!("{name}_verified"), "false".into());
-        }
-    }
+    let write = write_attributes(
+        &directory.pool,
+        Writer::User(Some(context.client)),
+        Moment::Update,
+        &user.attributes,
+        &answer.attributes,
+    )?;
     let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
-    let present: Vec<&str> = user.attributes.keys().map(String::as_str).collect();
+    let present: Vec<&str> = write.attributes.keys().map(String::as_str).collect();
     let missing = schema.missing_required(&present);
     if !missing.is_empty() {
         return Err(Error::invalid_parameter(
@@ -205,20 +201,34 @@ pub async fn answer_new_password(
                 format!("Password does not conform to policy: {}", v.reason()),
             )
         })?;
-    set_password(service, &mut user, answer.password).await?;
-    user.status = UserStatus::Confirmed;
-    user.last_modified_at = service.clock.now();
-    let aliases = directory.aliases_of(&user);
-    service
-        .store
-        .save_user(UserChange {
-            user: &user,
-            key,
-            aliases: Some(&aliases),
-            put_code: None,
-            consume_codes: &[],
-        })
-        .await
-        .map_err(alias_error)?;
+    let password = crate::directory::NewPassword::of(service, &user, answer.password).await?;
+    let checked = user.password_hash.clone();
+    let requested = &answer.attributes;
+    // Redone on a fresher read when another write landed meanwhile: the attribute rules run
+    // again on the user as it now is, and a user disabled, or given another password, since
+    // the session began no longer owes this challenge.
+    let user = revise(service, directory, key, user, |user| {
+        if !user.enabled {
+            return Err(refused("User is disabled."));
+        }
+        if user.status != UserStatus::ForceChangePassword || user.password_hash != checked {
+            return Err(refused("Invalid session for the user."));
+        }
+        let write = write_attributes(
+            &directory.pool,
+            Writer::User(Some(context.client)),
+            Moment::Update,
+            &user.attributes,
+            requested,
+        )?;
+        user.attributes = write.attributes;
+        password.apply(user);
+        user.status = UserStatus::Confirmed;
+        Ok(Some(Revision {
+            aliases: true,
+            ..Revision::default()
+        }))
+    })
+    .await?;
     Ok(user)
 }
