@@ -384,9 +384,19 @@ def test_issue_11_delete_attributes_names_every_refused_attribute(auth_app):
         auth_app.idp.admin_delete_user_attributes,
         UserPoolId=auth_app.pool_id,
         Username=user,
-        UserAttributeNames=["shoe_size", "name", "custom:hat"],
+        UserAttributeNames=["shoe_size", "email", "custom:hat"],
         message=(
-            "Attributes did not conform to the schema: shoe_size: Attribute does not exist in the schema.\n"
-            "custom:hat: Attribute does not exist in the schema.\n"
+            "Invalid user attributes: user.shoe_size: Attribute does not exist in the schema.\n"
+            "user.custom:hat: Attribute does not exist in the schema.\n"
         ),
     )
+    # A required attribute cannot be deleted; nothing was deleted by either refusal.
+    expect_error(
+        "InvalidParameterException",
+        auth_app.idp.admin_delete_user_attributes,
+        UserPoolId=auth_app.pool_id,
+        Username=user,
+        UserAttributeNames=["name", "sub"],
+        message="Attributes did not conform to the schema: sub: The attribute is required\n",
+    )
+    assert "email" in auth_app.attrs(user)

@@ -69,6 +69,16 @@ pub struct Service {
 }
 
 impl Service {
+    /// A random (version 4) UUID from the service's randomness: a user's `sub`, a sign-in
+    /// session's `origin_jti`.
+    pub fn random_uuid(&self) -> String {
+        let mut bytes = [0u8; 16];
+        self.random.fill(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
     /// The service over `store`, with time and randomness supplied by the caller.
     pub fn new(
         store: Store,

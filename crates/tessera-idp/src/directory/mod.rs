@@ -432,27 +432,37 @@ pub async fn delete_attributes(
     names: &[String],
 ) -> Result<(), Error> {
     let schema = tessera_core::AttributeSchema::from_pool_settings(&directory.pool.settings);
-    // Every name that cannot be deleted is listed, one per line, as the schema's other
-    // refusals list theirs.
-    let violations: Vec<tessera_core::SchemaViolation> = names
+    // Every unknown name is listed, one per line, in the wording the issue asks for and moto
+    // uses ("Invalid user attributes: user.<name>: …"; Cognito's own answer to a deletion was
+    // not found, though its SAML and immutable-attribute answers share the prefix). Then the
+    // required ones, in the schema's wording.
+    let unknown: Vec<String> = names
         .iter()
-        .filter_map(|name| {
-            let reason = match schema.get(name) {
-                None => "Attribute does not exist in the schema.",
-                Some(attribute) if attribute.required || name == "sub" => {
-                    "The attribute is required"
-                }
-                Some(_) => return None,
-            };
-            Some(tessera_core::SchemaViolation {
-                attribute: name.clone(),
-                reason: reason.to_owned(),
-            })
+        .filter(|name| schema.get(name).is_none())
+        .take(tessera_proto::validate::MAX_LISTED_VIOLATIONS)
+        .map(|name| {
+            format!(
+                "user.{}: Attribute does not exist in the schema.\n",
+                tessera_core::excerpt(name)
+            )
         })
         .collect();
-    if !violations.is_empty() {
+    if !unknown.is_empty() {
+        return Err(Error::invalid_parameter(format!(
+            "Invalid user attributes: {}",
+            unknown.concat()
+        )));
+    }
+    let required: Vec<String> = names
+        .iter()
+        .filter(|name| {
+            *name == "sub" || schema.get(name).is_some_and(|attribute| attribute.required)
+        })
+        .cloned()
+        .collect();
+    if !required.is_empty() {
         return Err(Error::invalid_parameter(
-            tessera_core::AttributeError::Schema(violations).to_string(),
+            tessera_core::AttributeError::required(required).to_string(),
         ));
     }
     // A pending verification code of a deleted address goes with it.

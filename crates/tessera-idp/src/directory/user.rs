@@ -47,14 +47,6 @@ fn schema_error(error: tessera_core::AttributeError) -> Error {
     Error::invalid_parameter(error.to_string())
 }
 
-fn new_sub(state: &Service) -> String {
-    let mut bytes = [0u8; 16];
-    state.random.fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
-
 fn looks_like_email(value: &str) -> bool {
     let mut parts = value.split('@');
     matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.'))
@@ -191,7 +183,7 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
         &pairs,
     )?
     .attributes;
-    let sub = new_sub(state);
+    let sub = state.random_uuid();
     let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
     let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
     let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
@@ -500,7 +492,7 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
             &pairs,
         )?
         .attributes;
-        let sub = new_sub(state);
+        let sub = state.random_uuid();
         let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
         let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
         let present: Vec<&str> = attributes.keys().map(String::as_str).collect();

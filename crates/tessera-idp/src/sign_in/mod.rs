@@ -25,8 +25,7 @@ pub use refresh::{
     revoke_session_of, revoke_token, secret_matches, Credential, INVALID_SCOPE,
 };
 pub use tokens::{
-    issue_tokens_for, opaque, read_attributes, sha256_hex, uuid, validity, Issue, Issued,
-    NewRefresh,
+    issue_tokens_for, opaque, read_attributes, sha256_hex, validity, Issue, Issued, NewRefresh,
 };
 
 fn refused(message: impl Into<String>) -> Error {
@@ -221,7 +220,7 @@ async fn render(
         Outcome::SignedIn(signed_in) => {
             let issue = Issue {
                 auth_time: signed_in.auth_time,
-                origin_jti: uuid(service),
+                origin_jti: service.random_uuid(),
                 refresh: NewRefresh::Fresh,
                 event_id,
                 scope: None,

@@ -27,14 +27,6 @@ pub fn opaque(state: &Service, bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-pub fn uuid(state: &Service) -> String {
-    let mut bytes = [0u8; 16];
-    state.random.fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
-
 /// A token validity from the client's settings.
 pub fn validity(
     client: &AppClient,

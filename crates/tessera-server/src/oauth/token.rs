@@ -288,7 +288,7 @@ async fn authorization_code(
     if scope.is_empty() {
         return burn("No scope of the authorization request is allowed any more.").await;
     }
-    let origin_jti = tessera_idp::sign_in::uuid(state);
+    let origin_jti = state.random_uuid();
     let issue = Issue {
         auth_time: record.auth_time,
         origin_jti,
