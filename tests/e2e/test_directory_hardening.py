@@ -400,3 +400,17 @@ def test_issue_11_delete_attributes_names_every_refused_attribute(auth_app):
         message="Attributes did not conform to the schema: sub: The attribute is required\n",
     )
     assert "email" in auth_app.attrs(user)
+
+
+def test_issue_11_taken_phone_number_is_worded_as_cognito_words_it(make_auth_app):
+    app = make_auth_app(UsernameAttributes=["phone_number"])
+    phone = "+15555550123"
+    app.public.sign_up(ClientId=app.client_id, Username=phone, Password=PASSWORD)
+    expect_error(
+        "UsernameExistsException",
+        app.public.sign_up,
+        ClientId=app.client_id,
+        Username=phone,
+        Password=PASSWORD,
+        message="An account with the given phone_number already exists.",
+    )
