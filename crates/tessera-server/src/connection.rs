@@ -92,7 +92,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
-    let shed_idle = Arc::new(Notify::new());
+    let shedding = Arc::new(Shedding::default());
     let (stopping_tx, stopping) = watch::channel(false);
     let mut http = http1::Builder::new();
     // serve_connection enforces the header and idle deadlines itself (see the module comment).
@@ -130,7 +130,7 @@ pub async fn serve(
                     );
                     last_full_warning = Some(Instant::now());
                 }
-                shed_idle.notify_one();
+                shedding.ask();
                 tokio::select! {
                     () = &mut shutdown => break,
                     slot = slots.clone().acquire_owned() => match slot {
@@ -146,7 +146,7 @@ pub async fn serve(
             app.clone(),
             http.clone(),
             limits,
-            shed_idle.clone(),
+            shedding.clone(),
             stopping.clone(),
         ));
     }
@@ -175,13 +175,16 @@ async fn serve_connection(
     app: Router,
     http: Arc<http1::Builder>,
     limits: ConnectionLimits,
-    shed_idle: Arc<Notify>,
+    shedding: Arc<Shedding>,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let activity = Arc::new(ConnectionWatch::new(Instant::now()));
+    let activity = Arc::new(ConnectionWatch::new(Instant::now(), shedding.clone()));
     let io = TokioIo::new(WatchedStream {
         inner: stream,
         watch: activity.clone(),
+        limits,
+        timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+        armed: None,
     });
     let service = WatchedService {
         app,
@@ -192,17 +195,19 @@ async fn serve_connection(
     // by a waiting connection), so that neither is asked again.
     let mut closing = false;
     loop {
-        let phase = activity.phase();
-        let deadline = phase.deadline(&limits);
+        // This task wakes when the connection ends, when the server stops, and when a
+        // waiting connection asks for an idle one to close: then, or when this connection
+        // becomes idle while that request is open, it checks whether it is idle. The
+        // deadlines are kept by the stream. So a request costs this task no wake-up.
         let changed = activity.changed.notified();
-        let is_idle = matches!(
-            phase,
-            Phase::AwaitingHead {
-                kept_alive: true,
-                first_byte: None,
-                ..
-            }
-        );
+        // Registered before the look, so that a request made after it still wakes the task.
+        let mut shed = std::pin::pin!(shedding.asked.notified());
+        shed.as_mut().enable();
+        if !closing && activity.is_idle() && shedding.take() {
+            // hyper closes a connection between requests at once.
+            closing = true;
+            connection.as_mut().graceful_shutdown();
+        }
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(error) = result {
@@ -211,21 +216,7 @@ async fn serve_connection(
                 return;
             }
             () = changed => {}
-            () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                if activity.phase().deadline(&limits).is_some_and(|at| at <= Instant::now()) {
-                    // Nothing is being answered (the phase is waiting for a head), so nothing
-                    // is lost by dropping the connection; hyper's graceful close would wait for
-                    // the head that is not coming.
-                    tracing::debug!(?phase, "closing a connection that sent no request head in time");
-                    return;
-                }
-            }
-            () = shed_idle.notified(), if is_idle && !closing => {
-                // hyper closes a connection between requests at once, and otherwise after the
-                // request that has just begun; either way a slot frees soon.
-                closing = true;
-                connection.as_mut().graceful_shutdown();
-            }
+            () = &mut shed, if !closing => {}
             _ = stopping.wait_for(|stopping| *stopping), if !closing => {
                 closing = true;
                 if matches!(activity.phase(), Phase::AwaitingHead { kept_alive: false, .. }) {
@@ -282,11 +273,38 @@ impl Phase {
 struct ConnectionWatch {
     phase: Mutex<Phase>,
     changed: Notify,
+    shedding: Arc<Shedding>,
+}
+
+/// A waiting connection's request that one idle connection close (see [`serve`]).
+#[derive(Debug, Default)]
+struct Shedding {
+    /// Set while the request is open; the idle connection that clears it closes.
+    open: std::sync::atomic::AtomicBool,
+    /// Wakes every serving task to look.
+    asked: Notify,
+}
+
+impl Shedding {
+    fn ask(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.asked.notify_waiters();
+    }
+
+    fn is_open(&self) -> bool {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Takes the open request, if there is one: true for one caller only.
+    fn take(&self) -> bool {
+        self.open.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl ConnectionWatch {
-    fn new(accepted: Instant) -> Self {
+    fn new(accepted: Instant, shedding: Arc<Shedding>) -> Self {
         Self {
+            shedding,
             phase: Mutex::new(Phase::AwaitingHead {
                 since: accepted,
                 first_byte: None,
@@ -296,6 +314,17 @@ impl ConnectionWatch {
         }
     }
 
+    fn is_idle(&self) -> bool {
+        matches!(
+            self.phase(),
+            Phase::AwaitingHead {
+                kept_alive: true,
+                first_byte: None,
+                ..
+            }
+        )
+    }
+
     fn phase(&self) -> Phase {
         *self
             .phase
@@ -303,36 +332,29 @@ impl ConnectionWatch {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn update(&self, change: impl FnOnce(&mut Phase) -> bool) {
-        let changed = change(
+    fn update(&self, change: impl FnOnce(&mut Phase)) {
+        change(
             &mut self
                 .phase
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner()),
         );
-        if changed {
-            self.changed.notify_one();
-        }
     }
 
     fn bytes_received(&self) {
-        self.update(|phase| match phase {
-            Phase::AwaitingHead {
+        self.update(|phase| {
+            if let Phase::AwaitingHead {
                 first_byte: first_byte @ None,
                 ..
-            } => {
+            } = phase
+            {
                 *first_byte = Some(Instant::now());
-                true
             }
-            _ => false,
         });
     }
 
     fn request_began(self: &Arc<Self>) -> Answering {
-        self.update(|phase| {
-            *phase = Phase::Answering;
-            true
-        });
+        self.update(|phase| *phase = Phase::Answering);
         Answering(self.clone())
     }
 }
@@ -351,15 +373,26 @@ impl Drop for Answering {
                 first_byte: None,
                 kept_alive: true,
             };
-            true
         });
+        // An idle connection is wanted: the serving task looks (see `serve_connection`).
+        if self.0.shedding.is_open() {
+            self.0.changed.notify_one();
+        }
     }
 }
 
-/// The connection's socket, reporting every read that brings bytes.
+/// The connection's socket, reporting every read that brings bytes and keeping the
+/// connection's deadline: hyper reads whenever it waits for a request head, so a read that
+/// finds nothing arms a timer for the phase's deadline (moved only when the deadline moves),
+/// and a read after it has passed fails with `TimedOut`, which ends the connection. Nothing
+/// is lost by that, since nothing is being answered while a head is awaited.
 struct WatchedStream {
     inner: TcpStream,
     watch: Arc<ConnectionWatch>,
+    limits: ConnectionLimits,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    /// The deadline `timer` is set to.
+    armed: Option<Instant>,
 }
 
 impl AsyncRead for WatchedStream {
@@ -372,6 +405,42 @@ impl AsyncRead for WatchedStream {
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.watch.bytes_received();
+        }
+        if result.is_ready() {
+            return result;
+        }
+        let this = &mut *self;
+        let now = Instant::now();
+        // While a request is answered there is no deadline, but hyper may have made this read
+        // before the response's end makes the connection idle, and may make no other until
+        // the client sends something: so the timer is kept armed, a keep-alive timeout ahead,
+        // and when it fires the read is woken to look at the phase again.
+        let (target, enforced) = match this.watch.phase().deadline(&this.limits) {
+            Some(deadline) => (deadline, true),
+            None => (
+                this.armed
+                    .filter(|armed| *armed > now)
+                    .unwrap_or(now + this.limits.keep_alive_timeout),
+                false,
+            ),
+        };
+        if this.armed != Some(target) {
+            this.timer.as_mut().reset(target);
+            this.armed = Some(target);
+        }
+        if this.timer.as_mut().poll(cx).is_ready() {
+            if enforced {
+                tracing::debug!("closing a connection that sent no request head in time");
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no request head in time",
+                )));
+            }
+            // Still answering: look again a keep-alive timeout later.
+            let later = now + this.limits.keep_alive_timeout;
+            this.timer.as_mut().reset(later);
+            this.armed = Some(later);
+            let _ = this.timer.as_mut().poll(cx);
         }
         result
     }

@@ -121,7 +121,7 @@ impl Store {
         .bind(now_ms)
         .bind(expired_before)
         .bind(i64::from(limit.cap))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.transient)
         .await?;
         Ok(row.is_some())
     }
@@ -143,7 +143,7 @@ impl Store {
         .bind(key)
         .bind(purpose.as_str())
         .bind(action.as_str())
-        .execute(&self.pool)
+        .execute(&self.transient)
         .await?;
         Ok(())
     }

@@ -39,6 +39,11 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// Connections for the state that lives only across one sign-in: challenge sessions and
+    /// the counters of attempts (sign-in failures, code guesses and sends). On SQLite their
+    /// commits do not wait for an fsync (`synchronous=NORMAL`; see [`Store::connect`]); on
+    /// PostgreSQL this is `pool`.
+    pub(crate) transient: AnyPool,
     backend: Backend,
     master_key: Arc<MasterKey>,
     random: Arc<dyn Random>,
@@ -124,8 +129,38 @@ impl Store {
             // once apply each migration exactly once.
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
+        let transient = match backend {
+            // Challenge sessions and attempt counters are written several times per
+            // sign-in, and SQLite's writes are serialised, so an fsync for each made
+            // them the ceiling of SRP sign-ins (five writes, each waiting for the disk).
+            // They are written on connections with `synchronous=NORMAL`: in WAL mode a
+            // commit there is appended to the WAL without an fsync, and becomes durable
+            // with the next commit of `pool`, which fsyncs the whole WAL. A killed process
+            // still loses none of them (the OS holds the pages); a power loss may lose
+            // those of the last moments, which costs a user a sign-in started then and an
+            // attacker nothing they could cause. The database's consistency is never at
+            // stake (SQLite: NORMAL is safe from corruption in WAL mode). An in-memory
+            // database has one set of connections only.
+            Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
+                AnyPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA synchronous=NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            _ => pool.clone(),
+        };
         Ok(Self {
             pool,
+            transient,
             backend,
             master_key,
             random,
@@ -150,6 +185,7 @@ impl Store {
 
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
+        self.transient.close().await;
         self.pool.close().await;
     }
 

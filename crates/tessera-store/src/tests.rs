@@ -114,6 +114,29 @@ conformance!(
     codes_are_issued_without_touching_the_user,
 );
 
+/// The transient state (challenge sessions, attempt counters) is committed without an fsync
+/// of its own on SQLite (see `Store::connect`), and only it: the durable pool keeps FULL,
+/// which the test above checks.
+#[tokio::test]
+async fn sqlite_transient_state_commits_without_its_own_fsync() {
+    let db = sqlite().await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut conn = db.store.transient.acquire().await.unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            synchronous, 1,
+            "PRAGMA synchronous of transient state is not NORMAL"
+        );
+        held.push(conn);
+    }
+    drop(held);
+    db.drop_db().await;
+}
+
 /// What survives a crash or a power loss rests on two settings of every SQLite connection
 /// (see `Store::connect`): the WAL, and `synchronous=FULL`, which fsyncs the WAL at every
 /// commit. tessera sets only the first; the second is SQLite's compiled default, which a

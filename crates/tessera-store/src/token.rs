@@ -8,7 +8,7 @@ use sqlx::Row;
 use tessera_core::lockout::Attempt;
 
 use crate::store::{from_millis, millis};
-use crate::{Backend, Store, StoreError};
+use crate::{Store, StoreError};
 
 /// The AEAD context of a challenge session's state: bound to its row.
 fn auth_session_context(session_hash: &str) -> String {
@@ -232,7 +232,7 @@ impl Store {
         .bind(&session.challenge)
         .bind(sealed)
         .bind(millis(session.expires_at))
-        .execute(&self.pool)
+        .execute(&self.transient)
         .await?;
         Ok(())
     }
@@ -243,24 +243,15 @@ impl Store {
         session_hash: &str,
     ) -> Result<Option<AuthSession>, StoreError> {
         let _guard = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT * FROM auth_sessions WHERE session_hash = $1")
+        // One statement takes the row: of two nodes deleting it at once, only the one whose
+        // delete removed it gets it back.
+        let row = sqlx::query("DELETE FROM auth_sessions WHERE session_hash = $1 RETURNING *")
             .bind(session_hash)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.transient)
             .await?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let deleted = sqlx::query("DELETE FROM auth_sessions WHERE session_hash = $1")
-            .bind(session_hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        // Two nodes may read the same session at once; only the one whose delete removed
-        // the row may use it.
-        if deleted.rows_affected() != 1 {
-            return Ok(None);
-        }
         let session_hash: String = row.try_get("session_hash")?;
         let sealed: Vec<u8> = row.try_get("sealed_state")?;
         Ok(Some(AuthSession {
@@ -308,17 +299,10 @@ impl Store {
         now: SystemTime,
     ) -> Result<Attempt, StoreError> {
         let _guard = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING")
-            .bind(pool_id)
-            .bind(username_key)
-            .execute(&mut *tx)
-            .await?;
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let row = sqlx::query(&format!("SELECT failures, last_failure_at FROM sign_in_failures WHERE pool_id = $1 AND username_key = $2{lock}"))
+        let mut tx = self.transient.begin().await?;
+        // The upsert reads the count and holds the row (on PostgreSQL it locks it as FOR
+        // UPDATE would) in one statement.
+        let row = sqlx::query("INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) VALUES ($1, $2, 0, 0) ON CONFLICT (pool_id, username_key) DO UPDATE SET failures = sign_in_failures.failures RETURNING failures, last_failure_at")
             .bind(pool_id)
             .bind(username_key)
             .fetch_one(&mut *tx)
@@ -351,7 +335,7 @@ impl Store {
         sqlx::query("DELETE FROM sign_in_failures WHERE pool_id = $1 AND username_key = $2")
             .bind(pool_id)
             .bind(username_key)
-            .execute(&self.pool)
+            .execute(&self.transient)
             .await?;
         Ok(())
     }

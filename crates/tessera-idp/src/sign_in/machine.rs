@@ -272,7 +272,7 @@ async fn proof_factor(
     if claim(service, context, &attempt.key).await? == Claim::Locked {
         return Err(locked(service, context, "").await);
     }
-    let correct = srp::verify(service, context, &attempt, &user, secret_block, proof)?;
+    let correct = srp::verify(service, context, &attempt, &user, secret_block, proof).await?;
     first_factor_checked(service, context, attempt.key, user, correct).await
 }
 

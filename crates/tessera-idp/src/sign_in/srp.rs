@@ -83,7 +83,13 @@ pub async fn ask(
             (attempt, verifier)
         }
     };
-    let challenge = srp_challenge(&verifier, srp_a, service.random.as_ref())
+    // The 3072-bit exponentiations take milliseconds: off the async workers, so that a burst
+    // of SRP sign-ins does not hold up requests waiting for the database or the network.
+    let random = service.random.clone();
+    let (exchange_verifier, srp_a) = (verifier.clone(), srp_a.to_owned());
+    let challenge = service
+        .hash_work(move || srp_challenge(&exchange_verifier, &srp_a, random.as_ref()))
+        .await?
         .map_err(|_| wrong_credentials())?;
     let mut block = [0u8; 64];
     service.random.fill(&mut block);
@@ -118,7 +124,7 @@ pub async fn ask(
 }
 
 /// Whether the proof shows the user's password for the exchange of `attempt`.
-pub fn verify(
+pub async fn verify(
     service: &Service,
     context: &Context<'_>,
     attempt: &Attempt,
@@ -145,16 +151,28 @@ pub fn verify(
         b: bytes(&state.b)?,
         big_b: bytes(&state.big_b)?,
     };
-    Ok(verify_password_claim(
-        srp_pool_name(&context.directory.pool.id),
-        &user.username,
-        verifier,
-        &challenge,
-        &tessera_core::PasswordClaim {
-            secret_block_b64: secret_block,
-            timestamp: proof.timestamp,
-            signature_b64: proof.signature,
-        },
-    )
-    .unwrap_or(false))
+    let pool_name = srp_pool_name(&context.directory.pool.id).to_owned();
+    let (username, verifier) = (user.username.clone(), verifier.clone());
+    let (secret_block, timestamp, signature) = (
+        secret_block.to_owned(),
+        proof.timestamp.to_owned(),
+        proof.signature.to_owned(),
+    );
+    // Off the async workers, as in `ask`.
+    service
+        .hash_work(move || {
+            verify_password_claim(
+                &pool_name,
+                &username,
+                &verifier,
+                &challenge,
+                &tessera_core::PasswordClaim {
+                    secret_block_b64: &secret_block,
+                    timestamp: &timestamp,
+                    signature_b64: &signature,
+                },
+            )
+            .unwrap_or(false)
+        })
+        .await
 }
