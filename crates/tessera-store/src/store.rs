@@ -42,7 +42,8 @@ pub struct Store {
     /// Connections for the state that lives only across one sign-in: challenge sessions and
     /// the counters of attempts (sign-in failures, code guesses and sends). On SQLite their
     /// commits do not wait for an fsync (`synchronous=NORMAL`; see [`Store::connect`]); on
-    /// PostgreSQL this is `pool`.
+    /// PostgreSQL this is `pool` (there, committing them without waiting for the WAL
+    /// flush made no measurable difference).
     pub(crate) transient: AnyPool,
     backend: Backend,
     master_key: Arc<MasterKey>,
@@ -130,9 +131,10 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let transient = match backend {
-            // Challenge sessions and attempt counters are written several times per
-            // sign-in, and SQLite's writes are serialised, so an fsync for each made
-            // them the ceiling of SRP sign-ins (five writes, each waiting for the disk).
+            // Challenge sessions and attempt counters are written four or five times per
+            // sign-in, and SQLite's writes are serialised: on the shared connections, with
+            // an fsync each, they held SRP sign-ins to 141/s on the benchmark machine, and
+            // on connections of their own without one, 195/s (issue 11's closing note).
             // They are written on connections with `synchronous=NORMAL`: in WAL mode a
             // commit there is appended to the WAL without an fsync, and becomes durable
             // with the next commit of `pool`, which fsyncs the whole WAL. A killed process
