@@ -411,33 +411,34 @@ impl AsyncRead for WatchedStream {
         }
         let this = &mut *self;
         let now = Instant::now();
-        // While a request is answered there is no deadline, but hyper may have made this read
-        // before the response's end makes the connection idle, and may make no other until
-        // the client sends something: so the timer is kept armed, a keep-alive timeout ahead,
-        // and when it fires the read is woken to look at the phase again.
-        let (target, enforced) = match this.watch.phase().deadline(&this.limits) {
-            Some(deadline) => (deadline, true),
-            None => (
-                this.armed
-                    .filter(|armed| *armed > now)
-                    .unwrap_or(now + this.limits.keep_alive_timeout),
-                false,
-            ),
+        // The timer is set to the phase's deadline, but never more than a keep-alive timeout
+        // ahead: hyper may have made this read before the response's end makes the connection
+        // idle (or before a head's deadline gives way to the idle one), and may make no other
+        // until the client sends something, so the stream looks again at least that often.
+        let deadline = this.watch.phase().deadline(&this.limits);
+        let cap = deadline.map_or(now + this.limits.keep_alive_timeout, |deadline| {
+            deadline.min(now + this.limits.keep_alive_timeout)
+        });
+        let target = match this.armed {
+            Some(armed) if armed > now && armed <= cap => armed,
+            _ => cap,
         };
         if this.armed != Some(target) {
             this.timer.as_mut().reset(target);
             this.armed = Some(target);
         }
         if this.timer.as_mut().poll(cx).is_ready() {
-            if enforced {
+            if deadline.is_some_and(|deadline| deadline <= now) {
                 tracing::debug!("closing a connection that sent no request head in time");
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "no request head in time",
                 )));
             }
-            // Still answering: look again a keep-alive timeout later.
-            let later = now + this.limits.keep_alive_timeout;
+            // Not yet: look again at the next deadline, or a keep-alive timeout later.
+            let later = deadline.map_or(now + this.limits.keep_alive_timeout, |deadline| {
+                deadline.min(now + this.limits.keep_alive_timeout)
+            });
             this.timer.as_mut().reset(later);
             this.armed = Some(later);
             let _ = this.timer.as_mut().poll(cx);
