@@ -37,6 +37,17 @@ impl Error {
         Self::new("ResourceNotFoundException", message)
     }
 
+    /// `NotAuthorizedException` for a disabled user, whatever the operation.
+    pub fn user_disabled() -> Self {
+        Self::new("NotAuthorizedException", "User is disabled.")
+    }
+
+    /// `NotAuthorizedException` for a wrong password or SRP proof, and wherever an unknown
+    /// user must look like one.
+    pub fn wrong_credentials() -> Self {
+        Self::new("NotAuthorizedException", "Incorrect username or password.")
+    }
+
     /// `ResourceNotFoundException` for a pool.
     pub fn pool_not_found(pool_id: &str) -> Self {
         Self::not_found(format!(

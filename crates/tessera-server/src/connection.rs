@@ -416,9 +416,8 @@ impl AsyncRead for WatchedStream {
         // idle (or before a head's deadline gives way to the idle one), and may make no other
         // until the client sends something, so the stream looks again at least that often.
         let deadline = this.watch.phase().deadline(&this.limits);
-        let cap = deadline.map_or(now + this.limits.keep_alive_timeout, |deadline| {
-            deadline.min(now + this.limits.keep_alive_timeout)
-        });
+        let look_again = now + this.limits.keep_alive_timeout;
+        let cap = deadline.map_or(look_again, |deadline| deadline.min(look_again));
         let target = match this.armed {
             Some(armed) if armed > now && armed <= cap => armed,
             _ => cap,
@@ -435,12 +434,9 @@ impl AsyncRead for WatchedStream {
                     "no request head in time",
                 )));
             }
-            // Not yet: look again at the next deadline, or a keep-alive timeout later.
-            let later = deadline.map_or(now + this.limits.keep_alive_timeout, |deadline| {
-                deadline.min(now + this.limits.keep_alive_timeout)
-            });
-            this.timer.as_mut().reset(later);
-            this.armed = Some(later);
+            // Not yet: look again at the deadline, or a keep-alive timeout later.
+            this.timer.as_mut().reset(cap);
+            this.armed = Some(cap);
             let _ = this.timer.as_mut().poll(cx);
         }
         result

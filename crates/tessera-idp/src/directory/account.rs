@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use tessera_core::{AppClient, CodePurpose, OneTimeCode, PasswordPolicy};
+use tessera_core::{AppClient, CodePurpose, OneTimeCode};
 
 use crate::directory::code::verification_purpose;
 use crate::directory::{
-    attribute_list, attribute_pairs, check_code, new_code, revise, send_code, write_attributes,
-    Destination, Moment, NewPassword, Revision, Writer, SIGN_UP_CODE_VALIDITY,
+    attribute_list, attribute_pairs, check_code, check_policy, new_code, revise, send_code,
+    write_attributes, Destination, Moment, NewPassword, Revision, Writer, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::Input;
 use crate::sign_in::access_token::{authorize, Authorized};
+use crate::sign_in::machine::verify_password;
 use crate::{Error, Service};
 
 fn purpose_of(attribute: &str) -> Result<CodePurpose, Error> {
@@ -23,14 +24,6 @@ fn purpose_of(attribute: &str) -> Result<CodePurpose, Error> {
             tessera_core::excerpt(attribute)
         ))
     })
-}
-
-fn disabled() -> Error {
-    Error::new("NotAuthorizedException", "User is disabled.")
-}
-
-fn incorrect_password() -> Error {
-    Error::new("NotAuthorizedException", "Incorrect username or password.")
 }
 
 pub async fn get_user(state: &Service, input: Input) -> Result<Value, Error> {
@@ -80,30 +73,19 @@ pub async fn change_own_password(
     if attempt == tessera_core::lockout::Attempt::Locked {
         return Err(crate::directory::code::limit_exceeded());
     }
-    let hasher = state.hasher.clone();
-    let (stored, previous) = (checked.clone(), previous.to_owned());
-    let correct = state
-        .hash_work(move || stored.is_some_and(|hash| hasher.verify(&previous, &hash)))
-        .await?;
+    let correct = verify_password(state, previous, checked.clone()).await?;
     if !correct {
-        return Err(incorrect_password());
+        return Err(Error::wrong_credentials());
     }
     state.store.clear_sign_in_failures(pool_id, &key).await?;
-    PasswordPolicy::from_pool_settings(&directory.pool.settings)
-        .check(proposed)
-        .map_err(|v| {
-            Error::new(
-                "InvalidPasswordException",
-                format!("Password does not conform to policy: {}", v.reason()),
-            )
-        })?;
+    check_policy(&directory, proposed, "Password does not conform to policy")?;
     let password = NewPassword::of(state, &user, proposed).await?;
     revise(state, &directory, &key, user, |user| {
         if !user.enabled {
-            return Err(disabled());
+            return Err(Error::user_disabled());
         }
         if user.password_hash != checked {
-            return Err(incorrect_password());
+            return Err(Error::wrong_credentials());
         }
         password.apply(user);
         Ok(Some(Revision::default()))
@@ -159,7 +141,7 @@ pub async fn update_own_attributes(
     let mut details = Vec::new();
     revise(state, &directory, &key, user, |user| {
         if !user.enabled {
-            return Err(disabled());
+            return Err(Error::user_disabled());
         }
         let write = write_attributes(
             &directory.pool,

@@ -374,6 +374,19 @@ pub fn alias_error(error: tessera_store::StoreError) -> Error {
     }
 }
 
+/// The pool's password policy applied to a password, worded for the operation (Cognito words
+/// it differently per operation).
+pub fn check_policy(directory: &Directory, password: &str, wording: &str) -> Result<(), Error> {
+    tessera_core::PasswordPolicy::from_pool_settings(&directory.pool.settings)
+        .check(password)
+        .map_err(|violation| {
+            Error::new(
+                "InvalidPasswordException",
+                format!("{wording}: {}", violation.reason()),
+            )
+        })
+}
+
 /// A password made ready for a user: the argon2id hash for the password flows and the SRP
 /// salt and verifier for USER_SRP_AUTH, both computed off the async workers. Computed once,
 /// it can be applied to a fresh read of the user when a write is redone.

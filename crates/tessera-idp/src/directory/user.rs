@@ -13,10 +13,10 @@ use tessera_store::{StoreError, UserChange};
 
 use crate::directory::code::{deliver_code, issue_code};
 use crate::directory::{
-    alias_error, attribute_list, attribute_pairs, check_code, client_and_directory, deliver,
-    hides_users, new_code, revise, send_code, user_client_not_found, user_type, write_attributes,
-    Destination, Directory, Moment, NewPassword, Revision, Writer, RESET_CODE_VALIDITY,
-    SIGN_UP_CODE_VALIDITY,
+    alias_error, attribute_list, attribute_pairs, check_code, check_policy, client_and_directory,
+    deliver, hides_users, new_code, revise, send_code, user_client_not_found, user_type,
+    write_attributes, Destination, Directory, Moment, NewPassword, Revision, Writer,
+    RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
 use crate::{Error, Service};
@@ -29,18 +29,6 @@ fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
         put_code: None,
         consume_codes: &[],
     }
-}
-
-/// The pool's password policy applied to a password, worded for the operation.
-fn check_policy(directory: &Directory, password: &str, wording: &str) -> Result<(), Error> {
-    PasswordPolicy::from_pool_settings(&directory.pool.settings)
-        .check(password)
-        .map_err(|violation| {
-            Error::new(
-                "InvalidPasswordException",
-                format!("{wording}: {}", violation.reason()),
-            )
-        })
 }
 
 fn schema_error(error: tessera_core::AttributeError) -> Error {
@@ -839,10 +827,6 @@ fn reset_code(state: &Service) -> OneTimeCode {
     )
 }
 
-fn disabled() -> Error {
-    Error::new("NotAuthorizedException", "User is disabled.")
-}
-
 pub async fn admin_reset_user_password(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.user_pool_id()?).await?;
     let (key, user) = directory
@@ -883,7 +867,7 @@ pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Err
         };
     };
     if !user.enabled {
-        return Err(disabled());
+        return Err(Error::user_disabled());
     }
     if user.status == UserStatus::ForceChangePassword {
         return Err(Error::new(
@@ -937,7 +921,7 @@ pub async fn reset_password(
     password: &str,
 ) -> Result<(), Error> {
     if !user.enabled {
-        return Err(disabled());
+        return Err(Error::user_disabled());
     }
     let code = check_code(
         state,
@@ -951,7 +935,7 @@ pub async fn reset_password(
     let password = NewPassword::of(state, &user, password).await?;
     revise(state, directory, key, user, |user| {
         if !user.enabled {
-            return Err(disabled());
+            return Err(Error::user_disabled());
         }
         password.apply(user);
         // The code reached a verified destination, which is what confirmation proves.

@@ -140,7 +140,7 @@ pub async fn authorize_token(
         .filter(|u| Some(u.sub.as_str()) == claims.get("sub").and_then(Value::as_str))
         .ok_or_else(user_not_found)?;
     if !user.enabled {
-        return Err(refused("User is disabled."));
+        return Err(Error::user_disabled());
     }
     Ok(Authorized {
         directory,

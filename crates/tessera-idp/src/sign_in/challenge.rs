@@ -13,7 +13,7 @@ use super::machine::Context;
 use super::refused;
 use super::session::{self, Attempt};
 use super::tokens::opaque;
-use crate::directory::{revise, write_attributes, Moment, Revision, Writer};
+use crate::directory::{check_policy, revise, write_attributes, Moment, Revision, Writer};
 use crate::{Error, Service};
 
 /// A challenge's `ChallengeName`.
@@ -193,14 +193,11 @@ pub async fn answer_new_password(
             tessera_core::AttributeError::required(missing).to_string(),
         ));
     }
-    PasswordPolicy::from_pool_settings(&directory.pool.settings)
-        .check(answer.password)
-        .map_err(|v| {
-            Error::new(
-                "InvalidPasswordException",
-                format!("Password does not conform to policy: {}", v.reason()),
-            )
-        })?;
+    check_policy(
+        directory,
+        answer.password,
+        "Password does not conform to policy",
+    )?;
     let password = crate::directory::NewPassword::of(service, &user, answer.password).await?;
     let checked = user.password_hash.clone();
     let requested = &answer.attributes;
@@ -209,7 +206,7 @@ pub async fn answer_new_password(
     // the session began no longer owes this challenge.
     let user = revise(service, directory, key, user, |user| {
         if !user.enabled {
-            return Err(refused("User is disabled."));
+            return Err(Error::user_disabled());
         }
         if user.status != UserStatus::ForceChangePassword || user.password_hash != checked {
             return Err(refused("Invalid session for the user."));

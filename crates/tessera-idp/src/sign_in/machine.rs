@@ -24,9 +24,9 @@ use tessera_core::lockout::Attempt as Claim;
 use tessera_core::{AppClient, User, UserStatus};
 
 use super::challenge::{self, Challenge, ChallengeName, NewPassword, FURTHER};
+use super::refused;
 use super::session::{self, Attempt};
 use super::srp::{self, Proof};
-use super::{refused, wrong_credentials};
 use crate::directory::{check_secret_hash, hides_users, Directory};
 use crate::{Error, Service};
 
@@ -232,7 +232,7 @@ async fn password_factor(
             // The same hashing work as a wrong password.
             verify_password(service, password, None).await?;
             Err(if context.hides_users() {
-                wrong_credentials()
+                Error::wrong_credentials()
             } else {
                 Error::new("UserNotFoundException", "User does not exist.")
             })
@@ -259,7 +259,7 @@ async fn proof_factor(
         if claim(service, context, &attempt.key).await? == Claim::Locked {
             return Err(locked(service, context, "").await);
         }
-        return Err(wrong_credentials());
+        return Err(Error::wrong_credentials());
     }
     let Some(user) = service
         .store
@@ -267,7 +267,7 @@ async fn proof_factor(
         .await?
         .filter(|user| user.sub == attempt.sub)
     else {
-        return Err(wrong_credentials());
+        return Err(Error::wrong_credentials());
     };
     if claim(service, context, &attempt.key).await? == Claim::Locked {
         return Err(locked(service, context, "").await);
@@ -297,10 +297,10 @@ async fn first_factor_checked(
         ));
     }
     if !correct {
-        return Err(wrong_credentials());
+        return Err(Error::wrong_credentials());
     }
     if !user.enabled {
-        return Err(refused("User is disabled."));
+        return Err(Error::user_disabled());
     }
     if user.status == UserStatus::ResetRequired {
         return Err(Error::new(
@@ -372,7 +372,7 @@ async fn current_user(
         .filter(|user| !attempt.decoy && user.sub == attempt.sub)
         .ok_or_else(|| refused("Invalid session for the user."))?;
     if !user.enabled {
-        return Err(refused("User is disabled."));
+        return Err(Error::user_disabled());
     }
     Ok(user)
 }
@@ -394,7 +394,7 @@ async fn locked(service: &Service, context: &Context<'_>, password: &str) -> Err
         if let Err(error) = verify_password(service, password, None).await {
             return error;
         }
-        return wrong_credentials();
+        return Error::wrong_credentials();
     }
     refused("Password attempts exceeded")
 }

@@ -32,10 +32,6 @@ fn refused(message: impl Into<String>) -> Error {
     Error::new("NotAuthorizedException", message)
 }
 
-fn wrong_credentials() -> Error {
-    refused("Incorrect username or password.")
-}
-
 fn flows(client: &AppClient) -> Vec<&str> {
     client
         .settings

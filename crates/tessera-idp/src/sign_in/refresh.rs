@@ -138,7 +138,7 @@ pub async fn refresh_tokens(
         return Err(refused("Refresh Token has expired"));
     }
     if !user.enabled {
-        return Err(refused("User is disabled."));
+        return Err(Error::user_disabled());
     }
     // Scopes granted at the OAuth endpoints hold only while the client is still allowed
     // them and their resource server still has them.

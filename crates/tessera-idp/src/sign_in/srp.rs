@@ -13,7 +13,6 @@ use tessera_core::{srp_challenge, srp_pool_name, verify_password_claim, SrpChall
 use super::challenge::{Challenge, ChallengeName};
 use super::machine::{decoy, Context, Found};
 use super::session::{self, Attempt, SrpState};
-use super::wrong_credentials;
 use crate::{Error, Service};
 
 /// How far the client's TIMESTAMP may be from the server's clock.
@@ -90,7 +89,7 @@ pub async fn ask(
     let challenge = service
         .hash_work(move || srp_challenge(&exchange_verifier, &srp_a, random.as_ref()))
         .await?
-        .map_err(|_| wrong_credentials())?;
+        .map_err(|_| Error::wrong_credentials())?;
     let mut block = [0u8; 64];
     service.random.fill(&mut block);
     let secret_block = base64::engine::general_purpose::STANDARD.encode(block);
