@@ -20,6 +20,7 @@
 //! stays on the loopback interface, and the server is stopped with SIGTERM at the end.
 
 mod api;
+mod compare;
 mod directory;
 mod http;
 mod limits;
@@ -59,6 +60,13 @@ struct Args {
     /// Without a subcommand: the load benchmark (issue 4) with the flags below.
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    load: Load,
+}
+
+/// The load benchmark's flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Load {
     /// Connections kept open, each with one request in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -93,11 +101,57 @@ struct Args {
     limits_duration: Duration,
 }
 
+impl Load {
+    /// The scenarios asked for, checked against the other flags.
+    fn scenarios(&self) -> Result<Vec<Scenario>> {
+        if self.concurrency == 0 || self.client_threads == 0 {
+            return Err("--concurrency and --client-threads must be at least 1".into());
+        }
+        if self.duration.is_zero() {
+            return Err("--duration must be more than zero".into());
+        }
+        let scenarios = if self.scenarios.is_empty() {
+            Scenario::ALL.to_vec()
+        } else {
+            let mut chosen: Vec<Scenario> = Vec::new();
+            for name in &self.scenarios {
+                let scenario = Scenario::parse(name)?;
+                if !chosen.contains(&scenario) {
+                    chosen.push(scenario);
+                }
+            }
+            chosen
+        };
+        if self.users == 0 && scenarios.iter().any(|s| s.needs_users()) {
+            return Err("--users must be at least 1 for the sign-in scenarios".into());
+        }
+        Ok(scenarios)
+    }
+
+    /// The load generator's runtime.
+    fn runtime(&self) -> Result<tokio::runtime::Runtime> {
+        if self.client_threads == 1 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(self.client_threads)
+                .enable_all()
+                .build()
+        }
+        .context("starting the load generator's runtime")
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The directory benchmark (issue 3): seeds large user populations through the storage
     /// layer and measures SignUp throughput and filtered ListUsers latency.
     Directory(directory::Args),
+    /// Compares two tessera binaries (issue 11): runs the load benchmark on each in turn,
+    /// several rounds, and reports the median of each figure and the work per operation.
+    Compare(compare::Args),
 }
 
 fn main() -> ExitCode {
@@ -106,7 +160,8 @@ fn main() -> ExitCode {
         Some(Command::Directory(options)) => {
             tessera_binary(options.tessera()).and_then(|binary| directory::run(options, &binary))
         }
-        None => run(args),
+        Some(Command::Compare(options)) => compare::run(options),
+        None => run(args.load),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,28 +172,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<()> {
-    if args.concurrency == 0 || args.client_threads == 0 {
-        return Err("--concurrency and --client-threads must be at least 1".into());
-    }
-    if args.duration.is_zero() {
-        return Err("--duration must be more than zero".into());
-    }
-    let scenarios = if args.scenarios.is_empty() {
-        Scenario::ALL.to_vec()
-    } else {
-        let mut chosen: Vec<Scenario> = Vec::new();
-        for name in &args.scenarios {
-            let scenario = Scenario::parse(name)?;
-            if !chosen.contains(&scenario) {
-                chosen.push(scenario);
-            }
-        }
-        chosen
-    };
-    if args.users == 0 && scenarios.iter().any(|s| s.needs_users()) {
-        return Err("--users must be at least 1 for the sign-in scenarios".into());
-    }
+fn run(args: Load) -> Result<()> {
+    let scenarios = args.scenarios()?;
     let binary = tessera_binary(args.tessera.as_deref())?;
 
     let Surroundings {
@@ -158,17 +193,7 @@ fn run(args: Args) -> Result<()> {
         limits.argon2id.all
     );
 
-    let runtime = if args.client_threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.client_threads)
-            .enable_all()
-            .build()
-    }
-    .context("starting the load generator's runtime")?;
+    let runtime = args.runtime()?;
     let (results, server_hwm_kib, notes, backend) =
         runtime.block_on(drive(&args, &binary, &scenarios))?;
 
@@ -217,7 +242,7 @@ type Driven = (Vec<(Scenario, Outcome)>, Option<u64>, Vec<String>, String);
 
 /// Creates the backend (a fresh database if asked), runs the server and the scenarios, and
 /// cleans up.
-async fn drive(args: &Args, binary: &std::path::Path, scenarios: &[Scenario]) -> Result<Driven> {
+async fn drive(args: &Load, binary: &std::path::Path, scenarios: &[Scenario]) -> Result<Driven> {
     let backend = Backend::create(args.postgres.as_deref()).await?;
     let result = with_server(args, binary, &backend, scenarios).await;
     let dropped = backend.clean_up().await;
@@ -227,7 +252,7 @@ async fn drive(args: &Args, binary: &std::path::Path, scenarios: &[Scenario]) ->
 }
 
 async fn with_server(
-    args: &Args,
+    args: &Load,
     binary: &std::path::Path,
     backend: &Backend,
     scenarios: &[Scenario],
@@ -382,7 +407,7 @@ mod tests {
         let args = Args::try_parse_from(["tessera-bench", "--users", "3", "--duration", "1s"])
             .map_err(|e| e.to_string());
         assert!(
-            matches!(&args, Ok(a) if a.command.is_none() && a.users == 3),
+            matches!(&args, Ok(a) if a.command.is_none() && a.load.users == 3),
             "{args:?}"
         );
         let args = Args::try_parse_from([
@@ -407,7 +432,22 @@ mod tests {
         ])
         .map_err(|e| e.to_string());
         assert!(
-            matches!(&args, Ok(a) if a.scenarios == ["client_credentials"]),
+            matches!(&args, Ok(a) if a.load.scenarios == ["client_credentials"]),
+            "{args:?}"
+        );
+        let args = Args::try_parse_from([
+            "tessera-bench",
+            "compare",
+            "--base",
+            "/tmp/old/tessera",
+            "--rounds",
+            "2",
+            "--scenarios",
+            "get_user",
+        ])
+        .map_err(|e| e.to_string());
+        assert!(
+            matches!(&args, Ok(Args { command: Some(Command::Compare(c)), .. }) if c.rounds == 2 && c.load.scenarios == ["get_user"]),
             "{args:?}"
         );
         // The load benchmark's flags do not mix with the subcommand.

@@ -143,6 +143,17 @@ impl Store {
             // attacker nothing they could cause. The database's consistency is never at
             // stake (SQLite: NORMAL is safe from corruption in WAL mode). An in-memory
             // database has one set of connections only.
+            //
+            // On PostgreSQL the same rows are written on connections with
+            // `synchronous_commit = off`: a commit there returns once its WAL record is
+            // written, and the WAL writer flushes it within a fraction of a second (at most
+            // three `wal_writer_delay`s). On the benchmark machine the four such commits of
+            // an SRP sign-in, each with its own flush, were a third of the database's work
+            // for it and kept SRP sign-ins 15% below the code before issue 11 (BENCHMARKS.md).
+            // A crash of the database server may lose the commits of its last moments, with
+            // the same cost as above; it never reorders or half-applies them, and a row is
+            // visible to every other connection as soon as its commit returns, so counting
+            // attempts stays atomic.
             Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
                 AnyPoolOptions::new()
                     .max_connections(2)
@@ -150,6 +161,21 @@ impl Store {
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             sqlx::query("PRAGMA synchronous=NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("SET synchronous_commit = off")
                                 .execute(&mut *conn)
                                 .await?;
                             Ok(())

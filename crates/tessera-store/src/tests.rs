@@ -137,6 +137,27 @@ async fn sqlite_transient_state_commits_without_its_own_fsync() {
     db.drop_db().await;
 }
 
+/// On PostgreSQL the transient state is committed with `synchronous_commit = off` (see
+/// `Store::connect`), and only it: the durable pool keeps the server's default, `on`.
+#[tokio::test]
+async fn postgres_transient_state_commits_without_waiting_for_the_flush() {
+    let Some(db) = postgres().await else { return };
+    for (pool, expected) in [(&db.store.transient, "off"), (&db.store.pool, "on")] {
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let mut conn = pool.acquire().await.unwrap();
+            let setting: String =
+                sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(setting, expected);
+            held.push(conn);
+        }
+    }
+    db.drop_db().await;
+}
+
 /// What survives a crash or a power loss rests on two settings of every SQLite connection
 /// (see `Store::connect`): the WAL, and `synchronous=FULL`, which fsyncs the WAL at every
 /// commit. tessera sets only the first; the second is SQLite's compiled default, which a

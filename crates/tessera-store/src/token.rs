@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use tessera_core::lockout::Attempt;
+use tessera_core::lockout::{lockout, Attempt, FREE_FAILURES, LOCKOUT_MAX};
 
 use crate::store::{from_millis, millis};
 use crate::{Store, StoreError};
@@ -286,11 +286,13 @@ impl Store {
     }
 
     /// Counts a sign-in attempt as a failure before its credential is checked, deciding
-    /// from the failures before it (with `tessera_core::lockout::Attempt::decide`) whether it
-    /// may be checked at all. The read and the write are one transaction that holds the
-    /// row (PostgreSQL `FOR UPDATE`; SQLite's writers are serialised), so every concurrent
-    /// attempt sees the others: N parallel wrong passwords count N. A locked attempt writes
-    /// nothing. The caller clears the count with [`Store::clear_sign_in_failures`] when the
+    /// from the failures before it whether it may be checked at all, as
+    /// `tessera_core::lockout::Attempt::decide` does (the store test
+    /// `claims_follow_the_lockout_schedule` holds the two together). The decision and the
+    /// count are one statement, an upsert whose update only happens when the attempt is not
+    /// locked: the row is held while it runs, so every concurrent attempt sees the others
+    /// (N parallel wrong passwords count N), and a locked attempt writes nothing and returns
+    /// no row. The caller clears the count with [`Store::clear_sign_in_failures`] when the
     /// credential proves right.
     pub async fn claim_sign_in_attempt(
         &self,
@@ -298,31 +300,24 @@ impl Store {
         username_key: &str,
         now: SystemTime,
     ) -> Result<Attempt, StoreError> {
+        let forgotten = now
+            .checked_sub(LOCKOUT_MAX)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         let _guard = self.write_guard().await;
-        let mut tx = self.transient.begin().await?;
-        // The upsert reads the count and holds the row (on PostgreSQL it locks it as FOR
-        // UPDATE would) in one statement.
-        let row = sqlx::query("INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) VALUES ($1, $2, 0, 0) ON CONFLICT (pool_id, username_key) DO UPDATE SET failures = sign_in_failures.failures RETURNING failures, last_failure_at")
+        let row = sqlx::query(claim_sql())
             .bind(pool_id)
             .bind(username_key)
-            .fetch_one(&mut *tx)
+            .bind(millis(now))
+            .bind(millis(forgotten))
+            .fetch_optional(&self.transient)
             .await?;
+        let Some(row) = row else {
+            return Ok(Attempt::Locked);
+        };
         let failures = u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX);
-        let quiet = now
-            .duration_since(from_millis(row.try_get("last_failure_at")?))
-            .unwrap_or_default();
-        let attempt = Attempt::decide(failures, quiet);
-        if let Attempt::Allowed { prior } = attempt {
-            sqlx::query("UPDATE sign_in_failures SET failures = $1, last_failure_at = $2 WHERE pool_id = $3 AND username_key = $4")
-                .bind(i64::from(prior.saturating_add(1)))
-                .bind(millis(now))
-                .bind(pool_id)
-                .bind(username_key)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(attempt)
+        Ok(Attempt::Allowed {
+            prior: failures.saturating_sub(1),
+        })
     }
 
     /// Forgets a user's failed sign-ins (the credential proved right).
@@ -377,4 +372,38 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+/// The claim of [`Store::claim_sign_in_attempt`]: `$1` pool, `$2` username key, `$3` now and
+/// `$4` the time before which failures are forgotten (both in milliseconds). A failure the
+/// row holds counts while it is more recent than `$4`; the attempt is locked while the
+/// failures counted are more than the free ones and the lock they set has not run out since
+/// the last. The lock's length comes from `tessera_core::lockout::lockout`, written out as a
+/// `CASE` over the counts below the longest lock, so the schedule has one definition.
+fn claim_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let mut lock = String::from("CASE sign_in_failures.failures");
+        let mut failures = FREE_FAILURES + 1;
+        while lockout(failures) < LOCKOUT_MAX {
+            lock.push_str(&format!(
+                " WHEN {failures} THEN {}",
+                lockout(failures).as_millis()
+            ));
+            failures += 1;
+        }
+        lock.push_str(&format!(" ELSE {} END", LOCKOUT_MAX.as_millis()));
+        format!(
+            "INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) \
+             VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (pool_id, username_key) DO UPDATE SET \
+             failures = CASE WHEN sign_in_failures.last_failure_at > $4 \
+             THEN sign_in_failures.failures ELSE 0 END + 1, \
+             last_failure_at = $3 \
+             WHERE NOT (sign_in_failures.failures > {FREE_FAILURES} \
+             AND sign_in_failures.last_failure_at > $4 \
+             AND $3 - sign_in_failures.last_failure_at < {lock}) \
+             RETURNING failures"
+        )
+    })
 }

@@ -15,8 +15,9 @@
 //!
 //! Rules every path keeps: an attempt counts towards the lockout before its credential is
 //! checked ([`claim`]); an unknown user costs the same work and writes the same rows as a
-//! known one and, where the client hides users, reads the same; a user is read afresh before
-//! each further step, so one disabled or deleted while a challenge is pending gets no tokens.
+//! known one and, where the client hides users, reads the same; every call that resumes a
+//! sign-in reads the user afresh, so one disabled or deleted while a challenge is pending gets
+//! no tokens.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -125,8 +126,9 @@ pub async fn begin(
     match first {
         FirstFactor::Password { username, password } => {
             let found = find_user(service, context, username).await?;
-            let attempt = password_factor(service, context, found, username, password).await?;
-            further_challenges(service, context, attempt).await
+            let (attempt, user) =
+                password_factor(service, context, found, username, password).await?;
+            further_challenges(service, context, attempt, Some(user)).await
         }
         FirstFactor::Srp { username, srp_a } => {
             let found = find_user(service, context, username).await?;
@@ -149,8 +151,8 @@ pub async fn answer(
     match answer {
         Answer::PasswordVerifier(proof) => {
             let attempt = taken.attempt;
-            let attempt = proof_factor(service, context, attempt, token, &proof).await?;
-            further_challenges(service, context, attempt).await
+            let (attempt, user) = proof_factor(service, context, attempt, token, &proof).await?;
+            further_challenges(service, context, attempt, Some(user)).await
         }
         Answer::NewPassword(new_password) => {
             let user = current_user(service, context, &taken.attempt).await?;
@@ -166,7 +168,8 @@ pub async fn answer(
             }
             let mut attempt = taken.attempt;
             attempt.answered.push(ChallengeName::NewPasswordRequired);
-            further_challenges(service, context, attempt).await
+            // The answer changed the user: read it again.
+            further_challenges(service, context, attempt, None).await
         }
     }
 }
@@ -218,7 +221,7 @@ async fn password_factor(
     found: Found,
     typed: &str,
     password: &str,
-) -> Result<Attempt, Error> {
+) -> Result<(Attempt, User), Error> {
     match found {
         Found::Unknown => {
             // Where users are hidden, an unknown name is counted and locked like a user,
@@ -254,7 +257,7 @@ async fn proof_factor(
     attempt: Attempt,
     secret_block: &str,
     proof: &Proof<'_>,
-) -> Result<Attempt, Error> {
+) -> Result<(Attempt, User), Error> {
     if attempt.decoy {
         if claim(service, context, &attempt.key).await? == Claim::Locked {
             return Err(locked(service, context, "").await);
@@ -278,14 +281,15 @@ async fn proof_factor(
 
 /// What follows a first-factor check in every flow, in Cognito's order: an unconfirmed
 /// account (revealed, where users are hidden, only to someone who proved its password), the
-/// wrong credential (already counted), then a disabled user and a required reset.
+/// wrong credential (already counted), then a disabled user and a required reset. The user
+/// read for the check goes on to the next step, which needs no second read in the same call.
 async fn first_factor_checked(
     service: &Service,
     context: &Context<'_>,
     key: String,
     user: User,
     correct: bool,
-) -> Result<Attempt, Error> {
+) -> Result<(Attempt, User), Error> {
     let pool_id = &context.directory.pool.id;
     if correct {
         service.store.clear_sign_in_failures(pool_id, &key).await?;
@@ -308,7 +312,7 @@ async fn first_factor_checked(
             "Password reset required for the user",
         ));
     }
-    Ok(Attempt {
+    let attempt = Attempt {
         key,
         sub: user.sub.clone(),
         user_id: user.username.clone(),
@@ -316,16 +320,22 @@ async fn first_factor_checked(
         authenticated_at: Some(epoch_millis(service.clock.now())),
         answered: Vec::new(),
         srp: None,
-    })
+    };
+    Ok((attempt, user))
 }
 
-/// Step 3: the first challenge the sign-in still owes, or step 4 when none is left.
+/// Step 3: the first challenge the sign-in still owes, or step 4 when none is left. `read` is
+/// the user as this call already read it after the last change it made, if it did.
 async fn further_challenges(
     service: &Service,
     context: &Context<'_>,
     attempt: Attempt,
+    read: Option<User>,
 ) -> Result<Outcome, Error> {
-    let user = current_user(service, context, &attempt).await?;
+    let user = match read {
+        Some(user) => user,
+        None => current_user(service, context, &attempt).await?,
+    };
     for name in FURTHER {
         if name.due(&attempt, &user) {
             let challenge = name.ask(service, context, &attempt, &user).await?;

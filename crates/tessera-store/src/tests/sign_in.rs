@@ -12,6 +12,7 @@ conformance!(
     challenge_state_is_sealed_and_single_use,
     concurrent_attempts_all_count,
     locked_attempts_count_nothing,
+    claims_follow_the_lockout_schedule,
     sweeping_removes_only_what_expired,
 );
 
@@ -129,6 +130,60 @@ async fn locked_attempts_count_nothing(store: &Store) {
             .unwrap(),
         Attempt::Allowed { prior: 0 }
     );
+}
+
+/// The claim decides in SQL what `Attempt::decide` decides in Rust: for every count of
+/// failures up to past the longest lock, and for quiet times on either side of each lock's end,
+/// of the fifteen minutes that forget, and of a last failure in the future (a clock set back),
+/// the claim answers as `decide` does and writes only what an allowed attempt counts.
+async fn claims_follow_the_lockout_schedule(store: &Store) {
+    use tessera_core::lockout::{lockout, LOCKOUT_MAX};
+    let now = at(1_700_000_000);
+    let ms = Duration::from_millis(1);
+    for failures in 0..=20u32 {
+        let lock = lockout(failures);
+        let mut quiets = vec![
+            Duration::ZERO,
+            ms,
+            LOCKOUT_MAX - ms,
+            LOCKOUT_MAX,
+            LOCKOUT_MAX * 2,
+        ];
+        if !lock.is_zero() {
+            quiets.extend([lock - ms, lock, lock + ms]);
+        }
+        let mut lasts: Vec<_> = quiets.iter().map(|quiet| now - *quiet).collect();
+        lasts.push(now + Duration::from_secs(5));
+        for last in lasts {
+            sqlx::query("DELETE FROM sign_in_failures")
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO sign_in_failures (pool_id, username_key, failures, last_failure_at) VALUES ($1, $2, $3, $4)")
+                .bind(POOL)
+                .bind("dave")
+                .bind(i64::from(failures))
+                .bind(crate::store::millis(last))
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            let quiet = now.duration_since(last).unwrap_or_default();
+            let expected = Attempt::decide(failures, quiet);
+            let claimed = store
+                .claim_sign_in_attempt(POOL, "dave", now)
+                .await
+                .unwrap();
+            assert_eq!(
+                claimed, expected,
+                "{failures} failures, the last {quiet:?} before the attempt"
+            );
+            let stored = store.sign_in_failures(POOL, "dave").await.unwrap().unwrap();
+            match expected {
+                Attempt::Locked => assert_eq!(stored, (failures, last)),
+                Attempt::Allowed { prior } => assert_eq!(stored, (prior + 1, now)),
+            }
+        }
+    }
 }
 
 async fn sweeping_removes_only_what_expired(store: &Store) {
