@@ -22,6 +22,7 @@ mod operation;
 pub mod pool;
 mod service;
 pub mod sign_in;
+pub mod trigger;
 
 pub use error::{Error, INTERNAL};
 pub use input::Input;

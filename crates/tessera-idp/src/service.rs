@@ -66,6 +66,8 @@ pub struct Service {
     pub verified: Arc<std::sync::Mutex<crate::sign_in::access_token::VerifiedCache>>,
     /// Pools' signing keys, opened once.
     pub keys: Arc<RwLock<HashMap<String, Arc<crate::pool::keys::PoolKeys>>>>,
+    /// Runs the functions pools name in their `LambdaConfig` (see [`crate::trigger`]).
+    pub triggers: Arc<dyn tessera_core::trigger::Invoke>,
 }
 
 impl Service {
@@ -97,6 +99,7 @@ impl Service {
             hasher: PasswordHasher::owasp(),
             keys: Arc::default(),
             verified: Arc::default(),
+            triggers: Arc::new(tessera_core::trigger::NoTargets),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
@@ -107,6 +110,13 @@ impl Service {
     #[must_use]
     pub fn with_password_hasher(mut self, hasher: PasswordHasher) -> Self {
         self.hasher = hasher;
+        self
+    }
+
+    /// Runs triggers with `triggers` (by default, none has a target).
+    #[must_use]
+    pub fn with_triggers(mut self, triggers: Arc<dyn tessera_core::trigger::Invoke>) -> Self {
+        self.triggers = triggers;
         self
     }
 
