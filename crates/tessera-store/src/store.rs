@@ -155,35 +155,9 @@ impl Store {
             // visible to every other connection as soon as its commit returns, so counting
             // attempts stays atomic.
             Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
-                AnyPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::query("PRAGMA synchronous=NORMAL")
-                                .execute(&mut *conn)
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
+                pool_with(url, 2, "PRAGMA synchronous=NORMAL").await?
             }
-            Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::query("SET synchronous_commit = off")
-                                .execute(&mut *conn)
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
-            }
+            Backend::Postgres => pool_with(url, 8, "SET synchronous_commit = off").await?,
             _ => pool.clone(),
         };
         Ok(Self {
@@ -671,4 +645,19 @@ pub(crate) fn map_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, Store
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict),
         other => Ok(other?),
     }
+}
+
+/// A pool of at most `max` connections to `url`, each of which first runs `setting`.
+async fn pool_with(url: &str, max: u32, setting: &'static str) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                sqlx::query(setting).execute(&mut *conn).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
 }
