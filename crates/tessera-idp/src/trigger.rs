@@ -89,7 +89,7 @@ impl Call<'_> {
         json!({
             "version": version,
             "triggerSource": self.source,
-            "region": self.pool.id.split('_').next().unwrap_or_default(),
+            "region": tessera_core::region_of_pool_id(&self.pool.id).unwrap_or_default(),
             "userPoolId": self.pool.id,
             "userName": self.user_name,
             "callerContext": {

@@ -40,10 +40,9 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     /// Connections for the state that lives only across one sign-in: challenge sessions and
-    /// the counters of attempts (sign-in failures, code guesses and sends). On SQLite their
-    /// commits do not wait for an fsync (`synchronous=NORMAL`; see [`Store::connect`]); on
-    /// PostgreSQL this is `pool` (there, committing them without waiting for the WAL
-    /// flush made no measurable difference).
+    /// the counters of attempts (sign-in failures, code guesses and sends). Their commits do
+    /// not wait for the disk: `synchronous=NORMAL` on SQLite, `synchronous_commit = off` on
+    /// PostgreSQL (see [`Store::connect`]). An in-memory SQLite database has only `pool`.
     pub(crate) transient: AnyPool,
     backend: Backend,
     master_key: Arc<MasterKey>,

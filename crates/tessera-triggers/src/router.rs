@@ -184,23 +184,14 @@ impl Invoke for Triggers {
         // The event and the answer hold codes and passwords, and a function's message may
         // quote them: none of them is logged.
         match &result {
-            Ok(_) => tracing::info!(
+            Ok(_) | Err(InvokeError::Function(_)) => tracing::info!(
                 target: "tessera::trigger",
                 trigger_source = %source,
                 function = %function_arn,
                 target = %target,
                 latency_ms,
-                outcome = "answered",
+                outcome = if result.is_ok() { "answered" } else { "function_error" },
                 "trigger ran"
-            ),
-            Err(InvokeError::Function(_)) => tracing::info!(
-                target: "tessera::trigger",
-                trigger_source = %source,
-                function = %function_arn,
-                target = %target,
-                latency_ms,
-                outcome = "function_error",
-                "trigger ran and failed"
             ),
             Err(error) => tracing::warn!(
                 target: "tessera::trigger",
