@@ -874,6 +874,7 @@ mod tests {
                     scope,
                     now,
                     validity: Duration::from_secs(3600),
+                    customization: None,
                 },
                 &key,
                 &tessera_core::SystemRandom,

@@ -46,8 +46,9 @@ pub use srp::{
     SrpVerifier,
 };
 pub use token::{
-    at_hash, issue_client_token, issue_tokens, sign_jwt, unverified_issuer, verify_jwt,
-    ClientTokenRequest, TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
+    at_hash, customized_scope, is_protected_claim, issue_client_token, issue_tokens,
+    preferred_role, sign_jwt, unverified_issuer, verify_jwt, ClientTokenRequest, GroupOverride,
+    TokenCustomization, TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
 };
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
 pub use user_filter::{

@@ -157,6 +157,7 @@ fn verified_flags_are_read_in_any_case() {
         scope: ADMIN_SCOPE,
         oauth: false,
         nonce: None,
+        customization: None,
     };
     let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
     let id = verify_jwt(&pair.id_token, &[&id_key, &access_key], "id", now).unwrap();
@@ -199,6 +200,7 @@ fn tokens_carry_cognito_claims_and_verify() {
         scope: ADMIN_SCOPE,
         oauth: false,
         nonce: None,
+        customization: None,
     };
     let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
     assert_eq!(pair.expires_in, 3600);
@@ -280,6 +282,7 @@ fn client_credentials_tokens_name_the_client_and_no_user() {
         scope: "https://api.example.com/read https://api.example.com/write",
         now,
         validity: Duration::from_secs(600),
+        customization: None,
     };
     let token = issue_client_token(&request, &access_key, &SeededRandom::new(5)).unwrap();
     let claims = verify_jwt(&token, &[&access_key], "access", now).unwrap();
@@ -345,4 +348,105 @@ fn derived_keys_differ_by_purpose_and_agree_across_instances() {
     assert_eq!(a.derive("csrf"), b.derive("csrf"));
     assert_ne!(a.derive("csrf"), a.derive("other"));
     assert_ne!(a.derive("csrf"), [0u8; 32]);
+}
+
+#[test]
+fn a_trigger_changes_claims_scopes_and_groups_but_never_protected_claims() {
+    use crate::{GroupOverride, TokenCustomization};
+    use serde_json::json;
+    use std::time::Duration;
+    let id_key = SigningKey::generate(KeyUse::Id, SystemTime::UNIX_EPOCH).unwrap();
+    let access_key = SigningKey::generate(KeyUse::Access, SystemTime::UNIX_EPOCH).unwrap();
+    let user = sample_user();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut customization = TokenCustomization {
+        id_suppress: vec!["email".into(), "sub".into(), "both".into()],
+        access_suppress: vec!["jti".into()],
+        scopes_to_add: vec!["extra/read".into(), "openid".into()],
+        scopes_to_suppress: vec!["email".into()],
+        groups: Some(GroupOverride {
+            groups: vec!["g1".into()],
+            roles: vec!["arn:aws:iam::1:role/r".into()],
+            preferred_role: Some("arn:aws:iam::1:role/r".into()),
+        }),
+        ..TokenCustomization::default()
+    };
+    for (name, value) in [
+        ("tenant", json!("acme")),
+        ("both", json!("x")),
+        ("sub", json!("forged")),
+        ("cognito:username", json!("forged")),
+        ("cognito:groups", json!(["forged"])),
+    ] {
+        customization.id_claims.insert(name.into(), value);
+    }
+    for (name, value) in [
+        ("permissions", json!({"read": [1, 2]})),
+        ("client_id", json!("forged")),
+        ("scope", json!("forged")),
+        ("exp", json!(1)),
+    ] {
+        customization.access_claims.insert(name.into(), value);
+    }
+    let request = TokenRequest {
+        issuer: "http://127.0.0.1:9229/us-east-1_Tokens000",
+        client_id: "client1",
+        user: &user,
+        groups: &[],
+        read_attributes: None,
+        auth_time: now,
+        origin_jti: "o-1",
+        event_id: "e-1",
+        now,
+        access_validity: Duration::from_secs(3600),
+        id_validity: Duration::from_secs(3600),
+        scope: "openid email profile",
+        oauth: true,
+        nonce: None,
+        customization: Some(&customization),
+    };
+    let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
+    assert_eq!(pair.scope, "openid profile extra/read");
+    let keys = [&id_key, &access_key];
+    let id = verify_jwt(&pair.id_token, &keys, "id", now).unwrap();
+    assert_eq!(id["tenant"], "acme");
+    assert!(id.get("email").is_none() && id.get("both").is_none());
+    assert_eq!(id["sub"], json!(user.sub));
+    assert_eq!(id["cognito:username"], json!(user.username));
+    assert_eq!(id["cognito:groups"], json!(["g1"]));
+    assert_eq!(id["cognito:roles"], json!(["arn:aws:iam::1:role/r"]));
+    assert_eq!(id["cognito:preferred_role"], "arn:aws:iam::1:role/r");
+    let access = verify_jwt(&pair.access_token, &keys, "access", now).unwrap();
+    assert_eq!(access["permissions"], json!({"read": [1, 2]}));
+    assert_eq!(access["client_id"], "client1");
+    assert_eq!(access["scope"], "openid profile extra/read");
+    assert_eq!(access["cognito:groups"], json!(["g1"]));
+    assert!(access["jti"].is_string());
+    assert_eq!(access["exp"], json!(1_700_000_000u64 + 3600));
+
+    // An override with no groups removes them.
+    let none = TokenCustomization {
+        groups: Some(GroupOverride::default()),
+        ..TokenCustomization::default()
+    };
+    let group = Group {
+        pool_id: user.pool_id.clone(),
+        name: "admins".into(),
+        description: None,
+        precedence: Some(1),
+        role_arn: Some("arn:aws:iam::1:role/a".into()),
+        created_at: now,
+        last_modified_at: now,
+    };
+    let groups = [group];
+    let request = TokenRequest {
+        groups: &groups,
+        customization: Some(&none),
+        ..request
+    };
+    let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
+    let id = verify_jwt(&pair.id_token, &keys, "id", now).unwrap();
+    assert!(id.get("cognito:groups").is_none() && id.get("cognito:roles").is_none());
+    let access = verify_jwt(&pair.access_token, &keys, "access", now).unwrap();
+    assert!(access.get("cognito:groups").is_none());
 }

@@ -50,6 +50,107 @@ pub struct TokenRequest<'a> {
     /// The `nonce` of the authorization request, echoed in the ID token (and only then: an
     /// ID token with a nonce nobody sent is refused by openid-client).
     pub nonce: Option<&'a str>,
+    /// What the pool's PreTokenGeneration function changes, if it has one.
+    pub customization: Option<&'a TokenCustomization>,
+}
+
+/// What a PreTokenGeneration function changes in the tokens it is shown. The claims of
+/// [`is_protected_claim`] are never changed, whatever this says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenCustomization {
+    /// Claims added to (or replaced in) the ID token.
+    pub id_claims: Map<String, Value>,
+    /// Claims removed from the ID token; removal wins over addition.
+    pub id_suppress: Vec<String>,
+    /// Claims added to (or replaced in) the access token.
+    pub access_claims: Map<String, Value>,
+    /// Claims removed from the access token.
+    pub access_suppress: Vec<String>,
+    /// Scopes added to the access token's `scope`.
+    pub scopes_to_add: Vec<String>,
+    /// Scopes removed from it; removal wins over addition.
+    pub scopes_to_suppress: Vec<String>,
+    /// `groupOverrideDetails`: when given, replaces the groups of both tokens and the roles
+    /// of the ID token.
+    pub groups: Option<GroupOverride>,
+}
+
+/// The groups and roles a PreTokenGeneration function puts in place of the user's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupOverride {
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    pub preferred_role: Option<String>,
+}
+
+/// Claims no trigger adds, replaces or removes, in either token (Cognito's "claims and scopes
+/// reference"): they say who the token is for, which client and session it belongs to, and
+/// how long it lives. Any other `cognito:` claim is protected too; the group claims change
+/// only through [`GroupOverride`].
+pub const PROTECTED_CLAIMS: &[&str] = &[
+    "acr",
+    "amr",
+    "aud",
+    "at_hash",
+    "auth_time",
+    "azp",
+    "client_id",
+    "device_key",
+    "event_id",
+    "exp",
+    "iat",
+    "identities",
+    "iss",
+    "jti",
+    "nbf",
+    "nonce",
+    "origin_jti",
+    "scope",
+    "sub",
+    "token_use",
+    "username",
+    "version",
+];
+
+/// Whether a trigger may not change `claim`. Developer-only attributes (`dev:`) never reach a
+/// token, so none may be added under their names either.
+pub fn is_protected_claim(claim: &str) -> bool {
+    claim.starts_with("cognito:") || claim.starts_with("dev:") || PROTECTED_CLAIMS.contains(&claim)
+}
+
+/// Adds, replaces and removes the claims a trigger asked for, leaving the protected ones.
+fn customize_claims(
+    claims: &mut Map<String, Value>,
+    add: &Map<String, Value>,
+    suppress: &[String],
+) {
+    for (name, value) in add {
+        if !is_protected_claim(name) {
+            claims.insert(name.clone(), value.clone());
+        }
+    }
+    for name in suppress {
+        if !is_protected_claim(name) {
+            claims.remove(name);
+        }
+    }
+}
+
+/// The access token's scopes after a trigger's additions and removals, in order, each once.
+pub fn customized_scope(scope: &str, customization: Option<&TokenCustomization>) -> String {
+    let Some(customization) = customization else {
+        return scope.to_owned();
+    };
+    let mut scopes: Vec<&str> = Vec::new();
+    for name in scope
+        .split_whitespace()
+        .chain(customization.scopes_to_add.iter().map(String::as_str))
+    {
+        if !scopes.contains(&name) && !customization.scopes_to_suppress.iter().any(|s| s == name) {
+            scopes.push(name);
+        }
+    }
+    scopes.join(" ")
 }
 
 /// A signed ID token and access token.
@@ -61,6 +162,8 @@ pub struct TokenPair {
     pub access_token: String,
     /// Access-token lifetime in seconds (`ExpiresIn`).
     pub expires_in: u64,
+    /// The access token's scopes, as a PreTokenGeneration function left them.
+    pub scope: String,
 }
 
 fn seconds(time: SystemTime) -> u64 {
@@ -97,6 +200,25 @@ pub fn sign_jwt(key: &SigningKey, claims: &Value) -> Result<String, CoreError> {
     Ok(token)
 }
 
+/// The preferred role of a user in `groups`: the role of the group with the lowest
+/// precedence; a tie means there is none.
+pub fn preferred_role(groups: &[Group]) -> Option<&str> {
+    let ranked: Vec<&Group> = groups
+        .iter()
+        .filter(|g| g.role_arn.is_some() && g.precedence.is_some())
+        .collect();
+    let best = ranked.iter().min_by_key(|g| g.precedence)?;
+    let ties = ranked
+        .iter()
+        .filter(|g| g.precedence == best.precedence)
+        .count();
+    if ties == 1 {
+        best.role_arn.as_deref()
+    } else {
+        None
+    }
+}
+
 /// Issues an ID token and an access token.
 pub fn issue_tokens(
     request: &TokenRequest<'_>,
@@ -107,7 +229,12 @@ pub fn issue_tokens(
     let iat = seconds(request.now);
     let auth_time = seconds(request.auth_time);
     let user = request.user;
-    let group_names: Vec<&str> = request.groups.iter().map(|g| g.name.as_str()).collect();
+    let overridden = request.customization.and_then(|c| c.groups.as_ref());
+    let group_names: Vec<&str> = match overridden {
+        Some(given) => given.groups.iter().map(String::as_str).collect(),
+        None => request.groups.iter().map(|g| g.name.as_str()).collect(),
+    };
+    let scope = customized_scope(request.scope, request.customization);
 
     // The access token is built and signed first, because the ID token's `at_hash` is a hash
     // of it.
@@ -124,12 +251,19 @@ pub fn issue_tokens(
     access.insert("origin_jti".into(), json!(request.origin_jti));
     access.insert("event_id".into(), json!(request.event_id));
     access.insert("token_use".into(), json!("access"));
-    access.insert("scope".into(), json!(request.scope));
+    access.insert("scope".into(), json!(scope));
     access.insert("auth_time".into(), json!(auth_time));
     access.insert("exp".into(), json!(iat + request.access_validity.as_secs()));
     access.insert("iat".into(), json!(iat));
     access.insert("jti".into(), json!(uuid_v4(random)));
     access.insert("username".into(), json!(user.username));
+    if let Some(customization) = request.customization {
+        customize_claims(
+            &mut access,
+            &customization.access_claims,
+            &customization.access_suppress,
+        );
+    }
     let access_token = sign_jwt(access_key, &Value::Object(access))?;
 
     let mut id = Map::new();
@@ -165,28 +299,25 @@ pub fn issue_tokens(
     id.insert("iss".into(), json!(request.issuer));
     id.insert("cognito:username".into(), json!(user.username));
     id.insert("origin_jti".into(), json!(request.origin_jti));
-    let roles: Vec<&str> = request
-        .groups
-        .iter()
-        .filter_map(|g| g.role_arn.as_deref())
-        .collect();
-    if !roles.is_empty() {
-        id.insert("cognito:roles".into(), json!(roles));
-        // The preferred role is the role of the group with the lowest precedence; a tie
-        // means there is none.
-        let ranked: Vec<&Group> = request
+    let roles: Vec<&str> = match overridden {
+        Some(given) => given.roles.iter().map(String::as_str).collect(),
+        None => request
             .groups
             .iter()
-            .filter(|g| g.role_arn.is_some() && g.precedence.is_some())
-            .collect();
-        if let Some(best) = ranked.iter().min_by_key(|g| g.precedence) {
-            let ties = ranked
-                .iter()
-                .filter(|g| g.precedence == best.precedence)
-                .count();
-            if ties == 1 {
-                id.insert("cognito:preferred_role".into(), json!(best.role_arn));
-            }
+            .filter_map(|g| g.role_arn.as_deref())
+            .collect(),
+    };
+    if let Some(given) = overridden {
+        if !roles.is_empty() {
+            id.insert("cognito:roles".into(), json!(roles));
+        }
+        if let Some(role) = &given.preferred_role {
+            id.insert("cognito:preferred_role".into(), json!(role));
+        }
+    } else if !roles.is_empty() {
+        id.insert("cognito:roles".into(), json!(roles));
+        if let Some(role) = preferred_role(request.groups) {
+            id.insert("cognito:preferred_role".into(), json!(role));
         }
     }
     id.insert("aud".into(), json!(request.client_id));
@@ -199,11 +330,19 @@ pub fn issue_tokens(
     id.insert("exp".into(), json!(iat + request.id_validity.as_secs()));
     id.insert("iat".into(), json!(iat));
     id.insert("jti".into(), json!(uuid_v4(random)));
+    if let Some(customization) = request.customization {
+        customize_claims(
+            &mut id,
+            &customization.id_claims,
+            &customization.id_suppress,
+        );
+    }
 
     Ok(TokenPair {
         id_token: sign_jwt(id_key, &Value::Object(id))?,
         access_token,
         expires_in: request.access_validity.as_secs(),
+        scope,
     })
 }
 
@@ -220,6 +359,8 @@ pub struct ClientTokenRequest<'a> {
     pub now: SystemTime,
     /// Access-token lifetime.
     pub validity: Duration,
+    /// What the pool's PreTokenGeneration function (version 3) changes, if it has one.
+    pub customization: Option<&'a TokenCustomization>,
 }
 
 /// Issues the access token of the client_credentials grant: Cognito's claim set for a
@@ -234,7 +375,10 @@ pub fn issue_client_token(
     let mut access = Map::new();
     access.insert("sub".into(), json!(request.client_id));
     access.insert("token_use".into(), json!("access"));
-    access.insert("scope".into(), json!(request.scope));
+    access.insert(
+        "scope".into(),
+        json!(customized_scope(request.scope, request.customization)),
+    );
     access.insert("auth_time".into(), json!(iat));
     access.insert("iss".into(), json!(request.issuer));
     access.insert("exp".into(), json!(iat + request.validity.as_secs()));
@@ -242,6 +386,13 @@ pub fn issue_client_token(
     access.insert("version".into(), json!(2));
     access.insert("jti".into(), json!(uuid_v4(random)));
     access.insert("client_id".into(), json!(request.client_id));
+    if let Some(customization) = request.customization {
+        customize_claims(
+            &mut access,
+            &customization.access_claims,
+            &customization.access_suppress,
+        );
+    }
     sign_jwt(access_key, &Value::Object(access))
 }
 

@@ -6,8 +6,10 @@
 
 use serde_json::{json, Map, Value};
 use tessera_core::trigger::InvokeError;
-use tessera_core::UserPool;
+use tessera_core::{User, UserPool};
 
+use crate::directory::Directory;
+use crate::input::Input;
 use crate::{Error, Service};
 
 /// A trigger, by the name Cognito's messages give it.
@@ -100,6 +102,80 @@ impl Call<'_> {
             "response": {},
         })
     }
+}
+
+/// `request.userAttributes` for a stored user: every attribute as a string, with `sub`, the
+/// account's status as `cognito:user_status`, and `cognito:email_alias` /
+/// `cognito:phone_number_alias` for an address that signs the user in.
+pub fn user_attributes(directory: &Directory, user: &User) -> Value {
+    let mut attributes = Map::new();
+    attributes.insert("sub".into(), json!(user.sub));
+    for (name, value) in &user.attributes {
+        attributes.insert(name.clone(), json!(value));
+    }
+    attributes.insert("cognito:user_status".into(), json!(user.status.as_str()));
+    for (kind, _) in directory.aliases_of(user) {
+        if kind == "email" || kind == "phone_number" {
+            if let Some(value) = user.attributes.get(&kind) {
+                attributes.insert(format!("cognito:{kind}_alias"), json!(value));
+            }
+        }
+    }
+    Value::Object(attributes)
+}
+
+/// Adds the request's `ClientMetadata` to a trigger's `request` as `clientMetadata`. Cognito
+/// leaves the member out when the caller gave none.
+pub fn with_client_metadata(request: Value, input: &Input) -> Value {
+    with_client_metadata_map(
+        request,
+        input.get("ClientMetadata").and_then(Value::as_object),
+    )
+}
+
+/// [`with_client_metadata`] for metadata already read.
+pub fn with_client_metadata_map(
+    mut request: Value,
+    metadata: Option<&Map<String, Value>>,
+) -> Value {
+    if let (Some(metadata), Value::Object(request)) = (metadata, &mut request) {
+        request.insert("clientMetadata".into(), Value::Object(metadata.clone()));
+    }
+    request
+}
+
+/// The request's `ValidationData` (a list of `{Name, Value}`), as the map `validationData`
+/// (`null` when the caller gave none).
+pub fn validation_data(input: &Input) -> Value {
+    let Some(Value::Array(list)) = input.get("ValidationData") else {
+        return Value::Null;
+    };
+    let map: Map<String, Value> = list
+        .iter()
+        .filter_map(|pair| {
+            Some((
+                pair.get("Name")?.as_str()?.to_owned(),
+                pair.get("Value")?.clone(),
+            ))
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// A boolean member of a function's `response`: `true` only when it is JSON `true` (or the
+/// string "true", which handlers written for other runtimes send).
+pub fn flag(response: &Map<String, Value>, member: &str) -> bool {
+    match response.get(member) {
+        Some(Value::Bool(value)) => *value,
+        Some(Value::String(value)) => value.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// Runs a trigger that only informs the function (PostConfirmation, PostAuthentication): its
+/// answer's `response` is not read, but a failure still fails the call, as in Cognito.
+pub async fn notify(service: &Service, call: &Call<'_>) -> Result<(), Error> {
+    run(service, call).await.map(|_| ())
 }
 
 /// Runs the pool's function for `call.trigger`, if it has one, and returns the `response`

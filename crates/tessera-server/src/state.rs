@@ -78,6 +78,12 @@ impl AppState {
         self
     }
 
+    /// Runs the pools' Lambda triggers with `triggers`.
+    pub fn with_triggers(mut self, triggers: Arc<dyn tessera_core::trigger::Invoke>) -> Self {
+        self.service = self.service.with_triggers(triggers);
+        self
+    }
+
     /// The Cognito service behind the edge.
     pub fn service(&self) -> &Service {
         &self.service

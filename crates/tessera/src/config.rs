@@ -33,6 +33,9 @@ pub struct FileConfig {
     #[serde(default)]
     delivery: DeliveryFile,
     passwords: Option<PasswordCost>,
+    /// `[[triggers]]`: where the functions of pools' `LambdaConfig` run.
+    #[serde(default)]
+    triggers: Vec<tessera_triggers::TargetConfig>,
 }
 
 /// The `[delivery]` table: where codes and invitations go. Without it, every message is
@@ -96,6 +99,13 @@ impl FileConfig {
     /// The delivery settings.
     pub fn delivery(&self) -> &DeliveryFile {
         &self.delivery
+    }
+
+    /// The trigger targets, in the order given.
+    pub fn triggers(&self) -> tessera_triggers::TriggersConfig {
+        tessera_triggers::TriggersConfig {
+            targets: self.triggers.clone(),
+        }
     }
 
     /// The argon2id cost, when the file sets one.

@@ -308,6 +308,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("the [passwords] cost is not a valid argon2id cost")?,
         None => PasswordHasher::owasp(),
     };
+    let triggers =
+        tessera_triggers::Triggers::new(&file.triggers(), Arc::new(SystemClock), random.clone())
+            .context("configuring triggers")?;
     let state = AppState::new(
         store.clone(),
         ServiceConfig {
@@ -322,7 +325,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(delivery),
     )
     .with_outbox(outbox_path)
-    .with_password_hasher(hasher);
+    .with_password_hasher(hasher)
+    .with_triggers(Arc::new(triggers));
     tessera_idp::pool::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 
     println!("tessera listening on http://{bound}");

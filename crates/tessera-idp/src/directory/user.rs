@@ -19,6 +19,7 @@ use crate::directory::{
     RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
+use crate::trigger::{self, Trigger};
 use crate::{Error, Service};
 
 fn change<'a>(user: &'a User, key: &'a str) -> UserChange<'a> {
@@ -186,13 +187,28 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     if directory.find(state, given).await?.is_some() {
         return Err(username_taken(&directory, false));
     }
+    let pre_sign_up = pre_sign_up(
+        state,
+        &directory,
+        &input,
+        "PreSignUp_SignUp",
+        &username,
+        Some(&client.client_id),
+        &attributes,
+    )
+    .await?;
+    pre_sign_up.verify(&mut attributes)?;
 
     let now = state.clock.now();
     let mut user = User {
         pool_id: directory.pool.id.clone(),
         username,
         sub: sub.clone(),
-        status: UserStatus::Unconfirmed,
+        status: if pre_sign_up.confirm {
+            UserStatus::Confirmed
+        } else {
+            UserStatus::Unconfirmed
+        },
         enabled: true,
         attributes,
         password_hash: None,
@@ -205,7 +221,10 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     NewPassword::of(state, &user, password)
         .await?
         .apply(&mut user);
-    let destination = confirmation_destination(&directory, &user);
+    // A user the PreSignUp function confirmed is sent no code.
+    let destination = (!pre_sign_up.confirm)
+        .then(|| confirmation_destination(&directory, &user))
+        .flatten();
     let code = destination
         .as_ref()
         .map(|_| new_code(state, CodePurpose::SignUp, SIGN_UP_CODE_VALIDITY, now));
@@ -223,11 +242,204 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
         })
         .await
         .map_err(|e| insert_error(&directory, false, e))?;
-    let mut output = json!({ "UserConfirmed": false, "UserSub": sub });
+    // Cognito does not run PostConfirmation for a user its PreSignUp function confirmed.
+    let mut output = json!({ "UserConfirmed": pre_sign_up.confirm, "UserSub": sub });
     if let Some(destination) = destination {
         output["CodeDeliveryDetails"] = destination.details();
     }
     Ok(output)
+}
+
+/// What a PreSignUp function decided about a new user.
+#[derive(Debug, Default)]
+struct PreSignUp {
+    /// `autoConfirmUser`: the user is confirmed without a code.
+    confirm: bool,
+    /// `autoVerifyEmail`, `autoVerifyPhone`.
+    verify_email: bool,
+    verify_phone: bool,
+}
+
+impl PreSignUp {
+    /// Marks the addresses the function verified. Cognito refuses to verify an address of a
+    /// user it does not also confirm, or one the user did not give.
+    fn verify(&self, attributes: &mut BTreeMap<String, String>) -> Result<(), Error> {
+        if (self.verify_email || self.verify_phone) && !self.confirm {
+            return Err(Error::new(
+                "InvalidLambdaResponseException",
+                "Phone or email cannot be auto verified, when user is not being auto confirmed.",
+            ));
+        }
+        for (wanted, attribute) in [
+            (self.verify_email, "email"),
+            (self.verify_phone, "phone_number"),
+        ] {
+            if !wanted {
+                continue;
+            }
+            if !attributes.contains_key(attribute) {
+                return Err(Error::new(
+                    "InvalidLambdaResponseException",
+                    format!("Cannot auto verify {attribute}: the user has no {attribute}."),
+                ));
+            }
+            attributes.insert(format!("{attribute}_verified"), "true".into());
+        }
+        Ok(())
+    }
+}
+
+/// Runs the pool's PreSignUp function, if any, on a user about to be created with
+/// `attributes` (the event carries only the attributes of the request). Its failure refuses
+/// the sign-up before anything is written.
+async fn pre_sign_up(
+    state: &Service,
+    directory: &Directory,
+    input: &Input,
+    source: &str,
+    username: &str,
+    client_id: Option<&str>,
+    attributes: &BTreeMap<String, String>,
+) -> Result<PreSignUp, Error> {
+    let call = trigger::Call {
+        trigger: Trigger::PreSignUp,
+        source,
+        pool: &directory.pool,
+        user_name: username,
+        client_id,
+        request: trigger::with_client_metadata(
+            json!({
+                "userAttributes": attributes,
+                "validationData": trigger::validation_data(input),
+            }),
+            input,
+        ),
+    };
+    let Some(response) = trigger::run(state, &call).await? else {
+        return Ok(PreSignUp::default());
+    };
+    Ok(PreSignUp {
+        confirm: trigger::flag(&response, "autoConfirmUser"),
+        verify_email: trigger::flag(&response, "autoVerifyEmail"),
+        verify_phone: trigger::flag(&response, "autoVerifyPhone"),
+    })
+}
+
+/// Tells the pool's PostConfirmation function, if any, that `user` was confirmed. The user
+/// stays confirmed when it fails; the call answers the failure, as Cognito's does.
+async fn post_confirmation(
+    state: &Service,
+    directory: &Directory,
+    input: &Input,
+    source: &str,
+    client_id: Option<&str>,
+    user: &User,
+) -> Result<(), Error> {
+    trigger::notify(
+        state,
+        &trigger::Call {
+            trigger: Trigger::PostConfirmation,
+            source,
+            pool: &directory.pool,
+            user_name: &user.username,
+            client_id,
+            request: trigger::with_client_metadata(
+                json!({ "userAttributes": trigger::user_attributes(directory, user) }),
+                input,
+            ),
+        },
+    )
+    .await
+}
+
+/// Creates the user a UserMigration function returned for the name `typed`, with the
+/// password the user just typed (not held to the pool's policy, as in Cognito) or, from
+/// ForgotPassword, none. The attributes go through the administrator's rules, like
+/// AdminCreateUser's. Two sign-ins that migrate the same user at once create it once: the
+/// second finds the first's.
+pub(crate) async fn create_migrated_user(
+    state: &Service,
+    directory: &Directory,
+    typed: &str,
+    password: Option<&str>,
+    response: &serde_json::Map<String, Value>,
+    status: UserStatus,
+) -> Result<(String, User), Error> {
+    let unrecognizable = || {
+        Error::new(
+            "InvalidLambdaResponseException",
+            "Unrecognizable lambda output",
+        )
+    };
+    let Some(Value::Object(given)) = response.get("userAttributes") else {
+        return Err(unrecognizable());
+    };
+    let mut pairs = Vec::with_capacity(given.len());
+    for (name, value) in given {
+        // `sub` and `username` are Cognito's to choose.
+        if name == "sub" || name == "username" {
+            continue;
+        }
+        let value = value.as_str().ok_or_else(unrecognizable)?;
+        pairs.push((name.clone(), value.to_owned()));
+    }
+    let mut attributes = write_attributes(
+        &directory.pool,
+        Writer::Administrator,
+        Moment::Creation,
+        &BTreeMap::new(),
+        &pairs,
+    )?
+    .attributes;
+    let sub = state.random_uuid();
+    let username = username_for_new_user(directory, typed, &sub, &mut attributes)?;
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
+    let missing = schema.missing_required(&present);
+    if !missing.is_empty() {
+        return Err(schema_error(tessera_core::AttributeError::required(
+            missing,
+        )));
+    }
+    let now = state.clock.now();
+    let mut user = User {
+        pool_id: directory.pool.id.clone(),
+        username,
+        sub,
+        status,
+        enabled: true,
+        attributes,
+        password_hash: None,
+        password_set_at: None,
+        srp_verifier: None,
+        created_at: now,
+        last_modified_at: now,
+        version: 0,
+    };
+    if let Some(password) = password {
+        NewPassword::of(state, &user, password)
+            .await?
+            .apply(&mut user);
+    }
+    let key = directory.key(&user.username);
+    let aliases = directory.aliases_of(&user);
+    if trigger::flag(response, "forceAliasCreation") {
+        release_aliases(state, directory, &key, &aliases).await?;
+    }
+    match state
+        .store
+        .insert_user(UserChange {
+            aliases: Some(&aliases),
+            ..change(&user, &key)
+        })
+        .await
+    {
+        Ok(_) => Ok((key, user)),
+        Err(error) => match directory.find(state, typed).await? {
+            Some(found) => Ok(found),
+            None => Err(insert_error(directory, true, error)),
+        },
+    }
 }
 
 /// Refuses to confirm a user who is not unconfirmed.
@@ -255,7 +467,7 @@ async fn confirm(
     user: User,
     code: Option<&OneTimeCode>,
     force_alias: bool,
-) -> Result<(), Error> {
+) -> Result<User, Error> {
     let verified = code.and_then(|_| confirmation_destination(directory, &user));
     let confirmed = |user: &mut User| {
         user.status = UserStatus::Confirmed;
@@ -281,8 +493,7 @@ async fn confirm(
             ..Revision::default()
         }))
     })
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Takes aliases away from other users that hold them, marking those attributes unverified.
@@ -345,13 +556,22 @@ pub async fn confirm_sign_up(state: &Service, input: Input) -> Result<Value, Err
     };
     unconfirmed(&user)?;
     let code = check_code(state, &directory.pool.id, &key, CodePurpose::SignUp, guess).await?;
-    confirm(
+    let user = confirm(
         state,
         &directory,
         &key,
         user,
         Some(&code),
         input.bool("ForceAliasCreation").unwrap_or(false),
+    )
+    .await?;
+    post_confirmation(
+        state,
+        &directory,
+        &input,
+        "PostConfirmation_ConfirmSignUp",
+        Some(&client.client_id),
+        &user,
     )
     .await?;
     Ok(json!({}))
@@ -421,7 +641,16 @@ pub async fn admin_confirm_sign_up(state: &Service, input: Input) -> Result<Valu
         .get(state, input.required_str("Username")?)
         .await?;
     unconfirmed(&user)?;
-    confirm(state, &directory, &key, user, None, false).await?;
+    let user = confirm(state, &directory, &key, user, None, false).await?;
+    post_confirmation(
+        state,
+        &directory,
+        &input,
+        "PostConfirmation_ConfirmSignUp",
+        None,
+        &user,
+    )
+    .await?;
     Ok(json!({}))
 }
 
@@ -493,6 +722,18 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
         if directory.find(state, given).await?.is_some() {
             return Err(username_taken(&directory, true));
         }
+        // Cognito reads nothing of this function's answer for AdminCreateUser: it only
+        // accepts or refuses the user.
+        pre_sign_up(
+            state,
+            &directory,
+            &input,
+            "PreSignUp_AdminCreateUser",
+            &username,
+            None,
+            &attributes,
+        )
+        .await?;
         let user = User {
             pool_id: directory.pool.id.clone(),
             username: username.clone(),
@@ -859,7 +1100,18 @@ pub async fn admin_reset_user_password(state: &Service, input: Input) -> Result<
 pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Error> {
     let given = input.required_str("Username")?;
     let (client, directory) = client_and_directory(state, &input, Some(given)).await?;
-    let Some((key, user)) = directory.find(state, given).await? else {
+    let mut found = directory.find(state, given).await?;
+    if found.is_none() {
+        found = crate::sign_in::migration::on_forgot_password(
+            state,
+            &directory,
+            &client.client_id,
+            given,
+            input.get("ClientMetadata").and_then(Value::as_object),
+        )
+        .await?;
+    }
+    let Some((key, user)) = found else {
         return if hides_users(&client) {
             Ok(simulated_delivery(&directory, given))
         } else {
@@ -905,7 +1157,16 @@ pub async fn confirm_forgot_password(state: &Service, input: Input) -> Result<Va
             user_client_not_found()
         });
     };
-    reset_password(state, &directory, &key, user, guess, password).await?;
+    let user = reset_password(state, &directory, &key, user, guess, password).await?;
+    post_confirmation(
+        state,
+        &directory,
+        &input,
+        "PostConfirmation_ConfirmForgotPassword",
+        Some(&client.client_id),
+        &user,
+    )
+    .await?;
     Ok(json!({}))
 }
 
@@ -919,7 +1180,7 @@ pub async fn reset_password(
     user: User,
     guess: &str,
     password: &str,
-) -> Result<(), Error> {
+) -> Result<User, Error> {
     if !user.enabled {
         return Err(Error::user_disabled());
     }
@@ -946,8 +1207,7 @@ pub async fn reset_password(
             ..Revision::default()
         }))
     })
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn admin_update_user_attributes(state: &Service, input: Input) -> Result<Value, Error> {

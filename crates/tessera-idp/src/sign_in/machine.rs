@@ -21,6 +21,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::{json, Map, Value};
 use tessera_core::lockout::Attempt as Claim;
 use tessera_core::{AppClient, User, UserStatus};
 
@@ -29,6 +30,7 @@ use super::refused;
 use super::session::{self, Attempt};
 use super::srp::{self, Proof};
 use crate::directory::{check_secret_hash, hides_users, Directory};
+use crate::trigger::{self, Call, Trigger};
 use crate::{Error, Service};
 
 /// Where a sign-in comes from, which decides what its refusals may reveal.
@@ -47,6 +49,12 @@ pub struct Context<'a> {
     pub client: &'a AppClient,
     pub directory: &'a Directory,
     pub channel: Channel,
+    /// InitiateAuth's `ClientMetadata`: the `validationData` of PreAuthentication and
+    /// UserMigration.
+    pub validation_data: Option<&'a Map<String, Value>>,
+    /// RespondToAuthChallenge's `ClientMetadata`: the `clientMetadata` of the triggers after
+    /// the first factor.
+    pub client_metadata: Option<&'a Map<String, Value>>,
 }
 
 impl Context<'_> {
@@ -109,6 +117,8 @@ pub struct SignedIn {
     pub user: User,
     /// When the first factor was proved.
     pub auth_time: SystemTime,
+    /// The PreTokenGeneration `triggerSource` of the tokens this sign-in earns.
+    pub token_source: &'static str,
 }
 
 /// A user as step 1 found them.
@@ -125,13 +135,18 @@ pub async fn begin(
 ) -> Result<Outcome, Error> {
     match first {
         FirstFactor::Password { username, password } => {
-            let found = find_user(service, context, username).await?;
+            let mut found = find_user(service, context, username).await?;
+            if matches!(found, Found::Unknown) {
+                found = super::migration::on_sign_in(service, context, username, password).await?;
+            }
+            pre_authentication(service, context, &found, username).await?;
             let (attempt, user) =
                 password_factor(service, context, found, username, password).await?;
             further_challenges(service, context, attempt, Some(user)).await
         }
         FirstFactor::Srp { username, srp_a } => {
             let found = find_user(service, context, username).await?;
+            pre_authentication(service, context, &found, username).await?;
             let challenge = srp::ask(service, context, found, username, srp_a).await?;
             Ok(Outcome::Challenge(challenge))
         }
@@ -342,11 +357,58 @@ async fn further_challenges(
             return Ok(Outcome::Challenge(challenge));
         }
     }
-    after_sign_in(attempt, user)
+    after_sign_in(service, context, attempt, user).await
 }
 
-/// Step 4: the user, as stored now, may have tokens.
-fn after_sign_in(attempt: Attempt, user: User) -> Result<Outcome, Error> {
+/// Runs the pool's PreAuthentication function, if any, before the first factor is checked
+/// (and counted): its refusal ends the sign-in. An unknown name is shown to it, with
+/// `userNotFound`, only where the client hides users, as in Cognito; elsewhere the sign-in
+/// ends without it.
+async fn pre_authentication(
+    service: &Service,
+    context: &Context<'_>,
+    found: &Found,
+    typed: &str,
+) -> Result<(), Error> {
+    let (user_name, attributes, not_found) = match found {
+        Found::User { user, .. } => (
+            user.username.clone(),
+            trigger::user_attributes(context.directory, user),
+            false,
+        ),
+        Found::Unknown if context.hides_users() => (typed.to_owned(), json!({}), true),
+        Found::Unknown => return Ok(()),
+    };
+    let mut request = json!({
+        "userAttributes": attributes,
+        // Cognito hands InitiateAuth's ClientMetadata to this trigger as validationData.
+        "validationData": context.validation_data.map_or(Value::Null, |m| Value::Object(m.clone())),
+    });
+    if context.hides_users() {
+        request["userNotFound"] = json!(not_found);
+    }
+    trigger::notify(
+        service,
+        &Call {
+            trigger: Trigger::PreAuthentication,
+            source: "PreAuthentication_Authentication",
+            pool: &context.directory.pool,
+            user_name: &user_name,
+            client_id: Some(&context.client.client_id),
+            request,
+        },
+    )
+    .await
+}
+
+/// Step 4: the user, as stored now, may have tokens once the pool's PostAuthentication
+/// function (if any) has heard of the sign-in; its failure ends the sign-in without tokens.
+async fn after_sign_in(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: Attempt,
+    user: User,
+) -> Result<Outcome, Error> {
     match user.status {
         UserStatus::Confirmed => {}
         UserStatus::ResetRequired => {
@@ -361,10 +423,40 @@ fn after_sign_in(attempt: Attempt, user: User) -> Result<Outcome, Error> {
     let auth_time = attempt
         .auth_time()
         .ok_or_else(|| Error::internal(&"a signed-in attempt without auth_time"))?;
+    let request = trigger::with_client_metadata_map(
+        json!({
+            "userAttributes": trigger::user_attributes(context.directory, &user),
+            "newDeviceUsed": false,
+        }),
+        context.client_metadata,
+    );
+    trigger::notify(
+        service,
+        &Call {
+            trigger: Trigger::PostAuthentication,
+            source: "PostAuthentication_Authentication",
+            pool: &context.directory.pool,
+            user_name: &user.username,
+            client_id: Some(&context.client.client_id),
+            request,
+        },
+    )
+    .await?;
+    let token_source = if attempt
+        .answered
+        .contains(&ChallengeName::NewPasswordRequired)
+    {
+        "TokenGeneration_NewPasswordChallenge"
+    } else if context.channel == Channel::HostedPage {
+        "TokenGeneration_HostedAuth"
+    } else {
+        "TokenGeneration_Authentication"
+    };
     Ok(Outcome::SignedIn(SignedIn {
         key: attempt.key,
         user,
         auth_time,
+        token_source,
     }))
 }
 

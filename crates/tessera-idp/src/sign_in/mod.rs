@@ -5,7 +5,9 @@
 
 pub mod access_token;
 pub mod challenge;
+pub mod customization;
 pub mod machine;
+pub mod migration;
 pub mod refresh;
 pub mod session;
 pub mod srp;
@@ -18,6 +20,7 @@ use crate::directory::{check_secret_hash, Directory};
 use crate::input::Input;
 use crate::{Error, Service};
 use challenge::{ChallengeName, NewPassword};
+use customization::TokenEvent;
 use machine::{Answer, Channel, Context, FirstFactor, Outcome, Responder};
 
 pub use refresh::{
@@ -102,10 +105,14 @@ pub async fn admin_initiate_auth(service: &Service, input: Input) -> Result<Valu
 async fn initiate(service: &Service, input: Input, channel: Channel) -> Result<Value, Error> {
     let admin = channel == Channel::Admin;
     let (client, directory) = client_of(service, &input, admin).await?;
+    // InitiateAuth's ClientMetadata reaches the triggers before the first factor only, as
+    // their `validationData`.
     let context = Context {
         client: &client,
         directory: &directory,
         channel,
+        validation_data: input.get("ClientMetadata").and_then(Value::as_object),
+        client_metadata: None,
     };
     let flow = input.required_str("AuthFlow")?;
     let first = match flow {
@@ -147,6 +154,8 @@ async fn initiate(service: &Service, input: Input, channel: Channel) -> Result<V
                 token,
                 Credential::SecretHash(parameter(&input, "AuthParameters", "SECRET_HASH")),
                 input.request_id(),
+                // Cognito passes InitiateAuth's ClientMetadata to no token trigger.
+                None,
             )
             .await;
         }
@@ -222,11 +231,15 @@ async fn render(
                 scope: None,
                 granted: None,
                 nonce: None,
+                event: TokenEvent {
+                    source: signed_in.token_source,
+                    client_metadata: context.client_metadata,
+                },
             };
             let issued = issue_tokens_for(
                 service,
                 context.client,
-                &context.directory.pool.id,
+                context.directory,
                 &signed_in.key,
                 &signed_in.user,
                 issue,
@@ -255,6 +268,8 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
         client: &client,
         directory: &directory,
         channel,
+        validation_data: None,
+        client_metadata: input.get("ClientMetadata").and_then(Value::as_object),
     };
     let name = input.required_str("ChallengeName")?;
     let responder = Responder {
@@ -349,6 +364,8 @@ pub async fn hosted_sign_in(
         client,
         directory,
         channel: Channel::HostedPage,
+        validation_data: None,
+        client_metadata: None,
     };
     match machine::begin(
         service,
@@ -382,6 +399,8 @@ pub async fn hosted_new_password(
         client,
         directory,
         channel: Channel::HostedPage,
+        validation_data: None,
+        client_metadata: None,
     };
     let responder = Responder {
         username: Some(username),

@@ -1,9 +1,10 @@
 //! Refresh and revocation: REFRESH_TOKEN_AUTH, GetTokensFromRefreshToken (and the OAuth
 //! refresh_token grant), RevokeToken, GlobalSignOut and AdminUserGlobalSignOut.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tessera_core::{AppClient, ADMIN_SCOPE};
 
+use super::customization::TokenEvent;
 use super::tokens::{api_result, issue_tokens_for, sha256_hex, Issue, Issued, NewRefresh};
 use super::{client_of, flow_enabled, refused};
 use crate::directory::{check_secret_hash, Directory};
@@ -55,15 +56,17 @@ pub(super) async fn refresh(
     token: &str,
     credential: Credential<'_>,
     event_id: &str,
+    client_metadata: Option<&Map<String, Value>>,
 ) -> Result<Value, Error> {
     let issued = refresh_tokens(
         state,
         client,
-        &directory.pool.id,
+        directory,
         token,
         credential,
         event_id,
         None,
+        client_metadata,
     )
     .await?;
     Ok(api_result(issued))
@@ -71,16 +74,20 @@ pub(super) async fn refresh(
 
 /// A refresh: new ID and access tokens for the session of a refresh token (and a new refresh
 /// token when the client rotates them). `narrow` is an OAuth `scope` parameter, which may
-/// only ask for a subset of the scopes the session was granted.
+/// only ask for a subset of the scopes the session was granted. `client_metadata` goes to
+/// the PreTokenGeneration trigger.
+#[allow(clippy::too_many_arguments)]
 pub async fn refresh_tokens(
     state: &Service,
     client: &AppClient,
-    pool_id: &str,
+    directory: &Directory,
     token: &str,
     credential: Credential<'_>,
     event_id: &str,
     narrow: Option<&str>,
+    client_metadata: Option<&Map<String, Value>>,
 ) -> Result<Issued, Error> {
+    let pool_id = directory.pool.id.as_str();
     let invalid = || refused("Invalid Refresh Token");
     let hash = sha256_hex(token);
     let record = state
@@ -187,8 +194,12 @@ pub async fn refresh_tokens(
         scope: scope.as_deref(),
         granted: record.scope.as_deref(),
         nonce: None,
+        event: TokenEvent {
+            source: "TokenGeneration_RefreshTokens",
+            client_metadata,
+        },
     };
-    match issue_tokens_for(state, client, pool_id, &record.username_key, &user, issue).await? {
+    match issue_tokens_for(state, client, directory, &record.username_key, &user, issue).await? {
         Some(issued) => Ok(issued),
         None => {
             // Another refresh rotated (or a revocation ended) this token between the read
@@ -223,6 +234,7 @@ pub async fn get_tokens_from_refresh_token(state: &Service, input: Input) -> Res
         token,
         Credential::ClientSecret(input.str("ClientSecret")),
         input.request_id(),
+        input.get("ClientMetadata").and_then(Value::as_object),
     )
     .await?;
     Ok(json!({ "AuthenticationResult": result["AuthenticationResult"] }))

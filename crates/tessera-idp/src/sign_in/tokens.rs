@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use tessera_core::{issue_tokens, AppClient, KeyUse, TokenRequest, User, ADMIN_SCOPE};
 use tessera_store::RefreshRecord;
 
+use super::customization::{self, TokenEvent};
+use crate::directory::Directory;
 use crate::pool::keys::pool_keys;
 use crate::{Error, Service};
 
@@ -99,6 +101,8 @@ pub struct Issue<'a> {
     pub granted: Option<&'a str>,
     /// The authorization request's nonce.
     pub nonce: Option<&'a str>,
+    /// What the PreTokenGeneration trigger is told about this issuance.
+    pub event: TokenEvent<'a>,
 }
 
 /// Signed tokens, and the refresh token when one was issued.
@@ -111,21 +115,34 @@ pub struct Issued {
     pub scope: String,
 }
 
-/// The user's tokens for `client`: ID and access tokens, and a refresh token as `issue`
-/// says. `None` when the authorization code of [`NewRefresh::RedeemCode`] was consumed, or
+/// The user's tokens for `client`: ID and access tokens, as the pool's PreTokenGeneration
+/// function (if any) changes them, and a refresh token as `issue` says. `None` when the authorization code of [`NewRefresh::RedeemCode`] was consumed, or
 /// the refresh token of [`NewRefresh::Rotate`] rotated or revoked, by another request
 /// meanwhile (nothing is stored then).
 pub async fn issue_tokens_for(
     state: &Service,
     client: &AppClient,
-    pool_id: &str,
+    directory: &Directory,
     key: &str,
     user: &User,
     issue: Issue<'_>,
 ) -> Result<Option<Issued>, Error> {
-    let now = state.clock.now();
+    let pool_id = directory.pool.id.as_str();
     let keys = pool_keys(state, pool_id).await?;
     let groups = state.store.groups_of_user(pool_id, key).await?;
+    let scope = issue.scope.unwrap_or(ADMIN_SCOPE);
+    let customization = customization::for_user(
+        state,
+        directory,
+        &client.client_id,
+        user,
+        &groups,
+        scope,
+        issue.event,
+    )
+    .await?;
+    // Read after the trigger, which may take seconds.
+    let now = state.clock.now();
     let readable = read_attributes(client);
     let issuer = state.issuer(pool_id);
     let request = TokenRequest {
@@ -150,9 +167,10 @@ pub async fn issue_tokens_for(
             "IdToken",
             Duration::from_secs(3600),
         ),
-        scope: issue.scope.unwrap_or(ADMIN_SCOPE),
+        scope,
         oauth: issue.scope.is_some(),
         nonce: issue.nonce,
+        customization: customization.as_ref(),
     };
     let pair = issue_tokens(
         &request,
@@ -165,7 +183,7 @@ pub async fn issue_tokens_for(
         access_token: pair.access_token,
         expires_in: pair.expires_in,
         refresh_token: None,
-        scope: request.scope.to_owned(),
+        scope: pair.scope,
     };
     if matches!(issue.refresh, NewRefresh::None) {
         return Ok(Some(issued));

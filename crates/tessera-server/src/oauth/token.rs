@@ -16,11 +16,33 @@ use super::error::{no_store, OAuthError, JSON_UTF8};
 use super::form::Form;
 use crate::protocol::RequestId;
 use crate::AppState;
+use tessera_idp::directory::Directory;
 use tessera_idp::pool::app_client::strings;
 use tessera_idp::pool::keys::pool_keys;
+use tessera_idp::sign_in::customization::{self, TokenEvent};
 use tessera_idp::sign_in::{
     issue_tokens_for, refresh_tokens, Credential, Issue, Issued, NewRefresh,
 };
+
+/// A failure of the service behind a grant: a trigger's refusal is told to the client as
+/// Cognito's hosted UI tells it (its message as the `error_description` of an
+/// `invalid_request`); anything else is the server's own error.
+fn grant_failure(error: tessera_idp::Error) -> OAuthError {
+    if is_trigger_failure(&error) {
+        OAuthError::invalid_request(error.message)
+    } else {
+        OAuthError::server_error(&error.message)
+    }
+}
+
+fn is_trigger_failure(error: &tessera_idp::Error) -> bool {
+    matches!(
+        error.kind,
+        "UserLambdaValidationException"
+            | "UnexpectedLambdaException"
+            | "InvalidLambdaResponseException"
+    )
+}
 
 pub(crate) async fn token(
     State(state): State<AppState>,
@@ -129,6 +151,13 @@ async fn client_credentials(
         ));
     }
     let scope = existing.join(" ");
+    let directory = Directory::load(state, pool_id)
+        .await
+        .map_err(|e| OAuthError::server_error(&e.message))?;
+    let customization =
+        customization::for_client(state, &directory, &client.client_id, &scope, None)
+            .await
+            .map_err(grant_failure)?;
     let keys = pool_keys(state, pool_id)
         .await
         .map_err(|e| OAuthError::server_error(&e.message))?;
@@ -145,6 +174,7 @@ async fn client_credentials(
         scope: &scope,
         now: state.clock.now(),
         validity,
+        customization: customization.as_ref(),
     };
     let signer = keys
         .signer(KeyUse::Access)
@@ -297,10 +327,21 @@ async fn authorization_code(
         scope: Some(&scope),
         granted: Some(&scope),
         nonce: record.nonce.as_deref(),
+        event: TokenEvent::new("TokenGeneration_HostedAuth"),
     };
-    let issued = issue_tokens_for(state, client, pool_id, &record.username_key, &user, issue)
+    let directory = Directory::load(state, pool_id)
         .await
         .map_err(|e| OAuthError::server_error(&e.message))?;
+    let issued = issue_tokens_for(
+        state,
+        client,
+        &directory,
+        &record.username_key,
+        &user,
+        issue,
+    )
+    .await
+    .map_err(grant_failure)?;
     match issued {
         Some(issued) => Ok(user_tokens(issued, &scope)),
         None => {
@@ -335,18 +376,23 @@ async fn refresh_token(
     let token = form
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is missing."))?;
+    let directory = Directory::load(state, pool_id)
+        .await
+        .map_err(|e| OAuthError::server_error(&e.message))?;
     let issued = refresh_tokens(
         state,
         client,
-        pool_id,
+        &directory,
         token,
         Credential::OAuth,
         event_id,
         form.get("scope"),
+        None,
     )
     .await
     .map_err(|error| match error.kind {
         tessera_idp::sign_in::INVALID_SCOPE => OAuthError::invalid_scope(error.message),
+        _ if is_trigger_failure(&error) => OAuthError::invalid_request(error.message),
         _ if error.is_internal() => OAuthError::server_error(&error.message),
         _ => OAuthError::invalid_grant(error.message),
     })?;

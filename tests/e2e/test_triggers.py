@@ -1,0 +1,644 @@
+"""Cognito's Lambda triggers (issue 12), run by a real tessera against real receivers: a
+webhook receiver that checks every call's signature with the `standardwebhooks` package, and
+a receiver of the Lambda Invoke API (as LocalStack and `sam local start-lambda` serve it).
+boto3, pycognito, PyJWT, Authlib-style token requests and tessera-verify drive and check
+each trigger changing the outcome, and each way a function can fail giving Cognito's
+exception with nothing half-written."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import jwt
+import pytest
+import requests
+from pycognito.aws_srp import AWSSRP
+
+from auth_support import PASSWORD_FLOWS, AuthApp, client_settings
+from helpers import PASSWORD, App, expect_error, free_port, unique
+from test_verify_library import verify
+from trigger_support import (
+    HandlerError,
+    LambdaReceiver,
+    Reply,
+    WebhookReceiver,
+    delayed,
+    function_arn,
+    pool_lambda_config,
+    trigger_config,
+)
+
+TIMEOUT_SECONDS = 2
+API = "https://api.example.com"
+
+
+@pytest.fixture(scope="module")
+def webhook():
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def lambda_():
+    receiver = LambdaReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def trigger_server(module_factory, webhook, lambda_, tmp_path_factory):
+    """A tessera (per backend) whose `hook-*` functions run on the webhook receiver,
+    `lambda-*` on the Lambda receiver and `down-*` on a webhook nobody listens at."""
+    config = tmp_path_factory.mktemp("triggers") / "tessera.toml"
+    down = f"""
+[[triggers]]
+functions = ["{function_arn('down-*')}"]
+webhook = "http://127.0.0.1:{free_port()}/hook"
+secrets = ["{webhook.secret}"]
+timeout_seconds = {TIMEOUT_SECONDS}
+"""
+    config.write_text(trigger_config(webhook, lambda_, timeout_seconds=TIMEOUT_SECONDS) + down)
+    return module_factory.start(name="triggers", extra_args=["--config", str(config)])
+
+
+@pytest.fixture(autouse=True)
+def fresh_receivers(webhook, lambda_):
+    """Each test gives the receivers its own handlers, and leaves no protocol failure."""
+    webhook.clear()
+    lambda_.clear()
+    yield
+    assert webhook.failures == [], webhook.failures
+    assert lambda_.failures == [], lambda_.failures
+
+
+FLOWS = [*PASSWORD_FLOWS, "ALLOW_USER_SRP_AUTH"]
+
+
+def trigger_app(server, triggers: dict, client: dict | None = None, secret: bool = False, **pool) -> AuthApp:
+    """A pool with `LambdaConfig` on the trigger server, and a client allowing the password,
+    SRP and refresh flows."""
+    settings = client_settings({"ExplicitAuthFlows": FLOWS, **(client or {})}, secret)
+    return AuthApp.of(App.create(server, client=settings, LambdaConfig=triggers, **pool))
+
+
+def responding(**response):
+    """A handler that fills in `response` with these members."""
+
+    def handler(event: dict) -> dict:
+        event["response"] = {**(event.get("response") or {}), **response}
+        return event
+
+    return handler
+
+
+def check_envelope(event: dict, app: App, source: str, user_name: str, client_id: str | None) -> None:
+    """The fields every Cognito trigger event carries."""
+    assert event["version"] == "1", event
+    assert event["triggerSource"] == source
+    assert event["region"] == app.pool_id.split("_")[0]
+    assert event["userPoolId"] == app.pool_id
+    assert event["userName"] == user_name
+    assert event["callerContext"] == {
+        "awsSdkVersion": "aws-sdk-unknown-unknown",
+        "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE",
+    }
+    assert event["response"] == {}
+
+
+# --------------------------------------------------------------------------
+# PreSignUp and PostConfirmation
+
+
+def test_pre_sign_up_auto_confirms_and_verifies(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(PreSignUp="hook-pre-sign-up"), AutoVerifiedAttributes=["email"])
+    webhook.on("PreSignUp_SignUp", responding(autoConfirmUser=True, autoVerifyEmail=True))
+    email = f"{unique('ada')}@example.com"
+    out = app.sign_up(
+        "ada",
+        attributes={"email": email, "name": "Ada"},
+        ValidationData=[{"Name": "invite", "Value": "x-1"}],
+        ClientMetadata={"source": "e2e"},
+    )
+    assert out["UserConfirmed"] is True
+    assert "CodeDeliveryDetails" not in out
+    assert app.status("ada") == "CONFIRMED"
+    assert app.attrs("ada")["email_verified"] == "true"
+    assert app.outbox("ada") == [], "an auto-confirmed user is sent no code"
+    # The user signs in at once.
+    tokens = app.sign_in("ada")
+    assert app.verify_id(tokens["IdToken"])["email_verified"] is True
+
+    [call] = webhook.calls
+    event = call["event"]
+    check_envelope(event, app, "PreSignUp_SignUp", "ada", app.client_id)
+    assert event["request"] == {
+        "userAttributes": {"email": email, "name": "Ada"},
+        "validationData": {"invite": "x-1"},
+        "clientMetadata": {"source": "e2e"},
+    }
+    assert call["verified_with"] == [webhook.secret]
+    assert re.fullmatch(r"msg_[0-9a-f]+", call["headers"]["webhook-id"])
+    assert abs(int(call["headers"]["webhook-timestamp"]) - time.time()) < 60
+
+
+def test_pre_sign_up_refusal_creates_nothing(trigger_server, lambda_):
+    app = trigger_app(trigger_server, pool_lambda_config(PreSignUp="lambda-pre-sign-up"), AutoVerifiedAttributes=["email"])
+
+    def refuse(event):
+        raise HandlerError("Registration from this domain is not allowed.")
+
+    lambda_.on("lambda-pre-sign-up", refuse)
+    expect_error(
+        "UserLambdaValidationException",
+        app.sign_up,
+        "bob",
+        attributes={"email": "bob@blocked.example"},
+        message="PreSignUp failed with error Registration from this domain is not allowed..",
+    )
+    assert app.usernames() == []
+    assert app.outbox() == []
+    [call] = lambda_.calls
+    assert call["function"] == "lambda-pre-sign-up"
+    assert call["credential"]["service"] == "lambda" and call["credential"]["region"] == "us-east-1"
+    # The request's ValidationData is null when none was given, and clientMetadata absent.
+    assert call["event"]["request"] == {"userAttributes": {"email": "bob@blocked.example"}, "validationData": None}
+
+
+def test_auto_verification_needs_auto_confirmation(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(PreSignUp="hook-pre-sign-up"))
+    webhook.on("PreSignUp_SignUp", responding(autoVerifyEmail=True))
+    expect_error(
+        "InvalidLambdaResponseException",
+        app.sign_up,
+        "carl",
+        attributes={"email": "carl@example.com"},
+        message="Phone or email cannot be auto verified, when user is not being auto confirmed.",
+    )
+    assert app.usernames() == []
+
+
+def test_pre_sign_up_runs_for_admin_create_user(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(PreSignUp="hook-pre-sign-up"))
+    # What the function answers is not read for AdminCreateUser.
+    webhook.on("PreSignUp_AdminCreateUser", responding(autoConfirmUser=True))
+    app.create_user("dora", {"email": "dora@example.com"}, ClientMetadata={"k": "v"})
+    assert app.status("dora") == "FORCE_CHANGE_PASSWORD"
+    [event] = webhook.events("PreSignUp_AdminCreateUser")
+    check_envelope(event, app, "PreSignUp_AdminCreateUser", "dora", None)
+    assert event["request"]["clientMetadata"] == {"k": "v"}
+
+    def refuse(event):
+        raise HandlerError("no")
+
+    webhook.on("PreSignUp_AdminCreateUser", refuse)
+    expect_error(
+        "UserLambdaValidationException",
+        app.create_user,
+        "erin",
+        {"email": "erin@example.com"},
+        message="PreSignUp failed with error no.",
+    )
+    assert app.usernames() == ["dora"]
+
+
+def test_post_confirmation_after_each_confirmation(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(PostConfirmation="hook-post-confirmation"), AutoVerifiedAttributes=["email"])
+    app.sign_up("fay", attributes={"email": "fay@example.com"})
+    assert webhook.calls == []
+    app.public.confirm_sign_up(
+        ClientId=app.client_id, Username="fay", ConfirmationCode=app.code("fay"), ClientMetadata={"step": "confirm"}
+    )
+    [event] = webhook.events("PostConfirmation_ConfirmSignUp")
+    check_envelope(event, app, "PostConfirmation_ConfirmSignUp", "fay", app.client_id)
+    attributes = event["request"]["userAttributes"]
+    assert attributes["cognito:user_status"] == "CONFIRMED"
+    assert attributes["email"] == "fay@example.com" and attributes["email_verified"] == "true"
+    assert attributes["sub"] == app.attrs("fay")["sub"]
+    assert event["request"]["clientMetadata"] == {"step": "confirm"}
+
+    app.sign_up("gus", attributes={"email": "gus@example.com"})
+    app.idp.admin_confirm_sign_up(UserPoolId=app.pool_id, Username="gus")
+    event = webhook.events("PostConfirmation_ConfirmSignUp")[-1]
+    check_envelope(event, app, "PostConfirmation_ConfirmSignUp", "gus", None)
+
+    app.public.forgot_password(ClientId=app.client_id, Username="fay")
+    app.public.confirm_forgot_password(
+        ClientId=app.client_id, Username="fay", ConfirmationCode=app.code("fay"), Password=PASSWORD + "2"
+    )
+    [event] = webhook.events("PostConfirmation_ConfirmForgotPassword")
+    check_envelope(event, app, "PostConfirmation_ConfirmForgotPassword", "fay", app.client_id)
+
+
+def test_failed_post_confirmation_leaves_the_user_confirmed(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(PostConfirmation="hook-post-confirmation"), AutoVerifiedAttributes=["email"])
+
+    def refuse(event):
+        raise HandlerError("database unavailable")
+
+    webhook.on("PostConfirmation_ConfirmSignUp", refuse)
+    app.sign_up("hal", attributes={"email": "hal@example.com"})
+    expect_error(
+        "UserLambdaValidationException",
+        app.public.confirm_sign_up,
+        ClientId=app.client_id,
+        Username="hal",
+        ConfirmationCode=app.code("hal"),
+        message="PostConfirmation failed with error database unavailable.",
+    )
+    # As in Cognito, the confirmation stands: the function only hears of it.
+    assert app.status("hal") == "CONFIRMED"
+
+
+# --------------------------------------------------------------------------
+# how a function fails
+
+
+def failing_functions(kind: str, webhook: WebhookReceiver, lambda_: LambdaReceiver) -> tuple[str, str, str]:
+    """(function name, exception, message) of a PreSignUp function that fails as `kind` says."""
+    if kind == "timeout":
+        webhook.on("PreSignUp_SignUp", delayed(TIMEOUT_SECONDS + 2))
+        return "hook-slow", "UnexpectedLambdaException", "PreSignUp invocation failed due to error Socket timeout while invoking Lambda function."
+    if kind == "garbage":
+        webhook.on("PreSignUp_SignUp", lambda event: Reply(200, b"<html>not the event</html>", {"Content-Type": "text/html"}))
+        return "hook-garbage", "InvalidLambdaResponseException", "Unrecognizable lambda output"
+    if kind == "not-an-event":
+        lambda_.on("lambda-list", lambda event: Reply(200, b"[1, 2]", {"Content-Type": "application/json"}))
+        return "lambda-list", "InvalidLambdaResponseException", "Unrecognizable lambda output"
+    if kind == "lambda-error":
+
+        def boom(event):
+            raise HandlerError("x is not defined")
+
+        lambda_.on("lambda-boom", boom)
+        return "lambda-boom", "UserLambdaValidationException", "PreSignUp failed with error x is not defined."
+    if kind == "missing":
+        lambda_.missing("lambda-missing")
+        return "lambda-missing", "UnexpectedLambdaException", "PreSignUp invocation failed due to error ResourceNotFoundException."
+    if kind == "server-error":
+        webhook.on("PreSignUp_SignUp", lambda event: Reply(503, b"busy", {"Content-Type": "text/plain"}))
+        return "hook-busy", "UnexpectedLambdaException", "PreSignUp invocation failed due to error ServiceException."
+    if kind == "down":
+        return "down-nobody", "UnexpectedLambdaException", "PreSignUp invocation failed due to error ServiceException."
+    if kind == "unrouted":
+        return "nowhere-configured", "UnexpectedLambdaException", "PreSignUp invocation failed due to error ResourceNotFoundException."
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind", ["timeout", "garbage", "not-an-event", "lambda-error", "missing", "server-error", "down", "unrouted"]
+)
+def test_a_failing_function_gives_cognitos_exception_and_writes_nothing(trigger_server, webhook, lambda_, kind):
+    function, exception, message = failing_functions(kind, webhook, lambda_)
+    app = trigger_app(trigger_server, pool_lambda_config(PreSignUp=function), AutoVerifiedAttributes=["email"])
+    started = time.monotonic()
+    expect_error(exception, app.sign_up, "ivy", attributes={"email": "ivy@example.com"}, message=message)
+    if kind == "timeout":
+        assert time.monotonic() - started < TIMEOUT_SECONDS + 1.5
+    assert app.usernames() == []
+    assert app.outbox() == []
+    # The server keeps answering, and a pool without the function is unaffected.
+    app.idp.update_user_pool(UserPoolId=app.pool_id, LambdaConfig={}, AutoVerifiedAttributes=["email"])
+    app.sign_up("ivy", attributes={"email": "ivy@example.com"})
+    assert app.status("ivy") == "UNCONFIRMED"
+
+
+def test_trigger_calls_are_logged_without_the_event(trigger_server, lambda_):
+    app = trigger_app(trigger_server, pool_lambda_config(UserMigration="lambda-migrate"))
+    secret = "Legacy-Secret-Password-1!"
+    lambda_.on("lambda-migrate", responding(userAttributes={"email": "log@example.com"}, finalUserStatus="CONFIRMED"))
+    app.sign_in("logged", secret)
+    output = trigger_server.output
+    lines = [line for line in output.splitlines() if "tessera::trigger" in line and "UserMigration_Authentication" in line]
+    assert lines, output[-2000:]
+    assert "lambda-migrate" in lines[-1] and "latency_ms" in lines[-1] and "answered" in lines[-1]
+    assert secret not in output
+
+
+# --------------------------------------------------------------------------
+# sign-in: PreAuthentication, PostAuthentication
+
+
+def test_pre_authentication_decides_before_the_password(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(PreAuthentication="hook-pre-auth"))
+    username = app.user()
+    webhook.on(
+        "PreAuthentication_Authentication",
+        _refuse_when(lambda e: e["request"]["validationData"] == {"deny": "yes"}, "Sign-in is closed"),
+    )
+    tokens = app.sign_in(username)
+    assert tokens["AccessToken"]
+    [event] = webhook.events("PreAuthentication_Authentication")
+    check_envelope(event, app, "PreAuthentication_Authentication", username, app.client_id)
+    assert event["request"]["userAttributes"]["cognito:user_status"] == "CONFIRMED"
+    assert event["request"]["validationData"] is None
+
+    expect_error(
+        "UserLambdaValidationException",
+        app.public.initiate_auth,
+        ClientId=app.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": "wrong-but-never-checked"},
+        ClientMetadata={"deny": "yes"},
+        message="PreAuthentication failed with error Sign-in is closed.",
+    )
+    # SRP (pycognito) is refused at its first step the same way.
+    webhook.on("PreAuthentication_Authentication", _refuse_when(lambda e: True, "No SRP today"))
+    srp = AWSSRP(username=username, password=PASSWORD, pool_id=app.pool_id, client_id=app.client_id, client=app.public)
+    expect_error("UserLambdaValidationException", srp.authenticate_user, message="PreAuthentication failed with error No SRP today.")
+
+
+def _refuse_when(condition, message: str):
+    def handler(event):
+        if condition(event):
+            raise HandlerError(message)
+        return event
+
+    return handler
+
+
+def test_unknown_users_reach_pre_authentication_only_where_users_are_hidden(trigger_server, webhook):
+    app = trigger_app(
+        trigger_server,
+        pool_lambda_config(PreAuthentication="hook-pre-auth"),
+        client={"PreventUserExistenceErrors": "ENABLED"},
+    )
+    expect_error("NotAuthorizedException", app.initiate, "nobody-here")
+    [event] = webhook.events("PreAuthentication_Authentication")
+    assert event["userName"] == "nobody-here"
+    assert event["request"]["userNotFound"] is True and event["request"]["userAttributes"] == {}
+
+    legacy = trigger_app(trigger_server, pool_lambda_config(PreAuthentication="hook-pre-auth"))
+    webhook.clear()
+    expect_error("UserNotFoundException", legacy.initiate, "nobody-here")
+    assert webhook.calls == []
+
+
+def test_post_authentication_hears_of_each_sign_in_and_can_stop_it(trigger_server, lambda_):
+    app = trigger_app(trigger_server, pool_lambda_config(PostAuthentication="lambda-post-auth"))
+    username = app.user()
+    app.sign_in(username)
+    [call] = lambda_.calls
+    event = call["event"]
+    check_envelope(event, app, "PostAuthentication_Authentication", username, app.client_id)
+    assert event["request"]["newDeviceUsed"] is False
+
+    def refuse(event):
+        raise HandlerError("account under review")
+
+    lambda_.on("lambda-post-auth", refuse)
+    expect_error(
+        "UserLambdaValidationException",
+        app.initiate,
+        username,
+        message="PostAuthentication failed with error account under review.",
+    )
+
+
+# --------------------------------------------------------------------------
+# PreTokenGeneration
+
+
+def test_pre_token_generation_v1_changes_the_id_token_on_sign_in_and_refresh(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(pre_token=("hook-ptg", "V1_0")))
+    username = app.user(attributes={"email": "v1@example.com", "name": "Before"})
+    app.idp.create_group(UserPoolId=app.pool_id, GroupName="staff")
+    app.idp.admin_add_user_to_group(UserPoolId=app.pool_id, Username=username, GroupName="staff")
+
+    def customize(event):
+        assert event["version"] == "1"
+        assert event["request"]["groupConfiguration"] == {
+            "groupsToOverride": ["staff"],
+            "iamRolesToOverride": [],
+            "preferredRole": None,
+        }
+        assert "scopes" not in event["request"]
+        event["response"] = {
+            "claimsOverrideDetails": {
+                "claimsToAddOrOverride": {"tenant": "acme", "name": "After", "sub": "forged"},
+                "claimsToSuppress": ["email"],
+                "groupOverrideDetails": {"groupsToOverride": ["admins", "readers"], "iamRolesToOverride": [], "preferredRole": None},
+            }
+        }
+        return event
+
+    webhook.on("TokenGeneration_", customize)
+    tokens = app.sign_in(username)
+    sub = app.attrs(username)["sub"]
+    for id_token, access_token in [(tokens["IdToken"], tokens["AccessToken"])]:
+        id_claims = app.verify_id(id_token)
+        assert id_claims["tenant"] == "acme" and id_claims["name"] == "After"
+        assert "email" not in id_claims
+        assert id_claims["sub"] == sub, "sub is protected"
+        assert id_claims["cognito:groups"] == ["admins", "readers"]
+        access = app.verify_access(access_token)
+        assert access["cognito:groups"] == ["admins", "readers"]
+        assert "tenant" not in access, "version 1 changes only the ID token's claims"
+    assert [e["triggerSource"] for e in webhook.events("TokenGeneration_")] == ["TokenGeneration_Authentication"]
+
+    refreshed = app.refresh(tokens["RefreshToken"])["AuthenticationResult"]
+    assert app.verify_id(refreshed["IdToken"])["tenant"] == "acme"
+    assert webhook.events("TokenGeneration_")[-1]["triggerSource"] == "TokenGeneration_RefreshTokens"
+
+
+def test_pre_token_generation_v2_changes_both_tokens_and_scopes(trigger_server, lambda_):
+    app = trigger_app(trigger_server, pool_lambda_config(pre_token=("lambda-ptg", "V2_0")))
+    username = app.user(attributes={"email": "v2@example.com"})
+
+    def customize(event):
+        assert event["version"] == "2"
+        assert event["request"]["scopes"] == ["aws.cognito.signin.user.admin"]
+        event["response"] = {
+            "claimsAndScopeOverrideDetails": {
+                "idTokenGeneration": {
+                    "claimsToAddOrOverride": {"plan": {"name": "gold", "seats": 5}, "flags": [1, "a", True]},
+                    "claimsToSuppress": ["email"],
+                },
+                "accessTokenGeneration": {
+                    "claimsToAddOrOverride": {"permissions": ["read", "write"], "client_id": "forged", "username": "forged"},
+                    "claimsToSuppress": ["auth_time"],
+                    "scopesToAdd": [f"{API}/read", "openid"],
+                    "scopesToSuppress": ["aws.cognito.signin.user.admin"],
+                },
+            }
+        }
+        return event
+
+    lambda_.on("lambda-ptg", customize)
+    tokens = app.sign_in(username)
+    id_claims = app.verify_id(tokens["IdToken"])
+    assert id_claims["plan"] == {"name": "gold", "seats": 5} and id_claims["flags"] == [1, "a", True]
+    assert "email" not in id_claims
+    access = app.verify_access(tokens["AccessToken"])
+    assert access["permissions"] == ["read", "write"]
+    assert access["client_id"] == app.client_id and access["username"] == username
+    assert "auth_time" in access, "auth_time is protected"
+    assert access["scope"] == f"{API}/read openid"
+    # tessera-verify accepts the token for the added scope and refuses the suppressed one.
+    code, verified = verify(tokens["AccessToken"], "--issuer", app.issuer, "--client-id", app.client_id, "--token-use", "access", "--scope", f"{API}/read")
+    assert code == 0, verified
+    assert verified["permissions"] == ["read", "write"]
+    code, _ = verify(tokens["AccessToken"], "--issuer", app.issuer, "--client-id", app.client_id, "--token-use", "access", "--scope", "aws.cognito.signin.user.admin")
+    assert code != 0
+    # GetUser needs aws.cognito.signin.user.admin, which the function took away.
+    expect_error("NotAuthorizedException", app.get_user, tokens["AccessToken"])
+
+    refreshed = app.get_tokens(tokens["RefreshToken"])["AuthenticationResult"]
+    assert app.verify_access(refreshed["AccessToken"])["permissions"] == ["read", "write"]
+
+
+def test_pre_token_generation_failure_issues_nothing(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(pre_token=("hook-ptg", "V2_0")))
+    username = app.user()
+    tokens = app.sign_in(username)
+
+    def refuse(event):
+        raise HandlerError("No Auth")
+
+    webhook.on("TokenGeneration_", refuse)
+    expect_error("UserLambdaValidationException", app.initiate, username, message="PreTokenGeneration failed with error No Auth.")
+    expect_error("UserLambdaValidationException", app.refresh, tokens["RefreshToken"], message="PreTokenGeneration failed with error No Auth.")
+    webhook.on("TokenGeneration_", responding(claimsAndScopeOverrideDetails={"accessTokenGeneration": {"scopesToAdd": ["has space"]}}))
+    expect_error("InvalidLambdaResponseException", app.initiate, username, message="Unrecognizable lambda output")
+
+
+def test_pre_token_generation_v3_customizes_client_credentials(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(pre_token=("hook-ptg", "V3_0")))
+    app.idp.create_resource_server(
+        UserPoolId=app.pool_id, Identifier=API, Name="api",
+        Scopes=[{"ScopeName": "read", "ScopeDescription": "r"}, {"ScopeName": "write", "ScopeDescription": "w"}],
+    )
+    machine = app.idp.create_user_pool_client(
+        UserPoolId=app.pool_id, ClientName=unique("machine"), GenerateSecret=True,
+        AllowedOAuthFlows=["client_credentials"], AllowedOAuthScopes=[f"{API}/read", f"{API}/write"],
+        AllowedOAuthFlowsUserPoolClient=True,
+    )["UserPoolClient"]
+
+    def customize(event):
+        assert event["version"] == "3"
+        assert event["request"]["scopes"] == [f"{API}/read", f"{API}/write"]
+        event["response"] = {
+            "claimsAndScopeOverrideDetails": {
+                "accessTokenGeneration": {
+                    "claimsToAddOrOverride": {"tenant": "acme", "sub": "forged"},
+                    "scopesToSuppress": [f"{API}/write"],
+                }
+            }
+        }
+        return event
+
+    webhook.on("TokenGeneration_ClientCredentials", customize)
+    resp = requests.post(
+        f"{app.issuer}/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(machine["ClientId"], machine["ClientSecret"]),
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    token = resp.json()["access_token"]
+    key = jwt.PyJWKClient(f"{app.issuer}/.well-known/jwks.json").get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=app.issuer)
+    assert claims["tenant"] == "acme" and claims["sub"] == machine["ClientId"]
+    assert claims["scope"] == f"{API}/read"
+    [event] = webhook.events("TokenGeneration_ClientCredentials")
+    assert event["callerContext"]["clientId"] == machine["ClientId"]
+    code, _ = verify(token, "--issuer", app.issuer, "--client-id", machine["ClientId"], "--token-use", "access", "--scope", f"{API}/read")
+    assert code == 0
+
+    # A version-2 function never sees machine tokens.
+    app.idp.update_user_pool(UserPoolId=app.pool_id, LambdaConfig=pool_lambda_config(pre_token=("hook-ptg", "V2_0")))
+    webhook.clear()
+    resp = requests.post(
+        f"{app.issuer}/oauth2/token", data={"grant_type": "client_credentials"},
+        auth=(machine["ClientId"], machine["ClientSecret"]), timeout=30,
+    )
+    assert resp.status_code == 200 and webhook.calls == []
+
+    def refuse(event):
+        raise HandlerError("machines are off")
+
+    app.idp.update_user_pool(UserPoolId=app.pool_id, LambdaConfig=pool_lambda_config(pre_token=("hook-ptg", "V3_0")))
+    webhook.on("TokenGeneration_ClientCredentials", refuse)
+    resp = requests.post(
+        f"{app.issuer}/oauth2/token", data={"grant_type": "client_credentials"},
+        auth=(machine["ClientId"], machine["ClientSecret"]), timeout=30,
+    )
+    assert resp.status_code == 400
+    assert resp.json() == {"error": "invalid_request", "error_description": "PreTokenGeneration failed with error machines are off."}
+
+
+# --------------------------------------------------------------------------
+# UserMigration
+
+
+def legacy_store(accounts: dict[str, tuple[str, dict]]):
+    """A UserMigration function over a legacy user store: name -> (password, attributes)."""
+
+    def migrate(event):
+        account = accounts.get(event["userName"])
+        if account is None:
+            return event
+        password, attributes = account
+        if event["triggerSource"] == "UserMigration_Authentication":
+            if event["request"]["password"] != password:
+                raise HandlerError("Bad password")
+            event["response"] = {"userAttributes": attributes, "finalUserStatus": "CONFIRMED", "messageAction": "SUPPRESS"}
+        else:
+            event["response"] = {"userAttributes": attributes, "messageAction": "SUPPRESS"}
+        return event
+
+    return migrate
+
+
+def test_user_migration_on_first_sign_in(trigger_server, lambda_):
+    app = trigger_app(trigger_server, pool_lambda_config(UserMigration="lambda-migrate"))
+    legacy_password = "old-system-pass"  # the pool's policy is not applied to it, as in Cognito
+    lambda_.on("lambda-migrate", legacy_store({"jan": (legacy_password, {"email": "jan@example.com", "email_verified": "true", "name": "Jan"})}))
+
+    expect_error("UserLambdaValidationException", app.initiate, "jan", "wrong", message="UserMigration failed with error Bad password.")
+    assert app.usernames() == []
+    expect_error("UserNotFoundException", app.initiate, "not-in-legacy", legacy_password)
+    assert app.usernames() == []
+
+    tokens = app.sign_in("jan", legacy_password)
+    claims = app.verify_id(tokens["IdToken"])
+    assert claims["cognito:username"] == "jan" and claims["email"] == "jan@example.com" and claims["email_verified"] is True
+    assert app.status("jan") == "CONFIRMED" and app.attrs("jan")["name"] == "Jan"
+    events = lambda_.events("UserMigration_Authentication")
+    assert len(events) == 3
+    event = events[-1]
+    check_envelope(event, app, "UserMigration_Authentication", "jan", app.client_id)
+    assert event["request"] == {"password": legacy_password, "validationData": None}
+
+    # From now on the user signs in without the function (also with SRP).
+    lambda_.clear()
+    app.sign_in("jan", legacy_password)
+    AWSSRP(username="jan", password=legacy_password, pool_id=app.pool_id, client_id=app.client_id, client=app.public).authenticate_user()
+    assert lambda_.calls == []
+
+
+def test_user_migration_on_forgot_password(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(UserMigration="hook-migrate"))
+    webhook.on("UserMigration_ForgotPassword", legacy_store({"kim": ("unused", {"email": "kim@example.com", "email_verified": "true"})}))
+    out = app.public.forgot_password(ClientId=app.client_id, Username="kim")
+    assert out["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+    assert app.status("kim") == "RESET_REQUIRED"
+    [event] = webhook.events("UserMigration_ForgotPassword")
+    assert event["userName"] == "kim" and "password" not in event["request"]
+    app.public.confirm_forgot_password(ClientId=app.client_id, Username="kim", ConfirmationCode=app.code("kim"), Password=PASSWORD)
+    webhook.clear()
+    assert app.sign_in("kim", PASSWORD)["AccessToken"]
+    assert webhook.calls == []
+
+
+def test_migration_failures_create_nobody(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(UserMigration="hook-migrate"))
+    # Attributes the pool's rules refuse are refused as AdminCreateUser refuses them.
+    webhook.on("UserMigration_Authentication", responding(userAttributes={"custom:unknown": "x"}, finalUserStatus="CONFIRMED"))
+    expect_error("InvalidParameterException", app.initiate, "lee", "pw")
+    webhook.on("UserMigration_Authentication", responding(userAttributes={"email": "lee@example.com"}, finalUserStatus="MAYBE"))
+    expect_error("InvalidLambdaResponseException", app.initiate, "lee", "pw", message="Unrecognizable lambda output")
+    webhook.on("UserMigration_Authentication", delayed(TIMEOUT_SECONDS + 2))
+    expect_error("UnexpectedLambdaException", app.initiate, "lee", "pw")
+    assert app.usernames() == []
