@@ -7,7 +7,10 @@ exception with nothing half-written."""
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
+import smtplib
 import time
 
 import jwt
@@ -16,7 +19,8 @@ import requests
 from pycognito.aws_srp import AWSSRP
 
 from auth_support import PASSWORD_FLOWS, AuthApp, client_settings
-from helpers import PASSWORD, App, expect_error, free_port, unique
+from helpers import PASSWORD, App, SmtpSink, attribute_list, expect_error, free_port, mail_text, unique
+from test_js_clients import node, run_node_test  # noqa: F401 (node is a fixture)
 from test_verify_library import verify
 from trigger_support import (
     HandlerError,
@@ -642,3 +646,315 @@ def test_migration_failures_create_nobody(trigger_server, webhook):
     webhook.on("UserMigration_Authentication", delayed(TIMEOUT_SECONDS + 2))
     expect_error("UnexpectedLambdaException", app.initiate, "lee", "pw")
     assert app.usernames() == []
+
+
+# --------------------------------------------------------------------------
+# CustomMessage
+
+
+def custom_words(event: dict) -> dict:
+    """A CustomMessage function that writes every message itself, naming its occasion."""
+    request = event["request"]
+    source = event["triggerSource"]
+    username = f" {request['usernameParameter']}" if request["usernameParameter"] else ""
+    event["response"] = {
+        "emailSubject": f"Acme: {source}",
+        "emailMessage": f"<p>Hello{username}, your Acme code is {request['codeParameter']}.</p>",
+        "smsMessage": f"Acme{username} code {request['codeParameter']}",
+    }
+    return event
+
+
+@pytest.fixture(scope="module")
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def mail_trigger_server(module_factory, webhook, smtp_sink, tmp_path_factory):
+    """A tessera (per backend) that runs `hook-*` functions on the webhook receiver and sends
+    e-mail over SMTP to a local sink."""
+    config = tmp_path_factory.mktemp("trigger-mail") / "tessera.toml"
+    config.write_text(
+        trigger_config(webhook, None, timeout_seconds=TIMEOUT_SECONDS)
+        + f"""
+[delivery.smtp]
+host = "127.0.0.1"
+port = {smtp_sink.port}
+security = "none"
+from = "Acme <no-reply@acme.test>"
+timeout_seconds = 5
+"""
+    )
+    return module_factory.start(name="trigger-mail", extra_args=["--config", str(config)])
+
+
+def test_custom_message_writes_the_confirmation_email(mail_trigger_server, webhook, smtp_sink):
+    app = trigger_app(mail_trigger_server, pool_lambda_config(CustomMessage="hook-custom-message"), AutoVerifiedAttributes=["email"])
+    webhook.on("CustomMessage_", custom_words)
+    to = f"{unique('mia')}@example.com"
+    app.sign_up("mia", attributes={"email": to}, ClientMetadata={"lang": "en"})
+    received = smtp_sink.wait_for(to)
+    assert str(received["message"]["Subject"]) == "Acme: CustomMessage_SignUp"
+    body = mail_text(received["message"])
+    match = re.fullmatch(r"<p>Hello, your Acme code is (\d{6})\.</p>", body.strip())
+    assert match, body
+    app.public.confirm_sign_up(ClientId=app.client_id, Username="mia", ConfirmationCode=match.group(1))
+    assert app.status("mia") == "CONFIRMED"
+    [event] = webhook.events("CustomMessage_SignUp")
+    check_envelope(event, app, "CustomMessage_SignUp", "mia", app.client_id)
+    assert event["request"]["codeParameter"] == "{####}"
+    assert event["request"]["linkParameter"] == "{##Click Here##}"
+    assert event["request"]["usernameParameter"] is None
+    assert event["request"]["clientMetadata"] == {"lang": "en"}
+    assert event["request"]["userAttributes"]["email"] == to
+    # The function saw the placeholder, never the code.
+    assert match.group(1) not in json.dumps(event)
+
+
+def test_custom_message_for_every_occasion(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(CustomMessage="hook-custom-message"), AutoVerifiedAttributes=["email"])
+    webhook.on("CustomMessage_", custom_words)
+
+    def last_body(username: str) -> str:
+        return app.outbox(username)[-1]["body"]
+
+    app.sign_up("ned", attributes={"email": "ned@example.com"})
+    app.public.resend_confirmation_code(ClientId=app.client_id, Username="ned")
+    assert re.fullmatch(r"<p>Hello, your Acme code is \d{6}\.</p>", last_body("ned"))
+    app.public.confirm_sign_up(ClientId=app.client_id, Username="ned", ConfirmationCode=app.code("ned"))
+    app.public.forgot_password(ClientId=app.client_id, Username="ned")
+    app.idp.admin_reset_user_password(UserPoolId=app.pool_id, Username="ned")
+    app.idp.admin_set_user_password(UserPoolId=app.pool_id, Username="ned", Password=PASSWORD, Permanent=True)
+    access = app.sign_in("ned")["AccessToken"]
+    app.public.update_user_attributes(AccessToken=access, UserAttributes=[{"Name": "email", "Value": "ned2@example.com"}])
+    app.public.get_user_attribute_verification_code(AccessToken=access, AttributeName="email")
+    app.idp.admin_create_user(
+        UserPoolId=app.pool_id, Username="olive", UserAttributes=attribute_list({"email": "olive@example.com"}),
+        DesiredDeliveryMediums=["EMAIL"],
+    )
+    invitation = app.outbox("olive")[-1]
+    assert re.fullmatch(r"<p>Hello olive, your Acme code is \S+\.</p>", invitation["body"]), invitation
+    assert invitation["subject"] == "Acme: CustomMessage_AdminCreateUser"
+    sources = [e["triggerSource"] for e in webhook.events("CustomMessage_")]
+    assert sources == [
+        "CustomMessage_SignUp",
+        "CustomMessage_ResendCode",
+        "CustomMessage_ForgotPassword",
+        "CustomMessage_ForgotPassword",
+        "CustomMessage_UpdateUserAttribute",
+        "CustomMessage_VerifyUserAttribute",
+        "CustomMessage_AdminCreateUser",
+    ]
+    admin_events = [e for e in webhook.events("CustomMessage_") if e["callerContext"]["clientId"] == "CLIENT_ID_NOT_APPLICABLE"]
+    assert [e["triggerSource"] for e in admin_events] == ["CustomMessage_ForgotPassword", "CustomMessage_AdminCreateUser"]
+    assert webhook.events("CustomMessage_AdminCreateUser")[0]["request"]["usernameParameter"] == "{username}"
+
+
+def test_custom_message_must_keep_the_placeholders(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(CustomMessage="hook-custom-message"), AutoVerifiedAttributes=["email"])
+    webhook.on("CustomMessage_SignUp", responding(emailMessage="Welcome aboard!"))
+    error = expect_error("InvalidParameterException", app.sign_up, "pia", attributes={"email": "pia@example.com"})
+    assert "at 'emailMessage' failed to satisfy constraint" in error["Message"] and "\\{####\\}" in error["Message"]
+    assert app.usernames() == [] and app.outbox() == []
+    # An invitation must also name the user.
+    webhook.on("CustomMessage_AdminCreateUser", responding(emailMessage="Your password: {####}"))
+    error = expect_error(
+        "InvalidParameterException", app.idp.admin_create_user,
+        UserPoolId=app.pool_id, Username="quinn", UserAttributes=attribute_list({"email": "quinn@example.com"}),
+        DesiredDeliveryMediums=["EMAIL"],
+    )
+    assert "\\{username\\}" in error["Message"]
+    assert app.usernames() == []
+    # A function that writes nothing leaves the pool's own message.
+    webhook.on("CustomMessage_SignUp", responding(emailMessage=None))
+    app.sign_up("pia", attributes={"email": "pia@example.com"})
+    assert re.fullmatch(r"Your verification code is \d{6}\. ?", app.outbox("pia")[-1]["body"])
+
+
+# --------------------------------------------------------------------------
+# CUSTOM_AUTH
+
+
+class OneTimeCodes:
+    """DefineAuthChallenge, CreateAuthChallenge and VerifyAuthChallengeResponse of a
+    passwordless pool: a code by e-mail, three tries; a password first (SRP) when the client
+    starts with it. `send` delivers a code (by default the fixed `code`)."""
+
+    def __init__(self, code: str | None = None, send=None):
+        self.code = code
+        self.send = send
+
+    def define(self, event):
+        session = event["request"]["session"]
+        last = session[-1] if session else None
+        tries = sum(1 for step in session if step["challengeName"] == "CUSTOM_CHALLENGE")
+        response = {"issueTokens": False, "failAuthentication": False}
+        if last and last["challengeName"] == "SRP_A":
+            response["challengeName"] = "PASSWORD_VERIFIER"
+        elif last and last["challengeName"] == "PASSWORD_VERIFIER" and not last["challengeResult"]:
+            response["failAuthentication"] = True
+        elif last and last["challengeName"] == "CUSTOM_CHALLENGE" and last["challengeResult"]:
+            response["issueTokens"] = True
+        elif tries >= 3:
+            response["failAuthentication"] = True
+        else:
+            response["challengeName"] = "CUSTOM_CHALLENGE"
+        event["response"] = response
+        return event
+
+    def create(self, event):
+        tries = sum(1 for step in event["request"]["session"] if step["challengeName"] == "CUSTOM_CHALLENGE")
+        code = self.code or f"{secrets.randbelow(10**6):06d}"
+        if self.send is not None and not event["request"]["userNotFound"]:
+            self.send(event["request"]["userAttributes"]["email"], code)
+        event["response"] = {
+            "publicChallengeParameters": {"hint": "code sent by e-mail", "attempt": str(tries + 1)},
+            "privateChallengeParameters": {"answer": code},
+            "challengeMetadata": f"CODE-{tries + 1}",
+        }
+        return event
+
+    @staticmethod
+    def verify(event):
+        request = event["request"]
+        event["response"] = {"answerCorrect": request["challengeAnswer"] == request["privateChallengeParameters"]["answer"]}
+        return event
+
+    def install(self, receiver) -> None:
+        receiver.on("DefineAuthChallenge_Authentication", self.define)
+        receiver.on("CreateAuthChallenge_Authentication", self.create)
+        receiver.on("VerifyAuthChallengeResponse_Authentication", self.verify)
+
+
+CUSTOM_TRIGGERS = pool_lambda_config(
+    DefineAuthChallenge="hook-define", CreateAuthChallenge="hook-create", VerifyAuthChallengeResponse="hook-verify"
+)
+
+
+def custom_auth(app: AuthApp, username: str, **extra) -> dict:
+    return app.public.initiate_auth(
+        ClientId=app.client_id, AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": username, **extra}
+    )
+
+
+def answer(app: AuthApp, challenge: dict, answer: str) -> dict:
+    return app.public.respond_to_auth_challenge(
+        ClientId=app.client_id,
+        ChallengeName="CUSTOM_CHALLENGE",
+        Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": challenge["ChallengeParameters"]["USERNAME"], "ANSWER": answer},
+    )
+
+
+def test_custom_auth_passwordless_email_code_with_boto3(mail_trigger_server, webhook, smtp_sink):
+    def send(to: str, code: str) -> None:
+        with smtplib.SMTP("127.0.0.1", smtp_sink.port, timeout=10) as smtp:
+            smtp.sendmail("login@acme.test", [to], f"Subject: Your sign-in code\r\n\r\nYour code is {code}\r\n")
+
+    OneTimeCodes(send=send).install(webhook)
+    app = trigger_app(mail_trigger_server, CUSTOM_TRIGGERS, client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]})
+    username = app.user()
+    email = app.attrs(username)["email"]
+
+    first = custom_auth(app, username)
+    assert first["ChallengeName"] == "CUSTOM_CHALLENGE"
+    assert first["ChallengeParameters"] == {"hint": "code sent by e-mail", "attempt": "1", "USERNAME": username}
+    code = re.search(r"Your code is (\d{6})", mail_text(smtp_sink.wait_for(email)["message"])).group(1)
+
+    second = answer(app, first, "not-the-code")
+    assert second["ChallengeName"] == "CUSTOM_CHALLENGE" and second["ChallengeParameters"]["attempt"] == "2"
+    code = re.search(r"Your code is (\d{6})", mail_text(smtp_sink.wait_for(email, count=2)["message"])).group(1)
+    # The first session answered once and is gone.
+    expect_error("NotAuthorizedException", answer, app, first, code, message="Invalid session for the user.")
+
+    done = answer(app, second, code)
+    tokens = done["AuthenticationResult"]
+    assert app.verify_id(tokens["IdToken"])["cognito:username"] == username
+    assert app.refresh(tokens["RefreshToken"])["AuthenticationResult"]["AccessToken"]
+
+    defines = webhook.events("DefineAuthChallenge_Authentication")
+    assert [e["request"]["session"] for e in defines] == [
+        [],
+        [{"challengeName": "CUSTOM_CHALLENGE", "challengeResult": False, "challengeMetadata": "CODE-1"}],
+        [
+            {"challengeName": "CUSTOM_CHALLENGE", "challengeResult": False, "challengeMetadata": "CODE-1"},
+            {"challengeName": "CUSTOM_CHALLENGE", "challengeResult": True, "challengeMetadata": "CODE-2"},
+        ],
+    ]
+    check_envelope(defines[0], app, "DefineAuthChallenge_Authentication", username, app.client_id)
+    [verify_event, _] = webhook.events("VerifyAuthChallengeResponse_Authentication")
+    assert verify_event["request"]["challengeAnswer"] == "not-the-code"
+    assert verify_event["request"]["userNotFound"] is False
+
+
+def test_custom_auth_fails_after_three_wrong_codes(trigger_server, webhook):
+    OneTimeCodes(code="123456").install(webhook)
+    app = trigger_app(trigger_server, CUSTOM_TRIGGERS, client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"]})
+    username = app.user()
+    challenge = custom_auth(app, username)
+    challenge = answer(app, challenge, "1")
+    challenge = answer(app, challenge, "2")
+    expect_error("NotAuthorizedException", answer, app, challenge, "3", message="Incorrect username or password.")
+
+
+def test_custom_auth_needs_its_trigger_and_its_flow(trigger_server, webhook):
+    OneTimeCodes(code="123456").install(webhook)
+    without = trigger_app(trigger_server, {}, client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"]})
+    expect_error(
+        "InvalidParameterException", custom_auth, without, without.user(),
+        message="Custom auth lambda trigger is not configured for the user pool.",
+    )
+    not_allowed = trigger_app(trigger_server, CUSTOM_TRIGGERS)
+    expect_error("InvalidParameterException", custom_auth, not_allowed, not_allowed.user(), message="Auth flow not enabled for this client")
+    assert webhook.calls == []
+    # A function that decides nothing it can follow is an unrecognizable answer.
+    app = trigger_app(trigger_server, CUSTOM_TRIGGERS, client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"]})
+    webhook.on("DefineAuthChallenge_Authentication", responding(challengeName="SMS_MFA"))
+    expect_error("InvalidLambdaResponseException", custom_auth, app, app.user(), message="Unrecognizable lambda output")
+
+
+def test_custom_auth_for_an_unknown_user_never_issues_tokens(trigger_server, webhook):
+    OneTimeCodes(code="123456").install(webhook)
+    app = trigger_app(
+        trigger_server, CUSTOM_TRIGGERS,
+        client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"], "PreventUserExistenceErrors": "ENABLED"},
+    )
+    challenge = custom_auth(app, "nobody")
+    assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE"
+    expect_error("NotAuthorizedException", answer, app, challenge, "123456", message="Incorrect username or password.")
+    assert all(e["request"]["userNotFound"] is True for e in webhook.events("DefineAuthChallenge_"))
+    legacy = trigger_app(trigger_server, CUSTOM_TRIGGERS, client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"]})
+    expect_error("UserNotFoundException", custom_auth, legacy, "nobody")
+
+
+def test_custom_auth_with_amazon_cognito_identity_js(trigger_server, webhook, node):
+    OneTimeCodes(code="424242").install(webhook)
+    app = trigger_app(
+        trigger_server, CUSTOM_TRIGGERS,
+        client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]},
+    )
+    username = app.user()
+    run_node_test(
+        node,
+        "custom-auth.test.mjs",
+        {
+            "TESSERA_E2E_ENDPOINT": trigger_server.url + "/",
+            "TESSERA_E2E_ISSUER": app.issuer,
+            "TESSERA_E2E_POOL_ID": app.pool_id,
+            "TESSERA_E2E_CLIENT_ID": app.client_id,
+            "TESSERA_E2E_USERNAME": username,
+            "TESSERA_E2E_PASSWORD": PASSWORD,
+            "TESSERA_E2E_CODE": "424242",
+        },
+        min_passed=3,
+    )
+    # The password-first run showed Define the SRP steps.
+    sessions = [e["request"]["session"] for e in webhook.events("DefineAuthChallenge_")]
+    assert [{"challengeName": "SRP_A", "challengeResult": True, "challengeMetadata": None}] in sessions
+    assert [
+        {"challengeName": "SRP_A", "challengeResult": True, "challengeMetadata": None},
+        {"challengeName": "PASSWORD_VERIFIER", "challengeResult": True, "challengeMetadata": None},
+    ] in sessions

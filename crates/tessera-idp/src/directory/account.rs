@@ -10,7 +10,8 @@ use tessera_core::{AppClient, CodePurpose, OneTimeCode};
 use crate::directory::code::verification_purpose;
 use crate::directory::{
     attribute_list, attribute_pairs, check_code, check_policy, new_code, revise, send_code,
-    write_attributes, Destination, Moment, NewPassword, Revision, Writer, SIGN_UP_CODE_VALIDITY,
+    write_attributes, Destination, Moment, NewPassword, Occasion, Revision, Writer,
+    SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::Input;
 use crate::sign_in::access_token::{authorize, Authorized};
@@ -180,7 +181,13 @@ pub async fn update_own_attributes(
         }
         user.attributes = attributes;
         let (send_to, put_code) = match pending {
-            Some((destination, code)) => (Some((destination, "UpdateUserAttribute")), Some(code)),
+            Some((destination, code)) => (
+                Some((
+                    destination,
+                    Occasion::bare("UpdateUserAttribute", client.map(|c| c.client_id.as_str())),
+                )),
+                Some(code),
+            ),
             None => (None, None),
         };
         Ok(Some(Revision {
@@ -227,8 +234,9 @@ pub async fn get_user_attribute_verification_code(
         directory,
         key,
         user,
-        ..
+        claims,
     } = authorize(state, &input).await?;
+    let client_id = claims.get("client_id").and_then(Value::as_str);
     let attribute = input.required_str("AttributeName")?;
     let purpose = purpose_of(attribute)?;
     // A pending new value (AttributesRequireVerificationBeforeUpdate) is where the code goes.
@@ -255,7 +263,7 @@ pub async fn get_user_attribute_verification_code(
         &user,
         &destination,
         &code,
-        "VerifyUserAttribute",
+        &Occasion::of("VerifyUserAttribute", client_id, &input),
     )
     .await?;
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))

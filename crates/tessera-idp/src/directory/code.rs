@@ -16,10 +16,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use tessera_core::{CodePurpose, OneTimeCode, User, UserPool};
+use tessera_core::{CodePurpose, OneTimeCode, User};
 use tessera_store::{AttemptLimit, CodeAction};
 
-use crate::directory::{deliver, user_not_found, verification_template, Destination, Directory};
+use crate::directory::{
+    deliver, user_not_found, verification_template, Destination, Directory, Occasion,
+};
 use crate::{Error, Service};
 
 /// How long a sign-up confirmation or attribute-verification code is valid (Cognito: 24
@@ -97,14 +99,23 @@ pub fn new_code(
 /// `CodeDeliveryFailureException`.
 pub async fn deliver_code(
     state: &Service,
-    pool: &UserPool,
+    directory: &Directory,
     user: &User,
     destination: &Destination,
     code: &OneTimeCode,
-    purpose: &str,
+    occasion: &Occasion,
 ) -> Result<(), Error> {
-    let template = verification_template(pool, destination.channel);
-    deliver(state, user, destination, template, &code.code, purpose).await
+    let template = verification_template(&directory.pool, destination.channel);
+    deliver(
+        state,
+        directory,
+        user,
+        destination,
+        template,
+        &code.code,
+        occasion,
+    )
+    .await
 }
 
 /// Takes a slot of [`CODE_SEND_LIMIT`], then sends the code. The caller stores it, with the
@@ -116,7 +127,7 @@ pub async fn issue_code(
     user: &User,
     destination: &Destination,
     code: &OneTimeCode,
-    purpose: &str,
+    occasion: &Occasion,
 ) -> Result<(), Error> {
     let taken = state
         .store
@@ -134,7 +145,7 @@ pub async fn issue_code(
     }
     // The slot stays taken when delivery fails: the message may have left before the
     // failure was seen, and a failing courier must not become a way around the cap.
-    deliver_code(state, &directory.pool, user, destination, code, purpose).await
+    deliver_code(state, directory, user, destination, code, occasion).await
 }
 
 /// Issues a code ([`issue_code`]) and stores it, replacing the user's code of its purpose.
@@ -146,9 +157,9 @@ pub async fn send_code(
     user: &User,
     destination: &Destination,
     code: &OneTimeCode,
-    purpose: &str,
+    occasion: &Occasion,
 ) -> Result<(), Error> {
-    issue_code(state, directory, key, user, destination, code, purpose).await?;
+    issue_code(state, directory, key, user, destination, code, occasion).await?;
     if !state.store.put_code(&directory.pool.id, key, code).await? {
         return Err(user_not_found());
     }

@@ -328,16 +328,62 @@ pub fn verification_template(pool: &UserPool, channel: Channel) -> (Option<Strin
     }
 }
 
-/// Renders and sends a message; a delivery failure is `CodeDeliveryFailureException`.
+/// Why a message goes out: Cognito's name for the occasion (the outbox's `purpose`, and the
+/// `CustomMessage_<occasion>` trigger source), and the client and `ClientMetadata` of the
+/// request that sends it.
+#[derive(Debug, Clone)]
+pub struct Occasion {
+    pub purpose: &'static str,
+    pub client_id: Option<String>,
+    pub client_metadata: Option<serde_json::Map<String, Value>>,
+}
+
+impl Occasion {
+    /// The occasion of a request through `client_id` (none for an administrator's).
+    pub fn of(purpose: &'static str, client_id: Option<&str>, input: &Input) -> Self {
+        Self {
+            purpose,
+            client_id: client_id.map(str::to_owned),
+            client_metadata: input
+                .get("ClientMetadata")
+                .and_then(Value::as_object)
+                .cloned(),
+        }
+    }
+
+    /// An occasion with no request metadata.
+    pub fn bare(purpose: &'static str, client_id: Option<&str>) -> Self {
+        Self {
+            purpose,
+            client_id: client_id.map(str::to_owned),
+            client_metadata: None,
+        }
+    }
+
+    /// The CustomMessage `triggerSource`: an administrator's password reset is a
+    /// ForgotPassword message to the function, as in Cognito.
+    fn custom_message_source(&self) -> String {
+        let occasion = match self.purpose {
+            "AdminResetUserPassword" => "ForgotPassword",
+            other => other,
+        };
+        format!("CustomMessage_{occasion}")
+    }
+}
+
+/// Renders and sends a message, in the words of the pool's CustomMessage function when it
+/// has one; a delivery failure is `CodeDeliveryFailureException`.
 pub async fn deliver(
     state: &Service,
+    directory: &Directory,
     user: &User,
     destination: &Destination,
     template: (Option<String>, String),
     code: &str,
-    purpose: &str,
+    occasion: &Occasion,
 ) -> Result<(), Error> {
-    let (subject, body) = template;
+    let (subject, body) =
+        custom_message(state, directory, user, destination, template, occasion).await?;
     let message = Message {
         pool_id: user.pool_id.clone(),
         username: user.username.clone(),
@@ -345,15 +391,91 @@ pub async fn deliver(
         destination: destination.address.clone(),
         subject: subject.map(|s| tessera_core::message::render(&s, code, Some(&user.username))),
         body: tessera_core::message::render(&body, code, Some(&user.username)),
-        purpose: purpose.to_owned(),
+        purpose: occasion.purpose.to_owned(),
     };
     state.delivery.deliver(&message).await.map_err(|error| {
-        tracing::warn!(%error, pool_id = %user.pool_id, purpose, "message delivery failed");
+        tracing::warn!(%error, pool_id = %user.pool_id, purpose = occasion.purpose, "message delivery failed");
         Error::new(
             "CodeDeliveryFailureException",
             "Unable to deliver the message to the destination.",
         )
     })
+}
+
+/// The code's placeholder in every message template.
+const CODE_PARAMETER: &str = "{####}";
+/// The username's placeholder in an invitation.
+const USERNAME_PARAMETER: &str = "{username}";
+
+/// The template (subject, body) after the pool's CustomMessage function, if any, has had
+/// its say. The function sees placeholders, never the code; a message it writes must still
+/// hold the code's placeholder (and, in an invitation, the username's), as Cognito requires.
+async fn custom_message(
+    state: &Service,
+    directory: &Directory,
+    user: &User,
+    destination: &Destination,
+    template: (Option<String>, String),
+    occasion: &Occasion,
+) -> Result<(Option<String>, String), Error> {
+    let invitation = occasion.purpose == "AdminCreateUser";
+    let request = crate::trigger::with_client_metadata_map(
+        json!({
+            "userAttributes": crate::trigger::user_attributes(directory, user),
+            "codeParameter": CODE_PARAMETER,
+            "linkParameter": "{##Click Here##}",
+            "usernameParameter": if invitation { json!(USERNAME_PARAMETER) } else { Value::Null },
+        }),
+        occasion.client_metadata.as_ref(),
+    );
+    let source = occasion.custom_message_source();
+    let call = crate::trigger::Call {
+        trigger: crate::trigger::Trigger::CustomMessage,
+        source: &source,
+        pool: &directory.pool,
+        user_name: &user.username,
+        client_id: occasion.client_id.as_deref(),
+        request,
+    };
+    let Some(response) = crate::trigger::run(state, &call).await? else {
+        return Ok(template);
+    };
+    let text = |member: &str| -> Result<Option<String>, Error> {
+        match response.get(member) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.is_empty() => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(Error::new(
+                "InvalidLambdaResponseException",
+                "Unrecognizable lambda output",
+            )),
+        }
+    };
+    let (subject, default_body) = template;
+    let (subject, custom, member) = match destination.channel {
+        Channel::Email => (
+            text("emailSubject")?.or(subject),
+            text("emailMessage")?,
+            "emailMessage",
+        ),
+        Channel::Sms => (subject, text("smsMessage")?, "smsMessage"),
+    };
+    // A function that writes no message leaves the pool's own.
+    let Some(custom) = custom else {
+        return Ok((subject, default_body));
+    };
+    for placeholder in
+        std::iter::once(CODE_PARAMETER).chain(invitation.then_some(USERNAME_PARAMETER))
+    {
+        if !custom.contains(placeholder) {
+            return Err(Error::invalid_parameter(format!(
+                "1 validation error detected: Value '{}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{{L}}\\p{{M}}\\p{{S}}\\p{{N}}\\p{{P}}\\s*]*{}[\\p{{L}}\\p{{M}}\\p{{S}}\\p{{N}}\\p{{P}}\\s*]*",
+                tessera_core::excerpt(&custom),
+                placeholder.replace('{', "\\{").replace('}', "\\}"),
+            )));
+        }
+    }
+    Ok((subject, custom))
 }
 
 /// Maps a store conflict on aliases to `AliasExistsException` with Cognito's wording.

@@ -18,7 +18,7 @@ use tessera_core::{CodePurpose, OneTimeCode, User};
 use tessera_store::{StoreError, UserChange};
 
 use crate::directory::code::{deliver_code, still_pending};
-use crate::directory::{alias_error, user_not_found, Destination, Directory};
+use crate::directory::{alias_error, user_not_found, Destination, Directory, Occasion};
 use crate::{Error, Service};
 
 /// How many times a change is run on a fresher read before the write gives up. Each stale
@@ -38,7 +38,7 @@ pub struct Revision {
     /// Sends `put_code` there, in the message of that purpose, before the write (a message
     /// goes out before the write that records it). A redone write whose code would go to
     /// the same address for the same purpose and value stores the code already sent.
-    pub send_to: Option<(Destination, &'static str)>,
+    pub send_to: Option<(Destination, Occasion)>,
     /// A code the caller checked and this write uses: it must still be the user's pending
     /// code when the write lands, not used or replaced by a write in between.
     pub uses_code: Option<OneTimeCode>,
@@ -65,7 +65,7 @@ pub async fn revise(
         if let Some(code) = &revision.uses_code {
             still_pending(state, &directory.pool.id, key, code).await?;
         }
-        if let (Some((destination, purpose)), Some(code)) =
+        if let (Some((destination, occasion)), Some(code)) =
             (&revision.send_to, revision.put_code.as_mut())
         {
             match &sent {
@@ -77,7 +77,7 @@ pub async fn revise(
                     *code = earlier.clone();
                 }
                 _ => {
-                    deliver_code(state, &directory.pool, &user, destination, code, purpose).await?;
+                    deliver_code(state, directory, &user, destination, code, occasion).await?;
                     sent = Some((destination.address.clone(), code.clone()));
                 }
             }

@@ -15,7 +15,7 @@ use crate::directory::code::{deliver_code, issue_code};
 use crate::directory::{
     alias_error, attribute_list, attribute_pairs, check_code, check_policy, client_and_directory,
     deliver, hides_users, new_code, revise, send_code, user_client_not_found, user_type,
-    write_attributes, Destination, Directory, Moment, NewPassword, Revision, Writer,
+    write_attributes, Destination, Directory, Moment, NewPassword, Occasion, Revision, Writer,
     RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY,
 };
 use crate::input::{decode_token, encode_token, epoch_seconds, Input};
@@ -230,7 +230,8 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
         .map(|_| new_code(state, CodePurpose::SignUp, SIGN_UP_CODE_VALIDITY, now));
     // The message goes out before anything is stored: a delivery failure leaves no user.
     if let (Some(destination), Some(code)) = (&destination, &code) {
-        deliver_code(state, &directory.pool, &user, destination, code, "SignUp").await?;
+        let occasion = Occasion::of("SignUp", Some(&client.client_id), &input);
+        deliver_code(state, &directory, &user, destination, code, &occasion).await?;
     }
     let aliases = directory.aliases_of(&user);
     state
@@ -629,7 +630,7 @@ pub async fn resend_confirmation_code(state: &Service, input: Input) -> Result<V
         &user,
         &destination,
         &code,
-        "ResendCode",
+        &Occasion::of("ResendCode", Some(&client.client_id), &input),
     )
     .await?;
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))
@@ -799,11 +800,12 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
         let template = invitation_template(&directory, destination.channel);
         deliver(
             state,
+            &directory,
             &user,
             destination,
             template,
             &temporary,
-            "AdminCreateUser",
+            &Occasion::of("AdminCreateUser", None, &input),
         )
         .await?;
     }
@@ -1082,7 +1084,7 @@ pub async fn admin_reset_user_password(state: &Service, input: Input) -> Result<
         &user,
         &destination,
         &code,
-        "AdminResetUserPassword",
+        &Occasion::of("AdminResetUserPassword", None, &input),
     )
     .await?;
     // The code is stored with the status it goes with, in one write.
@@ -1136,7 +1138,7 @@ pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Err
         &user,
         &destination,
         &code,
-        "ForgotPassword",
+        &Occasion::of("ForgotPassword", Some(&client.client_id), &input),
     )
     .await?;
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))

@@ -25,6 +25,9 @@ pub enum ChallengeName {
     /// A user with a temporary password chooses a new one.
     #[serde(rename = "NEW_PASSWORD_REQUIRED")]
     NewPasswordRequired,
+    /// CUSTOM_AUTH: a challenge the pool's CreateAuthChallenge function made up.
+    #[serde(rename = "CUSTOM_CHALLENGE")]
+    CustomChallenge,
 }
 
 /// The challenges that may follow the first factor, in the order they are asked.
@@ -45,6 +48,7 @@ impl ChallengeName {
         match self {
             ChallengeName::PasswordVerifier => "PASSWORD_VERIFIER",
             ChallengeName::NewPasswordRequired => "NEW_PASSWORD_REQUIRED",
+            ChallengeName::CustomChallenge => "CUSTOM_CHALLENGE",
         }
     }
 
@@ -53,6 +57,7 @@ impl ChallengeName {
         match name {
             "PASSWORD_VERIFIER" => Some(ChallengeName::PasswordVerifier),
             "NEW_PASSWORD_REQUIRED" => Some(ChallengeName::NewPasswordRequired),
+            "CUSTOM_CHALLENGE" => Some(ChallengeName::CustomChallenge),
             _ => None,
         }
     }
@@ -63,7 +68,7 @@ impl ChallengeName {
             return false;
         }
         match self {
-            ChallengeName::PasswordVerifier => false,
+            ChallengeName::PasswordVerifier | ChallengeName::CustomChallenge => false,
             ChallengeName::NewPasswordRequired => user.status == UserStatus::ForceChangePassword,
         }
     }
@@ -81,10 +86,11 @@ impl ChallengeName {
             ChallengeName::NewPasswordRequired => {
                 ask_new_password(service, context, attempt, user).await
             }
-            // PASSWORD_VERIFIER is the first factor of USER_SRP_AUTH, asked by `srp::ask`.
-            ChallengeName::PasswordVerifier => Err(Error::internal(
-                &"PASSWORD_VERIFIER is not a further challenge",
-            )),
+            // PASSWORD_VERIFIER is the first factor of USER_SRP_AUTH, asked by `srp::ask`;
+            // CUSTOM_CHALLENGE is asked by `custom::create`, when DefineAuthChallenge says so.
+            ChallengeName::PasswordVerifier | ChallengeName::CustomChallenge => {
+                Err(Error::internal(&"not a further challenge"))
+            }
         }
     }
 }

@@ -81,6 +81,8 @@ pub enum Answer<'a> {
     PasswordVerifier(Proof<'a>),
     /// NEW_PASSWORD_REQUIRED.
     NewPassword(NewPassword<'a>),
+    /// CUSTOM_CHALLENGE: the client's `ANSWER`.
+    Custom(&'a str),
 }
 
 impl Answer<'_> {
@@ -88,6 +90,7 @@ impl Answer<'_> {
         match self {
             Answer::PasswordVerifier(_) => ChallengeName::PasswordVerifier,
             Answer::NewPassword(_) => ChallengeName::NewPasswordRequired,
+            Answer::Custom(_) => ChallengeName::CustomChallenge,
         }
     }
 }
@@ -147,7 +150,7 @@ pub async fn begin(
         FirstFactor::Srp { username, srp_a } => {
             let found = find_user(service, context, username).await?;
             pre_authentication(service, context, &found, username).await?;
-            let challenge = srp::ask(service, context, found, username, srp_a).await?;
+            let challenge = srp::ask(service, context, found, username, srp_a, None).await?;
             Ok(Outcome::Challenge(challenge))
         }
     }
@@ -166,8 +169,22 @@ pub async fn answer(
     match answer {
         Answer::PasswordVerifier(proof) => {
             let attempt = taken.attempt;
-            let (attempt, user) = proof_factor(service, context, attempt, token, &proof).await?;
+            let custom = attempt.custom.clone();
+            let (mut attempt, user) =
+                proof_factor(service, context, attempt, token, &proof).await?;
+            if custom.is_some() {
+                attempt.custom = custom;
+                return super::custom::after_password(service, context, attempt, user).await;
+            }
             further_challenges(service, context, attempt, Some(user)).await
+        }
+        Answer::Custom(answer) => {
+            let user = if taken.attempt.decoy {
+                None
+            } else {
+                Some(current_user(service, context, &taken.attempt).await?)
+            };
+            super::custom::answer(service, context, taken.attempt, user, answer).await
         }
         Answer::NewPassword(new_password) => {
             let user = current_user(service, context, &taken.attempt).await?;
@@ -335,13 +352,14 @@ async fn first_factor_checked(
         authenticated_at: Some(epoch_millis(service.clock.now())),
         answered: Vec::new(),
         srp: None,
+        custom: None,
     };
     Ok((attempt, user))
 }
 
 /// Step 3: the first challenge the sign-in still owes, or step 4 when none is left. `read` is
 /// the user as this call already read it after the last change it made, if it did.
-async fn further_challenges(
+pub(super) async fn further_challenges(
     service: &Service,
     context: &Context<'_>,
     attempt: Attempt,
@@ -364,7 +382,7 @@ async fn further_challenges(
 /// (and counted): its refusal ends the sign-in. An unknown name is shown to it, with
 /// `userNotFound`, only where the client hides users, as in Cognito; elsewhere the sign-in
 /// ends without it.
-async fn pre_authentication(
+pub(super) async fn pre_authentication(
     service: &Service,
     context: &Context<'_>,
     found: &Found,
@@ -556,7 +574,7 @@ pub fn decoy(service: &Service, directory: &Directory, name: &str) -> Decoy {
     }
 }
 
-fn epoch_millis(time: SystemTime) -> u64 {
+pub(super) fn epoch_millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)

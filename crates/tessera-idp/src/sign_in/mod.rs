@@ -5,6 +5,7 @@
 
 pub mod access_token;
 pub mod challenge;
+pub mod custom;
 pub mod customization;
 pub mod machine;
 pub mod migration;
@@ -174,6 +175,25 @@ async fn initiate(service: &Service, input: Input, channel: Channel) -> Result<V
             )?;
             FirstFactor::Srp { username, srp_a }
         }
+        "CUSTOM_AUTH" => {
+            if !flow_enabled(&client, "ALLOW_CUSTOM_AUTH", Some("CUSTOM_AUTH_FLOW_ONLY")) {
+                return Err(Error::invalid_parameter(
+                    "Auth flow not enabled for this client",
+                ));
+            }
+            let username = required_parameter(&input, "AuthParameters", "USERNAME")?;
+            check_secret_hash(
+                &client,
+                Some(username),
+                parameter(&input, "AuthParameters", "SECRET_HASH"),
+            )?;
+            let srp_a = match parameter(&input, "AuthParameters", "CHALLENGE_NAME") {
+                Some("SRP_A") => Some(required_parameter(&input, "AuthParameters", "SRP_A")?),
+                _ => None,
+            };
+            let outcome = custom::begin(service, &context, username, srp_a).await?;
+            return render(service, &context, outcome, input.request_id()).await;
+        }
         "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
             return Err(Error::invalid_parameter(
                 "Initiate Auth method not supported.",
@@ -307,6 +327,12 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
                     attributes: user_attributes(&input),
                 }),
             )
+        }
+        Some(ChallengeName::CustomChallenge) => {
+            let token = input.str("Session").ok_or_else(invalid_session)?;
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            let answer = required_parameter(&input, "ChallengeResponses", "ANSWER")?;
+            (token, Answer::Custom(answer))
         }
         // A challenge tessera never asks cannot have a session.
         None => return Err(invalid_session()),

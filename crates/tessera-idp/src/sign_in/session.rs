@@ -38,6 +38,9 @@ pub struct Attempt {
     pub answered: Vec<ChallengeName>,
     /// The SRP server state of a PASSWORD_VERIFIER challenge.
     pub srp: Option<SrpState>,
+    /// A CUSTOM_AUTH sign-in's state: present from its first step to its last.
+    #[serde(default)]
+    pub custom: Option<super::custom::CustomAuth>,
 }
 
 /// The server half of an SRP exchange, in hex: the client's A, the server's secret b and its

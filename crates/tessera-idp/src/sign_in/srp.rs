@@ -34,6 +34,7 @@ pub async fn ask(
     found: Found,
     typed: &str,
     srp_a: &str,
+    custom: Option<super::custom::CustomAuth>,
 ) -> Result<Challenge, Error> {
     let pool_id = &context.directory.pool.id;
     let real = match found {
@@ -46,6 +47,7 @@ pub async fn ask(
                 authenticated_at: None,
                 answered: Vec::new(),
                 srp: None,
+                custom: None,
             };
             (attempt, verifier)
         }),
@@ -78,6 +80,7 @@ pub async fn ask(
                 authenticated_at: None,
                 answered: Vec::new(),
                 srp: None,
+                custom: None,
             };
             (attempt, verifier)
         }
@@ -94,6 +97,7 @@ pub async fn ask(
     service.random.fill(&mut block);
     let secret_block = base64::engine::general_purpose::STANDARD.encode(block);
     let attempt = Attempt {
+        custom,
         srp: Some(SrpState {
             big_a: hex::encode(&challenge.big_a),
             b: hex::encode(&challenge.b),

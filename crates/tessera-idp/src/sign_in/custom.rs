@@ -1,0 +1,382 @@
+//! CUSTOM_AUTH: a sign-in whose steps the pool's functions decide. DefineAuthChallenge reads
+//! the challenges answered so far and chooses the next step (a custom challenge, SRP's
+//! PASSWORD_VERIFIER, tokens, or failure); CreateAuthChallenge makes up a CUSTOM_CHALLENGE
+//! (public parameters for the client, private ones kept in the sealed session);
+//! VerifyAuthChallengeResponse judges the client's ANSWER. Every step resumes from the
+//! session as any challenge does (see [`super::machine`]), and tokens come out of the same
+//! last steps as every other flow's.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tessera_core::{User, UserStatus};
+
+use super::challenge::{Challenge, ChallengeName};
+use super::machine::{self, decoy, Context, Found, Outcome};
+use super::session::{self, Attempt};
+use super::tokens::opaque;
+use crate::trigger::{self, Call, Trigger};
+use crate::{Error, Service};
+
+/// A CUSTOM_AUTH sign-in in progress.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CustomAuth {
+    /// DefineAuthChallenge's `session`: each step so far, in order.
+    pub history: Vec<Step>,
+    /// The pending challenge's `privateChallengeParameters`.
+    #[serde(default)]
+    pub private: Map<String, Value>,
+    /// The pending challenge's `challengeMetadata`, recorded with its result.
+    #[serde(default)]
+    pub metadata: Option<String>,
+}
+
+/// One entry of DefineAuthChallenge's `session`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    #[serde(rename = "challengeName")]
+    pub challenge_name: String,
+    #[serde(rename = "challengeResult")]
+    pub challenge_result: bool,
+    #[serde(rename = "challengeMetadata")]
+    pub challenge_metadata: Option<String>,
+}
+
+fn unrecognizable() -> Error {
+    Error::new(
+        "InvalidLambdaResponseException",
+        "Unrecognizable lambda output",
+    )
+}
+
+/// InitiateAuth / AdminInitiateAuth with CUSTOM_AUTH. With `srp_a` (`CHALLENGE_NAME` =
+/// `SRP_A`), the password may come first: DefineAuthChallenge sees SRP_A and can ask for
+/// PASSWORD_VERIFIER.
+pub async fn begin(
+    service: &Service,
+    context: &Context<'_>,
+    typed: &str,
+    srp_a: Option<&str>,
+) -> Result<Outcome, Error> {
+    if trigger::function(&context.directory.pool, Trigger::DefineAuthChallenge).is_none() {
+        return Err(Error::invalid_parameter(
+            "Custom auth lambda trigger is not configured for the user pool.",
+        ));
+    }
+    let found = match context.directory.find(service, typed).await? {
+        Some((key, user)) => Found::User {
+            key,
+            user: Box::new(user),
+        },
+        None if context.hides_users() => Found::Unknown,
+        None => return Err(Error::new("UserNotFoundException", "User does not exist.")),
+    };
+    machine::pre_authentication(service, context, &found, typed).await?;
+    let (mut attempt, user) = match found {
+        Found::User { key, user } => {
+            if !user.enabled {
+                return Err(Error::user_disabled());
+            }
+            if user.status == UserStatus::Unconfirmed {
+                return Err(Error::new(
+                    "UserNotConfirmedException",
+                    "User is not confirmed.",
+                ));
+            }
+            let attempt = Attempt {
+                key,
+                sub: user.sub.clone(),
+                user_id: user.username.clone(),
+                decoy: false,
+                authenticated_at: None,
+                answered: Vec::new(),
+                srp: None,
+                custom: Some(CustomAuth::default()),
+            };
+            (attempt, Some(*user))
+        }
+        // Where users are hidden, an unknown name goes through the functions with
+        // `userNotFound`, and no step of it can ever end in tokens.
+        Found::Unknown => {
+            let decoy = decoy(service, context.directory, typed);
+            let attempt = Attempt {
+                key: decoy.counter,
+                sub: String::new(),
+                user_id: decoy.user_id,
+                decoy: true,
+                authenticated_at: None,
+                answered: Vec::new(),
+                srp: None,
+                custom: Some(CustomAuth::default()),
+            };
+            (attempt, None)
+        }
+    };
+    let Some(srp_a) = srp_a else {
+        return define(service, context, attempt, user.as_ref()).await;
+    };
+    push(&mut attempt, "SRP_A", true);
+    match decide(service, context, &attempt, user.as_ref()).await? {
+        Decision::PasswordVerifier => {
+            let found = match user {
+                Some(user) => Found::User {
+                    key: attempt.key.clone(),
+                    user: Box::new(user),
+                },
+                None => Found::Unknown,
+            };
+            let challenge =
+                super::srp::ask(service, context, found, typed, srp_a, attempt.custom).await?;
+            Ok(Outcome::Challenge(challenge))
+        }
+        decision => follow(service, context, attempt, user.as_ref(), decision).await,
+    }
+}
+
+/// After a right PASSWORD_VERIFIER proof in a CUSTOM_AUTH sign-in: DefineAuthChallenge
+/// decides what follows.
+pub async fn after_password(
+    service: &Service,
+    context: &Context<'_>,
+    mut attempt: Attempt,
+    user: User,
+) -> Result<Outcome, Error> {
+    push(&mut attempt, "PASSWORD_VERIFIER", true);
+    define(service, context, attempt, Some(&user)).await
+}
+
+/// RespondToAuthChallenge with CUSTOM_CHALLENGE: VerifyAuthChallengeResponse judges the
+/// answer, then DefineAuthChallenge decides what follows.
+pub async fn answer(
+    service: &Service,
+    context: &Context<'_>,
+    mut attempt: Attempt,
+    user: Option<User>,
+    answer: &str,
+) -> Result<Outcome, Error> {
+    let mut custom = attempt
+        .custom
+        .take()
+        .ok_or_else(|| super::refused("Invalid session for the user."))?;
+    let mut request = json!({
+        "userAttributes": attributes(context, user.as_ref()),
+        "privateChallengeParameters": std::mem::take(&mut custom.private),
+        "challengeAnswer": answer,
+        "userNotFound": attempt.decoy,
+    });
+    add_metadata(&mut request, context);
+    let response = run(
+        service,
+        context,
+        &attempt,
+        Trigger::VerifyAuthChallengeResponse,
+        request,
+    )
+    .await?;
+    custom.history.push(Step {
+        challenge_name: ChallengeName::CustomChallenge.as_str().to_owned(),
+        challenge_result: trigger::flag(&response, "answerCorrect"),
+        challenge_metadata: custom.metadata.take(),
+    });
+    attempt.custom = Some(custom);
+    define(service, context, attempt, user.as_ref()).await
+}
+
+/// What DefineAuthChallenge decided.
+enum Decision {
+    Fail,
+    Tokens,
+    CustomChallenge,
+    PasswordVerifier,
+}
+
+/// Runs DefineAuthChallenge and follows its decision.
+async fn define(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: Attempt,
+    user: Option<&User>,
+) -> Result<Outcome, Error> {
+    let decision = decide(service, context, &attempt, user).await?;
+    follow(service, context, attempt, user, decision).await
+}
+
+async fn decide(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: &Attempt,
+    user: Option<&User>,
+) -> Result<Decision, Error> {
+    let history = attempt
+        .custom
+        .as_ref()
+        .map(|custom| custom.history.clone())
+        .unwrap_or_default();
+    let mut request = json!({
+        "userAttributes": attributes(context, user),
+        "session": history,
+        "userNotFound": attempt.decoy,
+    });
+    add_metadata(&mut request, context);
+    let response = run(
+        service,
+        context,
+        attempt,
+        Trigger::DefineAuthChallenge,
+        request,
+    )
+    .await?;
+    if trigger::flag(&response, "failAuthentication") {
+        return Ok(Decision::Fail);
+    }
+    if trigger::flag(&response, "issueTokens") {
+        return Ok(Decision::Tokens);
+    }
+    match response.get("challengeName").and_then(Value::as_str) {
+        Some("CUSTOM_CHALLENGE") => Ok(Decision::CustomChallenge),
+        Some("PASSWORD_VERIFIER") => Ok(Decision::PasswordVerifier),
+        _ => Err(unrecognizable()),
+    }
+}
+
+async fn follow(
+    service: &Service,
+    context: &Context<'_>,
+    mut attempt: Attempt,
+    user: Option<&User>,
+    decision: Decision,
+) -> Result<Outcome, Error> {
+    match decision {
+        Decision::Fail => Err(Error::wrong_credentials()),
+        // An unknown user never gets tokens, whatever the function says.
+        Decision::Tokens if attempt.decoy => Err(Error::wrong_credentials()),
+        Decision::Tokens => {
+            if attempt.authenticated_at.is_none() {
+                attempt.authenticated_at = Some(machine::epoch_millis(service.clock.now()));
+            }
+            // The user as stored now: the steps may have taken minutes.
+            machine::further_challenges(service, context, attempt, None).await
+        }
+        Decision::CustomChallenge => create(service, context, attempt, user).await,
+        // PASSWORD_VERIFIER needs the client's SRP_A, which only the first step carries.
+        Decision::PasswordVerifier => Err(unrecognizable()),
+    }
+}
+
+/// Runs CreateAuthChallenge and asks the client the challenge it made up.
+async fn create(
+    service: &Service,
+    context: &Context<'_>,
+    mut attempt: Attempt,
+    user: Option<&User>,
+) -> Result<Outcome, Error> {
+    let history = attempt
+        .custom
+        .as_ref()
+        .map(|custom| custom.history.clone())
+        .unwrap_or_default();
+    let mut request = json!({
+        "userAttributes": attributes(context, user),
+        "challengeName": "CUSTOM_CHALLENGE",
+        "session": history,
+        "userNotFound": attempt.decoy,
+    });
+    add_metadata(&mut request, context);
+    let response = run(
+        service,
+        context,
+        &attempt,
+        Trigger::CreateAuthChallenge,
+        request,
+    )
+    .await?;
+    let public = strings(response.get("publicChallengeParameters"))?;
+    let private = match response.get("privateChallengeParameters") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err(unrecognizable()),
+    };
+    let metadata = match response.get("challengeMetadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(_) => return Err(unrecognizable()),
+    };
+    if let Some(custom) = attempt.custom.as_mut() {
+        custom.private = private;
+        custom.metadata = metadata;
+    }
+    let mut parameters = public;
+    parameters.insert("USERNAME".into(), json!(attempt.user_id));
+    let token = opaque(service, 32);
+    session::store(
+        service,
+        context,
+        &token,
+        ChallengeName::CustomChallenge,
+        &attempt,
+    )
+    .await?;
+    Ok(Outcome::Challenge(Challenge {
+        name: ChallengeName::CustomChallenge,
+        parameters,
+        session: token,
+    }))
+}
+
+/// `publicChallengeParameters`: a map of strings (absent or `null` is empty).
+fn strings(value: Option<&Value>) -> Result<Map<String, Value>, Error> {
+    match value {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) if map.values().all(Value::is_string) => Ok(map.clone()),
+        Some(_) => Err(unrecognizable()),
+    }
+}
+
+fn push(attempt: &mut Attempt, name: &str, result: bool) {
+    if let Some(custom) = attempt.custom.as_mut() {
+        custom.history.push(Step {
+            challenge_name: name.to_owned(),
+            challenge_result: result,
+            challenge_metadata: None,
+        });
+    }
+}
+
+fn attributes(context: &Context<'_>, user: Option<&User>) -> Value {
+    user.map_or_else(
+        || json!({}),
+        |user| trigger::user_attributes(context.directory, user),
+    )
+}
+
+fn add_metadata(request: &mut Value, context: &Context<'_>) {
+    let metadata = context.client_metadata.or(context.validation_data);
+    if let (Some(metadata), Value::Object(request)) = (metadata, request) {
+        request.insert("clientMetadata".into(), Value::Object(metadata.clone()));
+    }
+}
+
+/// Runs one of the three functions (which the pool must have: without CreateAuthChallenge or
+/// VerifyAuthChallengeResponse there is no way on) and returns its `response`.
+async fn run(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: &Attempt,
+    which: Trigger,
+    request: Value,
+) -> Result<Map<String, Value>, Error> {
+    let source = format!("{}_Authentication", which.name());
+    let call = Call {
+        trigger: which,
+        source: &source,
+        pool: &context.directory.pool,
+        user_name: &attempt.user_id,
+        client_id: Some(&context.client.client_id),
+        request,
+    };
+    trigger::run(service, &call).await?.ok_or_else(|| {
+        Error::invalid_parameter(format!(
+            "{} lambda trigger is not configured for the user pool.",
+            which.name()
+        ))
+    })
+}
