@@ -7,8 +7,11 @@ exception with nothing half-written."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
+import subprocess
 import secrets
 import smtplib
 import time
@@ -19,7 +22,7 @@ import requests
 from pycognito.aws_srp import AWSSRP
 
 from auth_support import PASSWORD_FLOWS, AuthApp, client_settings
-from helpers import PASSWORD, App, SmtpSink, attribute_list, expect_error, free_port, mail_text, unique
+from helpers import E2E_DIR, PASSWORD, App, SmtpSink, attribute_list, expect_error, free_port, mail_text, unique, wait_until
 from test_js_clients import node, run_node_test  # noqa: F401 (node is a fixture)
 from test_verify_library import verify
 from trigger_support import (
@@ -35,6 +38,9 @@ from trigger_support import (
 
 TIMEOUT_SECONDS = 2
 API = "https://api.example.com"
+# The key tessera seals custom senders' codes with, standing for this KMS key.
+KMS_KEY_ID = "arn:aws:kms:us-east-1:123456789012:key/0b6e8b7e-e2e0-4c1a-9d7e-5a1f0c2d3e4f"
+SENDER_KEY = secrets.token_bytes(32)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +68,10 @@ functions = ["{function_arn('down-*')}"]
 webhook = "http://127.0.0.1:{free_port()}/hook"
 secrets = ["{webhook.secret}"]
 timeout_seconds = {TIMEOUT_SECONDS}
+
+[[sender_keys]]
+kms_key_id = "{KMS_KEY_ID}"
+key = "{base64.b64encode(SENDER_KEY).decode()}"
 """
     config.write_text(trigger_config(webhook, lambda_, timeout_seconds=TIMEOUT_SECONDS) + down)
     return module_factory.start(name="triggers", extra_args=["--config", str(config)])
@@ -958,3 +968,108 @@ def test_custom_auth_with_amazon_cognito_identity_js(trigger_server, webhook, no
         {"challengeName": "SRP_A", "challengeResult": True, "challengeMetadata": None},
         {"challengeName": "PASSWORD_VERIFIER", "challengeResult": True, "challengeMetadata": None},
     ] in sessions
+
+
+# --------------------------------------------------------------------------
+# CustomEmailSender and CustomSMSSender
+
+
+def sender_triggers(email: str | None = "hook-email-sender", sms: str | None = None, kms_key_id: str = KMS_KEY_ID) -> dict:
+    config: dict = {"KMSKeyID": kms_key_id}
+    if email:
+        config["CustomEmailSender"] = {"LambdaVersion": "V1_0", "LambdaArn": function_arn(email)}
+    if sms:
+        config["CustomSMSSender"] = {"LambdaVersion": "V1_0", "LambdaArn": function_arn(sms)}
+    return config
+
+
+def open_with_joserfc(jwe_text: str) -> str:
+    """What a Python handler does with `request.code` (see the README)."""
+    from joserfc import jwe
+    from joserfc.jwk import OctKey
+
+    return jwe.decrypt_compact(jwe_text, OctKey.import_key(SENDER_KEY)).plaintext.decode()
+
+
+def open_with_node_jose(jwe_text: str) -> str:
+    """What a Node handler does with `request.code` (see the README), with npm's `jose`."""
+    script = (
+        "import { compactDecrypt } from 'jose';"
+        "const key = Buffer.from(process.env.SENDER_KEY, 'base64');"
+        "const { plaintext } = await compactDecrypt(process.env.CODE, key);"
+        "process.stdout.write(new TextDecoder().decode(plaintext));"
+    )
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=E2E_DIR / "js",
+        env={**os.environ, "SENDER_KEY": base64.b64encode(SENDER_KEY).decode(), "CODE": jwe_text},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_custom_email_sender_gets_the_code_sealed(trigger_server, webhook, node):
+    app = trigger_app(
+        trigger_server,
+        {**sender_triggers(), **pool_lambda_config(CustomMessage="hook-custom-message")},
+        AutoVerifiedAttributes=["email"],
+    )
+    webhook.on("CustomMessage_", custom_words)
+    app.sign_up("rae", attributes={"email": "rae@example.com"}, ClientMetadata={"lang": "fr"})
+    event = wait_until(lambda: next(iter(webhook.events("CustomEmailSender_")), None), what="the sender call")
+    check_envelope(event, app, "CustomEmailSender_SignUp", "rae", app.client_id)
+    request = event["request"]
+    assert request["type"] == "customEmailSenderRequestV1"
+    assert request["clientMetadata"] == {"lang": "fr"}
+    assert request["userAttributes"]["email"] == "rae@example.com"
+    code = open_with_joserfc(request["code"])
+    assert re.fullmatch(r"\d{6}", code) and code not in json.dumps(event)
+    assert open_with_node_jose(request["code"]) == code
+    # tessera sent nothing itself, and the CustomMessage function was not asked.
+    assert app.outbox("rae") == [] and webhook.events("CustomMessage_") == []
+    app.public.confirm_sign_up(ClientId=app.client_id, Username="rae", ConfirmationCode=code)
+    assert app.status("rae") == "CONFIRMED"
+
+    # An invitation's temporary password is escaped for HTML before sealing, as in Cognito.
+    app.idp.admin_create_user(
+        UserPoolId=app.pool_id, Username="sam", TemporaryPassword="Temp<Pass>1&",
+        UserAttributes=attribute_list({"email": "sam@example.com"}), DesiredDeliveryMediums=["EMAIL"],
+    )
+    event = wait_until(lambda: next(iter(webhook.events("CustomEmailSender_AdminCreateUser")), None), what="the invitation")
+    assert event["callerContext"]["clientId"] == "CLIENT_ID_NOT_APPLICABLE"
+    assert open_with_joserfc(event["request"]["code"]) == "Temp&lt;Pass&gt;1&amp;"
+
+
+def test_custom_sms_sender_and_its_failures(trigger_server, lambda_):
+    app = trigger_app(trigger_server, sender_triggers(email=None, sms="lambda-sms-sender"))
+    username = app.user(attributes={"phone_number": "+15555550100"})
+    app.idp.admin_update_user_attributes(
+        UserPoolId=app.pool_id, Username=username, UserAttributes=[{"Name": "phone_number_verified", "Value": "true"}]
+    )
+    out = app.public.forgot_password(ClientId=app.client_id, Username=username)
+    assert out["CodeDeliveryDetails"]["DeliveryMedium"] == "SMS"
+    event = wait_until(lambda: next(iter(lambda_.events("CustomSMSSender_")), None), what="the SMS sender call")
+    assert event["triggerSource"] == "CustomSMSSender_ForgotPassword"
+    assert event["request"]["type"] == "customSMSSenderRequestV1"
+    code = open_with_joserfc(event["request"]["code"])
+    app.public.confirm_forgot_password(ClientId=app.client_id, Username=username, ConfirmationCode=code, Password=PASSWORD + "x")
+    assert app.sign_in(username, PASSWORD + "x")["AccessToken"]
+
+    # A sender that fails does not fail the operation (it runs asynchronously, as in Cognito).
+    def refuse(event):
+        raise HandlerError("SMS provider down")
+
+    lambda_.on("lambda-sms-sender", refuse)
+    app.public.forgot_password(ClientId=app.client_id, Username=username)
+    wait_until(lambda: len(lambda_.events("CustomSMSSender_")) == 2, what="the second call")
+
+    # A KMSKeyID tessera has no key for refuses, before anything is written.
+    unknown = trigger_app(trigger_server, sender_triggers(kms_key_id="arn:aws:kms:us-east-1:123456789012:key/unknown"), AutoVerifiedAttributes=["email"])
+    expect_error(
+        "UnexpectedLambdaException", unknown.sign_up, "tom", attributes={"email": "tom@example.com"},
+        message="CustomEmailSender invocation failed due to error KMSNotFoundException.",
+    )
+    assert unknown.usernames() == []

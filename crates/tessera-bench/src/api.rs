@@ -339,7 +339,19 @@ pub async fn prepare(
     if machine {
         fixture.machine = Some(create_machine_client(&mut conn, endpoint, &fixture.pool_id).await?);
     }
+    add_users(endpoint, &mut fixture, users, parallel).await?;
+    Ok(fixture)
+}
 
+/// Creates `users` users with permanent passwords in the fixture's pool (`bench-user-00000`
+/// and on), signs each in once with USER_PASSWORD_AUTH through the fixture's client and adds
+/// them to the fixture, on `parallel` connections.
+pub async fn add_users(
+    endpoint: &Endpoint,
+    fixture: &mut Fixture,
+    users: usize,
+    parallel: usize,
+) -> Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let shared = Arc::new((
         endpoint.clone(),
@@ -370,7 +382,7 @@ pub async fn prepare(
     }
     all.sort_by_key(|(index, _)| *index);
     fixture.users = all.into_iter().map(|(_, user)| user).collect();
-    Ok(fixture)
+    Ok(())
 }
 
 /// Creates the resource server [`RESOURCE_SERVER`] with [`RESOURCE_SCOPES`], and a client with

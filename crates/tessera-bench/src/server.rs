@@ -84,7 +84,17 @@ impl Backend {
 
     /// Starts tessera on this backend (a first start or a restart on what is stored).
     pub fn start(&self, binary: &Path) -> Result<Server> {
-        Server::start(binary, &self.scratch.0, self.database_url())
+        Server::start(binary, &self.scratch.0, self.database_url(), None)
+    }
+
+    /// [`Backend::start`] with `--config <config>` (the trigger benchmark's `[[triggers]]`).
+    pub fn start_with_config(&self, binary: &Path, config: &Path) -> Result<Server> {
+        Server::start(binary, &self.scratch.0, self.database_url(), Some(config))
+    }
+
+    /// The run's scratch directory (removed at clean-up), for files such as a config.
+    pub fn scratch_dir(&self) -> &Path {
+        &self.scratch.0
     }
 
     /// Drops the database, then removes the scratch directory. A database that cannot be
@@ -123,8 +133,14 @@ pub struct Server {
 
 impl Server {
     /// Starts `binary serve --listen 127.0.0.1:0 --data-dir <scratch>/data`, with
-    /// `--database-url` when given, and waits for `tessera listening on http://…`.
-    pub fn start(binary: &Path, scratch: &Path, database_url: Option<&str>) -> Result<Self> {
+    /// `--database-url` and `--config` when given, and waits for `tessera listening on
+    /// http://…`.
+    pub fn start(
+        binary: &Path,
+        scratch: &Path,
+        database_url: Option<&str>,
+        config: Option<&Path>,
+    ) -> Result<Self> {
         let data_dir = scratch.join("data");
         let log = scratch.join("server.log");
         let log_file = std::fs::File::create(&log).context("creating the server log")?;
@@ -140,6 +156,9 @@ impl Server {
             .stderr(Stdio::from(log_file));
         if let Some(url) = database_url {
             command.arg("--database-url").arg(url);
+        }
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
         }
         // The bench decides where tessera listens and what it stores; settings inherited from
         // the caller's environment would change what is measured.
@@ -282,6 +301,12 @@ pub fn cpu_ticks(pid: Option<u32>) -> Option<u64> {
         Some(pid) => format!("/proc/{pid}/stat"),
         None => "/proc/self/stat".to_owned(),
     };
+    stat_cpu_ticks(&path)
+}
+
+/// User plus system CPU time in a stat(5) file (`/proc/<pid>/stat`, or a thread's
+/// `/proc/self/task/<tid>/stat`), in clock ticks.
+pub fn stat_cpu_ticks(path: &str) -> Option<u64> {
     let text = std::fs::read_to_string(path).ok()?;
     // The command name may contain spaces; the fields after it are space-separated.
     let after = text.get(text.rfind(')')? + 1..)?;

@@ -68,6 +68,8 @@ pub struct Service {
     pub keys: Arc<RwLock<HashMap<String, Arc<crate::pool::keys::PoolKeys>>>>,
     /// Runs the functions pools name in their `LambdaConfig` (see [`crate::trigger`]).
     pub triggers: Arc<dyn tessera_core::trigger::Invoke>,
+    /// The keys codes are sealed with for custom sender functions, by `KMSKeyID`.
+    pub sender_keys: Arc<Vec<tessera_core::trigger::SenderKey>>,
 }
 
 impl Service {
@@ -100,6 +102,7 @@ impl Service {
             keys: Arc::default(),
             verified: Arc::default(),
             triggers: Arc::new(tessera_core::trigger::NoTargets),
+            sender_keys: Arc::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
@@ -117,6 +120,13 @@ impl Service {
     #[must_use]
     pub fn with_triggers(mut self, triggers: Arc<dyn tessera_core::trigger::Invoke>) -> Self {
         self.triggers = triggers;
+        self
+    }
+
+    /// Seals the codes of custom sender functions with these keys.
+    #[must_use]
+    pub fn with_sender_keys(mut self, keys: Vec<tessera_core::trigger::SenderKey>) -> Self {
+        self.sender_keys = Arc::new(keys);
         self
     }
 

@@ -25,6 +25,8 @@ pub enum Trigger {
     DefineAuthChallenge,
     CreateAuthChallenge,
     VerifyAuthChallengeResponse,
+    CustomEmailSender,
+    CustomSmsSender,
 }
 
 impl Trigger {
@@ -41,6 +43,8 @@ impl Trigger {
             Trigger::DefineAuthChallenge => "DefineAuthChallenge",
             Trigger::CreateAuthChallenge => "CreateAuthChallenge",
             Trigger::VerifyAuthChallengeResponse => "VerifyAuthChallengeResponse",
+            Trigger::CustomEmailSender => "CustomEmailSender",
+            Trigger::CustomSmsSender => "CustomSMSSender",
         }
     }
 }
@@ -56,6 +60,11 @@ pub fn function(pool: &UserPool, trigger: Trigger) -> Option<(String, &'static s
             .filter(|arn| !arn.is_empty())
             .map(str::to_owned)
     };
+    // The custom senders are named by a `{LambdaVersion, LambdaArn}` object.
+    if matches!(trigger, Trigger::CustomEmailSender | Trigger::CustomSmsSender) {
+        return arn(config.get(trigger.name()).and_then(|c| c.get("LambdaArn")))
+            .map(|function| (function, "1"));
+    }
     if trigger == Trigger::PreTokenGeneration {
         if let Some(versioned) = config.get("PreTokenGenerationConfig") {
             if let Some(function) = arn(versioned.get("LambdaArn")) {

@@ -84,6 +84,12 @@ impl AppState {
         self
     }
 
+    /// Seals the codes of custom sender functions with these keys.
+    pub fn with_sender_keys(mut self, keys: Vec<tessera_core::trigger::SenderKey>) -> Self {
+        self.service = self.service.with_sender_keys(keys);
+        self
+    }
+
     /// The Cognito service behind the edge.
     pub fn service(&self) -> &Service {
         &self.service

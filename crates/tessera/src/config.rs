@@ -36,6 +36,29 @@ pub struct FileConfig {
     /// `[[triggers]]`: where the functions of pools' `LambdaConfig` run.
     #[serde(default)]
     triggers: Vec<tessera_triggers::TargetConfig>,
+    /// `[[sender_keys]]`: the keys custom sender functions open codes with.
+    #[serde(default)]
+    sender_keys: Vec<SenderKeyDeclaration>,
+}
+
+/// A `[[sender_keys]]` table: the key that stands for a pool's `KMSKeyID`, so that its
+/// custom sender functions receive codes sealed with it (a JWE, `dir` + `A256GCM`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SenderKeyDeclaration {
+    /// The `KMSKeyID` of the pools' `LambdaConfig`.
+    kms_key_id: String,
+    /// 32 random bytes in base64.
+    key: String,
+}
+
+/// The key is left out because `Debug` output ends up in logs.
+impl std::fmt::Debug for SenderKeyDeclaration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SenderKeyDeclaration")
+            .field("kms_key_id", &self.kms_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `[delivery]` table: where codes and invitations go. Without it, every message is
@@ -106,6 +129,30 @@ impl FileConfig {
         tessera_triggers::TriggersConfig {
             targets: self.triggers.clone(),
         }
+    }
+
+    /// The custom senders' keys, checked.
+    pub fn sender_keys(&self) -> anyhow::Result<Vec<tessera_core::trigger::SenderKey>> {
+        use base64::Engine;
+        self.sender_keys
+            .iter()
+            .map(|declared| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(declared.key.trim())
+                    .ok()
+                    .filter(|bytes| bytes.len() == 32)
+                    .with_context(|| {
+                        format!(
+                            "[[sender_keys]] {}: the key must be 32 bytes in base64",
+                            declared.kms_key_id
+                        )
+                    })?;
+                Ok(tessera_core::trigger::SenderKey::new(
+                    declared.kms_key_id.clone(),
+                    &bytes,
+                )?)
+            })
+            .collect()
     }
 
     /// The argon2id cost, when the file sets one.

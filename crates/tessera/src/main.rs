@@ -326,7 +326,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_outbox(outbox_path)
     .with_password_hasher(hasher)
-    .with_triggers(Arc::new(triggers));
+    .with_triggers(Arc::new(triggers))
+    .with_sender_keys(file.sender_keys()?);
     tessera_idp::pool::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 
     println!("tessera listening on http://{bound}");

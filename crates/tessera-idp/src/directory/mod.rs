@@ -382,6 +382,13 @@ pub async fn deliver(
     code: &str,
     occasion: &Occasion,
 ) -> Result<(), Error> {
+    let sender = match destination.channel {
+        Channel::Email => crate::trigger::Trigger::CustomEmailSender,
+        Channel::Sms => crate::trigger::Trigger::CustomSmsSender,
+    };
+    if let Some((function, _)) = crate::trigger::function(&directory.pool, sender) {
+        return custom_sender(state, directory, user, code, occasion, sender, function);
+    }
     let (subject, body) =
         custom_message(state, directory, user, destination, template, occasion).await?;
     let message = Message {
@@ -400,6 +407,93 @@ pub async fn deliver(
             "Unable to deliver the message to the destination.",
         )
     })
+}
+
+/// Hands a message to the pool's custom sender function instead of sending it: the function
+/// gets the code (or temporary password) sealed with the key the pool's `KMSKeyID` names
+/// (see `SenderKey::seal`), and sends it its own way. As in Cognito, the function runs
+/// asynchronously: its failure is logged, and the operation does not wait for it.
+fn custom_sender(
+    state: &Service,
+    directory: &Directory,
+    user: &User,
+    code: &str,
+    occasion: &Occasion,
+    sender: crate::trigger::Trigger,
+    function: String,
+) -> Result<(), Error> {
+    let kms_key = directory
+        .pool
+        .settings
+        .get("LambdaConfig")
+        .and_then(|config| config.get("KMSKeyID"))
+        .and_then(Value::as_str);
+    let Some(key) = kms_key.and_then(|id| state.sender_keys.iter().find(|key| key.id == id))
+    else {
+        tracing::error!(
+            pool_id = %directory.pool.id,
+            kms_key_id = kms_key.unwrap_or("(none)"),
+            "the pool's custom sender needs a [[sender_keys]] entry for its KMSKeyID"
+        );
+        return Err(Error::new(
+            "UnexpectedLambdaException",
+            format!(
+                "{} invocation failed due to error KMSNotFoundException.",
+                sender.name()
+            ),
+        ));
+    };
+    // Cognito escapes a temporary password for HTML before sealing it; handlers written for
+    // Cognito unescape it, so it is done here too.
+    let plaintext = if occasion.purpose == "AdminCreateUser" {
+        html_escape(code)
+    } else {
+        code.to_owned()
+    };
+    let source = occasion
+        .custom_message_source()
+        .replace("CustomMessage", sender.name());
+    let kind = match sender {
+        crate::trigger::Trigger::CustomSmsSender => "customSMSSenderRequestV1",
+        _ => "customEmailSenderRequestV1",
+    };
+    let call = crate::trigger::Call {
+        trigger: sender,
+        source: &source,
+        pool: &directory.pool,
+        user_name: &user.username,
+        client_id: occasion.client_id.as_deref(),
+        request: json!({
+            "type": kind,
+            "code": key.seal(&plaintext, state.random.as_ref()),
+            "clientMetadata": occasion.client_metadata,
+            "userAttributes": crate::trigger::user_attributes(directory, user),
+        }),
+    };
+    let event = call.event("1");
+    let triggers = state.triggers.clone();
+    let pool_id = directory.pool.id.clone();
+    tokio::spawn(async move {
+        if let Err(error) = triggers.invoke(&function, &event).await {
+            tracing::warn!(%pool_id, %error, "a custom sender function failed");
+        }
+    });
+    Ok(())
+}
+
+fn html_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '&' => escaped.push_str("&amp;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// The code's placeholder in every message template.
