@@ -545,7 +545,7 @@ def test_pre_token_generation_v3_customizes_client_credentials(trigger_server, w
     webhook.on("TokenGeneration_ClientCredentials", customize)
     resp = requests.post(
         f"{app.issuer}/oauth2/token",
-        data={"grant_type": "client_credentials"},
+        data={"grant_type": "client_credentials", "aws_client_metadata": json.dumps({"region_hint": "eu"})},
         auth=(machine["ClientId"], machine["ClientSecret"]),
         timeout=30,
     )
@@ -557,6 +557,12 @@ def test_pre_token_generation_v3_customizes_client_credentials(trigger_server, w
     assert claims["scope"] == f"{API}/read"
     [event] = webhook.events("TokenGeneration_ClientCredentials")
     assert event["callerContext"]["clientId"] == machine["ClientId"]
+    assert event["request"]["clientMetadata"] == {"region_hint": "eu"}
+    bad = requests.post(
+        f"{app.issuer}/oauth2/token", data={"grant_type": "client_credentials", "aws_client_metadata": "[1]"},
+        auth=(machine["ClientId"], machine["ClientSecret"]), timeout=30,
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
     code, _ = verify(token, "--issuer", app.issuer, "--client-id", machine["ClientId"], "--token-use", "access", "--scope", f"{API}/read")
     assert code == 0
 

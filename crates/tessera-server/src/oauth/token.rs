@@ -35,6 +35,20 @@ fn grant_failure(error: tessera_idp::Error) -> OAuthError {
     }
 }
 
+/// The `aws_client_metadata` parameter: a URL-encoded JSON object of strings, which Cognito
+/// hands to the PreTokenGeneration trigger as `clientMetadata`.
+fn client_metadata(form: &Form) -> Result<Option<serde_json::Map<String, Value>>, OAuthError> {
+    let Some(text) = form.get("aws_client_metadata") else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) if map.values().all(Value::is_string) => Ok(Some(map)),
+        _ => Err(OAuthError::invalid_request(
+            "aws_client_metadata must be a JSON object of strings.",
+        )),
+    }
+}
+
 fn is_trigger_failure(error: &tessera_idp::Error) -> bool {
     matches!(
         error.kind,
@@ -154,10 +168,16 @@ async fn client_credentials(
     let directory = Directory::load(state, pool_id)
         .await
         .map_err(|e| OAuthError::server_error(&e.message))?;
-    let customization =
-        customization::for_client(state, &directory, &client.client_id, &scope, None)
-            .await
-            .map_err(grant_failure)?;
+    let metadata = client_metadata(form)?;
+    let customization = customization::for_client(
+        state,
+        &directory,
+        &client.client_id,
+        &scope,
+        metadata.as_ref(),
+    )
+    .await
+    .map_err(grant_failure)?;
     let keys = pool_keys(state, pool_id)
         .await
         .map_err(|e| OAuthError::server_error(&e.message))?;
@@ -238,6 +258,7 @@ async fn authorization_code(
     let redirect_uri = form
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("The redirect_uri parameter is missing."))?;
+    let metadata = client_metadata(form)?;
     let code_hash = super::page::sha256_hex(code);
     let invalid = || OAuthError::invalid_grant("The authorization code is invalid or has expired.");
     let record = state
@@ -327,7 +348,10 @@ async fn authorization_code(
         scope: Some(&scope),
         granted: Some(&scope),
         nonce: record.nonce.as_deref(),
-        event: TokenEvent::new("TokenGeneration_HostedAuth"),
+        event: TokenEvent {
+            source: "TokenGeneration_HostedAuth",
+            client_metadata: metadata.as_ref(),
+        },
     };
     let directory = Directory::load(state, pool_id)
         .await
@@ -387,7 +411,7 @@ async fn refresh_token(
         Credential::OAuth,
         event_id,
         form.get("scope"),
-        None,
+        client_metadata(form)?.as_ref(),
     )
     .await
     .map_err(|error| match error.kind {
