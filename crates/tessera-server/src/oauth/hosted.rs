@@ -418,6 +418,18 @@ fn notice_text(query: &Query) -> Option<String> {
     }
 }
 
+/// Whether an error is the refusal or failure of one of the pool's functions (a Lambda
+/// trigger): its message (`PreAuthentication failed with error …`) is shown on the page, as
+/// Cognito's hosted UI shows it, rather than a generic error or the API's JSON.
+fn trigger_failure(kind: &str) -> bool {
+    matches!(
+        kind,
+        "UserLambdaValidationException"
+            | "UnexpectedLambdaException"
+            | "InvalidLambdaResponseException"
+    )
+}
+
 fn sign_up_allowed(directory: &Directory) -> bool {
     directory
         .pool
@@ -615,27 +627,24 @@ async fn sign_in(
         }
         Err(error) => {
             let message = match error.kind {
+                // PreAuthentication, UserMigration or PostAuthentication refused the sign-in.
+                kind if trigger_failure(kind) => error.message,
                 "PasswordResetRequiredException" => {
                     "Your password must be reset. Use \u{201c}Forgot your password?\u{201d} below."
+                        .into()
                 }
                 "NotAuthorizedException"
                     if error.message.starts_with("Temporary password has expired") =>
                 {
                     "Your temporary password has expired. Ask an administrator for a new one."
+                        .into()
                 }
                 "NotAuthorizedException"
                 | "UserNotFoundException"
-                | "UserNotConfirmedException" => "Incorrect username or password.",
+                | "UserNotConfirmedException" => "Incorrect username or password.".into(),
                 _ => return Err(error.into()),
             };
-            login_page(
-                request,
-                auth,
-                StatusCode::OK,
-                Some(message.into()),
-                username,
-            )
-            .await
+            login_page(request, auth, StatusCode::OK, Some(message), username).await
         }
     }
 }
@@ -761,6 +770,11 @@ async fn new_password(
             )
             .await
         }
+        // PostAuthentication refused the sign-in that the new password completed: the
+        // challenge is answered, so the user signs in again.
+        Err(error) if trigger_failure(error.kind) => {
+            login_page(request, auth, StatusCode::OK, Some(error.message), "").await
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -877,10 +891,8 @@ async fn sign_up(
         Err(error)
             if matches!(
                 error.kind,
-                "InvalidPasswordException"
-                    | "InvalidParameterException"
-                    | "UserLambdaValidationException"
-            ) =>
+                "InvalidPasswordException" | "InvalidParameterException"
+            ) || trigger_failure(error.kind) =>
         {
             signup_page(
                 request,
@@ -955,6 +967,11 @@ pub(crate) async fn confirm_submit(Submitted(request, auth, form): Submitted) ->
                     Some("The code has expired. Send a new one.".into()),
                 )
                 .await
+            }
+            // PostConfirmation failed: the account is confirmed (the function only hears of
+            // it), so "invalid code" would be wrong; its message is what there is to say.
+            Err(error) if trigger_failure(error.kind) => {
+                confirm_page(&request, &auth, &username, Some(error.message)).await
             }
             Err(error) if error.status.is_server_error() => Err(error),
             Err(_) => {
@@ -1084,7 +1101,11 @@ pub(crate) async fn confirm_forgot_submit(Submitted(request, auth, form): Submit
                 true,
                 &[],
             )),
-            Err(error) if error.kind == "InvalidPasswordException" => {
+            // PostConfirmation failed after the password was changed: its message, not
+            // "invalid code".
+            Err(error)
+                if error.kind == "InvalidPasswordException" || trigger_failure(error.kind) =>
+            {
                 confirm_forgot_page(&request, &auth, &username, Some(error.message)).await
             }
             Err(error) if error.status.is_server_error() => Err(error),

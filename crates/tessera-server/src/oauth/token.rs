@@ -356,7 +356,7 @@ async fn authorization_code(
     let directory = Directory::load(state, pool_id)
         .await
         .map_err(|e| OAuthError::server_error(&e.message))?;
-    let issued = issue_tokens_for(
+    let issued = match issue_tokens_for(
         state,
         client,
         &directory,
@@ -365,7 +365,17 @@ async fn authorization_code(
         issue,
     )
     .await
-    .map_err(grant_failure)?;
+    {
+        Ok(issued) => issued,
+        Err(error) => {
+            // The pool's PreTokenGeneration function refused (or failed): the code was tried
+            // like any code that fails a check, and is spent.
+            if is_trigger_failure(&error) {
+                state.store.burn_authorization_code(&code_hash, now).await?;
+            }
+            return Err(grant_failure(error));
+        }
+    };
     match issued {
         Some(issued) => Ok(user_tokens(issued, &scope)),
         None => {
