@@ -15,6 +15,8 @@
 //!
 //! `tessera-bench directory` is the directory benchmark of issue 3 instead: SignUp throughput
 //! and filtered ListUsers latency at large user populations (see `directory.rs`).
+//! `tessera-bench triggers` measures what a PreTokenGeneration webhook adds to a sign-in and a
+//! refresh (issue 12; see `triggers.rs`).
 //!
 //! It only reports; no figure is a pass/fail test. Every loop is bounded in time, all traffic
 //! stays on the loopback interface, and the server is stopped with SIGTERM at the end.
@@ -25,9 +27,11 @@ mod directory;
 mod http;
 mod limits;
 mod load;
+mod receiver;
 mod report;
 mod server;
 mod srp;
+mod triggers;
 mod util;
 
 use std::path::PathBuf;
@@ -152,6 +156,10 @@ enum Command {
     /// Compares two tessera binaries (issue 11): runs the load benchmark on each in turn,
     /// several rounds, and reports the median of each figure and the work per operation.
     Compare(compare::Args),
+    /// What a PreTokenGeneration webhook costs (issue 12): sign-in and refresh latency one
+    /// request at a time, and refresh throughput, on a pool with the trigger and one without,
+    /// the webhook answered by a verifying receiver inside the bench; SQLite and PostgreSQL.
+    Triggers(triggers::Args),
 }
 
 fn main() -> ExitCode {
@@ -161,6 +169,9 @@ fn main() -> ExitCode {
             tessera_binary(options.tessera()).and_then(|binary| directory::run(options, &binary))
         }
         Some(Command::Compare(options)) => compare::run(options),
+        Some(Command::Triggers(options)) => {
+            tessera_binary(options.tessera()).and_then(|binary| triggers::run(options, &binary))
+        }
         None => run(args.load),
     };
     match result {
@@ -448,6 +459,25 @@ mod tests {
         .map_err(|e| e.to_string());
         assert!(
             matches!(&args, Ok(Args { command: Some(Command::Compare(c)), .. }) if c.rounds == 2 && c.load.scenarios == ["get_user"]),
+            "{args:?}"
+        );
+        let args = Args::try_parse_from([
+            "tessera-bench",
+            "triggers",
+            "--backends",
+            "sqlite",
+            "--sign-in-duration",
+            "5s",
+        ])
+        .map_err(|e| e.to_string());
+        assert!(
+            matches!(
+                &args,
+                Ok(Args {
+                    command: Some(Command::Triggers(_)),
+                    ..
+                })
+            ),
             "{args:?}"
         );
         // The load benchmark's flags do not mix with the subcommand.

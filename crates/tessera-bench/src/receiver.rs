@@ -51,6 +51,8 @@ pub struct Counts {
     pub refused_signature: AtomicU64,
     /// Verified calls that were not a PreTokenGeneration event the handler could answer.
     pub malformed: AtomicU64,
+    /// Connections accepted: a client that keeps its connections alive opens few.
+    pub connections: AtomicU64,
 }
 
 impl Counts {
@@ -77,6 +79,7 @@ pub struct Snapshot {
     pub answered: BTreeMap<(String, String), u64>,
     pub refused_signature: u64,
     pub malformed: u64,
+    pub connections: u64,
     /// CPU time of the receiver's thread, in clock ticks.
     pub cpu_ticks: Option<u64>,
 }
@@ -177,6 +180,7 @@ impl Receiver {
             answered: self.counts.answered(),
             refused_signature: self.counts.refused_signature.load(Ordering::Relaxed),
             malformed: self.counts.malformed.load(Ordering::Relaxed),
+            connections: self.counts.connections.load(Ordering::Relaxed),
             cpu_ticks: self.tid.and_then(|tid| {
                 crate::server::stat_cpu_ticks(&format!("/proc/self/task/{tid}/stat"))
             }),
@@ -231,6 +235,7 @@ fn serve(
             tokio::select! {
                 accepted = listener.accept() => {
                     if let Ok((stream, _)) = accepted {
+                        handler.counts.connections.fetch_add(1, Ordering::Relaxed);
                         let _ = stream.set_nodelay(true);
                         tokio::spawn(connection(stream, handler.clone()));
                     }
@@ -377,7 +382,9 @@ impl Handler {
             return (404, b"{}".to_vec());
         }
         if !self.verify(head, body, now_seconds()) {
-            self.counts.refused_signature.fetch_add(1, Ordering::Relaxed);
+            self.counts
+                .refused_signature
+                .fetch_add(1, Ordering::Relaxed);
             return (401, br#"{"message":"invalid signature"}"#.to_vec());
         }
         match answer(body) {
@@ -523,7 +530,10 @@ mod tests {
         let Some((pool, source, body)) = answered else {
             return;
         };
-        assert_eq!((pool.as_str(), source.as_str()), ("us-east-1_X", "TokenGeneration_RefreshTokens"));
+        assert_eq!(
+            (pool.as_str(), source.as_str()),
+            ("us-east-1_X", "TokenGeneration_RefreshTokens")
+        );
         let body: Value = serde_json::from_slice(&body).unwrap_or_default();
         let details = &body["response"]["claimsAndScopeOverrideDetails"];
         assert_eq!(
@@ -549,6 +559,9 @@ mod tests {
         assert_eq!(head.len, request.len() - 2);
         assert_eq!(head.id.as_deref(), Some("msg_1"));
         assert_eq!(head.signature.as_deref(), Some("v1,abc"));
-        assert!(matches!(parse_request(b"POST /cognito HTTP/1.1\r\nhost"), Ok(None)));
+        assert!(matches!(
+            parse_request(b"POST /cognito HTTP/1.1\r\nhost"),
+            Ok(None)
+        ));
     }
 }
