@@ -61,7 +61,10 @@ pub fn function(pool: &UserPool, trigger: Trigger) -> Option<(String, &'static s
             .map(str::to_owned)
     };
     // The custom senders are named by a `{LambdaVersion, LambdaArn}` object.
-    if matches!(trigger, Trigger::CustomEmailSender | Trigger::CustomSmsSender) {
+    if matches!(
+        trigger,
+        Trigger::CustomEmailSender | Trigger::CustomSmsSender
+    ) {
         return arn(config.get(trigger.name()).and_then(|c| c.get("LambdaArn")))
             .map(|function| (function, "1"));
     }

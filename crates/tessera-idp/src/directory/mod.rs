@@ -428,8 +428,7 @@ fn custom_sender(
         .get("LambdaConfig")
         .and_then(|config| config.get("KMSKeyID"))
         .and_then(Value::as_str);
-    let Some(key) = kms_key.and_then(|id| state.sender_keys.iter().find(|key| key.id == id))
-    else {
+    let Some(key) = kms_key.and_then(|id| state.sender_keys.iter().find(|key| key.id == id)) else {
         tracing::error!(
             pool_id = %directory.pool.id,
             kms_key_id = kms_key.unwrap_or("(none)"),
@@ -714,4 +713,30 @@ pub async fn delete_attributes(
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_administrators_reset_is_a_forgot_password_message_to_the_functions() {
+        let source = |purpose| Occasion::bare(purpose, None).custom_message_source();
+        assert_eq!(source("SignUp"), "CustomMessage_SignUp");
+        assert_eq!(source("ForgotPassword"), "CustomMessage_ForgotPassword");
+        assert_eq!(
+            source("AdminResetUserPassword"),
+            "CustomMessage_ForgotPassword"
+        );
+        assert_eq!(
+            source("UpdateUserAttribute"),
+            "CustomMessage_UpdateUserAttribute"
+        );
+    }
+
+    #[test]
+    fn temporary_passwords_are_escaped_for_html_as_cognito_escapes_them() {
+        assert_eq!(html_escape("a<b>&\"'c"), "a&lt;b&gt;&amp;&quot;&#39;c");
+        assert_eq!(html_escape("Plain-Pass1!"), "Plain-Pass1!");
+    }
 }
