@@ -20,6 +20,7 @@ mod random;
 mod signing_key;
 pub mod srp;
 mod token;
+pub mod totp;
 pub mod trigger;
 mod user;
 mod user_filter;
