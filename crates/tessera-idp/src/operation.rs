@@ -38,6 +38,8 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
         "DescribeUserPool" => pool::user_pool::describe(service, input).await,
         "UpdateUserPool" => pool::user_pool::update(service, input).await,
         "DeleteUserPool" => pool::user_pool::delete(service, input).await,
+        "SetUserPoolMfaConfig" => pool::mfa_config::set(service, input).await,
+        "GetUserPoolMfaConfig" => pool::mfa_config::get(service, input).await,
         "ListUserPools" => pool::user_pool::list(service, input).await,
         "CreateUserPoolClient" => pool::app_client::create(service, input).await,
         "DescribeUserPoolClient" => pool::app_client::describe(service, input).await,

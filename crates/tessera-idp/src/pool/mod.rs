@@ -4,6 +4,7 @@
 pub mod app_client;
 pub mod bootstrap;
 pub mod keys;
+pub mod mfa_config;
 pub mod tag;
 pub mod user_pool;
 

@@ -33,12 +33,14 @@ const UPDATABLE: &[&str] = &[
     "UserPoolTier",
 ];
 
-/// Members only CreateUserPool sets; UpdateUserPool keeps them.
+/// Members only CreateUserPool sets (and the MFA settings only SetUserPoolMfaConfig sets);
+/// UpdateUserPool keeps them.
 const FIXED_AT_CREATION: &[&str] = &[
     "SchemaAttributes",
     "UsernameAttributes",
     "AliasAttributes",
     "UsernameConfiguration",
+    crate::pool::mfa_config::MFA_SETTINGS,
 ];
 
 /// Cognito's standard attributes, in the order DescribeUserPool lists them.
@@ -295,8 +297,11 @@ fn describe_pool(state: &Service, pool: &UserPool, users: i64) -> Value {
     let mut out = Map::new();
     out.insert("Id".into(), json!(pool.id));
     out.insert("Name".into(), json!(pool.name));
+    // tessera's own keys (`tessera:…`) are no member of the pool's Cognito document.
     for (member, value) in &pool.settings {
-        out.insert(member.clone(), value.clone());
+        if !member.starts_with("tessera:") {
+            out.insert(member.clone(), value.clone());
+        }
     }
     out.insert(
         "LastModifiedDate".into(),
