@@ -87,3 +87,31 @@ def test_the_aws_cli_sets_and_reads_the_configuration(server, pool, tmp_path):
     assert ok_json(set_) == {"MfaConfiguration": "ON", "SoftwareTokenMfaConfiguration": {"Enabled": True}}
     got = aws_cli(server, ["get-user-pool-mfa-config", "--user-pool-id", pool["Id"]], credentials, tmp_path)
     assert ok_json(got) == {"MfaConfiguration": "ON", "SoftwareTokenMfaConfiguration": {"Enabled": True}}
+
+
+def test_create_and_update_user_pool_configure_only_sms_mfa(idp, make_pool):
+    sms_configuration = SMS["SmsMfaConfiguration"]["SmsConfiguration"]
+    expect_error(
+        "InvalidParameterException",
+        make_pool,
+        MfaConfiguration="ON",
+        message="SMS configuration and Auto verification for phone_number are required when MFA is required/optional",
+    )
+    pool = make_pool(MfaConfiguration="OPTIONAL", SmsConfiguration=sms_configuration, AutoVerifiedAttributes=["phone_number"])
+    assert mfa_config(idp, pool["Id"]) == {
+        "MfaConfiguration": "OPTIONAL",
+        "SmsMfaConfiguration": {"SmsConfiguration": sms_configuration},
+    }
+    idp.set_user_pool_mfa_config(UserPoolId=pool["Id"], MfaConfiguration="ON", **TOTP)
+    # An UpdateUserPool that leaves MfaConfiguration out turns MFA off (it resets what it
+    # omits), and then no factor is left configured.
+    idp.update_user_pool(UserPoolId=pool["Id"], LambdaConfig={})
+    assert mfa_config(idp, pool["Id"]) == {"MfaConfiguration": "OFF"}
+    expect_error(
+        "InvalidParameterException",
+        idp.update_user_pool,
+        UserPoolId=pool["Id"],
+        MfaConfiguration="ON",
+        message="SMS configuration and Auto verification for phone_number are required when MFA is required/optional",
+    )
+    assert mfa_config(idp, pool["Id"]) == {"MfaConfiguration": "OFF"}

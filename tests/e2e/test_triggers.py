@@ -1079,3 +1079,37 @@ def test_custom_sms_sender_and_its_failures(trigger_server, lambda_):
         message="CustomEmailSender invocation failed due to error KMSNotFoundException.",
     )
     assert unknown.usernames() == []
+
+
+# --------------------------------------------------------------------------
+# review findings: guesses through UserMigration are counted, hidden accounts stay hidden
+
+
+def test_guesses_through_user_migration_are_counted_before_the_function_sees_them(trigger_server, webhook):
+    app = trigger_app(trigger_server, pool_lambda_config(UserMigration="hook-migrate"))
+
+    def refuse(event):
+        raise HandlerError("Bad password")
+
+    webhook.on("UserMigration_Authentication", refuse)
+    answers = []
+    for _ in range(6):
+        answers.append(expect_error("UserLambdaValidationException" if len(answers) < 5 else "NotAuthorizedException", app.initiate, "legacy-name", "guess")["Message"])
+    assert answers == ["UserMigration failed with error Bad password."] * 5 + ["Password attempts exceeded"]
+    # The locked name never reached the function.
+    assert len(webhook.events("UserMigration_")) == 5
+    assert app.usernames() == []
+
+
+def test_custom_auth_does_not_tell_a_disabled_account_from_an_unknown_one(trigger_server, webhook):
+    OneTimeCodes(code="123456").install(webhook)
+    app = trigger_app(
+        trigger_server, CUSTOM_TRIGGERS,
+        client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"], "PreventUserExistenceErrors": "ENABLED"},
+    )
+    username = app.user()
+    app.idp.admin_disable_user(UserPoolId=app.pool_id, Username=username)
+    challenge = custom_auth(app, username)
+    assert challenge["ChallengeName"] == "CUSTOM_CHALLENGE"
+    expect_error("NotAuthorizedException", answer, app, challenge, "123456", message="Incorrect username or password.")
+    assert webhook.events("DefineAuthChallenge_")[0]["request"]["userNotFound"] is True

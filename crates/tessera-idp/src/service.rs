@@ -70,6 +70,9 @@ pub struct Service {
     pub triggers: Arc<dyn tessera_core::trigger::Invoke>,
     /// The keys codes are sealed with for custom sender functions, by `KMSKeyID`.
     pub sender_keys: Arc<Vec<tessera_core::trigger::SenderKey>>,
+    /// Permits for custom sender calls in flight: they run after the operation answers, so
+    /// without a bound a flood of sign-ups would pile up tasks and connections.
+    pub senders: Arc<tokio::sync::Semaphore>,
 }
 
 impl Service {
@@ -103,6 +106,7 @@ impl Service {
             verified: Arc::default(),
             triggers: Arc::new(tessera_core::trigger::NoTargets),
             sender_keys: Arc::default(),
+            senders: Arc::new(tokio::sync::Semaphore::new(64)),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),

@@ -35,6 +35,12 @@ pub struct TargetConfig {
     pub region: Option<String>,
     /// How long a call may take: 5 seconds (Cognito's limit) when absent.
     pub timeout_seconds: Option<u64>,
+    /// Allows a plain `http` target on another host (say `http://localstack:4566` in a
+    /// compose network). Off by default: a function's answer decides sign-ins (a custom
+    /// challenge's `answerCorrect`, a migrated user's attributes) and is not signed, so only
+    /// TLS or the loopback interface keeps it from being forged on the way.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// Secrets are left out because `Debug` output ends up in logs.
@@ -49,6 +55,7 @@ impl fmt::Debug for TargetConfig {
             .field("secret_access_key", &"<redacted>")
             .field("region", &self.region)
             .field("timeout_seconds", &self.timeout_seconds)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }

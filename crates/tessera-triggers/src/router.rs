@@ -78,6 +78,16 @@ fn route(client: &Client, config: &TargetConfig) -> Result<Route, ConfigError> {
         Some(0) => return Err(ConfigError("timeout_seconds must be at least 1".into())),
         Some(seconds) => Duration::from_secs(seconds),
     };
+    for url in [&config.webhook, &config.lambda_endpoint]
+        .into_iter()
+        .flatten()
+    {
+        if !config.allow_insecure_http && insecure(url) {
+            return Err(ConfigError(
+                "a trigger target over plain http must be on this machine (127.0.0.1, ::1, localhost); use https, or set allow_insecure_http = true".into(),
+            ));
+        }
+    }
     let target = match (&config.webhook, &config.lambda_endpoint) {
         (Some(url), None) => {
             if config.access_key_id.is_some() || config.region.is_some() {
@@ -110,6 +120,26 @@ fn route(client: &Client, config: &TargetConfig) -> Result<Route, ConfigError> {
         target,
         timeout,
     })
+}
+
+/// Whether `url` is plain http to another machine. (A URL that does not parse is refused
+/// later, with its own message.)
+fn insecure(url: &str) -> bool {
+    let Ok(url) = url.parse::<reqwest::Url>() else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return false;
+    }
+    host.parse::<std::net::IpAddr>()
+        .map_or(true, |address| !address.is_loopback())
 }
 
 /// Whether `arn` matches `pattern`, in which `*` stands for any run of characters.

@@ -64,6 +64,7 @@ fn webhook(url: &str) -> TargetConfig {
         secret_access_key: None,
         region: None,
         timeout_seconds: Some(1),
+        allow_insecure_http: false,
     }
 }
 
@@ -98,6 +99,31 @@ fn configurations_that_cannot_work_are_refused() {
     .unwrap();
     assert!(triggers(vec![from_toml]).is_ok());
     assert!(toml::from_str::<TargetConfig>("functions = [\"*\"]\nbogus = 1\n").is_err());
+}
+
+#[test]
+fn plain_http_is_for_this_machine_only() {
+    for url in [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost:8000/hook",
+        "http://[::1]:8000/hook",
+        "https://hooks.example.com/cognito",
+    ] {
+        assert!(triggers(vec![webhook(url)]).is_ok(), "{url}");
+    }
+    for url in [
+        "http://hooks.example.com/cognito",
+        "http://10.0.0.5:8000/hook",
+    ] {
+        assert!(triggers(vec![webhook(url)]).is_err(), "{url}");
+        let mut allowed = webhook(url);
+        allowed.allow_insecure_http = true;
+        assert!(triggers(vec![allowed]).is_ok(), "{url}");
+    }
+    assert!(triggers(vec![lambda("http://localstack:4566")]).is_err());
+    let mut compose = lambda("http://localstack:4566");
+    compose.allow_insecure_http = true;
+    assert!(triggers(vec![compose]).is_ok());
 }
 
 /// What the test server saw of the last call.
@@ -252,6 +278,7 @@ fn lambda(endpoint: &str) -> TargetConfig {
         secret_access_key: Some("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
         region: None,
         timeout_seconds: Some(1),
+        allow_insecure_http: false,
     }
 }
 

@@ -117,7 +117,14 @@ pub async fn update_user_attributes(state: &Service, input: Input) -> Result<Val
         .and_then(Value::as_str)
         .unwrap_or("");
     let client = state.store.app_client(client_id).await?;
-    let details = update_own_attributes(state, authorized, client.as_ref(), &pairs).await?;
+    let details = update_own_attributes(
+        state,
+        authorized,
+        client.as_ref(),
+        &pairs,
+        input.get("ClientMetadata").and_then(Value::as_object),
+    )
+    .await?;
     Ok(json!({ "CodeDeliveryDetailsList": details }))
 }
 
@@ -131,6 +138,7 @@ pub async fn update_own_attributes(
     authorized: Authorized,
     client: Option<&AppClient>,
     pairs: &[(String, String)],
+    client_metadata: Option<&serde_json::Map<String, Value>>,
 ) -> Result<Vec<Value>, Error> {
     let Authorized {
         directory,
@@ -184,7 +192,11 @@ pub async fn update_own_attributes(
             Some((destination, code)) => (
                 Some((
                     destination,
-                    Occasion::bare("UpdateUserAttribute", client.map(|c| c.client_id.as_str())),
+                    Occasion {
+                        purpose: "UpdateUserAttribute",
+                        client_id: client.map(|c| c.client_id.clone()),
+                        client_metadata: client_metadata.cloned(),
+                    },
                 )),
                 Some(code),
             ),

@@ -351,15 +351,6 @@ impl Occasion {
         }
     }
 
-    /// An occasion with no request metadata.
-    pub fn bare(purpose: &'static str, client_id: Option<&str>) -> Self {
-        Self {
-            purpose,
-            client_id: client_id.map(str::to_owned),
-            client_metadata: None,
-        }
-    }
-
     /// The CustomMessage `triggerSource`: an administrator's password reset is a
     /// ForgotPassword message to the function, as in Cognito.
     fn custom_message_source(&self) -> String {
@@ -387,7 +378,7 @@ pub async fn deliver(
         Channel::Sms => crate::trigger::Trigger::CustomSmsSender,
     };
     if let Some((function, _)) = crate::trigger::function(&directory.pool, sender) {
-        return custom_sender(state, directory, user, code, occasion, sender, function);
+        return custom_sender(state, directory, user, code, occasion, sender, function).await;
     }
     let (subject, body) =
         custom_message(state, directory, user, destination, template, occasion).await?;
@@ -412,8 +403,9 @@ pub async fn deliver(
 /// Hands a message to the pool's custom sender function instead of sending it: the function
 /// gets the code (or temporary password) sealed with the key the pool's `KMSKeyID` names
 /// (see `SenderKey::seal`), and sends it its own way. As in Cognito, the function runs
-/// asynchronously: its failure is logged, and the operation does not wait for it.
-fn custom_sender(
+/// asynchronously: its failure is logged, and the operation does not wait for it (only, when
+/// many calls are in flight already, for one of them to end).
+async fn custom_sender(
     state: &Service,
     directory: &Directory,
     user: &User,
@@ -472,7 +464,14 @@ fn custom_sender(
     let event = call.event("1");
     let triggers = state.triggers.clone();
     let pool_id = directory.pool.id.clone();
+    let permit = state
+        .senders
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| Error::internal(&e))?;
     tokio::spawn(async move {
+        let _permit = permit;
         if let Err(error) = triggers.invoke(&function, &event).await {
             tracing::warn!(%pool_id, %error, "a custom sender function failed");
         }
@@ -721,7 +720,14 @@ mod tests {
 
     #[test]
     fn an_administrators_reset_is_a_forgot_password_message_to_the_functions() {
-        let source = |purpose| Occasion::bare(purpose, None).custom_message_source();
+        let source = |purpose| {
+            Occasion {
+                purpose,
+                client_id: None,
+                client_metadata: None,
+            }
+            .custom_message_source()
+        };
         assert_eq!(source("SignUp"), "CustomMessage_SignUp");
         assert_eq!(source("ForgotPassword"), "CustomMessage_ForgotPassword");
         assert_eq!(

@@ -36,6 +36,48 @@ pub fn factors(settings: &Map<String, Value>) -> MfaFactors {
     }
 }
 
+/// Brings the MFA settings in line with what CreateUserPool or UpdateUserPool just set. Those
+/// operations configure only SMS MFA (`MfaConfiguration` with `SmsConfiguration`), as
+/// Cognito's model says: a pool turned `OFF` keeps no MFA factor (passkeys stay), SMS is a
+/// factor exactly while the pool has an `SmsConfiguration`, and `ON` or `OPTIONAL` without
+/// any factor is refused as Cognito refuses it.
+pub fn reconcile(settings: &mut Map<String, Value>) -> Result<(), Error> {
+    let mode = settings
+        .get("MfaConfiguration")
+        .and_then(Value::as_str)
+        .unwrap_or("OFF")
+        .to_owned();
+    let mut stored = settings
+        .get(MFA_SETTINGS)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if mode == "OFF" {
+        for factor in [
+            "SmsMfaConfiguration",
+            "SoftwareTokenMfaConfiguration",
+            "EmailMfaConfiguration",
+        ] {
+            stored.remove(factor);
+        }
+    } else if settings
+        .get("SmsConfiguration")
+        .is_some_and(|c| !c.is_null())
+    {
+        stored.insert("SmsMfaConfiguration".into(), json!({}));
+    } else {
+        stored.remove("SmsMfaConfiguration");
+    }
+    settings.insert(MFA_SETTINGS.into(), Value::Object(stored));
+    let offered = factors(settings);
+    if mode != "OFF" && !(offered.sms || offered.software_token || offered.email) {
+        return Err(Error::invalid_parameter(
+            "SMS configuration and Auto verification for phone_number are required when MFA is required/optional",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn set(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = load(state, input.user_pool_id()?).await?;
     let mut pool = std::sync::Arc::unwrap_or_clone(pool);

@@ -105,6 +105,7 @@ pub async fn create_pool(
             .unwrap_or(&[]),
     )?;
     settings.insert("SchemaAttributes".into(), Value::Array(schema));
+    crate::pool::mfa_config::reconcile(&mut settings)?;
 
     let now = state.clock.now();
     let pool = UserPool {
@@ -157,6 +158,7 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     if input.get("UserPoolTags").is_none() {
         settings.insert("UserPoolTags".into(), Value::Object(pool.tags()));
     }
+    crate::pool::mfa_config::reconcile(&mut settings)?;
     if let Some(name) = input.str("PoolName") {
         pool.name = name.to_owned();
     }

@@ -63,6 +63,16 @@ pub async fn begin(
         ));
     }
     let found = match context.directory.find(service, typed).await? {
+        // Where users are hidden, an account that cannot sign in goes the way of an unknown
+        // name (a challenge that never ends in tokens), so that no answer tells it apart
+        // before a credential was shown; the password flow says "not confirmed" only to
+        // someone who proved the password.
+        Some((_, user))
+            if context.hides_users()
+                && (!user.enabled || user.status == UserStatus::Unconfirmed) =>
+        {
+            Found::Unknown
+        }
         Some((key, user)) => Found::User {
             key,
             user: Box::new(user),
@@ -349,8 +359,8 @@ fn attributes(context: &Context<'_>, user: Option<&User>) -> Value {
 }
 
 fn add_metadata(request: &mut Value, context: &Context<'_>) {
-    let metadata = context.client_metadata.or(context.validation_data);
-    if let (Some(metadata), Value::Object(request)) = (metadata, request) {
+    // Cognito passes InitiateAuth's ClientMetadata to none of the three functions.
+    if let (Some(metadata), Value::Object(request)) = (context.client_metadata, request) {
         request.insert("clientMetadata".into(), Value::Object(metadata.clone()));
     }
 }

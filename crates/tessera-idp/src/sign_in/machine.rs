@@ -139,8 +139,10 @@ pub async fn begin(
     match first {
         FirstFactor::Password { username, password } => {
             let mut found = find_user(service, context, username).await?;
-            if matches!(found, Found::Unknown) {
-                found = super::migration::on_sign_in(service, context, username, password).await?;
+            if matches!(found, Found::Unknown)
+                && trigger::function(&context.directory.pool, Trigger::UserMigration).is_some()
+            {
+                found = migrate(service, context, username, password).await?;
             }
             pre_authentication(service, context, &found, username).await?;
             let (attempt, user) =
@@ -244,6 +246,37 @@ async fn find_user(
         },
         None => Found::Unknown,
     })
+}
+
+/// Step 1 for a name the pool does not know, in a pool with a UserMigration function: the
+/// typed password goes to the function, which checks it against a legacy store, so the
+/// attempt is counted first, on the name's own counter (the decoy's, which no user can
+/// share), and a locked name never reaches the function. A migrated user starts with no
+/// failures; a name the function does not know is refused here, already counted.
+async fn migrate(
+    service: &Service,
+    context: &Context<'_>,
+    typed: &str,
+    password: &str,
+) -> Result<Found, Error> {
+    let counter = decoy(service, context.directory, typed).counter;
+    if claim(service, context, &counter).await? == Claim::Locked {
+        return Err(locked(service, context, password).await);
+    }
+    match super::migration::on_sign_in(service, context, typed, password).await? {
+        Found::Unknown => Err(if context.hides_users() {
+            Error::wrong_credentials()
+        } else {
+            Error::new("UserNotFoundException", "User does not exist.")
+        }),
+        found => {
+            service
+                .store
+                .clear_sign_in_failures(&context.directory.pool.id, &counter)
+                .await?;
+            Ok(found)
+        }
+    }
 }
 
 /// Step 2 for a password: counted, then checked, then the user's state.

@@ -307,6 +307,7 @@ async fn attribute_update_keeps_the_admins_password(s: &Setup) {
         s.signed_in(read).await,
         None,
         &[("name".into(), "Ann".into())],
+        None,
     )
     .await
     .unwrap();
@@ -324,6 +325,7 @@ async fn attribute_update_for_a_user_disabled_meanwhile_is_refused(s: &Setup) {
         s.signed_in(read).await,
         None,
         &[("name".into(), "Ann".into())],
+        None,
     )
     .await;
     assert_refused(outcome, "NotAuthorizedException", "User is disabled.");
@@ -379,6 +381,7 @@ async fn redone_attribute_update_sends_one_message(s: &Setup) {
         s.signed_in(read).await,
         None,
         &[("email".into(), "ann@example.org".into())],
+        None,
     )
     .await
     .unwrap();
