@@ -22,7 +22,8 @@ import requests
 from pycognito.aws_srp import AWSSRP
 
 from auth_support import PASSWORD_FLOWS, AuthApp, client_settings
-from helpers import E2E_DIR, PASSWORD, App, SmtpSink, attribute_list, expect_error, free_port, mail_text, unique, wait_until
+from helpers import E2E_DIR, PASSWORD, App, attribute_list, expect_error, free_port, mail_text, unique, wait_until
+from test_delivery_smtp import smtp_sink  # noqa: F401 (a fixture)
 from test_js_clients import node, run_node_test  # noqa: F401 (node is a fixture)
 from test_verify_library import verify
 from trigger_support import (
@@ -679,13 +680,6 @@ def custom_words(event: dict) -> dict:
         "smsMessage": f"Acme{username} code {request['codeParameter']}",
     }
     return event
-
-
-@pytest.fixture(scope="module")
-def smtp_sink():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture(scope="module")

@@ -210,23 +210,41 @@ pub async fn run(service: &Service, call: &Call<'_>) -> Result<Option<Map<String
 /// (absent or `null` is an empty response).
 fn response_of(trigger: Trigger, answer: Value) -> Result<Map<String, Value>, Error> {
     let Value::Object(mut event) = answer else {
-        return Err(unrecognizable(trigger));
+        return Err(not_an_event(trigger));
     };
     match event.remove("response") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(response)) => Ok(response),
-        Some(_) => Err(unrecognizable(trigger)),
+        Some(_) => Err(not_an_event(trigger)),
     }
 }
 
-fn unrecognizable(trigger: Trigger) -> Error {
+fn not_an_event(trigger: Trigger) -> Error {
     tracing::warn!(
         trigger = trigger.name(),
         "a trigger's answer is not its event"
     );
+    unrecognizable()
+}
+
+/// Cognito's exception for a function's answer it cannot use: not the event, or a `response`
+/// member of the wrong shape.
+pub fn unrecognizable() -> Error {
     Error::new(
         "InvalidLambdaResponseException",
         "Unrecognizable lambda output",
+    )
+}
+
+/// Whether an exception named `kind` is one of a failed trigger's (the function refused,
+/// could not be run, or answered something unusable). The hosted pages and the token
+/// endpoint show these in Cognito's words.
+pub fn is_failure(kind: &str) -> bool {
+    matches!(
+        kind,
+        "UserLambdaValidationException"
+            | "UnexpectedLambdaException"
+            | "InvalidLambdaResponseException"
     )
 }
 
@@ -246,7 +264,7 @@ fn failure(trigger: Trigger, error: InvokeError) -> Error {
             "UnexpectedLambdaException",
             format!("{name} invocation failed due to error {error_type}."),
         ),
-        InvokeError::Unreadable(_) => unrecognizable(trigger),
+        InvokeError::Unreadable(_) => not_an_event(trigger),
     }
 }
 

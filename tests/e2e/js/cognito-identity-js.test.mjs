@@ -15,6 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import cognito from 'amazon-cognito-identity-js';
+import { MemoryStorage } from './memory-storage.mjs';
 
 const {
   AuthenticationDetails,
@@ -54,25 +55,6 @@ globalThis.fetch = async (url, options = {}) => {
 };
 function since(mark) {
   return sent.slice(mark);
-}
-
-// --- a storage of its own per pool object (the library defaults to a module-global one) ------
-class MemoryStorage {
-  constructor() {
-    this.items = new Map();
-  }
-  setItem(key, value) {
-    this.items.set(key, String(value));
-  }
-  getItem(key) {
-    return this.items.has(key) ? this.items.get(key) : null;
-  }
-  removeItem(key) {
-    this.items.delete(key);
-  }
-  clear() {
-    this.items.clear();
-  }
 }
 
 function newPool() {

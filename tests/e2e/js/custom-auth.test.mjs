@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import cognito from 'amazon-cognito-identity-js';
+import { MemoryStorage } from './memory-storage.mjs';
 
 const { AuthenticationDetails, CognitoUser, CognitoUserPool } = cognito;
 
@@ -24,24 +25,6 @@ const clientId = env('TESSERA_E2E_CLIENT_ID');
 const username = env('TESSERA_E2E_USERNAME');
 const password = env('TESSERA_E2E_PASSWORD');
 const code = env('TESSERA_E2E_CODE');
-
-class MemoryStorage {
-  constructor() {
-    this.items = new Map();
-  }
-  setItem(key, value) {
-    this.items.set(key, String(value));
-  }
-  getItem(key) {
-    return this.items.has(key) ? this.items.get(key) : null;
-  }
-  removeItem(key) {
-    this.items.delete(key);
-  }
-  clear() {
-    this.items.clear();
-  }
-}
 
 function newUser() {
   const pool = new CognitoUserPool({ UserPoolId: poolId, ClientId: clientId, endpoint, Storage: new MemoryStorage() });

@@ -351,14 +351,15 @@ impl Occasion {
         }
     }
 
-    /// The CustomMessage `triggerSource`: an administrator's password reset is a
-    /// ForgotPassword message to the function, as in Cognito.
-    fn custom_message_source(&self) -> String {
+    /// The `triggerSource` of the message function `trigger` (CustomMessage or a custom
+    /// sender): an administrator's password reset is a ForgotPassword message to the
+    /// functions, as in Cognito.
+    fn trigger_source(&self, trigger: crate::trigger::Trigger) -> String {
         let occasion = match self.purpose {
             "AdminResetUserPassword" => "ForgotPassword",
             other => other,
         };
-        format!("CustomMessage_{occasion}")
+        format!("{}_{occasion}", trigger.name())
     }
 }
 
@@ -441,9 +442,7 @@ async fn custom_sender(
     } else {
         code.to_owned()
     };
-    let source = occasion
-        .custom_message_source()
-        .replace("CustomMessage", sender.name());
+    let source = occasion.trigger_source(sender);
     let kind = match sender {
         crate::trigger::Trigger::CustomSmsSender => "customSMSSenderRequestV1",
         _ => "customEmailSenderRequestV1",
@@ -520,7 +519,7 @@ async fn custom_message(
         }),
         occasion.client_metadata.as_ref(),
     );
-    let source = occasion.custom_message_source();
+    let source = occasion.trigger_source(crate::trigger::Trigger::CustomMessage);
     let call = crate::trigger::Call {
         trigger: crate::trigger::Trigger::CustomMessage,
         source: &source,
@@ -537,10 +536,7 @@ async fn custom_message(
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) if text.is_empty() => Ok(None),
             Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(Error::new(
-                "InvalidLambdaResponseException",
-                "Unrecognizable lambda output",
-            )),
+            Some(_) => Err(crate::trigger::unrecognizable()),
         }
     };
     let (subject, default_body) = template;
@@ -726,7 +722,7 @@ mod tests {
                 client_id: None,
                 client_metadata: None,
             }
-            .custom_message_source()
+            .trigger_source(crate::trigger::Trigger::CustomMessage)
         };
         assert_eq!(source("SignUp"), "CustomMessage_SignUp");
         assert_eq!(source("ForgotPassword"), "CustomMessage_ForgotPassword");

@@ -106,6 +106,62 @@ fn username_for_new_user(
 }
 
 /// The taken-username error, worded as Cognito words it for username-attribute pools.
+/// What every way of creating a user starts from: the attributes `writer` gives, written by
+/// the one rule set, a fresh `sub`, and the username (see [`username_for_new_user`]), with
+/// the pool's required attributes present. Returns `(sub, username, attributes)`.
+fn new_user_identity(
+    state: &Service,
+    directory: &Directory,
+    writer: Writer<'_>,
+    given: &str,
+    pairs: &[(String, String)],
+) -> Result<(String, String, BTreeMap<String, String>), Error> {
+    let mut attributes = write_attributes(
+        &directory.pool,
+        writer,
+        Moment::Creation,
+        &BTreeMap::new(),
+        pairs,
+    )?
+    .attributes;
+    let sub = state.random_uuid();
+    let username = username_for_new_user(directory, given, &sub, &mut attributes)?;
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
+    let missing = schema.missing_required(&present);
+    if !missing.is_empty() {
+        return Err(schema_error(tessera_core::AttributeError::required(
+            missing,
+        )));
+    }
+    Ok((sub, username, attributes))
+}
+
+/// A user as first written: enabled, in `status`, without a password yet.
+fn new_user(
+    directory: &Directory,
+    sub: String,
+    username: String,
+    status: UserStatus,
+    attributes: BTreeMap<String, String>,
+    now: std::time::SystemTime,
+) -> User {
+    User {
+        pool_id: directory.pool.id.clone(),
+        username,
+        sub,
+        status,
+        enabled: true,
+        attributes,
+        password_hash: None,
+        password_set_at: None,
+        srp_verifier: None,
+        created_at: now,
+        last_modified_at: now,
+        version: 0,
+    }
+}
+
 fn username_taken(directory: &Directory, admin: bool) -> Error {
     if let Some(kind) = directory.username_attributes.first() {
         let kind = if kind == "phone_number" {
@@ -164,24 +220,13 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     }
     let password = input.required_str("Password")?;
     let pairs = attribute_pairs(&input, "UserAttributes");
-    let mut attributes = write_attributes(
-        &directory.pool,
+    let (sub, username, mut attributes) = new_user_identity(
+        state,
+        &directory,
         Writer::User(Some(&client)),
-        Moment::Creation,
-        &BTreeMap::new(),
+        given,
         &pairs,
-    )?
-    .attributes;
-    let sub = state.random_uuid();
-    let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
-    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
-    let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
-    let missing = schema.missing_required(&present);
-    if !missing.is_empty() {
-        return Err(schema_error(tessera_core::AttributeError::required(
-            missing,
-        )));
-    }
+    )?;
     check_policy(&directory, password, "Password did not conform with policy")?;
     let key = directory.key(&username);
     if directory.find(state, given).await?.is_some() {
@@ -200,24 +245,12 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     pre_sign_up.verify(&mut attributes)?;
 
     let now = state.clock.now();
-    let mut user = User {
-        pool_id: directory.pool.id.clone(),
-        username,
-        sub: sub.clone(),
-        status: if pre_sign_up.confirm {
-            UserStatus::Confirmed
-        } else {
-            UserStatus::Unconfirmed
-        },
-        enabled: true,
-        attributes,
-        password_hash: None,
-        password_set_at: None,
-        srp_verifier: None,
-        created_at: now,
-        last_modified_at: now,
-        version: 0,
+    let status = if pre_sign_up.confirm {
+        UserStatus::Confirmed
+    } else {
+        UserStatus::Unconfirmed
     };
+    let mut user = new_user(&directory, sub.clone(), username, status, attributes, now);
     NewPassword::of(state, &user, password)
         .await?
         .apply(&mut user);
@@ -366,12 +399,7 @@ pub(crate) async fn create_migrated_user(
     response: &serde_json::Map<String, Value>,
     status: UserStatus,
 ) -> Result<(String, User), Error> {
-    let unrecognizable = || {
-        Error::new(
-            "InvalidLambdaResponseException",
-            "Unrecognizable lambda output",
-        )
-    };
+    let unrecognizable = trigger::unrecognizable;
     let Some(Value::Object(given)) = response.get("userAttributes") else {
         return Err(unrecognizable());
     };
@@ -384,39 +412,10 @@ pub(crate) async fn create_migrated_user(
         let value = value.as_str().ok_or_else(unrecognizable)?;
         pairs.push((name.clone(), value.to_owned()));
     }
-    let mut attributes = write_attributes(
-        &directory.pool,
-        Writer::Administrator,
-        Moment::Creation,
-        &BTreeMap::new(),
-        &pairs,
-    )?
-    .attributes;
-    let sub = state.random_uuid();
-    let username = username_for_new_user(directory, typed, &sub, &mut attributes)?;
-    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
-    let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
-    let missing = schema.missing_required(&present);
-    if !missing.is_empty() {
-        return Err(schema_error(tessera_core::AttributeError::required(
-            missing,
-        )));
-    }
+    let (sub, username, attributes) =
+        new_user_identity(state, directory, Writer::Administrator, typed, &pairs)?;
     let now = state.clock.now();
-    let mut user = User {
-        pool_id: directory.pool.id.clone(),
-        username,
-        sub,
-        status,
-        enabled: true,
-        attributes,
-        password_hash: None,
-        password_set_at: None,
-        srp_verifier: None,
-        created_at: now,
-        last_modified_at: now,
-        version: 0,
-    };
+    let mut user = new_user(directory, sub, username, status, attributes, now);
     if let Some(password) = password {
         NewPassword::of(state, &user, password)
             .await?
@@ -702,24 +701,8 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
         (key, user, false)
     } else {
         let pairs = attribute_pairs(&input, "UserAttributes");
-        let mut attributes = write_attributes(
-            &directory.pool,
-            Writer::Administrator,
-            Moment::Creation,
-            &BTreeMap::new(),
-            &pairs,
-        )?
-        .attributes;
-        let sub = state.random_uuid();
-        let username = username_for_new_user(&directory, given, &sub, &mut attributes)?;
-        let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
-        let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
-        let missing = schema.missing_required(&present);
-        if !missing.is_empty() {
-            return Err(schema_error(tessera_core::AttributeError::required(
-                missing,
-            )));
-        }
+        let (sub, username, attributes) =
+            new_user_identity(state, &directory, Writer::Administrator, given, &pairs)?;
         if directory.find(state, given).await?.is_some() {
             return Err(username_taken(&directory, true));
         }
@@ -735,21 +718,16 @@ pub async fn admin_create_user(state: &Service, input: Input) -> Result<Value, E
             &attributes,
         )
         .await?;
-        let user = User {
-            pool_id: directory.pool.id.clone(),
-            username: username.clone(),
+        let key = directory.key(&username);
+        let user = new_user(
+            &directory,
             sub,
-            status: UserStatus::ForceChangePassword,
-            enabled: true,
+            username,
+            UserStatus::ForceChangePassword,
             attributes,
-            password_hash: None,
-            password_set_at: None,
-            srp_verifier: None,
-            created_at: now,
-            last_modified_at: now,
-            version: 0,
-        };
-        (directory.key(&username), user, true)
+            now,
+        );
+        (key, user, true)
     };
     let password = NewPassword::of(state, &user, &temporary).await?;
     password.apply(&mut user);

@@ -14,7 +14,7 @@ use super::challenge::{Challenge, ChallengeName};
 use super::machine::{self, decoy, Context, Found, Outcome};
 use super::session::{self, Attempt};
 use super::tokens::opaque;
-use crate::trigger::{self, Call, Trigger};
+use crate::trigger::{self, unrecognizable, Call, Trigger};
 use crate::{Error, Service};
 
 /// A CUSTOM_AUTH sign-in in progress.
@@ -39,13 +39,6 @@ pub struct Step {
     pub challenge_result: bool,
     #[serde(rename = "challengeMetadata")]
     pub challenge_metadata: Option<String>,
-}
-
-fn unrecognizable() -> Error {
-    Error::new(
-        "InvalidLambdaResponseException",
-        "Unrecognizable lambda output",
-    )
 }
 
 /// InitiateAuth / AdminInitiateAuth with CUSTOM_AUTH. With `srp_a` (`CHALLENGE_NAME` =
@@ -78,7 +71,7 @@ pub async fn begin(
             user: Box::new(user),
         },
         None if context.hides_users() => Found::Unknown,
-        None => return Err(Error::new("UserNotFoundException", "User does not exist.")),
+        None => return Err(crate::directory::user_not_found()),
     };
     machine::pre_authentication(service, context, &found, typed).await?;
     let (mut attempt, user) = match found {
@@ -93,30 +86,17 @@ pub async fn begin(
                 ));
             }
             let attempt = Attempt {
-                key,
-                sub: user.sub.clone(),
-                user_id: user.username.clone(),
-                decoy: false,
-                authenticated_at: None,
-                answered: Vec::new(),
-                srp: None,
                 custom: Some(CustomAuth::default()),
+                ..Attempt::of_user(key, &user)
             };
             (attempt, Some(*user))
         }
         // Where users are hidden, an unknown name goes through the functions with
         // `userNotFound`, and no step of it can ever end in tokens.
         Found::Unknown => {
-            let decoy = decoy(service, context.directory, typed);
             let attempt = Attempt {
-                key: decoy.counter,
-                sub: String::new(),
-                user_id: decoy.user_id,
-                decoy: true,
-                authenticated_at: None,
-                answered: Vec::new(),
-                srp: None,
                 custom: Some(CustomAuth::default()),
+                ..Attempt::of_decoy(decoy(service, context.directory, typed))
             };
             (attempt, None)
         }
@@ -167,17 +147,15 @@ pub async fn answer(
         .custom
         .take()
         .ok_or_else(|| super::refused("Invalid session for the user."))?;
-    let mut request = json!({
-        "userAttributes": attributes(context, user.as_ref()),
+    let request = json!({
         "privateChallengeParameters": std::mem::take(&mut custom.private),
         "challengeAnswer": answer,
-        "userNotFound": attempt.decoy,
     });
-    add_metadata(&mut request, context);
     let response = run(
         service,
         context,
         &attempt,
+        user.as_ref(),
         Trigger::VerifyAuthChallengeResponse,
         request,
     )
@@ -216,21 +194,12 @@ async fn decide(
     attempt: &Attempt,
     user: Option<&User>,
 ) -> Result<Decision, Error> {
-    let history = attempt
-        .custom
-        .as_ref()
-        .map(|custom| custom.history.clone())
-        .unwrap_or_default();
-    let mut request = json!({
-        "userAttributes": attributes(context, user),
-        "session": history,
-        "userNotFound": attempt.decoy,
-    });
-    add_metadata(&mut request, context);
+    let request = json!({ "session": history(attempt) });
     let response = run(
         service,
         context,
         attempt,
+        user,
         Trigger::DefineAuthChallenge,
         request,
     )
@@ -279,22 +248,12 @@ async fn create(
     mut attempt: Attempt,
     user: Option<&User>,
 ) -> Result<Outcome, Error> {
-    let history = attempt
-        .custom
-        .as_ref()
-        .map(|custom| custom.history.clone())
-        .unwrap_or_default();
-    let mut request = json!({
-        "userAttributes": attributes(context, user),
-        "challengeName": "CUSTOM_CHALLENGE",
-        "session": history,
-        "userNotFound": attempt.decoy,
-    });
-    add_metadata(&mut request, context);
+    let request = json!({ "challengeName": "CUSTOM_CHALLENGE", "session": history(&attempt) });
     let response = run(
         service,
         context,
         &attempt,
+        user,
         Trigger::CreateAuthChallenge,
         request,
     )
@@ -351,29 +310,38 @@ fn push(attempt: &mut Attempt, name: &str, result: bool) {
     }
 }
 
-fn attributes(context: &Context<'_>, user: Option<&User>) -> Value {
-    user.map_or_else(
-        || json!({}),
-        |user| trigger::user_attributes(context.directory, user),
-    )
-}
-
-fn add_metadata(request: &mut Value, context: &Context<'_>) {
-    // Cognito passes InitiateAuth's ClientMetadata to none of the three functions.
-    if let (Some(metadata), Value::Object(request)) = (context.client_metadata, request) {
-        request.insert("clientMetadata".into(), Value::Object(metadata.clone()));
-    }
+/// DefineAuthChallenge's `session`: the steps so far.
+fn history(attempt: &Attempt) -> Vec<Step> {
+    attempt
+        .custom
+        .as_ref()
+        .map(|custom| custom.history.clone())
+        .unwrap_or_default()
 }
 
 /// Runs one of the three functions (which the pool must have: without CreateAuthChallenge or
-/// VerifyAuthChallengeResponse there is no way on) and returns its `response`.
+/// VerifyAuthChallengeResponse there is no way on) and returns its `response`. `members` are
+/// the function's own; every one of the three also gets `userAttributes`, `userNotFound` and
+/// RespondToAuthChallenge's ClientMetadata (Cognito passes InitiateAuth's to none of them).
 async fn run(
     service: &Service,
     context: &Context<'_>,
     attempt: &Attempt,
+    user: Option<&User>,
     which: Trigger,
-    request: Value,
+    members: Value,
 ) -> Result<Map<String, Value>, Error> {
+    let mut request = json!({
+        "userAttributes": user.map_or_else(
+            || json!({}),
+            |user| trigger::user_attributes(context.directory, user),
+        ),
+        "userNotFound": attempt.decoy,
+    });
+    if let (Value::Object(request), Value::Object(members)) = (&mut request, members) {
+        request.extend(members);
+    }
+    let request = trigger::with_client_metadata_map(request, context.client_metadata);
     let source = format!("{}_Authentication", which.name());
     let call = Call {
         trigger: which,

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use tessera_core::{preferred_role, Group, GroupOverride, TokenCustomization, User};
 
 use crate::directory::Directory;
-use crate::trigger::{self, Call, Trigger};
+use crate::trigger::{self, unrecognizable, Call, Trigger};
 use crate::{Error, Service};
 
 /// Why tokens are being issued: the event's `triggerSource` and the caller's
@@ -26,13 +26,6 @@ impl<'a> TokenEvent<'a> {
             client_metadata: None,
         }
     }
-}
-
-fn unrecognizable() -> Error {
-    Error::new(
-        "InvalidLambdaResponseException",
-        "Unrecognizable lambda output",
-    )
 }
 
 /// Runs the pool's PreTokenGeneration function for a user's tokens, if it has one.
@@ -59,21 +52,15 @@ pub async fn for_user(
     if version != "1" {
         request["scopes"] = json!(scope.split_whitespace().collect::<Vec<_>>());
     }
-    if let Some(metadata) = event.client_metadata {
-        request["clientMetadata"] = Value::Object(metadata.clone());
-    }
     let call = Call {
         trigger: Trigger::PreTokenGeneration,
         source: event.source,
         pool: &directory.pool,
         user_name: &user.username,
         client_id: Some(client_id),
-        request,
+        request: trigger::with_client_metadata_map(request, event.client_metadata),
     };
-    match trigger::run(service, &call).await? {
-        Some(response) => customization(version, &response).map(Some),
-        None => Ok(None),
-    }
+    run(service, &call, version).await
 }
 
 /// Runs the pool's PreTokenGeneration function for a machine's token (client_credentials),
@@ -91,24 +78,30 @@ pub async fn for_client(
         Some((_, "3")) => {}
         _ => return Ok(None),
     }
-    let mut request = json!({
+    let request = json!({
         "userAttributes": {},
         "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null},
         "scopes": scope.split_whitespace().collect::<Vec<_>>(),
     });
-    if let Some(metadata) = client_metadata {
-        request["clientMetadata"] = Value::Object(metadata.clone());
-    }
     let call = Call {
         trigger: Trigger::PreTokenGeneration,
         source: "TokenGeneration_ClientCredentials",
         pool: &directory.pool,
         user_name: client_id,
         client_id: Some(client_id),
-        request,
+        request: trigger::with_client_metadata_map(request, client_metadata),
     };
-    match trigger::run(service, &call).await? {
-        Some(response) => customization("3", &response).map(Some),
+    run(service, &call, "3").await
+}
+
+/// Runs the function of `call` and reads its answer as a `version` event's.
+async fn run(
+    service: &Service,
+    call: &Call<'_>,
+    version: &str,
+) -> Result<Option<TokenCustomization>, Error> {
+    match trigger::run(service, call).await? {
+        Some(response) => customization(version, &response).map(Some),
         None => Ok(None),
     }
 }

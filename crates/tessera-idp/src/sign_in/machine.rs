@@ -267,7 +267,7 @@ async fn migrate(
         Found::Unknown => Err(if context.hides_users() {
             Error::wrong_credentials()
         } else {
-            Error::new("UserNotFoundException", "User does not exist.")
+            crate::directory::user_not_found()
         }),
         found => {
             service
@@ -378,14 +378,8 @@ async fn first_factor_checked(
         ));
     }
     let attempt = Attempt {
-        key,
-        sub: user.sub.clone(),
-        user_id: user.username.clone(),
-        decoy: false,
         authenticated_at: Some(epoch_millis(service.clock.now())),
-        answered: Vec::new(),
-        srp: None,
-        custom: None,
+        ..Attempt::of_user(key, &user)
     };
     Ok((attempt, user))
 }

@@ -97,12 +97,7 @@ async fn migrate(
         (_, None) => UserStatus::ResetRequired,
         (Some("RESET_REQUIRED"), Some(_)) => UserStatus::ResetRequired,
         (None | Some("CONFIRMED"), Some(_)) => UserStatus::Confirmed,
-        (Some(_), Some(_)) => {
-            return Err(Error::new(
-                "InvalidLambdaResponseException",
-                "Unrecognizable lambda output",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(trigger::unrecognizable()),
     };
     let (key, user) =
         create_migrated_user(service, directory, typed, password, &response, status).await?;

@@ -60,6 +60,36 @@ impl std::fmt::Debug for SrpState {
 }
 
 impl Attempt {
+    /// A sign-in of `user`, found under `key`, that has proved nothing yet.
+    pub fn of_user(key: String, user: &tessera_core::User) -> Self {
+        Self {
+            key,
+            sub: user.sub.clone(),
+            user_id: user.username.clone(),
+            decoy: false,
+            authenticated_at: None,
+            answered: Vec::new(),
+            srp: None,
+            custom: None,
+        }
+    }
+
+    /// The sign-in of an unknown name, shown as `decoy` (see `machine::decoy`): no answer
+    /// to any of its challenges can succeed. Its key is the decoy's lockout counter, so its
+    /// answers are counted where the password flow counts the same name.
+    pub fn of_decoy(decoy: super::machine::Decoy) -> Self {
+        Self {
+            key: decoy.counter,
+            sub: String::new(),
+            user_id: decoy.user_id,
+            decoy: true,
+            authenticated_at: None,
+            answered: Vec::new(),
+            srp: None,
+            custom: None,
+        }
+    }
+
     /// The time the first factor was proved.
     pub fn auth_time(&self) -> Option<SystemTime> {
         self.authenticated_at

@@ -13,6 +13,7 @@ use tessera_core::{srp_challenge, srp_pool_name, verify_password_claim, SrpChall
 use super::challenge::{Challenge, ChallengeName};
 use super::machine::{decoy, Context, Found};
 use super::session::{self, Attempt, SrpState};
+use crate::directory::user_not_found;
 use crate::{Error, Service};
 
 /// How far the client's TIMESTAMP may be from the server's clock.
@@ -38,22 +39,11 @@ pub async fn ask(
 ) -> Result<Challenge, Error> {
     let pool_id = &context.directory.pool.id;
     let real = match found {
-        Found::User { key, user } => user.srp_verifier.clone().map(|verifier| {
-            let attempt = Attempt {
-                key,
-                sub: user.sub.clone(),
-                user_id: user.username.clone(),
-                decoy: false,
-                authenticated_at: None,
-                answered: Vec::new(),
-                srp: None,
-                custom: None,
-            };
-            (attempt, verifier)
-        }),
-        Found::Unknown if !context.hides_users() => {
-            return Err(Error::new("UserNotFoundException", "User does not exist."))
-        }
+        Found::User { key, user } => user
+            .srp_verifier
+            .clone()
+            .map(|verifier| (Attempt::of_user(key, &user), verifier)),
+        Found::Unknown if !context.hides_users() => return Err(user_not_found()),
         Found::Unknown => None,
     };
     // An unknown user, or one without a password, gets a decoy, so that the answer cannot
@@ -70,19 +60,7 @@ pub async fn ask(
                 &hex::encode(password),
                 &decoy.salt,
             );
-            let attempt = Attempt {
-                // A decoy's key is its lockout counter, so the answer is counted where the
-                // password flow counts the same name.
-                key: decoy.counter,
-                sub: String::new(),
-                user_id: decoy.user_id,
-                decoy: true,
-                authenticated_at: None,
-                answered: Vec::new(),
-                srp: None,
-                custom: None,
-            };
-            (attempt, verifier)
+            (Attempt::of_decoy(decoy), verifier)
         }
     };
     // The 3072-bit exponentiations take milliseconds: off the async workers, so that a burst

@@ -418,18 +418,6 @@ fn notice_text(query: &Query) -> Option<String> {
     }
 }
 
-/// Whether an error is the refusal or failure of one of the pool's functions (a Lambda
-/// trigger): its message (`PreAuthentication failed with error …`) is shown on the page, as
-/// Cognito's hosted UI shows it, rather than a generic error or the API's JSON.
-fn trigger_failure(kind: &str) -> bool {
-    matches!(
-        kind,
-        "UserLambdaValidationException"
-            | "UnexpectedLambdaException"
-            | "InvalidLambdaResponseException"
-    )
-}
-
 fn sign_up_allowed(directory: &Directory) -> bool {
     directory
         .pool
@@ -628,7 +616,7 @@ async fn sign_in(
         Err(error) => {
             let message = match error.kind {
                 // PreAuthentication, UserMigration or PostAuthentication refused the sign-in.
-                kind if trigger_failure(kind) => error.message,
+                kind if tessera_idp::trigger::is_failure(kind) => error.message,
                 "PasswordResetRequiredException" => {
                     "Your password must be reset. Use \u{201c}Forgot your password?\u{201d} below."
                         .into()
@@ -772,7 +760,7 @@ async fn new_password(
         }
         // PostAuthentication refused the sign-in that the new password completed: the
         // challenge is answered, so the user signs in again.
-        Err(error) if trigger_failure(error.kind) => {
+        Err(error) if tessera_idp::trigger::is_failure(error.kind) => {
             login_page(request, auth, StatusCode::OK, Some(error.message), "").await
         }
         Err(error) => Err(error.into()),
@@ -892,7 +880,7 @@ async fn sign_up(
             if matches!(
                 error.kind,
                 "InvalidPasswordException" | "InvalidParameterException"
-            ) || trigger_failure(error.kind) =>
+            ) || tessera_idp::trigger::is_failure(error.kind) =>
         {
             signup_page(
                 request,
@@ -970,7 +958,7 @@ pub(crate) async fn confirm_submit(Submitted(request, auth, form): Submitted) ->
             }
             // PostConfirmation failed: the account is confirmed (the function only hears of
             // it), so "invalid code" would be wrong; its message is what there is to say.
-            Err(error) if trigger_failure(error.kind) => {
+            Err(error) if tessera_idp::trigger::is_failure(error.kind) => {
                 confirm_page(&request, &auth, &username, Some(error.message)).await
             }
             Err(error) if error.status.is_server_error() => Err(error),
@@ -1104,7 +1092,8 @@ pub(crate) async fn confirm_forgot_submit(Submitted(request, auth, form): Submit
             // PostConfirmation failed after the password was changed: its message, not
             // "invalid code".
             Err(error)
-                if error.kind == "InvalidPasswordException" || trigger_failure(error.kind) =>
+                if error.kind == "InvalidPasswordException"
+                    || tessera_idp::trigger::is_failure(error.kind) =>
             {
                 confirm_forgot_page(&request, &auth, &username, Some(error.message)).await
             }

@@ -28,7 +28,7 @@ use tessera_idp::sign_in::{
 /// Cognito's hosted UI tells it (its message as the `error_description` of an
 /// `invalid_request`); anything else is the server's own error.
 fn grant_failure(error: tessera_idp::Error) -> OAuthError {
-    if is_trigger_failure(&error) {
+    if tessera_idp::trigger::is_failure(error.kind) {
         OAuthError::invalid_request(error.message)
     } else {
         OAuthError::server_error(&error.message)
@@ -47,15 +47,6 @@ fn client_metadata(form: &Form) -> Result<Option<serde_json::Map<String, Value>>
             "aws_client_metadata must be a JSON object of strings.",
         )),
     }
-}
-
-fn is_trigger_failure(error: &tessera_idp::Error) -> bool {
-    matches!(
-        error.kind,
-        "UserLambdaValidationException"
-            | "UnexpectedLambdaException"
-            | "InvalidLambdaResponseException"
-    )
 }
 
 pub(crate) async fn token(
@@ -370,7 +361,7 @@ async fn authorization_code(
         Err(error) => {
             // The pool's PreTokenGeneration function refused (or failed): the code was tried
             // like any code that fails a check, and is spent.
-            if is_trigger_failure(&error) {
+            if tessera_idp::trigger::is_failure(error.kind) {
                 state.store.burn_authorization_code(&code_hash, now).await?;
             }
             return Err(grant_failure(error));
@@ -426,7 +417,9 @@ async fn refresh_token(
     .await
     .map_err(|error| match error.kind {
         tessera_idp::sign_in::INVALID_SCOPE => OAuthError::invalid_scope(error.message),
-        _ if is_trigger_failure(&error) => OAuthError::invalid_request(error.message),
+        _ if tessera_idp::trigger::is_failure(error.kind) => {
+            OAuthError::invalid_request(error.message)
+        }
         _ if error.is_internal() => OAuthError::server_error(&error.message),
         _ => OAuthError::invalid_grant(error.message),
     })?;
