@@ -30,7 +30,9 @@ import pytest
 from helpers import E2E_DIR, PASSWORD, attribute_list, unique
 
 JS_DIR = E2E_DIR / "js"
-NODE_PACKAGES = ("amazon-cognito-identity-js", "aws-jwt-verify")
+# The packages the node fixture makes sure of; aws-amplify is for test_amplify.py, which shares
+# the fixture.
+NODE_PACKAGES = ("amazon-cognito-identity-js", "aws-jwt-verify", "aws-amplify")
 
 
 @pytest.fixture(scope="session")

@@ -310,6 +310,7 @@ fn seeded_user(
         password_hash: Some(secrets.password_hash.clone()),
         password_set_at: Some(now),
         srp_verifier: Some(secrets.srp_verifier.clone()),
+        mfa: Default::default(),
         created_at: now,
         last_modified_at: now,
         version: 0,

@@ -15,6 +15,7 @@ mod ident;
 pub mod lockout;
 mod master_key;
 pub mod message;
+pub mod mfa;
 mod password;
 mod random;
 mod signing_key;
@@ -39,6 +40,7 @@ pub use ident::{
     app_client_id, app_client_secret, is_region_name, radix32, region_of_pool_id, user_pool_id,
 };
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
+pub use mfa::{MfaFactor, MfaPreferences, UserMfa};
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
 pub use random::{Random, SeededRandom, SystemRandom};
 pub use signing_key::{KeyUse, SigningKey};

@@ -117,6 +117,7 @@ fn sample_user() -> User {
         password_hash: None,
         password_set_at: None,
         srp_verifier: None,
+        mfa: Default::default(),
         created_at: SystemTime::UNIX_EPOCH,
         last_modified_at: SystemTime::UNIX_EPOCH,
         version: 0,

@@ -65,6 +65,8 @@ pub struct User {
     pub password_set_at: Option<SystemTime>,
     /// The SRP salt and verifier of the current password (USER_SRP_AUTH); sealed by the store.
     pub srp_verifier: Option<crate::SrpVerifier>,
+    /// MFA preferences and the software token (its secrets sealed by the store).
+    pub mfa: crate::UserMfa,
     /// When the user was created.
     pub created_at: SystemTime,
     /// When the user was last changed.
@@ -127,6 +129,9 @@ pub enum CodePurpose {
     VerifyEmail,
     /// Verification of the phone_number attribute (VerifyUserAttribute).
     VerifyPhoneNumber,
+    /// A software token's first code (VerifySoftwareToken): only its guesses are counted;
+    /// no code of this purpose is ever stored.
+    SoftwareToken,
 }
 
 impl CodePurpose {
@@ -137,6 +142,7 @@ impl CodePurpose {
             CodePurpose::ForgotPassword => "forgot_password",
             CodePurpose::VerifyEmail => "verify_email",
             CodePurpose::VerifyPhoneNumber => "verify_phone_number",
+            CodePurpose::SoftwareToken => "software_token",
         }
     }
 }

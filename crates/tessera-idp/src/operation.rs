@@ -72,6 +72,21 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
             directory::user::admin_delete_user_attributes(service, input).await
         }
         "AddCustomAttributes" => pool::user_pool::add_custom_attributes(service, input).await,
+        "AssociateSoftwareToken" => directory::mfa::associate_software_token(service, input).await,
+        "VerifySoftwareToken" => directory::mfa::verify_software_token(service, input).await,
+        "AdminDeleteSoftwareToken" => {
+            directory::mfa::admin_delete_software_token(service, input).await
+        }
+        "SetUserMFAPreference" => directory::mfa::set_user_mfa_preference(service, input).await,
+        "AdminSetUserMFAPreference" => {
+            directory::mfa::admin_set_user_mfa_preference(service, input).await
+        }
+        "SetUserSettings" => directory::mfa::set_user_settings(service, input).await,
+        "AdminSetUserSettings" => directory::mfa::admin_set_user_settings(service, input).await,
+        "GetUserAuthFactors" => directory::mfa::get_user_auth_factors(service, input).await,
+        "AdminGetUserAuthFactors" => {
+            directory::mfa::admin_get_user_auth_factors(service, input).await
+        }
         "InitiateAuth" => sign_in::initiate_auth(service, input).await,
         "AdminInitiateAuth" => sign_in::admin_initiate_auth(service, input).await,
         "RespondToAuthChallenge" => sign_in::respond_to_auth_challenge(service, input).await,

@@ -112,6 +112,7 @@ conformance!(
     saves_from_an_old_read_are_stale,
     code_attempts_never_exceed_the_cap,
     codes_are_issued_without_touching_the_user,
+    mfa_round_trips_sealed_and_steps_are_claimed_once,
 );
 
 /// The transient state (challenge sessions, attempt counters) is committed without an fsync
@@ -430,6 +431,7 @@ fn user(pool_id: &str, username: &str, sub: &str) -> User {
             salt: vec![1, 2, 3],
             verifier: b"verifier-bytes".to_vec(),
         }),
+        mfa: Default::default(),
         created_at: at(20),
         last_modified_at: at(20),
         version: 0,
@@ -1219,6 +1221,68 @@ async fn codes_are_issued_without_touching_the_user(store: &Store) {
         .await
         .unwrap()
         .is_none());
+}
+
+/// Issue 13: a user's MFA preferences and software-token secrets survive a write and a
+/// read, the secrets never reach the database in the clear, and a software-token step is
+/// accepted once, also when many callers claim it at the same moment; no save of the user
+/// row sets the claimed step back.
+async fn mfa_round_trips_sealed_and_steps_are_claimed_once(store: &Store) {
+    use tessera_core::totp::TotpSecret;
+    use tessera_core::MfaFactor;
+    let p = pool("us-east-1_Mfa000000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let mut gina = user(&p.id, "gina", "sub-gina");
+    store.insert_user(change(&gina, "gina")).await.unwrap();
+    let read = store.user(&p.id, "gina").await.unwrap().unwrap();
+    assert!(read.mfa.is_empty());
+    let secret = TotpSecret::from_bytes(vec![7u8; 32]).unwrap();
+    let pending = TotpSecret::from_bytes(vec![9u8; 32]).unwrap();
+    gina.mfa.totp = Some(secret.clone());
+    gina.mfa.totp_pending = Some(pending.clone());
+    gina.mfa
+        .preferences
+        .set(MfaFactor::SoftwareToken, true, true);
+    gina.mfa.preferences.totp_name = Some("phone".into());
+    assert!(store.save_user(change(&gina, "gina")).await.unwrap());
+    let read = store.user(&p.id, "gina").await.unwrap().unwrap();
+    assert_eq!(read.mfa, gina.mfa);
+    for sealed in all_bytes(
+        store,
+        "SELECT sealed_totp FROM users WHERE sealed_totp IS NOT NULL",
+    )
+    .await
+    {
+        assert!(!contains(&sealed, secret.to_base32().as_bytes()));
+        assert!(!contains(&sealed, pending.to_base32().as_bytes()));
+    }
+
+    assert_eq!(store.totp_last_step(&p.id, "gina").await.unwrap(), None);
+    let claims: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let pool_id = p.id.clone();
+            tokio::spawn(async move { store.claim_totp_step(&pool_id, "gina", 1000).await })
+        })
+        .collect();
+    let mut won = 0;
+    for claim in claims {
+        if claim.await.unwrap().unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "one caller, and only one, accepts a step");
+    assert!(!store.claim_totp_step(&p.id, "gina", 999).await.unwrap());
+    // A save of the user from a read taken before the claim keeps the claimed step.
+    let mut later = read.clone();
+    later.mfa.totp_pending = None;
+    assert!(store.save_user(change(&later, "gina")).await.unwrap());
+    assert_eq!(
+        store.totp_last_step(&p.id, "gina").await.unwrap(),
+        Some(1000)
+    );
+    assert!(store.claim_totp_step(&p.id, "gina", 1001).await.unwrap());
+    assert!(!store.claim_totp_step(&p.id, "ghost", 5).await.unwrap());
 }
 
 mod authorization;

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use tessera_core::{CodePurpose, OneTimeCode, SrpVerifier, User, UserStatus};
+use tessera_core::totp::TotpSecret;
+use tessera_core::{
+    CodePurpose, MfaPreferences, OneTimeCode, SrpVerifier, User, UserMfa, UserStatus,
+};
 
 use crate::store::{from_millis, map_conflict, millis};
 use crate::{Store, StoreError};
@@ -25,7 +28,7 @@ pub struct UserChange<'a> {
     pub consume_codes: &'a [CodePurpose],
 }
 
-const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp, version";
+const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp, version, mfa, sealed_totp";
 
 /// The sealed form of an SRP verifier: the salt length (one byte), the salt, the verifier.
 fn srp_plaintext(verifier: &SrpVerifier) -> Vec<u8> {
@@ -83,9 +86,45 @@ fn user_from_row(store: &Store, row: &AnyRow) -> Result<User, StoreError> {
             }
             None => None,
         },
+        mfa: mfa_from_row(store, row)?,
         version: u64::try_from(row.try_get::<i64, _>("version")?)
             .map_err(|_| StoreError::Corrupt("negative user version".into()))?,
     })
+}
+
+fn mfa_json(user: &User) -> Option<String> {
+    (user.mfa.preferences != MfaPreferences::default())
+        .then(|| serde_json::to_string(&user.mfa.preferences).unwrap_or_else(|_| "{}".into()))
+}
+
+fn mfa_from_row(store: &Store, row: &AnyRow) -> Result<UserMfa, StoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+    let preferences = match row.try_get::<Option<String>, _>("mfa")? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt(&e))?,
+        None => MfaPreferences::default(),
+    };
+    let mut mfa = UserMfa {
+        preferences,
+        ..UserMfa::default()
+    };
+    if let Some(sealed) = row.try_get::<Option<Vec<u8>>, _>("sealed_totp")? {
+        let pool_id: String = row.try_get("pool_id")?;
+        let key: String = row.try_get("username_key")?;
+        let plaintext = store.open(&UserMfa::seal_context(&pool_id, &key), &sealed)?;
+        // The plaintext is `{"verified": base32 | null, "pending": base32 | null}`.
+        let record: serde_json::Value =
+            serde_json::from_slice(&plaintext).map_err(|e| corrupt(&e))?;
+        let secret = |member: &str| -> Result<Option<TotpSecret>, StoreError> {
+            record
+                .get(member)
+                .and_then(serde_json::Value::as_str)
+                .map(|text| TotpSecret::from_base32(text).map_err(|e| corrupt(&e)))
+                .transpose()
+        };
+        mfa.totp = secret("verified")?;
+        mfa.totp_pending = secret("pending")?;
+    }
+    Ok(mfa)
 }
 
 fn version_of(user: &User) -> Result<i64, StoreError> {
@@ -113,14 +152,15 @@ impl Store {
                     .map(|code| self.seal_code(&change.user.pool_id, change.key, code))
                     .transpose()?,
                 self.seal_srp(change.user, change.key)?,
+                self.seal_totp(change.user, change.key)?,
             ));
         }
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        for (change, (sealed_code, sealed_srp)) in changes.iter().zip(sealed) {
+        for (change, (sealed_code, sealed_srp, sealed_totp)) in changes.iter().zip(sealed) {
             let user = change.user;
             let inserted = sqlx::query(&format!(
-                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(&user.pool_id)
             .bind(change.key)
@@ -135,6 +175,8 @@ impl Store {
             .bind(millis(user.last_modified_at))
             .bind(sealed_srp)
             .bind(version_of(user)?)
+            .bind(mfa_json(user))
+            .bind(sealed_totp)
             .execute(&mut *tx)
             .await;
             map_conflict(inserted)?;
@@ -165,12 +207,13 @@ impl Store {
             .map(|code| self.seal_code(&user.pool_id, change.key, code))
             .transpose()?;
         let sealed_srp = self.seal_srp(user, change.key)?;
+        let sealed_totp = self.seal_totp(user, change.key)?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         // The version condition makes the check and the write one statement: on PostgreSQL
         // a concurrent UPDATE of the row waits for this one and then finds the version gone.
         let updated = sqlx::query(
-            "UPDATE users SET username = $1, status = $2, enabled = $3, attributes = $4, password_hash = $5, password_set_at = $6, last_modified_at = $7, sealed_srp = $8, version = version + 1 WHERE pool_id = $9 AND username_key = $10 AND version = $11",
+            "UPDATE users SET username = $1, status = $2, enabled = $3, attributes = $4, password_hash = $5, password_set_at = $6, last_modified_at = $7, sealed_srp = $8, mfa = $9, sealed_totp = $10, version = version + 1 WHERE pool_id = $11 AND username_key = $12 AND version = $13",
         )
         .bind(&user.username)
         .bind(user.status.as_str())
@@ -180,6 +223,8 @@ impl Store {
         .bind(user.password_set_at.map(millis))
         .bind(millis(user.last_modified_at))
         .bind(sealed_srp)
+        .bind(mfa_json(user))
+        .bind(sealed_totp)
         .bind(&user.pool_id)
         .bind(change.key)
         .bind(version_of(user)?)
@@ -211,6 +256,23 @@ impl Store {
             cache.forget_user(&user.pool_id, change.key);
         }
         Ok(true)
+    }
+
+    /// The software-token secrets, verified and pending, sealed together; `None` when the
+    /// user has neither.
+    fn seal_totp(&self, user: &User, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mfa = &user.mfa;
+        if mfa.totp.is_none() && mfa.totp_pending.is_none() {
+            return Ok(None);
+        }
+        let plaintext = serde_json::json!({
+            "verified": mfa.totp.as_ref().map(TotpSecret::to_base32),
+            "pending": mfa.totp_pending.as_ref().map(TotpSecret::to_base32),
+        })
+        .to_string()
+        .into_bytes();
+        self.seal(&UserMfa::seal_context(&user.pool_id, key), &plaintext)
+            .map(Some)
     }
 
     fn seal_srp(&self, user: &User, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -275,6 +337,51 @@ impl Store {
                 ))
             })
             .transpose()
+    }
+
+    /// Claims software-token step `step` for a user: true when no code of this step or a
+    /// later one was accepted before, false otherwise (or when the user is gone). One
+    /// conditional statement decides and records, so two nodes given the same code accept it
+    /// once; the step lives outside the versioned row, so no user write can set it back.
+    pub async fn claim_totp_step(
+        &self,
+        pool_id: &str,
+        key: &str,
+        step: u64,
+    ) -> Result<bool, StoreError> {
+        let step =
+            i64::try_from(step).map_err(|_| StoreError::Corrupt("step out of range".into()))?;
+        let _guard = self.write_guard().await;
+        let updated = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE pool_id = $2 AND username_key = $3 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(pool_id)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// The last software-token step accepted for a user, if any.
+    pub async fn totp_last_step(
+        &self,
+        pool_id: &str,
+        key: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT totp_last_step FROM users WHERE pool_id = $1 AND username_key = $2",
+        )
+        .bind(pool_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => row
+                .try_get::<Option<i64>, _>("totp_last_step")?
+                .and_then(|step| u64::try_from(step).ok()),
+            None => None,
+        })
     }
 
     /// Deletes a user with its aliases, codes and group memberships.

@@ -29,7 +29,10 @@ fn purpose_of(attribute: &str) -> Result<CodePurpose, Error> {
 
 pub async fn get_user(state: &Service, input: Input) -> Result<Value, Error> {
     let Authorized { user, .. } = authorize(state, &input).await?;
-    Ok(json!({ "Username": user.username, "UserAttributes": attribute_list(&user, None) }))
+    let mut answer = crate::directory::mfa::user_members(&user);
+    answer.insert("Username".into(), json!(user.username));
+    answer.insert("UserAttributes".into(), json!(attribute_list(&user, None)));
+    Ok(Value::Object(answer))
 }
 
 pub async fn delete_user(state: &Service, input: Input) -> Result<Value, Error> {

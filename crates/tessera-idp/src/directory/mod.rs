@@ -7,6 +7,7 @@ pub mod account;
 pub mod attribute_write;
 pub mod code;
 pub mod group;
+pub mod mfa;
 pub mod revision;
 pub mod user;
 

@@ -156,6 +156,7 @@ fn new_user(
         password_hash: None,
         password_set_at: None,
         srp_verifier: None,
+        mfa: Default::default(),
         created_at: now,
         last_modified_at: now,
         version: 0,
@@ -831,14 +832,20 @@ pub async fn admin_get_user(state: &Service, input: Input) -> Result<Value, Erro
     let (_, user) = directory
         .get(state, input.required_str("Username")?)
         .await?;
-    Ok(json!({
-        "Username": user.username,
-        "UserAttributes": attribute_list(&user, None),
-        "UserCreateDate": epoch_seconds(user.created_at),
-        "UserLastModifiedDate": epoch_seconds(user.last_modified_at),
-        "Enabled": user.enabled,
-        "UserStatus": user.status.as_str(),
-    }))
+    let mut answer = crate::directory::mfa::user_members(&user);
+    answer.insert("Username".into(), json!(user.username));
+    answer.insert("UserAttributes".into(), json!(attribute_list(&user, None)));
+    answer.insert(
+        "UserCreateDate".into(),
+        json!(epoch_seconds(user.created_at)),
+    );
+    answer.insert(
+        "UserLastModifiedDate".into(),
+        json!(epoch_seconds(user.last_modified_at)),
+    );
+    answer.insert("Enabled".into(), json!(user.enabled));
+    answer.insert("UserStatus".into(), json!(user.status.as_str()));
+    Ok(Value::Object(answer))
 }
 
 pub async fn admin_delete_user(state: &Service, input: Input) -> Result<Value, Error> {

@@ -28,10 +28,33 @@ pub enum ChallengeName {
     /// CUSTOM_AUTH: a challenge the pool's CreateAuthChallenge function made up.
     #[serde(rename = "CUSTOM_CHALLENGE")]
     CustomChallenge,
+    /// MFA with a code from the user's authenticator app.
+    #[serde(rename = "SOFTWARE_TOKEN_MFA")]
+    SoftwareTokenMfa,
+    /// MFA with a code sent by SMS.
+    #[serde(rename = "SMS_MFA")]
+    SmsMfa,
+    /// MFA with a code sent by e-mail.
+    #[serde(rename = "EMAIL_OTP")]
+    EmailOtp,
+    /// The user chooses one of several MFA factors.
+    #[serde(rename = "SELECT_MFA_TYPE")]
+    SelectMfaType,
+    /// MFA is required and the user has no factor: a software token is set up.
+    #[serde(rename = "MFA_SETUP")]
+    MfaSetup,
 }
 
-/// The challenges that may follow the first factor, in the order they are asked.
-pub const FURTHER: &[ChallengeName] = &[ChallengeName::NewPasswordRequired];
+/// The challenges that may follow the first factor, in the order they are asked: a new
+/// password, then MFA (at most one of its challenges is due at a time; see [`super::mfa`]).
+pub const FURTHER: &[ChallengeName] = &[
+    ChallengeName::NewPasswordRequired,
+    ChallengeName::MfaSetup,
+    ChallengeName::SelectMfaType,
+    ChallengeName::SoftwareTokenMfa,
+    ChallengeName::SmsMfa,
+    ChallengeName::EmailOtp,
+];
 
 /// A challenge as the client receives it.
 #[derive(Debug)]
@@ -49,6 +72,11 @@ impl ChallengeName {
             ChallengeName::PasswordVerifier => "PASSWORD_VERIFIER",
             ChallengeName::NewPasswordRequired => "NEW_PASSWORD_REQUIRED",
             ChallengeName::CustomChallenge => "CUSTOM_CHALLENGE",
+            ChallengeName::SoftwareTokenMfa => "SOFTWARE_TOKEN_MFA",
+            ChallengeName::SmsMfa => "SMS_MFA",
+            ChallengeName::EmailOtp => "EMAIL_OTP",
+            ChallengeName::SelectMfaType => "SELECT_MFA_TYPE",
+            ChallengeName::MfaSetup => "MFA_SETUP",
         }
     }
 
@@ -58,18 +86,30 @@ impl ChallengeName {
             "PASSWORD_VERIFIER" => Some(ChallengeName::PasswordVerifier),
             "NEW_PASSWORD_REQUIRED" => Some(ChallengeName::NewPasswordRequired),
             "CUSTOM_CHALLENGE" => Some(ChallengeName::CustomChallenge),
+            "SOFTWARE_TOKEN_MFA" => Some(ChallengeName::SoftwareTokenMfa),
+            "SMS_MFA" => Some(ChallengeName::SmsMfa),
+            "EMAIL_OTP" => Some(ChallengeName::EmailOtp),
+            "SELECT_MFA_TYPE" => Some(ChallengeName::SelectMfaType),
+            "MFA_SETUP" => Some(ChallengeName::MfaSetup),
             _ => None,
         }
     }
 
     /// Whether a sign-in that has proved its first factor still owes this challenge.
-    pub fn due(self, attempt: &Attempt, user: &User) -> bool {
+    pub fn due(self, context: &Context<'_>, attempt: &Attempt, user: &User) -> bool {
         if attempt.answered.contains(&self) {
             return false;
         }
         match self {
             ChallengeName::PasswordVerifier | ChallengeName::CustomChallenge => false,
             ChallengeName::NewPasswordRequired => user.status == UserStatus::ForceChangePassword,
+            ChallengeName::SoftwareTokenMfa
+            | ChallengeName::SmsMfa
+            | ChallengeName::EmailOtp
+            | ChallengeName::SelectMfaType
+            | ChallengeName::MfaSetup => {
+                super::mfa::owed(context.directory, attempt, user) == Some(self)
+            }
         }
     }
 
@@ -85,6 +125,13 @@ impl ChallengeName {
         match self {
             ChallengeName::NewPasswordRequired => {
                 ask_new_password(service, context, attempt, user).await
+            }
+            ChallengeName::SoftwareTokenMfa
+            | ChallengeName::SmsMfa
+            | ChallengeName::EmailOtp
+            | ChallengeName::SelectMfaType
+            | ChallengeName::MfaSetup => {
+                super::mfa::ask(service, context, self, attempt, user).await
             }
             // PASSWORD_VERIFIER is the first factor of USER_SRP_AUTH, asked by `srp::ask`;
             // CUSTOM_CHALLENGE is asked by `custom::create`, when DefineAuthChallenge says so.

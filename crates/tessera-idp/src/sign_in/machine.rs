@@ -83,6 +83,12 @@ pub enum Answer<'a> {
     NewPassword(NewPassword<'a>),
     /// CUSTOM_CHALLENGE: the client's `ANSWER`.
     Custom(&'a str),
+    /// SOFTWARE_TOKEN_MFA, SMS_MFA or EMAIL_OTP: the code.
+    MfaCode(ChallengeName, &'a str),
+    /// SELECT_MFA_TYPE: the factor chosen.
+    SelectMfa(&'a str),
+    /// MFA_SETUP, with the session VerifySoftwareToken returned.
+    MfaSetup,
 }
 
 impl Answer<'_> {
@@ -91,6 +97,9 @@ impl Answer<'_> {
             Answer::PasswordVerifier(_) => ChallengeName::PasswordVerifier,
             Answer::NewPassword(_) => ChallengeName::NewPasswordRequired,
             Answer::Custom(_) => ChallengeName::CustomChallenge,
+            Answer::MfaCode(name, _) => *name,
+            Answer::SelectMfa(_) => ChallengeName::SelectMfaType,
+            Answer::MfaSetup => ChallengeName::MfaSetup,
         }
     }
 }
@@ -110,7 +119,7 @@ pub enum Outcome {
     /// A challenge to answer.
     Challenge(Challenge),
     /// Signed in: tokens (or a code) may be issued.
-    SignedIn(SignedIn),
+    SignedIn(Box<SignedIn>),
 }
 
 /// A user who has passed every step.
@@ -187,6 +196,50 @@ pub async fn answer(
                 Some(current_user(service, context, &taken.attempt).await?)
             };
             super::custom::answer(service, context, taken.attempt, user, answer).await
+        }
+        Answer::MfaCode(name, code) => {
+            let user = current_user(service, context, &taken.attempt).await?;
+            let checked =
+                super::mfa::check_code(service, context, name, &taken.attempt, &user, code).await;
+            if let Err(error) = checked {
+                // A wrong code may be corrected in the same session, a few times.
+                if super::mfa::retry(&error) {
+                    let mut attempt = taken.attempt.clone();
+                    attempt.mfa.wrong += 1;
+                    if attempt.mfa.wrong < super::mfa::WRONG_CODES_PER_SESSION {
+                        taken.restore_as(service, &attempt).await?;
+                    }
+                }
+                return Err(error);
+            }
+            let mut attempt = taken.attempt;
+            attempt.answered.push(name);
+            attempt.mfa.code = None;
+            // The check may have verified the phone number: read the user again.
+            further_challenges(service, context, attempt, None).await
+        }
+        Answer::SelectMfa(choice) => {
+            let user = current_user(service, context, &taken.attempt).await?;
+            let factor = match super::mfa::choose(context.directory, &user, choice) {
+                Ok(factor) => factor,
+                Err(error) => {
+                    taken.restore(service).await?;
+                    return Err(error);
+                }
+            };
+            let mut attempt = taken.attempt;
+            attempt.answered.push(ChallengeName::SelectMfaType);
+            attempt.mfa.choice = Some(factor);
+            further_challenges(service, context, attempt, Some(user)).await
+        }
+        Answer::MfaSetup => {
+            // Only the session VerifySoftwareToken returned has set a factor up.
+            if !taken.attempt.mfa.set_up {
+                return Err(refused("Invalid session for the user."));
+            }
+            let mut attempt = taken.attempt;
+            attempt.answered.push(ChallengeName::MfaSetup);
+            further_challenges(service, context, attempt, None).await
         }
         Answer::NewPassword(new_password) => {
             let user = current_user(service, context, &taken.attempt).await?;
@@ -397,7 +450,7 @@ pub(super) async fn further_challenges(
         None => current_user(service, context, &attempt).await?,
     };
     for name in FURTHER {
-        if name.due(&attempt, &user) {
+        if name.due(context, &attempt, &user) {
             let challenge = name.ask(service, context, &attempt, &user).await?;
             return Ok(Outcome::Challenge(challenge));
         }
@@ -497,12 +550,12 @@ async fn after_sign_in(
     } else {
         "TokenGeneration_Authentication"
     };
-    Ok(Outcome::SignedIn(SignedIn {
+    Ok(Outcome::SignedIn(Box::new(SignedIn {
         key: attempt.key,
         user,
         auth_time,
         token_source,
-    }))
+    })))
 }
 
 /// The attempt's user as stored now: gone (or another user under the same name) makes the

@@ -8,6 +8,7 @@ pub mod challenge;
 pub mod custom;
 pub mod customization;
 pub mod machine;
+pub mod mfa;
 pub mod migration;
 pub mod refresh;
 pub mod session;
@@ -334,6 +335,36 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
             let answer = required_parameter(&input, "ChallengeResponses", "ANSWER")?;
             (token, Answer::Custom(answer))
         }
+        Some(
+            name @ (ChallengeName::SoftwareTokenMfa
+            | ChallengeName::SmsMfa
+            | ChallengeName::EmailOtp),
+        ) => {
+            let token = input.str("Session").ok_or_else(invalid_session)?;
+            // Clients send more than the code the challenge names (amazon-cognito-identity-js
+            // puts the code under SMS_MFA_CODE as well): the key of the challenge is read.
+            let member = match name {
+                ChallengeName::SoftwareTokenMfa => "SOFTWARE_TOKEN_MFA_CODE",
+                ChallengeName::SmsMfa => "SMS_MFA_CODE",
+                _ => "EMAIL_OTP_CODE",
+            };
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            let code = required_parameter(&input, "ChallengeResponses", member)?;
+            (token, Answer::MfaCode(name, code))
+        }
+        Some(ChallengeName::SelectMfaType) => {
+            let token = input.str("Session").ok_or_else(invalid_session)?;
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            let answer = required_parameter(&input, "ChallengeResponses", "ANSWER")?;
+            (token, Answer::SelectMfa(answer))
+        }
+        Some(ChallengeName::MfaSetup) => {
+            let token = input
+                .str("Session")
+                .ok_or_else(|| Error::invalid_parameter("Missing required parameter Session"))?;
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            (token, Answer::MfaSetup)
+        }
         // A challenge tessera never asks cannot have a session.
         None => return Err(invalid_session()),
     };
@@ -373,6 +404,55 @@ pub enum HostedSignIn {
     },
     /// The right password of a user who has not confirmed the account yet.
     Unconfirmed { username: String },
+    /// An MFA challenge (issue 13): the pages ask for the code, the choice of factor, or the
+    /// set-up of a software token, answering the challenge session.
+    Mfa {
+        session: String,
+        username: String,
+        challenge: ChallengeName,
+        parameters: serde_json::Map<String, Value>,
+    },
+}
+
+/// An answer typed into a hosted MFA page.
+pub enum HostedMfaAnswer<'a> {
+    /// The code of SOFTWARE_TOKEN_MFA, SMS_MFA or EMAIL_OTP.
+    Code(&'a str),
+    /// SELECT_MFA_TYPE's choice.
+    Select(&'a str),
+    /// MFA_SETUP, with the session VerifySoftwareToken returned.
+    SetUp,
+}
+
+/// The answer to an MFA challenge from the hosted pages, through the same machine as the
+/// API on the page's channel.
+pub async fn hosted_mfa(
+    service: &Service,
+    client: &AppClient,
+    directory: &Directory,
+    session: &str,
+    username: &str,
+    challenge: ChallengeName,
+    answer: HostedMfaAnswer<'_>,
+) -> Result<HostedSignIn, Error> {
+    let context = Context {
+        client,
+        directory,
+        channel: Channel::HostedPage,
+        validation_data: None,
+        client_metadata: None,
+    };
+    let responder = Responder {
+        username: Some(username),
+        secret_hash: None,
+    };
+    let answer = match answer {
+        HostedMfaAnswer::Code(code) => Answer::MfaCode(challenge, code),
+        HostedMfaAnswer::Select(choice) => Answer::SelectMfa(choice),
+        HostedMfaAnswer::SetUp => Answer::MfaSetup,
+    };
+    let outcome = machine::answer(service, &context, session, &responder, answer).await?;
+    Ok(hosted_outcome(outcome))
 }
 
 /// A username and password typed into the hosted sign-in page, through the same machine as
@@ -443,6 +523,20 @@ pub async fn hosted_new_password(
 fn hosted_outcome(outcome: Outcome) -> HostedSignIn {
     match outcome {
         Outcome::SignedIn(signed_in) => HostedSignIn::SignedIn { key: signed_in.key },
+        Outcome::Challenge(challenge) if challenge.name != ChallengeName::NewPasswordRequired => {
+            let username = challenge
+                .parameters
+                .get("USER_ID_FOR_SRP")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            HostedSignIn::Mfa {
+                session: challenge.session,
+                username,
+                challenge: challenge.name,
+                parameters: challenge.parameters,
+            }
+        }
         Outcome::Challenge(challenge) => {
             let required: Vec<String> = challenge
                 .parameters

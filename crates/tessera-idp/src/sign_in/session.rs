@@ -41,6 +41,9 @@ pub struct Attempt {
     /// A CUSTOM_AUTH sign-in's state: present from its first step to its last.
     #[serde(default)]
     pub custom: Option<super::custom::CustomAuth>,
+    /// MFA's state between its challenges.
+    #[serde(default)]
+    pub mfa: super::mfa::MfaState,
 }
 
 /// The server half of an SRP exchange, in hex: the client's A, the server's secret b and its
@@ -71,6 +74,7 @@ impl Attempt {
             answered: Vec::new(),
             srp: None,
             custom: None,
+            mfa: Default::default(),
         }
     }
 
@@ -87,6 +91,7 @@ impl Attempt {
             answered: Vec::new(),
             srp: None,
             custom: None,
+            mfa: Default::default(),
         }
     }
 
@@ -146,6 +151,39 @@ impl Taken {
         service.store.insert_auth_session(&self.row).await?;
         Ok(())
     }
+
+    /// Puts the session back with its sign-in changed (a wrong code counted), under the same
+    /// token and expiry.
+    pub async fn restore_as(mut self, service: &Service, attempt: &Attempt) -> Result<(), Error> {
+        self.row.state = serde_json::to_string(attempt).map_err(|e| Error::internal(&e))?;
+        service.store.insert_auth_session(&self.row).await?;
+        Ok(())
+    }
+}
+
+/// Takes the session of `token` by the token alone, for AssociateSoftwareToken and
+/// VerifySoftwareToken, which carry an MFA_SETUP session but no client: it must be a live
+/// session of `challenge`, and the caller learns its client (the id) from it.
+pub async fn take_unbound(
+    service: &Service,
+    token: &str,
+    challenge: ChallengeName,
+) -> Result<(Taken, String), Error> {
+    let invalid = || refused("Invalid session for the user.");
+    let row = service
+        .store
+        .take_auth_session(&sha256_hex(token))
+        .await?
+        .ok_or_else(invalid)?;
+    if row.challenge != challenge.as_str() {
+        return Err(invalid());
+    }
+    if service.clock.now() > row.expires_at {
+        return Err(refused("Invalid session for the user, session is expired."));
+    }
+    let attempt: Attempt = serde_json::from_str(&row.state).map_err(|e| Error::internal(&e))?;
+    let client_id = row.client_id.clone();
+    Ok((Taken { attempt, row }, client_id))
 }
 
 /// Takes the session of `token`, which must be a live session of `challenge` started by this

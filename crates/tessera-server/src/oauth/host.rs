@@ -23,6 +23,7 @@ const HOSTED: &[&str] = &[
     "forgotPassword",
     "confirmForgotPassword",
     "newPassword",
+    "mfa",
     "error",
     "ui",
 ];

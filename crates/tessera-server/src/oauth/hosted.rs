@@ -27,6 +27,9 @@ use tessera_idp::directory::{secret_hash, Directory};
 use tessera_idp::pool::app_client::strings;
 use tessera_idp::sign_in::{hosted_sign_in, HostedSignIn};
 
+mod mfa;
+pub(crate) use mfa::mfa_submit;
+
 /// One input of a form built from the pool's schema.
 struct Field {
     name: String,
@@ -613,6 +616,17 @@ async fn sign_in(
             };
             new_password_page(request, auth, &directory, &handle, None, None).await
         }
+        Ok(HostedSignIn::Mfa {
+            session,
+            username,
+            challenge,
+            parameters,
+        }) => {
+            mfa::challenge_page(
+                request, auth, &directory, session, username, challenge, parameters,
+            )
+            .await
+        }
         Err(error) => {
             let message = match error.kind {
                 // PreAuthentication, UserMigration or PostAuthentication refused the sign-in.
@@ -715,7 +729,18 @@ async fn new_password(
     .await
     {
         Ok(HostedSignIn::SignedIn { key }) => request.signed_in(auth, &key, true).await,
-        // A further challenge the pages cannot ask yet (none today): sign in again.
+        Ok(HostedSignIn::Mfa {
+            session,
+            username,
+            challenge,
+            parameters,
+        }) => {
+            mfa::challenge_page(
+                request, auth, &directory, session, username, challenge, parameters,
+            )
+            .await
+        }
+        // Nothing else follows a new password.
         Ok(_) => {
             login_page(
                 request,

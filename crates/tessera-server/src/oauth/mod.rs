@@ -56,6 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(hosted::confirm_forgot).post(hosted::confirm_forgot_submit),
         )
         .route("/{pool_id}/newPassword", post(hosted::new_password_submit))
+        .route("/{pool_id}/mfa", post(hosted::mfa_submit))
         .route("/{pool_id}/error", get(hosted::error))
         .route("/{pool_id}/ui/tessera.css", get(hosted::stylesheet))
 }

@@ -1994,6 +1994,7 @@ const PAGES: &[&str] = &[
     "forgotPassword",
     "confirmForgotPassword",
     "newPassword",
+    "mfa",
     "logout",
     "error",
 ];

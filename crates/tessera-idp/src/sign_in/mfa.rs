@@ -1,0 +1,439 @@
+//! MFA in sign-in (issue 13): which MFA challenge a sign-in owes once its first factor (and a
+//! required new password) is done, how each is asked, and how its code is checked.
+//!
+//! Cognito's rules, as `docs/design/mfa-facts.md` §3 gathers them:
+//! - `OFF`: never.
+//! - `OPTIONAL`: only a user who turned a factor on. One factor, or a preferred one, is asked
+//!   directly; several without a preference are offered in SELECT_MFA_TYPE.
+//! - `ON`: every user. One with no factor turned on is asked with what they have: a verified
+//!   software token, else a phone number (where the pool offers SMS), else an e-mail address
+//!   (where it offers e-mail); one with nothing is asked to set up a software token
+//!   (MFA_SETUP).
+//!
+//! Every code is a guess at a second factor, counted like a password before it is compared
+//! (the sign-in lockout, on the user's counter), and capped per session as well. A software
+//! token's code is accepted once: the step it matched is claimed with one conditional write
+//! (`Store::claim_totp_step`), so a code seen on the wire cannot be replayed in its window,
+//! on any node. SMS and e-mail codes live in the sealed session and die with it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tessera_core::lockout::Attempt as Claim;
+use tessera_core::message::mask_destination;
+use tessera_core::{MfaFactor, User};
+
+use super::challenge::{Challenge, ChallengeName};
+use super::machine::Context;
+use super::refused;
+use super::session::{self, Attempt};
+use super::tokens::opaque;
+use crate::directory::{deliver, revise, Destination, Directory, Occasion, Revision};
+use crate::pool::mfa_config::{factors, MfaFactors};
+use crate::{Error, Service};
+
+/// Wrong codes one challenge session takes before it is spent.
+pub const WRONG_CODES_PER_SESSION: u32 = 5;
+
+/// Digits of an SMS MFA code (Cognito's SMS_MFA codes have six).
+const SMS_DIGITS: usize = 6;
+/// Digits of an e-mail code: Cognito's e-mail one-time codes have eight (amplify-js#14428).
+const EMAIL_DIGITS: usize = 8;
+
+/// A pool's `MfaConfiguration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Off,
+    Optional,
+    On,
+}
+
+impl Mode {
+    pub fn of(directory: &Directory) -> Self {
+        match directory
+            .pool
+            .settings
+            .get("MfaConfiguration")
+            .and_then(Value::as_str)
+        {
+            Some("ON") => Mode::On,
+            Some("OPTIONAL") => Mode::Optional,
+            _ => Mode::Off,
+        }
+    }
+}
+
+/// What a sign-in carries for MFA between its challenges.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MfaState {
+    /// The factor chosen in SELECT_MFA_TYPE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<MfaFactor>,
+    /// The SMS or e-mail code sent for the pending challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<SentCode>,
+    /// Wrong answers given in this session so far.
+    #[serde(default)]
+    pub wrong: u32,
+    /// MFA_SETUP: a software token was associated and verified in this sign-in.
+    #[serde(default)]
+    pub set_up: bool,
+}
+
+/// A code sent by SMS or e-mail, kept in the sealed session.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SentCode {
+    pub code: String,
+}
+
+impl std::fmt::Debug for SentCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SentCode(<redacted>)")
+    }
+}
+
+/// The MFA challenges, in the order `challenge::FURTHER` lists them.
+pub const CHALLENGES: [ChallengeName; 5] = [
+    ChallengeName::MfaSetup,
+    ChallengeName::SelectMfaType,
+    ChallengeName::SoftwareTokenMfa,
+    ChallengeName::SmsMfa,
+    ChallengeName::EmailOtp,
+];
+
+/// True once the sign-in has passed MFA.
+pub fn passed(attempt: &Attempt) -> bool {
+    attempt.answered.iter().any(|name| {
+        matches!(
+            name,
+            ChallengeName::SoftwareTokenMfa
+                | ChallengeName::SmsMfa
+                | ChallengeName::EmailOtp
+                | ChallengeName::MfaSetup
+        )
+    })
+}
+
+fn challenge_of(factor: MfaFactor) -> ChallengeName {
+    match factor {
+        MfaFactor::Sms => ChallengeName::SmsMfa,
+        MfaFactor::Email => ChallengeName::EmailOtp,
+        MfaFactor::SoftwareToken => ChallengeName::SoftwareTokenMfa,
+    }
+}
+
+/// Whether the user can be asked `factor` in this pool: a verified software token (which
+/// keeps working after the pool stops offering new ones, as in Cognito), or a phone number
+/// or e-mail address where the pool offers that factor.
+fn usable(offered: &MfaFactors, user: &User, factor: MfaFactor) -> bool {
+    match factor {
+        MfaFactor::SoftwareToken => user.mfa.totp.is_some(),
+        MfaFactor::Sms => offered.sms && user.attributes.contains_key("phone_number"),
+        MfaFactor::Email => offered.email && user.attributes.contains_key("email"),
+    }
+}
+
+/// The factors the user turned on and can be asked, in Cognito's order.
+pub fn choosable(directory: &Directory, user: &User) -> Vec<MfaFactor> {
+    let offered = factors(&directory.pool.settings);
+    user.mfa
+        .preferences
+        .enabled()
+        .into_iter()
+        .filter(|factor| usable(&offered, user, *factor))
+        .collect()
+}
+
+/// The MFA challenge the sign-in owes now, if any.
+pub fn owed(directory: &Directory, attempt: &Attempt, user: &User) -> Option<ChallengeName> {
+    if passed(attempt) {
+        return None;
+    }
+    let mode = Mode::of(directory);
+    if mode == Mode::Off {
+        return None;
+    }
+    if let Some(choice) = attempt.mfa.choice {
+        return Some(challenge_of(choice));
+    }
+    let enabled = choosable(directory, user);
+    if enabled.is_empty() {
+        if mode == Mode::Optional {
+            return None;
+        }
+        let offered = factors(&directory.pool.settings);
+        return Some(
+            [MfaFactor::SoftwareToken, MfaFactor::Sms, MfaFactor::Email]
+                .into_iter()
+                .find(|factor| usable(&offered, user, *factor))
+                .map_or(ChallengeName::MfaSetup, challenge_of),
+        );
+    }
+    let preferred = user
+        .mfa
+        .preferences
+        .preferred()
+        .filter(|factor| enabled.contains(factor));
+    match (preferred, enabled.as_slice()) {
+        (Some(factor), _) | (None, &[factor]) => Some(challenge_of(factor)),
+        _ => Some(ChallengeName::SelectMfaType),
+    }
+}
+
+/// Asks an MFA challenge: sends the code of SMS_MFA and EMAIL_OTP, stores the session.
+pub async fn ask(
+    service: &Service,
+    context: &Context<'_>,
+    name: ChallengeName,
+    attempt: &Attempt,
+    user: &User,
+) -> Result<Challenge, Error> {
+    let mut attempt = attempt.clone();
+    attempt.mfa.wrong = 0;
+    let mut parameters = Map::new();
+    match name {
+        ChallengeName::SoftwareTokenMfa => {
+            if let Some(name) = &user.mfa.preferences.totp_name {
+                parameters.insert("FRIENDLY_DEVICE_NAME".into(), json!(name));
+            }
+        }
+        ChallengeName::SmsMfa | ChallengeName::EmailOtp => {
+            let (attribute, digits, template) = if name == ChallengeName::SmsMfa {
+                ("phone_number", SMS_DIGITS, sms_template(context.directory))
+            } else {
+                ("email", EMAIL_DIGITS, email_template(context.directory))
+            };
+            let destination = Destination::of(user, attribute)
+                .ok_or_else(|| Error::internal(&"an MFA code without a destination"))?;
+            let code = digits_code(service, digits);
+            let occasion = Occasion {
+                purpose: "Authentication",
+                client_id: Some(context.client.client_id.clone()),
+                client_metadata: context.client_metadata.cloned(),
+            };
+            deliver(
+                service,
+                context.directory,
+                user,
+                &destination,
+                template,
+                &code,
+                &occasion,
+            )
+            .await?;
+            attempt.mfa.code = Some(SentCode { code });
+            parameters.insert(
+                "CODE_DELIVERY_DELIVERY_MEDIUM".into(),
+                json!(destination.channel.as_str()),
+            );
+            parameters.insert(
+                "CODE_DELIVERY_DESTINATION".into(),
+                json!(mask_destination(destination.channel, &destination.address)),
+            );
+        }
+        ChallengeName::SelectMfaType => {
+            let names: Vec<&str> = choosable(context.directory, user)
+                .into_iter()
+                .map(MfaFactor::as_str)
+                .collect();
+            parameters.insert(
+                "MFAS_CAN_CHOOSE".into(),
+                json!(serde_json::to_string(&names).unwrap_or_default()),
+            );
+        }
+        ChallengeName::MfaSetup => {
+            let offered = factors(&context.directory.pool.settings);
+            let names: Vec<&str> = MfaFactor::ALL
+                .into_iter()
+                .filter(|factor| match factor {
+                    MfaFactor::Sms => offered.sms,
+                    MfaFactor::SoftwareToken => offered.software_token,
+                    MfaFactor::Email => offered.email,
+                })
+                .map(MfaFactor::as_str)
+                .collect();
+            parameters.insert(
+                "MFAS_CAN_SETUP".into(),
+                json!(serde_json::to_string(&names).unwrap_or_default()),
+            );
+        }
+        _ => return Err(Error::internal(&"not an MFA challenge")),
+    }
+    parameters.insert("USER_ID_FOR_SRP".into(), json!(user.username));
+    let token = opaque(service, 48);
+    session::store(service, context, &token, name, &attempt).await?;
+    Ok(Challenge {
+        name,
+        parameters,
+        session: token,
+    })
+}
+
+/// `SmsAuthenticationMessage`, or Cognito's default.
+fn sms_template(directory: &Directory) -> (Option<String>, String) {
+    let body = directory
+        .pool
+        .settings
+        .get("SmsAuthenticationMessage")
+        .and_then(Value::as_str)
+        .unwrap_or("Your authentication code is {####}. ");
+    (None, body.to_owned())
+}
+
+/// `EmailMfaConfiguration`'s subject and message, or defaults.
+fn email_template(directory: &Directory) -> (Option<String>, String) {
+    let config = directory
+        .pool
+        .settings
+        .get(crate::pool::mfa_config::MFA_SETTINGS)
+        .and_then(|s| s.get("EmailMfaConfiguration"));
+    let member = |name: &str| config.and_then(|c| c.get(name)).and_then(Value::as_str);
+    (
+        Some(member("Subject").unwrap_or("Your sign-in code").to_owned()),
+        member("Message")
+            .unwrap_or("Your authentication code is {####}. ")
+            .to_owned(),
+    )
+}
+
+fn digits_code(service: &Service, digits: usize) -> String {
+    let mut code = String::with_capacity(digits);
+    while code.len() < digits {
+        code.push_str(&tessera_core::OneTimeCode::generate_digits(
+            service.random.as_ref(),
+        ));
+    }
+    code.truncate(digits);
+    code
+}
+
+/// Whether an MFA answer's failure leaves its session usable for another try.
+pub fn retry(error: &Error) -> bool {
+    matches!(
+        error.kind,
+        "CodeMismatchException" | "ExpiredCodeException" | "InvalidParameterException"
+    )
+}
+
+/// Checks the code answering SOFTWARE_TOKEN_MFA, SMS_MFA or EMAIL_OTP for the user of
+/// `attempt`: counted first, then compared; a software token's step is then claimed.
+pub async fn check_code(
+    service: &Service,
+    context: &Context<'_>,
+    name: ChallengeName,
+    attempt: &Attempt,
+    user: &User,
+    code: &str,
+) -> Result<(), Error> {
+    let pool_id = &context.directory.pool.id;
+    if name == ChallengeName::SoftwareTokenMfa && user.mfa.totp.is_none() {
+        return Err(Error::new(
+            "SoftwareTokenMFANotFoundException",
+            "Software Token MFA does not exist for the user.",
+        ));
+    }
+    let claim = service
+        .store
+        .claim_sign_in_attempt(pool_id, &attempt.key, service.clock.now())
+        .await?;
+    if claim == Claim::Locked {
+        return Err(refused("Password attempts exceeded"));
+    }
+    let now = service.clock.now();
+    match name {
+        ChallengeName::SoftwareTokenMfa => {
+            let secret = user.mfa.totp.as_ref().ok_or_else(|| {
+                Error::new(
+                    "SoftwareTokenMFANotFoundException",
+                    "Software Token MFA does not exist for the user.",
+                )
+            })?;
+            let last = service.store.totp_last_step(pool_id, &attempt.key).await?;
+            match secret.check(code, now, last) {
+                Some(step) => {
+                    if !service
+                        .store
+                        .claim_totp_step(pool_id, &attempt.key, step)
+                        .await?
+                    {
+                        return Err(token_used());
+                    }
+                }
+                None if secret.check(code, now, None).is_some() => return Err(token_used()),
+                None => {
+                    return Err(Error::new(
+                        "CodeMismatchException",
+                        "Invalid code received for user",
+                    ))
+                }
+            }
+        }
+        ChallengeName::SmsMfa | ChallengeName::EmailOtp => {
+            let sent = attempt
+                .mfa
+                .code
+                .as_ref()
+                .ok_or_else(|| refused("Invalid session for the user."))?;
+            let matches = {
+                use subtle::ConstantTimeEq;
+                sent.code.len() == code.len()
+                    && bool::from(sent.code.as_bytes().ct_eq(code.as_bytes()))
+            };
+            if !matches {
+                return Err(Error::new(
+                    "CodeMismatchException",
+                    "Invalid code or auth state for the user.",
+                ));
+            }
+        }
+        _ => return Err(Error::internal(&"not an MFA code challenge")),
+    }
+    service
+        .store
+        .clear_sign_in_failures(pool_id, &attempt.key)
+        .await?;
+    // A phone number that received and returned an SMS code is verified, as in Cognito
+    // ("These numbers will receive verified status after MFA succeeds").
+    if name == ChallengeName::SmsMfa && !user.verified("phone_number") {
+        let number = user.attributes.get("phone_number").cloned();
+        revise(
+            service,
+            context.directory,
+            &attempt.key,
+            user.clone(),
+            |user| {
+                if user.attributes.get("phone_number") != number.as_ref()
+                    || user.verified("phone_number")
+                {
+                    return Ok(None);
+                }
+                user.attributes
+                    .insert("phone_number_verified".into(), "true".into());
+                Ok(Some(Revision::default()))
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A software-token code accepted before (its step is claimed), as Cognito answers it.
+pub fn token_used() -> Error {
+    Error::new(
+        "ExpiredCodeException",
+        "Your software token has already been used once.",
+    )
+}
+
+/// SELECT_MFA_TYPE's `ANSWER`: one of the factors offered.
+pub fn choose(directory: &Directory, user: &User, answer: &str) -> Result<MfaFactor, Error> {
+    MfaFactor::parse(answer)
+        .filter(|factor| choosable(directory, user).contains(factor))
+        .ok_or_else(|| {
+            // Cognito's wording for an answer it did not offer was not found
+            // (docs/design/mfa-facts.md §2); this names the problem plainly.
+            Error::invalid_parameter(format!(
+                "{} is not an MFA type the user can choose.",
+                tessera_core::excerpt(answer)
+            ))
+        })
+}
