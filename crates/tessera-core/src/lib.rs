@@ -9,6 +9,7 @@ mod access_key;
 mod app_client;
 mod attribute;
 mod clock;
+mod device;
 mod error;
 mod excerpt;
 mod ident;
@@ -34,6 +35,7 @@ pub use attribute::{
     SchemaViolation,
 };
 pub use clock::{Clock, ManualClock, UtcFields};
+pub use device::Device;
 pub use error::CoreError;
 pub use excerpt::{excerpt, EXCERPT_CHARS};
 pub use ident::{

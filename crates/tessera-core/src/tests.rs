@@ -159,6 +159,7 @@ fn verified_flags_are_read_in_any_case() {
         oauth: false,
         nonce: None,
         customization: None,
+        device_key: None,
     };
     let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
     let id = verify_jwt(&pair.id_token, &[&id_key, &access_key], "id", now).unwrap();
@@ -202,6 +203,7 @@ fn tokens_carry_cognito_claims_and_verify() {
         oauth: false,
         nonce: None,
         customization: None,
+        device_key: None,
     };
     let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
     assert_eq!(pair.expires_in, 3600);
@@ -405,6 +407,7 @@ fn a_trigger_changes_claims_scopes_and_groups_but_never_protected_claims() {
         oauth: true,
         nonce: None,
         customization: Some(&customization),
+        device_key: None,
     };
     let pair = issue_tokens(&request, &id_key, &access_key, &SeededRandom::new(4)).unwrap();
     assert_eq!(pair.scope, "openid profile extra/read");

@@ -52,6 +52,8 @@ pub struct TokenRequest<'a> {
     pub nonce: Option<&'a str>,
     /// What the pool's PreTokenGeneration function changes, if it has one.
     pub customization: Option<&'a TokenCustomization>,
+    /// The tracked device of the sign-in (issue 13): the access token's `device_key`.
+    pub device_key: Option<&'a str>,
 }
 
 /// What a PreTokenGeneration function changes in the tokens it is shown. The claims of
@@ -242,6 +244,9 @@ pub fn issue_tokens(
     access.insert("sub".into(), json!(user.sub));
     if !group_names.is_empty() {
         access.insert("cognito:groups".into(), json!(group_names));
+    }
+    if let Some(device_key) = request.device_key {
+        access.insert("device_key".into(), json!(device_key));
     }
     access.insert("iss".into(), json!(request.issuer));
     if request.oauth {

@@ -87,6 +87,17 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
         "AdminGetUserAuthFactors" => {
             directory::mfa::admin_get_user_auth_factors(service, input).await
         }
+        "ConfirmDevice" => directory::device::confirm_device(service, input).await,
+        "GetDevice" => directory::device::get_device(service, input).await,
+        "ListDevices" => directory::device::list_devices(service, input).await,
+        "UpdateDeviceStatus" => directory::device::update_device_status(service, input).await,
+        "ForgetDevice" => directory::device::forget_device(service, input).await,
+        "AdminGetDevice" => directory::device::admin_get_device(service, input).await,
+        "AdminListDevices" => directory::device::admin_list_devices(service, input).await,
+        "AdminUpdateDeviceStatus" => {
+            directory::device::admin_update_device_status(service, input).await
+        }
+        "AdminForgetDevice" => directory::device::admin_forget_device(service, input).await,
         "InitiateAuth" => sign_in::initiate_auth(service, input).await,
         "AdminInitiateAuth" => sign_in::admin_initiate_auth(service, input).await,
         "RespondToAuthChallenge" => sign_in::respond_to_auth_challenge(service, input).await,

@@ -10,6 +10,7 @@
 mod authorization;
 mod cache;
 mod code;
+mod device;
 mod error;
 mod group;
 mod oauth;

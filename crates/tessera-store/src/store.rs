@@ -385,6 +385,7 @@ impl Store {
             "ui_customizations",
             "authorization_codes",
             "login_sessions",
+            "devices",
             "user_counts",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))

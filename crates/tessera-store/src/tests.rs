@@ -113,6 +113,7 @@ conformance!(
     code_attempts_never_exceed_the_cap,
     codes_are_issued_without_touching_the_user,
     mfa_round_trips_sealed_and_steps_are_claimed_once,
+    devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens,
 );
 
 /// The transient state (challenge sessions, attempt counters) is committed without an fsync
@@ -919,6 +920,7 @@ fn refresh(pool_id: &str, key: &str, hash: &str, origin: &str) -> crate::Refresh
         revoked: false,
         rotated: false,
         scope: None,
+        device_key: None,
     }
 }
 
@@ -1283,6 +1285,130 @@ async fn mfa_round_trips_sealed_and_steps_are_claimed_once(store: &Store) {
     );
     assert!(store.claim_totp_step(&p.id, "gina", 1001).await.unwrap());
     assert!(!store.claim_totp_step(&p.id, "ghost", 5).await.unwrap());
+}
+
+/// Issue 13: a device is issued unconfirmed, confirmed once (one conditional statement),
+/// its verifier sealed; it belongs to one user; forgetting it removes the refresh tokens
+/// issued to it and no others; deleting the user removes the user's devices.
+async fn devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens(store: &Store) {
+    use tessera_core::{Device, SrpVerifier};
+    let p = pool("us-east-1_Dev000000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let hana = user(&p.id, "hana", "sub-hana");
+    store.insert_user(change(&hana, "hana")).await.unwrap();
+    let mut device = Device {
+        pool_id: p.id.clone(),
+        username_key: "hana".into(),
+        device_key: "us-east-1_0000-dev".into(),
+        group_key: "-group123".into(),
+        verifier: None,
+        name: None,
+        remembered: false,
+        created_at: at(10),
+        last_modified_at: at(10),
+        last_authenticated_at: at(10),
+    };
+    store.insert_device(&device).await.unwrap();
+    assert_eq!(
+        store
+            .device(&p.id, "hana", &device.device_key)
+            .await
+            .unwrap()
+            .unwrap(),
+        device
+    );
+    assert!(store
+        .device(&p.id, "other", &device.device_key)
+        .await
+        .unwrap()
+        .is_none());
+    device.verifier = Some(SrpVerifier {
+        salt: vec![5; 16],
+        verifier: b"device-verifier-bytes".to_vec(),
+    });
+    device.name = Some("laptop".into());
+    device.remembered = true;
+    device.last_modified_at = at(20);
+    let confirms: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, device) = (store.clone(), device.clone());
+            tokio::spawn(async move { store.confirm_device(&device).await })
+        })
+        .collect();
+    let mut won = 0;
+    for confirm in confirms {
+        if confirm.await.unwrap().unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "a device is confirmed once");
+    assert_eq!(
+        store
+            .device(&p.id, "hana", &device.device_key)
+            .await
+            .unwrap()
+            .unwrap(),
+        device
+    );
+    for sealed in all_bytes(
+        store,
+        "SELECT sealed_verifier FROM devices WHERE sealed_verifier IS NOT NULL",
+    )
+    .await
+    {
+        assert!(!contains(&sealed, b"device-verifier-bytes"));
+    }
+    assert!(store
+        .set_device_remembered(&p.id, "hana", &device.device_key, false, at(30))
+        .await
+        .unwrap());
+    assert!(!store
+        .set_device_remembered(&p.id, "other", &device.device_key, false, at(30))
+        .await
+        .unwrap());
+    assert_eq!(store.devices(&p.id, "hana", "", 10).await.unwrap().len(), 1);
+
+    let mut bound = refresh(&p.id, "hana", "bound", "origin-1");
+    bound.device_key = Some(device.device_key.clone());
+    store.insert_refresh_token(&bound, None).await.unwrap();
+    store
+        .insert_refresh_token(&refresh(&p.id, "hana", "unbound", "origin-2"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .refresh_token("bound")
+            .await
+            .unwrap()
+            .unwrap()
+            .device_key,
+        bound.device_key
+    );
+    assert!(!store
+        .delete_device(&p.id, "other", &device.device_key)
+        .await
+        .unwrap());
+    assert!(store
+        .delete_device(&p.id, "hana", &device.device_key)
+        .await
+        .unwrap());
+    assert!(store.refresh_token("bound").await.unwrap().is_none());
+    assert!(store.refresh_token("unbound").await.unwrap().is_some());
+
+    store
+        .insert_device(&Device {
+            verifier: None,
+            device_key: "us-east-1_0001-dev".into(),
+            ..device.clone()
+        })
+        .await
+        .unwrap();
+    store.delete_user(&p.id, "hana").await.unwrap();
+    assert!(store
+        .devices(&p.id, "hana", "", 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 mod authorization;

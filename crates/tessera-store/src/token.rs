@@ -45,6 +45,8 @@ pub struct RefreshRecord {
     /// The scopes granted at the OAuth endpoints (space-separated); `None` for the API
     /// sign-in flows, whose tokens carry `aws.cognito.signin.user.admin`.
     pub scope: Option<String>,
+    /// The tracked device it was issued to (issue 13): forgetting the device ends it.
+    pub device_key: Option<String>,
 }
 
 /// A pending challenge (NEW_PASSWORD_REQUIRED, PASSWORD_VERIFIER, …), single use.
@@ -79,6 +81,7 @@ fn refresh_from_row(row: &AnyRow) -> Result<RefreshRecord, StoreError> {
         revoked: row.try_get::<i64, _>("revoked")? == REVOKED,
         rotated: row.try_get::<i64, _>("revoked")? == ROTATED,
         scope: row.try_get("scope")?,
+        device_key: row.try_get("device_key")?,
     })
 }
 
@@ -106,7 +109,7 @@ impl Store {
             }
         }
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, origin_jti, auth_time, expires_at, created_at, revoked, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, origin_jti, auth_time, expires_at, created_at, revoked, scope, device_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&record.token_hash)
         .bind(&record.pool_id)
@@ -118,6 +121,7 @@ impl Store {
         .bind(millis(record.created_at))
         .bind(if record.revoked { REVOKED } else if record.rotated { ROTATED } else { 0 })
         .bind(record.scope.clone())
+        .bind(record.device_key.clone())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -336,8 +340,10 @@ impl Store {
     }
 
     /// Deletes what has outlived its use: expired challenge sessions, authorization codes
-    /// and browser sign-in sessions, and failure counts older than `forget_failures_after`
-    /// (which no longer count). Nothing live is touched, so any node may sweep at any time.
+    /// and browser sign-in sessions, failure counts older than `forget_failures_after`
+    /// (which no longer count), and devices issued at a sign-in more than a day ago that
+    /// were never confirmed (clients confirm at once; every sign-in without a device in a
+    /// pool that tracks devices is issued one). Nothing live is touched, so any node may sweep at any time.
     pub async fn sweep_expired(
         &self,
         now: SystemTime,
@@ -360,6 +366,10 @@ impl Store {
                 "DELETE FROM sign_in_failures WHERE last_failure_at < $1",
                 forgotten,
             ),
+            (
+                "DELETE FROM devices WHERE sealed_verifier IS NULL AND created_at < $1",
+                now_ms.saturating_sub(UNCONFIRMED_DEVICE_MS),
+            ),
         ] {
             // One statement per table and per guard, so a sweep never holds SQLite's writer
             // for long.
@@ -373,6 +383,9 @@ impl Store {
         Ok(removed)
     }
 }
+
+/// How long an issued device waits for ConfirmDevice before the sweep removes it.
+const UNCONFIRMED_DEVICE_MS: i64 = 24 * 3600 * 1000;
 
 /// The claim of [`Store::claim_sign_in_attempt`]: `$1` pool, `$2` username key, `$3` now and
 /// `$4` the time before which failures are forgotten (both in milliseconds). A failure the

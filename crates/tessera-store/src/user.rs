@@ -31,7 +31,7 @@ pub struct UserChange<'a> {
 const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp, version, mfa, sealed_totp";
 
 /// The sealed form of an SRP verifier: the salt length (one byte), the salt, the verifier.
-fn srp_plaintext(verifier: &SrpVerifier) -> Vec<u8> {
+pub(crate) fn srp_plaintext(verifier: &SrpVerifier) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(1 + verifier.salt.len() + verifier.verifier.len());
     bytes.push(u8::try_from(verifier.salt.len()).unwrap_or(u8::MAX));
     bytes.extend_from_slice(&verifier.salt[..verifier.salt.len().min(255)]);
@@ -39,7 +39,7 @@ fn srp_plaintext(verifier: &SrpVerifier) -> Vec<u8> {
     bytes
 }
 
-fn srp_from_plaintext(bytes: &[u8]) -> Result<SrpVerifier, StoreError> {
+pub(crate) fn srp_from_plaintext(bytes: &[u8]) -> Result<SrpVerifier, StoreError> {
     let (&salt_len, rest) = bytes
         .split_first()
         .ok_or_else(|| StoreError::Corrupt("empty SRP record".into()))?;
@@ -398,6 +398,7 @@ impl Store {
             "user_index",
             "authorization_codes",
             "login_sessions",
+            "devices",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"

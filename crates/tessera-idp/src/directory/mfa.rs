@@ -86,6 +86,7 @@ impl Setup {
             channel: Channel::Api,
             validation_data: None,
             client_metadata: None,
+            device_key: None,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod attribute_write;
 pub mod code;
+pub mod device;
 pub mod group;
 pub mod mfa;
 pub mod revision;

@@ -43,12 +43,21 @@ pub enum ChallengeName {
     /// MFA is required and the user has no factor: a software token is set up.
     #[serde(rename = "MFA_SETUP")]
     MfaSetup,
+    /// A remembered device starts its SRP exchange.
+    #[serde(rename = "DEVICE_SRP_AUTH")]
+    DeviceSrpAuth,
+    /// The device's proof of its password (device SRP's second step).
+    #[serde(rename = "DEVICE_PASSWORD_VERIFIER")]
+    DevicePasswordVerifier,
 }
 
 /// The challenges that may follow the first factor, in the order they are asked: a new
-/// password, then MFA (at most one of its challenges is due at a time; see [`super::mfa`]).
+/// password, a remembered device (before MFA when it stands in for MFA, else after it; see
+/// [`super::device`]), then MFA (at most one of its challenges is due at a time; see
+/// [`super::mfa`]).
 pub const FURTHER: &[ChallengeName] = &[
     ChallengeName::NewPasswordRequired,
+    ChallengeName::DeviceSrpAuth,
     ChallengeName::MfaSetup,
     ChallengeName::SelectMfaType,
     ChallengeName::SoftwareTokenMfa,
@@ -77,6 +86,8 @@ impl ChallengeName {
             ChallengeName::EmailOtp => "EMAIL_OTP",
             ChallengeName::SelectMfaType => "SELECT_MFA_TYPE",
             ChallengeName::MfaSetup => "MFA_SETUP",
+            ChallengeName::DeviceSrpAuth => "DEVICE_SRP_AUTH",
+            ChallengeName::DevicePasswordVerifier => "DEVICE_PASSWORD_VERIFIER",
         }
     }
 
@@ -91,6 +102,8 @@ impl ChallengeName {
             "EMAIL_OTP" => Some(ChallengeName::EmailOtp),
             "SELECT_MFA_TYPE" => Some(ChallengeName::SelectMfaType),
             "MFA_SETUP" => Some(ChallengeName::MfaSetup),
+            "DEVICE_SRP_AUTH" => Some(ChallengeName::DeviceSrpAuth),
+            "DEVICE_PASSWORD_VERIFIER" => Some(ChallengeName::DevicePasswordVerifier),
             _ => None,
         }
     }
@@ -101,8 +114,11 @@ impl ChallengeName {
             return false;
         }
         match self {
-            ChallengeName::PasswordVerifier | ChallengeName::CustomChallenge => false,
+            ChallengeName::PasswordVerifier
+            | ChallengeName::CustomChallenge
+            | ChallengeName::DevicePasswordVerifier => false,
             ChallengeName::NewPasswordRequired => user.status == UserStatus::ForceChangePassword,
+            ChallengeName::DeviceSrpAuth => super::device::due(context.directory, attempt, user),
             ChallengeName::SoftwareTokenMfa
             | ChallengeName::SmsMfa
             | ChallengeName::EmailOtp
@@ -133,9 +149,15 @@ impl ChallengeName {
             | ChallengeName::MfaSetup => {
                 super::mfa::ask(service, context, self, attempt, user).await
             }
+            ChallengeName::DeviceSrpAuth => {
+                super::device::ask(service, context, attempt, user).await
+            }
             // PASSWORD_VERIFIER is the first factor of USER_SRP_AUTH, asked by `srp::ask`;
-            // CUSTOM_CHALLENGE is asked by `custom::create`, when DefineAuthChallenge says so.
-            ChallengeName::PasswordVerifier | ChallengeName::CustomChallenge => {
+            // CUSTOM_CHALLENGE is asked by `custom::create`, when DefineAuthChallenge says so;
+            // DEVICE_PASSWORD_VERIFIER by `device::exchange`.
+            ChallengeName::PasswordVerifier
+            | ChallengeName::CustomChallenge
+            | ChallengeName::DevicePasswordVerifier => {
                 Err(Error::internal(&"not a further challenge"))
             }
         }

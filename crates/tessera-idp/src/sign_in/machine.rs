@@ -55,6 +55,9 @@ pub struct Context<'a> {
     /// RespondToAuthChallenge's `ClientMetadata`: the `clientMetadata` of the triggers after
     /// the first factor.
     pub client_metadata: Option<&'a Map<String, Value>>,
+    /// The `DEVICE_KEY` of the request (AuthParameters or ChallengeResponses): the remembered
+    /// device the client signs in from.
+    pub device_key: Option<&'a str>,
 }
 
 impl Context<'_> {
@@ -89,6 +92,13 @@ pub enum Answer<'a> {
     SelectMfa(&'a str),
     /// MFA_SETUP, with the session VerifySoftwareToken returned.
     MfaSetup,
+    /// DEVICE_SRP_AUTH: the device's key and SRP_A.
+    DeviceSrp { device_key: &'a str, srp_a: &'a str },
+    /// DEVICE_PASSWORD_VERIFIER: the session is the secret block.
+    DeviceProof {
+        device_key: &'a str,
+        proof: Proof<'a>,
+    },
 }
 
 impl Answer<'_> {
@@ -100,6 +110,8 @@ impl Answer<'_> {
             Answer::MfaCode(name, _) => *name,
             Answer::SelectMfa(_) => ChallengeName::SelectMfaType,
             Answer::MfaSetup => ChallengeName::MfaSetup,
+            Answer::DeviceSrp { .. } => ChallengeName::DeviceSrpAuth,
+            Answer::DeviceProof { .. } => ChallengeName::DevicePasswordVerifier,
         }
     }
 }
@@ -131,6 +143,8 @@ pub struct SignedIn {
     pub auth_time: SystemTime,
     /// The PreTokenGeneration `triggerSource` of the tokens this sign-in earns.
     pub token_source: &'static str,
+    /// The tracked device the sign-in proved, if any.
+    pub device: Option<String>,
 }
 
 /// A user as step 1 found them.
@@ -154,8 +168,14 @@ pub async fn begin(
                 found = migrate(service, context, username, password).await?;
             }
             pre_authentication(service, context, &found, username).await?;
-            let (attempt, user) =
+            let (mut attempt, user) =
                 password_factor(service, context, found, username, password).await?;
+            // A password flow that names a device the user does not have is signed in as
+            // from a new device.
+            attempt.device = match super::device::named(service, context, &attempt).await {
+                Err(error) if error.kind == "ResourceNotFoundException" => None,
+                other => other?,
+            };
             further_challenges(service, context, attempt, Some(user)).await
         }
         FirstFactor::Srp { username, srp_a } => {
@@ -179,10 +199,21 @@ pub async fn answer(
     check_responder(service, context, &taken.attempt, responder).await?;
     match answer {
         Answer::PasswordVerifier(proof) => {
+            // A device the client names must be one of the user's before the proof is
+            // spent: clients answer `Device does not exist.` by sending the same proof again
+            // without the key.
+            let device = match super::device::named(service, context, &taken.attempt).await {
+                Ok(device) => device,
+                Err(error) => {
+                    taken.restore(service).await?;
+                    return Err(error);
+                }
+            };
             let attempt = taken.attempt;
             let custom = attempt.custom.clone();
             let (mut attempt, user) =
                 proof_factor(service, context, attempt, token, &proof).await?;
+            attempt.device = device;
             if custom.is_some() {
                 attempt.custom = custom;
                 return super::custom::after_password(service, context, attempt, user).await;
@@ -231,6 +262,18 @@ pub async fn answer(
             attempt.answered.push(ChallengeName::SelectMfaType);
             attempt.mfa.choice = Some(factor);
             further_challenges(service, context, attempt, Some(user)).await
+        }
+        Answer::DeviceSrp { device_key, srp_a } => {
+            let challenge =
+                super::device::exchange(service, context, taken.attempt, device_key, srp_a).await?;
+            Ok(Outcome::Challenge(challenge))
+        }
+        Answer::DeviceProof { device_key, proof } => {
+            let mut attempt = taken.attempt;
+            super::device::verify(service, context, &mut attempt, device_key, token, &proof)
+                .await?;
+            attempt.answered.push(ChallengeName::DeviceSrpAuth);
+            further_challenges(service, context, attempt, None).await
         }
         Answer::MfaSetup => {
             // Only the session VerifySoftwareToken returned has set a factor up.
@@ -524,7 +567,10 @@ async fn after_sign_in(
     let request = trigger::with_client_metadata_map(
         json!({
             "userAttributes": trigger::user_attributes(context.directory, &user),
-            "newDeviceUsed": false,
+            // A sign-in that proved no device is issued a new one (API channels only).
+            "newDeviceUsed": context.channel != Channel::HostedPage
+                && attempt.device.is_none()
+                && super::device::tracking(context.directory).is_some(),
         }),
         context.client_metadata,
     );
@@ -540,7 +586,14 @@ async fn after_sign_in(
         },
     )
     .await?;
-    let token_source = if attempt
+    let proved_device = attempt
+        .device
+        .as_ref()
+        .filter(|d| d.proved)
+        .map(|d| d.key.clone());
+    let token_source = if proved_device.is_some() {
+        "TokenGeneration_AuthenticateDevice"
+    } else if attempt
         .answered
         .contains(&ChallengeName::NewPasswordRequired)
     {
@@ -555,6 +608,7 @@ async fn after_sign_in(
         user,
         auth_time,
         token_source,
+        device: proved_device,
     })))
 }
 

@@ -145,7 +145,7 @@ pub fn choosable(directory: &Directory, user: &User) -> Vec<MfaFactor> {
 
 /// The MFA challenge the sign-in owes now, if any.
 pub fn owed(directory: &Directory, attempt: &Attempt, user: &User) -> Option<ChallengeName> {
-    if passed(attempt) {
+    if passed(attempt) || super::device::replaces_mfa(directory, attempt) {
         return None;
     }
     let mode = Mode::of(directory);

@@ -7,6 +7,7 @@ pub mod access_token;
 pub mod challenge;
 pub mod custom;
 pub mod customization;
+pub mod device;
 pub mod machine;
 pub mod mfa;
 pub mod migration;
@@ -115,6 +116,7 @@ async fn initiate(service: &Service, input: Input, channel: Channel) -> Result<V
         channel,
         validation_data: input.get("ClientMetadata").and_then(Value::as_object),
         client_metadata: None,
+        device_key: parameter(&input, "AuthParameters", "DEVICE_KEY"),
     };
     let flow = input.required_str("AuthFlow")?;
     let first = match flow {
@@ -244,6 +246,17 @@ async fn render(
             Ok(answer)
         }
         Outcome::SignedIn(signed_in) => {
+            // A sign-in that proved no device is issued one where the pool tracks devices.
+            let new_device = match (&signed_in.device, device::tracking(context.directory)) {
+                (None, Some(_)) => {
+                    Some(device::issue(service, context.directory, &signed_in.key).await?)
+                }
+                _ => None,
+            };
+            let device_key = signed_in
+                .device
+                .as_deref()
+                .or(new_device.as_ref().map(|d| d.device_key.as_str()));
             let issue = Issue {
                 auth_time: signed_in.auth_time,
                 origin_jti: service.random_uuid(),
@@ -256,6 +269,7 @@ async fn render(
                     source: signed_in.token_source,
                     client_metadata: context.client_metadata,
                 },
+                device_key,
             };
             let issued = issue_tokens_for(
                 service,
@@ -267,7 +281,14 @@ async fn render(
             )
             .await?
             .ok_or_else(|| Error::internal(&"a fresh refresh token was refused"))?;
-            Ok(tokens::api_result(issued))
+            let mut answer = tokens::api_result(issued);
+            if let Some(device) = new_device {
+                answer["AuthenticationResult"]["NewDeviceMetadata"] = json!({
+                    "DeviceKey": device.device_key,
+                    "DeviceGroupKey": device.group_key,
+                });
+            }
+            Ok(answer)
         }
     }
 }
@@ -291,6 +312,7 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
         channel,
         validation_data: None,
         client_metadata: input.get("ClientMetadata").and_then(Value::as_object),
+        device_key: parameter(&input, "ChallengeResponses", "DEVICE_KEY"),
     };
     let name = input.required_str("ChallengeName")?;
     let responder = Responder {
@@ -357,6 +379,33 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
             required_parameter(&input, "ChallengeResponses", "USERNAME")?;
             let answer = required_parameter(&input, "ChallengeResponses", "ANSWER")?;
             (token, Answer::SelectMfa(answer))
+        }
+        Some(ChallengeName::DeviceSrpAuth) => {
+            let token = input.str("Session").ok_or_else(invalid_session)?;
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            let device_key = required_parameter(&input, "ChallengeResponses", "DEVICE_KEY")?;
+            let srp_a = required_parameter(&input, "ChallengeResponses", "SRP_A")?;
+            (token, Answer::DeviceSrp { device_key, srp_a })
+        }
+        Some(ChallengeName::DevicePasswordVerifier) => {
+            let secret_block =
+                required_parameter(&input, "ChallengeResponses", "PASSWORD_CLAIM_SECRET_BLOCK")?;
+            let signature =
+                required_parameter(&input, "ChallengeResponses", "PASSWORD_CLAIM_SIGNATURE")?;
+            let timestamp = required_parameter(&input, "ChallengeResponses", "TIMESTAMP")?;
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            let device_key = required_parameter(&input, "ChallengeResponses", "DEVICE_KEY")?;
+            let signed_at = tessera_core::srp::parse_timestamp(timestamp).map_err(|_| {
+                Error::invalid_parameter(
+                    "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.",
+                )
+            })?;
+            let proof = srp::Proof {
+                signature,
+                timestamp,
+                signed_at,
+            };
+            (secret_block, Answer::DeviceProof { device_key, proof })
         }
         Some(ChallengeName::MfaSetup) => {
             let token = input
@@ -441,6 +490,7 @@ pub async fn hosted_mfa(
         channel: Channel::HostedPage,
         validation_data: None,
         client_metadata: None,
+        device_key: None,
     };
     let responder = Responder {
         username: Some(username),
@@ -472,6 +522,7 @@ pub async fn hosted_sign_in(
         channel: Channel::HostedPage,
         validation_data: None,
         client_metadata: None,
+        device_key: None,
     };
     match machine::begin(
         service,
@@ -507,6 +558,7 @@ pub async fn hosted_new_password(
         channel: Channel::HostedPage,
         validation_data: None,
         client_metadata: None,
+        device_key: None,
     };
     let responder = Responder {
         username: Some(username),

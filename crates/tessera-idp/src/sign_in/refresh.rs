@@ -198,6 +198,7 @@ pub async fn refresh_tokens(
             source: "TokenGeneration_RefreshTokens",
             client_metadata,
         },
+        device_key: record.device_key.as_deref(),
     };
     match issue_tokens_for(state, client, directory, &record.username_key, &user, issue).await? {
         Some(issued) => Ok(issued),

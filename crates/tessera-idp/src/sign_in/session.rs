@@ -44,6 +44,9 @@ pub struct Attempt {
     /// MFA's state between its challenges.
     #[serde(default)]
     pub mfa: super::mfa::MfaState,
+    /// The tracked device the sign-in comes from, once the password step found it.
+    #[serde(default)]
+    pub device: Option<super::device::DeviceState>,
 }
 
 /// The server half of an SRP exchange, in hex: the client's A, the server's secret b and its
@@ -75,6 +78,7 @@ impl Attempt {
             srp: None,
             custom: None,
             mfa: Default::default(),
+            device: None,
         }
     }
 
@@ -92,6 +96,7 @@ impl Attempt {
             srp: None,
             custom: None,
             mfa: Default::default(),
+            device: None,
         }
     }
 

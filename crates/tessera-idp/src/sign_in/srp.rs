@@ -104,6 +104,18 @@ pub async fn ask(
     })
 }
 
+/// Whether the proof's TIMESTAMP is close enough to the server's clock.
+pub fn within_skew(service: &Service, proof: &Proof<'_>) -> bool {
+    let now = service.clock.now();
+    let skew = if now > proof.signed_at {
+        now.duration_since(proof.signed_at)
+    } else {
+        proof.signed_at.duration_since(now)
+    }
+    .unwrap_or_default();
+    skew <= CLOCK_SKEW
+}
+
 /// Whether the proof shows the user's password for the exchange of `attempt`.
 pub async fn verify(
     service: &Service,
@@ -113,17 +125,10 @@ pub async fn verify(
     secret_block: &str,
     proof: &Proof<'_>,
 ) -> Result<bool, Error> {
-    let now = service.clock.now();
-    let skew = if now > proof.signed_at {
-        now.duration_since(proof.signed_at)
-    } else {
-        proof.signed_at.duration_since(now)
-    }
-    .unwrap_or_default();
     let (Some(verifier), Some(state)) = (&user.srp_verifier, &attempt.srp) else {
         return Ok(false);
     };
-    if skew > CLOCK_SKEW {
+    if !within_skew(service, proof) {
         return Ok(false);
     }
     let bytes = |hex_text: &str| hex::decode(hex_text).map_err(|e| Error::internal(&e));

@@ -103,6 +103,9 @@ pub struct Issue<'a> {
     pub nonce: Option<&'a str>,
     /// What the PreTokenGeneration trigger is told about this issuance.
     pub event: TokenEvent<'a>,
+    /// The tracked device the tokens are issued to (issue 13): the access token names it and
+    /// the refresh token is bound to it.
+    pub device_key: Option<&'a str>,
 }
 
 /// Signed tokens, and the refresh token when one was issued.
@@ -171,6 +174,7 @@ pub async fn issue_tokens_for(
         oauth: issue.scope.is_some(),
         nonce: issue.nonce,
         customization: customization.as_ref(),
+        device_key: issue.device_key,
     };
     let pair = issue_tokens(
         &request,
@@ -213,6 +217,7 @@ pub async fn issue_tokens_for(
         revoked: false,
         rotated: false,
         scope: issue.granted.map(String::from),
+        device_key: issue.device_key.map(String::from),
     };
     match &issue.refresh {
         NewRefresh::RedeemCode(code_hash) => {

@@ -343,6 +343,7 @@ async fn authorization_code(
             source: "TokenGeneration_HostedAuth",
             client_metadata: metadata.as_ref(),
         },
+        device_key: None,
     };
     let directory = Directory::load(state, pool_id)
         .await

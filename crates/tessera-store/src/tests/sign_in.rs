@@ -248,7 +248,45 @@ async fn sweeping_removes_only_what_expired(store: &Store) {
         .await
         .unwrap();
 
-    assert_eq!(store.sweep_expired(now, forget).await.unwrap(), 4);
+    // Devices issued at sign-in: one never confirmed for over a day goes, a younger one and
+    // a confirmed old one stay.
+    let device = |key: &str, created_at, confirmed: bool| tessera_core::Device {
+        pool_id: POOL.into(),
+        username_key: "alice".into(),
+        device_key: key.into(),
+        group_key: "-g".into(),
+        verifier: confirmed.then(|| tessera_core::SrpVerifier {
+            salt: vec![1; 16],
+            verifier: vec![2; 32],
+        }),
+        name: None,
+        remembered: false,
+        created_at,
+        last_modified_at: created_at,
+        last_authenticated_at: created_at,
+    };
+    let day = Duration::from_secs(86_400);
+    for (key, created_at, confirmed) in [
+        ("stale", now - day - Duration::from_secs(1), false),
+        ("young", now - Duration::from_secs(60), false),
+        ("kept", now - day - day, true),
+    ] {
+        let device = device(key, created_at, confirmed);
+        store.insert_device(&device).await.unwrap();
+        if confirmed {
+            assert!(store.confirm_device(&device).await.unwrap());
+        }
+    }
+
+    assert_eq!(store.sweep_expired(now, forget).await.unwrap(), 5);
+    let left: Vec<String> = store
+        .devices(POOL, "alice", "", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.device_key)
+        .collect();
+    assert_eq!(left, ["kept", "young"]);
     assert!(store.take_auth_session("old").await.unwrap().is_none());
     assert!(store.take_auth_session("live").await.unwrap().is_some());
     assert!(store.authorization_code("old").await.unwrap().is_none());
