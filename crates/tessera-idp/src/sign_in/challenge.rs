@@ -49,6 +49,12 @@ pub enum ChallengeName {
     /// The device's proof of its password (device SRP's second step).
     #[serde(rename = "DEVICE_PASSWORD_VERIFIER")]
     DevicePasswordVerifier,
+    /// USER_AUTH: the user chooses a first factor from `AvailableChallenges`.
+    #[serde(rename = "SELECT_CHALLENGE")]
+    SelectChallenge,
+    /// USER_AUTH: a code sent by SMS as the first factor.
+    #[serde(rename = "SMS_OTP")]
+    SmsOtp,
 }
 
 /// The challenges that may follow the first factor, in the order they are asked: a new
@@ -72,6 +78,8 @@ pub struct Challenge {
     pub parameters: Map<String, Value>,
     /// The token that answers it: the `Session` (for PASSWORD_VERIFIER, the `SECRET_BLOCK`).
     pub session: String,
+    /// USER_AUTH: the `AvailableChallenges` the user may choose from.
+    pub available: Vec<&'static str>,
 }
 
 impl ChallengeName {
@@ -88,6 +96,8 @@ impl ChallengeName {
             ChallengeName::MfaSetup => "MFA_SETUP",
             ChallengeName::DeviceSrpAuth => "DEVICE_SRP_AUTH",
             ChallengeName::DevicePasswordVerifier => "DEVICE_PASSWORD_VERIFIER",
+            ChallengeName::SelectChallenge => "SELECT_CHALLENGE",
+            ChallengeName::SmsOtp => "SMS_OTP",
         }
     }
 
@@ -104,6 +114,8 @@ impl ChallengeName {
             "MFA_SETUP" => Some(ChallengeName::MfaSetup),
             "DEVICE_SRP_AUTH" => Some(ChallengeName::DeviceSrpAuth),
             "DEVICE_PASSWORD_VERIFIER" => Some(ChallengeName::DevicePasswordVerifier),
+            "SELECT_CHALLENGE" => Some(ChallengeName::SelectChallenge),
+            "SMS_OTP" => Some(ChallengeName::SmsOtp),
             _ => None,
         }
     }
@@ -116,7 +128,9 @@ impl ChallengeName {
         match self {
             ChallengeName::PasswordVerifier
             | ChallengeName::CustomChallenge
-            | ChallengeName::DevicePasswordVerifier => false,
+            | ChallengeName::DevicePasswordVerifier
+            | ChallengeName::SelectChallenge
+            | ChallengeName::SmsOtp => false,
             ChallengeName::NewPasswordRequired => user.status == UserStatus::ForceChangePassword,
             ChallengeName::DeviceSrpAuth => super::device::due(context.directory, attempt, user),
             ChallengeName::SoftwareTokenMfa
@@ -154,12 +168,12 @@ impl ChallengeName {
             }
             // PASSWORD_VERIFIER is the first factor of USER_SRP_AUTH, asked by `srp::ask`;
             // CUSTOM_CHALLENGE is asked by `custom::create`, when DefineAuthChallenge says so;
-            // DEVICE_PASSWORD_VERIFIER by `device::exchange`.
+            // DEVICE_PASSWORD_VERIFIER by `device::exchange`; USER_AUTH's by `choice`.
             ChallengeName::PasswordVerifier
             | ChallengeName::CustomChallenge
-            | ChallengeName::DevicePasswordVerifier => {
-                Err(Error::internal(&"not a further challenge"))
-            }
+            | ChallengeName::DevicePasswordVerifier
+            | ChallengeName::SelectChallenge
+            | ChallengeName::SmsOtp => Err(Error::internal(&"not a further challenge")),
         }
     }
 }
@@ -217,6 +231,7 @@ async fn ask_new_password(
         name: ChallengeName::NewPasswordRequired,
         parameters,
         session: token,
+        available: Vec::new(),
     })
 }
 

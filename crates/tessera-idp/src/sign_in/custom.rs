@@ -288,6 +288,7 @@ async fn create(
         name: ChallengeName::CustomChallenge,
         parameters,
         session: token,
+        available: Vec::new(),
     }))
 }
 

@@ -144,6 +144,7 @@ pub async fn ask(
         name: ChallengeName::DeviceSrpAuth,
         parameters,
         session: token,
+        available: Vec::new(),
     })
 }
 
@@ -196,6 +197,7 @@ pub async fn exchange(
         name: ChallengeName::DevicePasswordVerifier,
         parameters,
         session: secret_block,
+        available: Vec::new(),
     })
 }
 

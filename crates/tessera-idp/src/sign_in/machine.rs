@@ -99,6 +99,12 @@ pub enum Answer<'a> {
         device_key: &'a str,
         proof: Proof<'a>,
     },
+    /// USER_AUTH's SELECT_CHALLENGE: the factor chosen, with its password or SRP_A.
+    SelectChallenge {
+        answer: &'a str,
+        password: Option<&'a str>,
+        srp_a: Option<&'a str>,
+    },
 }
 
 impl Answer<'_> {
@@ -112,6 +118,7 @@ impl Answer<'_> {
             Answer::MfaSetup => ChallengeName::MfaSetup,
             Answer::DeviceSrp { .. } => ChallengeName::DeviceSrpAuth,
             Answer::DeviceProof { .. } => ChallengeName::DevicePasswordVerifier,
+            Answer::SelectChallenge { .. } => ChallengeName::SelectChallenge,
         }
     }
 }
@@ -227,6 +234,58 @@ pub async fn answer(
                 Some(current_user(service, context, &taken.attempt).await?)
             };
             super::custom::answer(service, context, taken.attempt, user, answer).await
+        }
+        Answer::SelectChallenge {
+            answer,
+            password,
+            srp_a,
+        } => {
+            let credentials = super::choice::Credentials { password, srp_a };
+            super::choice::select(service, context, taken, answer, credentials).await
+        }
+        Answer::MfaCode(name, code) if taken.attempt.authenticated_at.is_none() => {
+            // USER_AUTH's EMAIL_OTP or SMS_OTP: the code is the first factor, counted like a
+            // password on the user's (or the decoy's) counter before it is compared.
+            if claim(service, context, &taken.attempt.key).await? == Claim::Locked {
+                return Err(locked(service, context, "").await);
+            }
+            let user = if taken.attempt.decoy {
+                None
+            } else {
+                Some(current_user(service, context, &taken.attempt).await?)
+            };
+            let sent = taken.attempt.mfa.code.as_ref().map(|c| c.code.as_str());
+            let matches = match (&user, sent) {
+                (Some(_), Some(sent)) => {
+                    use subtle::ConstantTimeEq;
+                    sent.len() == code.len() && bool::from(sent.as_bytes().ct_eq(code.as_bytes()))
+                }
+                _ => false,
+            };
+            let Some(user) = user.filter(|_| matches) else {
+                let mut attempt = taken.attempt.clone();
+                attempt.mfa.wrong += 1;
+                if attempt.mfa.wrong < super::mfa::WRONG_CODES_PER_SESSION {
+                    taken.restore_as(service, &attempt).await?;
+                }
+                return Err(Error::new(
+                    "CodeMismatchException",
+                    "Invalid code or auth state for the user.",
+                ));
+            };
+            service
+                .store
+                .clear_sign_in_failures(&context.directory.pool.id, &taken.attempt.key)
+                .await?;
+            if user.status != UserStatus::Confirmed {
+                return Err(refused("Invalid session for the user."));
+            }
+            let mut attempt = taken.attempt;
+            attempt.authenticated_at = Some(epoch_millis(service.clock.now()));
+            attempt.passwordless = true;
+            attempt.answered.push(name);
+            attempt.mfa.code = None;
+            further_challenges(service, context, attempt, Some(user)).await
         }
         Answer::MfaCode(name, code) => {
             let user = current_user(service, context, &taken.attempt).await?;

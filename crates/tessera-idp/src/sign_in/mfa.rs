@@ -145,7 +145,7 @@ pub fn choosable(directory: &Directory, user: &User) -> Vec<MfaFactor> {
 
 /// The MFA challenge the sign-in owes now, if any.
 pub fn owed(directory: &Directory, attempt: &Attempt, user: &User) -> Option<ChallengeName> {
-    if passed(attempt) || super::device::replaces_mfa(directory, attempt) {
+    if passed(attempt) || attempt.passwordless || super::device::replaces_mfa(directory, attempt) {
         return None;
     }
     let mode = Mode::of(directory);
@@ -265,11 +265,12 @@ pub async fn ask(
         name,
         parameters,
         session: token,
+        available: Vec::new(),
     })
 }
 
 /// `SmsAuthenticationMessage`, or Cognito's default.
-fn sms_template(directory: &Directory) -> (Option<String>, String) {
+pub(super) fn sms_template(directory: &Directory) -> (Option<String>, String) {
     let body = directory
         .pool
         .settings
@@ -280,7 +281,7 @@ fn sms_template(directory: &Directory) -> (Option<String>, String) {
 }
 
 /// `EmailMfaConfiguration`'s subject and message, or defaults.
-fn email_template(directory: &Directory) -> (Option<String>, String) {
+pub(super) fn email_template(directory: &Directory) -> (Option<String>, String) {
     let config = directory
         .pool
         .settings
@@ -295,7 +296,7 @@ fn email_template(directory: &Directory) -> (Option<String>, String) {
     )
 }
 
-fn digits_code(service: &Service, digits: usize) -> String {
+pub(super) fn digits_code(service: &Service, digits: usize) -> String {
     let mut code = String::with_capacity(digits);
     while code.len() < digits {
         code.push_str(&tessera_core::OneTimeCode::generate_digits(

@@ -5,6 +5,7 @@
 
 pub mod access_token;
 pub mod challenge;
+pub mod choice;
 pub mod custom;
 pub mod customization;
 pub mod device;
@@ -197,6 +198,29 @@ async fn initiate(service: &Service, input: Input, channel: Channel) -> Result<V
             let outcome = custom::begin(service, &context, username, srp_a).await?;
             return render(service, &context, outcome, input.request_id()).await;
         }
+        "USER_AUTH" => {
+            // Choice-based sign-in needs its own flag; it covers the password and SRP
+            // factors without USER_PASSWORD_AUTH or USER_SRP_AUTH (the model says so).
+            if !flows(&client).contains(&"ALLOW_USER_AUTH") {
+                return Err(Error::invalid_parameter(
+                    "Auth flow not enabled for this client",
+                ));
+            }
+            let username = required_parameter(&input, "AuthParameters", "USERNAME")?;
+            check_secret_hash(
+                &client,
+                Some(username),
+                parameter(&input, "AuthParameters", "SECRET_HASH"),
+            )?;
+            let credentials = choice::Credentials {
+                password: parameter(&input, "AuthParameters", "PASSWORD"),
+                srp_a: parameter(&input, "AuthParameters", "SRP_A"),
+            };
+            let preferred = parameter(&input, "AuthParameters", "PREFERRED_CHALLENGE");
+            let outcome =
+                choice::begin(service, &context, username, preferred, credentials).await?;
+            return render(service, &context, outcome, input.request_id()).await;
+        }
         "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
             return Err(Error::invalid_parameter(
                 "Initiate Auth method not supported.",
@@ -242,6 +266,9 @@ async fn render(
             // member with it.
             if challenge.name != ChallengeName::PasswordVerifier {
                 answer["Session"] = json!(challenge.session);
+            }
+            if !challenge.available.is_empty() {
+                answer["AvailableChallenges"] = json!(challenge.available);
             }
             Ok(answer)
         }
@@ -360,7 +387,8 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
         Some(
             name @ (ChallengeName::SoftwareTokenMfa
             | ChallengeName::SmsMfa
-            | ChallengeName::EmailOtp),
+            | ChallengeName::EmailOtp
+            | ChallengeName::SmsOtp),
         ) => {
             let token = input.str("Session").ok_or_else(invalid_session)?;
             // Clients send more than the code the challenge names (amazon-cognito-identity-js
@@ -368,11 +396,25 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
             let member = match name {
                 ChallengeName::SoftwareTokenMfa => "SOFTWARE_TOKEN_MFA_CODE",
                 ChallengeName::SmsMfa => "SMS_MFA_CODE",
+                ChallengeName::SmsOtp => "SMS_OTP_CODE",
                 _ => "EMAIL_OTP_CODE",
             };
             required_parameter(&input, "ChallengeResponses", "USERNAME")?;
             let code = required_parameter(&input, "ChallengeResponses", member)?;
             (token, Answer::MfaCode(name, code))
+        }
+        Some(ChallengeName::SelectChallenge) => {
+            let token = input.str("Session").ok_or_else(invalid_session)?;
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            let answer = required_parameter(&input, "ChallengeResponses", "ANSWER")?;
+            (
+                token,
+                Answer::SelectChallenge {
+                    answer,
+                    password: parameter(&input, "ChallengeResponses", "PASSWORD"),
+                    srp_a: parameter(&input, "ChallengeResponses", "SRP_A"),
+                },
+            )
         }
         Some(ChallengeName::SelectMfaType) => {
             let token = input.str("Session").ok_or_else(invalid_session)?;

@@ -47,6 +47,12 @@ pub struct Attempt {
     /// The tracked device the sign-in comes from, once the password step found it.
     #[serde(default)]
     pub device: Option<super::device::DeviceState>,
+    /// USER_AUTH: the name as the client typed it, for the factor chosen later.
+    #[serde(default)]
+    pub typed: Option<String>,
+    /// USER_AUTH: the first factor was a one-time code, which MFA does not repeat.
+    #[serde(default)]
+    pub passwordless: bool,
 }
 
 /// The server half of an SRP exchange, in hex: the client's A, the server's secret b and its
@@ -79,6 +85,8 @@ impl Attempt {
             custom: None,
             mfa: Default::default(),
             device: None,
+            typed: None,
+            passwordless: false,
         }
     }
 
@@ -97,6 +105,8 @@ impl Attempt {
             custom: None,
             mfa: Default::default(),
             device: None,
+            typed: None,
+            passwordless: false,
         }
     }
 

@@ -101,6 +101,7 @@ pub async fn ask(
         name: ChallengeName::PasswordVerifier,
         parameters,
         session: secret_block,
+        available: Vec::new(),
     })
 }
 
