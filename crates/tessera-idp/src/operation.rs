@@ -98,6 +98,12 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
             directory::device::admin_update_device_status(service, input).await
         }
         "AdminForgetDevice" => directory::device::admin_forget_device(service, input).await,
+        "StartWebAuthnRegistration" => directory::passkey::start_registration(service, input).await,
+        "CompleteWebAuthnRegistration" => {
+            directory::passkey::complete_registration(service, input).await
+        }
+        "ListWebAuthnCredentials" => directory::passkey::list_credentials(service, input).await,
+        "DeleteWebAuthnCredential" => directory::passkey::delete_credential(service, input).await,
         "InitiateAuth" => sign_in::initiate_auth(service, input).await,
         "AdminInitiateAuth" => sign_in::admin_initiate_auth(service, input).await,
         "RespondToAuthChallenge" => sign_in::respond_to_auth_challenge(service, input).await,

@@ -386,6 +386,7 @@ impl Store {
             "authorization_codes",
             "login_sessions",
             "devices",
+            "webauthn_credentials",
             "user_counts",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))

@@ -399,6 +399,7 @@ impl Store {
             "authorization_codes",
             "login_sessions",
             "devices",
+            "webauthn_credentials",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"

@@ -9,6 +9,7 @@ pub mod code;
 pub mod device;
 pub mod group;
 pub mod mfa;
+pub mod passkey;
 pub mod revision;
 pub mod user;
 

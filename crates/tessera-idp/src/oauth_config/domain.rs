@@ -32,7 +32,7 @@ pub fn compact_timestamp(time: SystemTime) -> String {
 
 /// The host that serves a domain: the FQDN of a custom domain, `<prefix>.<suffix>` for a
 /// prefix domain.
-fn serving_host(state: &Service, domain: &UserPoolDomain) -> String {
+pub fn serving_host(state: &Service, domain: &UserPoolDomain) -> String {
     if domain.custom {
         domain.domain.clone()
     } else {

@@ -55,6 +55,9 @@ pub enum ChallengeName {
     /// USER_AUTH: a code sent by SMS as the first factor.
     #[serde(rename = "SMS_OTP")]
     SmsOtp,
+    /// USER_AUTH: a passkey's assertion as the first factor.
+    #[serde(rename = "WEB_AUTHN")]
+    WebAuthn,
 }
 
 /// The challenges that may follow the first factor, in the order they are asked: a new
@@ -98,6 +101,7 @@ impl ChallengeName {
             ChallengeName::DevicePasswordVerifier => "DEVICE_PASSWORD_VERIFIER",
             ChallengeName::SelectChallenge => "SELECT_CHALLENGE",
             ChallengeName::SmsOtp => "SMS_OTP",
+            ChallengeName::WebAuthn => "WEB_AUTHN",
         }
     }
 
@@ -116,6 +120,7 @@ impl ChallengeName {
             "DEVICE_PASSWORD_VERIFIER" => Some(ChallengeName::DevicePasswordVerifier),
             "SELECT_CHALLENGE" => Some(ChallengeName::SelectChallenge),
             "SMS_OTP" => Some(ChallengeName::SmsOtp),
+            "WEB_AUTHN" => Some(ChallengeName::WebAuthn),
             _ => None,
         }
     }
@@ -130,7 +135,8 @@ impl ChallengeName {
             | ChallengeName::CustomChallenge
             | ChallengeName::DevicePasswordVerifier
             | ChallengeName::SelectChallenge
-            | ChallengeName::SmsOtp => false,
+            | ChallengeName::SmsOtp
+            | ChallengeName::WebAuthn => false,
             ChallengeName::NewPasswordRequired => user.status == UserStatus::ForceChangePassword,
             ChallengeName::DeviceSrpAuth => super::device::due(context.directory, attempt, user),
             ChallengeName::SoftwareTokenMfa
@@ -173,7 +179,8 @@ impl ChallengeName {
             | ChallengeName::CustomChallenge
             | ChallengeName::DevicePasswordVerifier
             | ChallengeName::SelectChallenge
-            | ChallengeName::SmsOtp => Err(Error::internal(&"not a further challenge")),
+            | ChallengeName::SmsOtp
+            | ChallengeName::WebAuthn => Err(Error::internal(&"not a further challenge")),
         }
     }
 }

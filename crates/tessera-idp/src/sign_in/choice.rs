@@ -34,6 +34,7 @@ enum Factor {
     PasswordSrp,
     EmailOtp,
     SmsOtp,
+    WebAuthn,
 }
 
 impl Factor {
@@ -43,6 +44,7 @@ impl Factor {
             "PASSWORD_SRP" => Factor::PasswordSrp,
             "EMAIL_OTP" => Factor::EmailOtp,
             "SMS_OTP" => Factor::SmsOtp,
+            "WEB_AUTHN" => Factor::WebAuthn,
             _ => return None,
         })
     }
@@ -53,6 +55,7 @@ impl Factor {
             Factor::PasswordSrp => "PASSWORD_SRP",
             Factor::EmailOtp => "EMAIL_OTP",
             Factor::SmsOtp => "SMS_OTP",
+            Factor::WebAuthn => "WEB_AUTHN",
         }
     }
 }
@@ -82,7 +85,8 @@ fn allowed(context: &Context<'_>) -> Vec<String> {
 }
 
 /// The factors offered to `user` (or, for an unknown user, to anyone), in Cognito's order.
-fn available(context: &Context<'_>, user: Option<&User>) -> Vec<Factor> {
+/// `passkeys`: whether the user has a passkey (ignored for an unknown user).
+fn available(context: &Context<'_>, user: Option<&User>, passkeys: bool) -> Vec<Factor> {
     let allowed = allowed(context);
     let allows = |name: &str| allowed.iter().any(|a| a == name);
     let passwordless = Mode::of(context.directory) != Mode::On
@@ -98,6 +102,18 @@ fn available(context: &Context<'_>, user: Option<&User>) -> Vec<Factor> {
     }
     if passwordless && allows("SMS_OTP") && has("phone_number") {
         factors.push(Factor::SmsOtp);
+    }
+    // A passkey verified by its user also stands where MFA is required when the pool's
+    // FactorConfiguration says so (checked when it is asked).
+    // The hosted page offers passkeys to every name typed, so that nothing it shows tells
+    // who has one (the assertion decides).
+    let page = context.channel == super::machine::Channel::HostedPage;
+    if allows("WEB_AUTHN")
+        && (page
+            || (user.is_none_or(|u| u.status == UserStatus::Confirmed)
+                && (user.is_none() || passkeys)))
+    {
+        factors.push(Factor::WebAuthn);
     }
     factors
 }
@@ -128,7 +144,7 @@ pub async fn begin(
         Found::User { user, .. } => Some(user.as_ref()),
         Found::Unknown => None,
     };
-    let offered = available(context, user);
+    let offered = available(context, user, has_passkeys(service, context, &found).await?);
     if let Some(factor) = preferred.and_then(Factor::parse) {
         if offered.contains(&factor) {
             return start(service, context, found, username, factor, credentials).await;
@@ -151,6 +167,21 @@ pub async fn begin(
         session: token,
         available: offered.iter().map(|f| f.as_str()).collect(),
     }))
+}
+
+async fn has_passkeys(
+    service: &Service,
+    context: &Context<'_>,
+    found: &Found,
+) -> Result<bool, Error> {
+    Ok(match found {
+        Found::User { key, .. } => !service
+            .store
+            .passkeys(&context.directory.pool.id, key)
+            .await?
+            .is_empty(),
+        Found::Unknown => false,
+    })
 }
 
 fn attempt_of(service: &Service, context: &Context<'_>, found: &Found, typed: &str) -> Attempt {
@@ -195,7 +226,9 @@ pub async fn select(
         Found::User { user, .. } => Some(user.as_ref()),
         Found::Unknown => None,
     };
-    let Some(factor) = Factor::parse(answer).filter(|f| available(context, user).contains(f))
+    let passkeys = has_passkeys(service, context, &found).await?;
+    let Some(factor) =
+        Factor::parse(answer).filter(|f| available(context, user, passkeys).contains(f))
     else {
         // Cognito's wording for an answer it did not offer was not found.
         taken.restore(service).await?;
@@ -243,6 +276,12 @@ async fn start(
             )
             .await
         }
+        Factor::WebAuthn => {
+            machine::pre_authentication(service, context, &found, typed).await?;
+            let attempt = attempt_of(service, context, &found, typed);
+            let challenge = super::passkey::ask(service, context, attempt).await?;
+            Ok(Outcome::Challenge(challenge))
+        }
         Factor::EmailOtp | Factor::SmsOtp => {
             machine::pre_authentication(service, context, &found, typed).await?;
             let attempt = attempt_of(service, context, &found, typed);
@@ -267,7 +306,8 @@ async fn send_otp(
 ) -> Result<Outcome, Error> {
     let (name, attribute, medium) = match factor {
         Factor::SmsOtp => (ChallengeName::SmsOtp, "phone_number", Medium::Sms),
-        _ => (ChallengeName::EmailOtp, "email", Medium::Email),
+        Factor::EmailOtp => (ChallengeName::EmailOtp, "email", Medium::Email),
+        _ => return Err(Error::internal(&"not a one-time code")),
     };
     let destination = match user {
         Some(user) => {

@@ -129,7 +129,12 @@ pub async fn ask(
     attempt: &Attempt,
     user: &User,
 ) -> Result<Challenge, Error> {
-    let token = super::tokens::opaque(service, 48);
+    // Under the token of the answer that led here, which the session it answered no longer
+    // uses (see `Attempt::answering`); a new one when the sign-in just began.
+    let token = attempt
+        .answering
+        .clone()
+        .unwrap_or_else(|| super::tokens::opaque(service, 48));
     session::store(
         service,
         context,

@@ -99,6 +99,8 @@ pub enum Answer<'a> {
         device_key: &'a str,
         proof: Proof<'a>,
     },
+    /// USER_AUTH's WEB_AUTHN: the browser's assertion (JSON).
+    WebAuthn(&'a str),
     /// USER_AUTH's SELECT_CHALLENGE: the factor chosen, with its password or SRP_A.
     SelectChallenge {
         answer: &'a str,
@@ -119,6 +121,7 @@ impl Answer<'_> {
             Answer::DeviceSrp { .. } => ChallengeName::DeviceSrpAuth,
             Answer::DeviceProof { .. } => ChallengeName::DevicePasswordVerifier,
             Answer::SelectChallenge { .. } => ChallengeName::SelectChallenge,
+            Answer::WebAuthn(_) => ChallengeName::WebAuthn,
         }
     }
 }
@@ -202,8 +205,9 @@ pub async fn answer(
     responder: &Responder<'_>,
     answer: Answer<'_>,
 ) -> Result<Outcome, Error> {
-    let taken = session::take(service, context, token, answer.challenge()).await?;
+    let mut taken = session::take(service, context, token, answer.challenge()).await?;
     check_responder(service, context, &taken.attempt, responder).await?;
+    taken.attempt.answering = Some(token.to_owned());
     match answer {
         Answer::PasswordVerifier(proof) => {
             // A device the client names must be one of the user's before the proof is
@@ -242,6 +246,30 @@ pub async fn answer(
         } => {
             let credentials = super::choice::Credentials { password, srp_a };
             super::choice::select(service, context, taken, answer, credentials).await
+        }
+        Answer::WebAuthn(credential) => {
+            // A passkey is the first factor: counted like a password before it is checked.
+            if claim(service, context, &taken.attempt.key).await? == Claim::Locked {
+                return Err(locked(service, context, "").await);
+            }
+            if taken.attempt.decoy {
+                return Err(Error::wrong_credentials());
+            }
+            let user = current_user(service, context, &taken.attempt).await?;
+            super::passkey::verify(service, context, &taken.attempt, credential).await?;
+            service
+                .store
+                .clear_sign_in_failures(&context.directory.pool.id, &taken.attempt.key)
+                .await?;
+            if user.status != UserStatus::Confirmed {
+                return Err(refused("Invalid session for the user."));
+            }
+            let mut attempt = taken.attempt;
+            attempt.authenticated_at = Some(epoch_millis(service.clock.now()));
+            attempt.passwordless = true;
+            attempt.webauthn = None;
+            attempt.answered.push(ChallengeName::WebAuthn);
+            further_challenges(service, context, attempt, Some(user)).await
         }
         Answer::MfaCode(name, code) if taken.attempt.authenticated_at.is_none() => {
             // USER_AUTH's EMAIL_OTP or SMS_OTP: the code is the first factor, counted like a

@@ -12,6 +12,7 @@ pub mod device;
 pub mod machine;
 pub mod mfa;
 pub mod migration;
+pub mod passkey;
 pub mod refresh;
 pub mod session;
 pub mod srp;
@@ -416,6 +417,12 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
                 },
             )
         }
+        Some(ChallengeName::WebAuthn) => {
+            let token = input.str("Session").ok_or_else(invalid_session)?;
+            required_parameter(&input, "ChallengeResponses", "USERNAME")?;
+            let credential = required_parameter(&input, "ChallengeResponses", "CREDENTIAL")?;
+            (token, Answer::WebAuthn(credential))
+        }
         Some(ChallengeName::SelectMfaType) => {
             let token = input.str("Session").ok_or_else(invalid_session)?;
             required_parameter(&input, "ChallengeResponses", "USERNAME")?;
@@ -513,6 +520,8 @@ pub enum HostedMfaAnswer<'a> {
     Select(&'a str),
     /// MFA_SETUP, with the session VerifySoftwareToken returned.
     SetUp,
+    /// WEB_AUTHN: the browser's assertion (JSON).
+    Passkey(&'a str),
 }
 
 /// The answer to an MFA challenge from the hosted pages, through the same machine as the
@@ -542,6 +551,7 @@ pub async fn hosted_mfa(
         HostedMfaAnswer::Code(code) => Answer::MfaCode(challenge, code),
         HostedMfaAnswer::Select(choice) => Answer::SelectMfa(choice),
         HostedMfaAnswer::SetUp => Answer::MfaSetup,
+        HostedMfaAnswer::Passkey(credential) => Answer::WebAuthn(credential),
     };
     let outcome = machine::answer(service, &context, session, &responder, answer).await?;
     Ok(hosted_outcome(outcome))
@@ -581,6 +591,32 @@ pub async fn hosted_sign_in(
         }),
         Err(error) => Err(error),
     }
+}
+
+/// A passkey sign-in started at the hosted sign-in page: USER_AUTH's WEB_AUTHN challenge on
+/// the page's channel, which offers it for any name, so that the page never tells who has a
+/// passkey.
+pub async fn hosted_passkey_sign_in(
+    service: &Service,
+    client: &AppClient,
+    directory: &Directory,
+    username: &str,
+) -> Result<HostedSignIn, Error> {
+    let context = Context {
+        client,
+        directory,
+        channel: Channel::HostedPage,
+        validation_data: None,
+        client_metadata: None,
+        device_key: None,
+    };
+    let credentials = choice::Credentials {
+        password: None,
+        srp_a: None,
+    };
+    let outcome =
+        choice::begin(service, &context, username, Some("WEB_AUTHN"), credentials).await?;
+    Ok(hosted_outcome(outcome))
 }
 
 /// The new password (and required attributes) typed into the hosted new-password page, as

@@ -53,6 +53,14 @@ pub struct Attempt {
     /// USER_AUTH: the first factor was a one-time code, which MFA does not repeat.
     #[serde(default)]
     pub passwordless: bool,
+    /// WEB_AUTHN: webauthn-rs's authentication state of the pending challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<serde_json::Value>,
+    /// The token of the session this call answers (never stored): DEVICE_SRP_AUTH is asked
+    /// under it again, because amazon-cognito-identity-js answers a DEVICE_SRP_AUTH that
+    /// follows its MFA answer with the MFA challenge's session.
+    #[serde(skip)]
+    pub answering: Option<String>,
 }
 
 /// The server half of an SRP exchange, in hex: the client's A, the server's secret b and its
@@ -87,6 +95,8 @@ impl Attempt {
             device: None,
             typed: None,
             passwordless: false,
+            webauthn: None,
+            answering: None,
         }
     }
 
@@ -107,6 +117,8 @@ impl Attempt {
             device: None,
             typed: None,
             passwordless: false,
+            webauthn: None,
+            answering: None,
         }
     }
 

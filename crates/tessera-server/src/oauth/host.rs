@@ -24,6 +24,7 @@ const HOSTED: &[&str] = &[
     "confirmForgotPassword",
     "newPassword",
     "mfa",
+    "passkeys",
     "error",
     "ui",
 ];

@@ -28,7 +28,9 @@ use tessera_idp::pool::app_client::strings;
 use tessera_idp::sign_in::{hosted_sign_in, HostedSignIn};
 
 mod mfa;
+mod passkey;
 pub(crate) use mfa::mfa_submit;
+pub(crate) use passkey::{add as passkey_add, add_submit as passkey_add_submit};
 
 /// One input of a form built from the pool's schema.
 struct Field {
@@ -47,6 +49,8 @@ struct LoginPage {
     username_label: &'static str,
     forgot_link: String,
     signup_link: Option<String>,
+    /// The pool offers passkeys: a second button signs in with one.
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -168,6 +172,29 @@ impl PageRequest {
     /// Runs an API operation for the page.
     async fn call(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
         Ok(self.state.call(operation, input, &self.request_id).await?)
+    }
+
+    /// Starts the browser's sign-in session and goes to `location` (a page that ends at the
+    /// callback itself).
+    async fn signed_in_to(&self, key: &str, location: &str) -> Result<Response, ApiError> {
+        let now = self.state.clock.now();
+        let value = random_token(&self.state);
+        self.state
+            .store
+            .insert_login_session(&LoginSession {
+                session_hash: sha256_hex(&value),
+                pool_id: self.site.pool_id.clone(),
+                username_key: key.to_owned(),
+                auth_time: now,
+                expires_at: now + SESSION_LIFETIME,
+                revoked: false,
+            })
+            .await?;
+        Ok(redirect(
+            location,
+            true,
+            &[self.site.session_cookie(&value)],
+        ))
     }
 
     /// The callback URL with a code for the signed-in user, after starting (or continuing)
@@ -453,6 +480,7 @@ async fn login_page(
         username_label: username_label(&directory).0,
         forgot_link: request.link(auth, "forgotPassword", &[]),
         signup_link: sign_up_allowed(&directory).then(|| request.link(auth, "signup", &[])),
+        passkeys: tessera_idp::directory::passkey::passkeys_allowed(&directory),
     };
     Ok(request.show(&page, status, auth))
 }
@@ -562,6 +590,9 @@ pub(crate) async fn login(Authorized(request, auth): Authorized) -> Response {
 pub(crate) async fn login_submit(Submitted(request, auth, form): Submitted) -> Response {
     let username = form.get("username").unwrap_or("").trim().to_owned();
     let password = form.get("password").unwrap_or("");
+    if form.get("passkey").is_some() {
+        return or_error(passkey_sign_in(&request, &auth, &username).await);
+    }
     or_error(sign_in(&request, &auth, &username, password).await)
 }
 
@@ -598,6 +629,14 @@ async fn sign_in(
     }
     let directory = Directory::load(&request.state, &auth.pool_id).await?;
     match hosted_sign_in(&request.state, &auth.client, &directory, username, password).await {
+        // A pool that offers passkeys offers one to a user who has none.
+        Ok(HostedSignIn::SignedIn { key })
+            if passkey::offers(request, &directory, &key).await? =>
+        {
+            request
+                .signed_in_to(&key, &request.link(auth, "passkeys/add", &[]))
+                .await
+        }
         Ok(HostedSignIn::SignedIn { key }) => request.signed_in(auth, &key, true).await,
         Ok(HostedSignIn::Unconfirmed { username }) => Ok(redirect(
             &request.link(auth, "confirm", &[("username", &username)]),
@@ -648,6 +687,70 @@ async fn sign_in(
             };
             login_page(request, auth, StatusCode::OK, Some(message), username).await
         }
+    }
+}
+
+/// The passkey button of the sign-in page: the WEB_AUTHN challenge for the name typed (any
+/// name gets one, so the page tells nobody who has a passkey).
+async fn passkey_sign_in(
+    request: &PageRequest,
+    auth: &Authorization,
+    username: &str,
+) -> Result<Response, ApiError> {
+    if username.is_empty() {
+        return login_page(
+            request,
+            auth,
+            StatusCode::BAD_REQUEST,
+            Some("Enter your username to sign in with a passkey.".into()),
+            username,
+        )
+        .await;
+    }
+    let directory = Directory::load(&request.state, &auth.pool_id).await?;
+    match tessera_idp::sign_in::hosted_passkey_sign_in(
+        &request.state,
+        &auth.client,
+        &directory,
+        username,
+    )
+    .await
+    {
+        Ok(HostedSignIn::Mfa {
+            session,
+            username,
+            challenge,
+            parameters,
+        }) => {
+            mfa::challenge_page(
+                request, auth, &directory, session, username, challenge, parameters,
+            )
+            .await
+        }
+        Ok(_) => {
+            login_page(
+                request,
+                auth,
+                StatusCode::OK,
+                Some("Passkeys cannot be used here. Sign in with your password.".into()),
+                username,
+            )
+            .await
+        }
+        Err(error) if tessera_idp::trigger::is_failure(error.kind) => {
+            login_page(request, auth, StatusCode::OK, Some(error.message), username).await
+        }
+        Err(error) if error.kind == "WebAuthnConfigurationMissingException" => {
+            login_page(
+                request,
+                auth,
+                StatusCode::OK,
+                Some("Passkeys cannot be used here. Sign in with your password.".into()),
+                username,
+            )
+            .await
+        }
+        Err(error) => Err(error.into()),
     }
 }
 

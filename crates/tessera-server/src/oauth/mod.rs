@@ -57,6 +57,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/{pool_id}/newPassword", post(hosted::new_password_submit))
         .route("/{pool_id}/mfa", post(hosted::mfa_submit))
+        .route(
+            "/{pool_id}/passkeys/add",
+            get(hosted::passkey_add).post(hosted::passkey_add_submit),
+        )
         .route("/{pool_id}/error", get(hosted::error))
         .route("/{pool_id}/ui/tessera.css", get(hosted::stylesheet))
 }

@@ -43,6 +43,22 @@ struct MfaPage {
     secret: String,
 }
 
+#[derive(Template)]
+#[template(path = "passkey.html")]
+pub(super) struct PasskeyPage {
+    pub(super) page: Chrome,
+    pub(super) action: String,
+    pub(super) handle: String,
+    /// The ceremony's options (JSON), read by the page's script.
+    pub(super) options: String,
+    /// `get` (sign-in) or `create` (registration).
+    pub(super) ceremony: &'static str,
+    pub(super) prompt: &'static str,
+    pub(super) button: &'static str,
+    pub(super) skip_link: Option<String>,
+    pub(super) script: &'static str,
+}
+
 /// What the page's hidden field carries between the page and its answer.
 #[derive(Serialize, Deserialize)]
 struct Handle {
@@ -81,6 +97,14 @@ fn label(factor: &str) -> Option<&'static str> {
     })
 }
 
+fn parameter_of(parameters: &Map<String, Value>, name: &str) -> String {
+    parameters
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn listed(parameters: &Map<String, Value>, name: &str) -> Vec<String> {
     parameters
         .get(name)
@@ -107,6 +131,27 @@ pub(super) async fn challenge_page(
         parameters,
         secret: None,
     };
+    if challenge == ChallengeName::WebAuthn {
+        let options = parameter_of(&handle.parameters, "CREDENTIAL_REQUEST_OPTIONS");
+        let page = PasskeyPage {
+            page: request
+                .chrome(Some(&auth.client.client_id), "Sign in with a passkey")
+                .await,
+            action: request.link(auth, "mfa", &[]),
+            handle: handle.encode(),
+            options,
+            ceremony: "get",
+            prompt: "Use the passkey of this account on this device or on a security key.",
+            button: "Use passkey",
+            skip_link: Some(request.link(auth, "login", &[])),
+            script: super::passkey::SCRIPT,
+        };
+        return Ok(super::passkey::with_script(request.show(
+            &page,
+            StatusCode::OK,
+            auth,
+        )));
+    }
     if challenge == ChallengeName::MfaSetup {
         if !listed(&handle.parameters, "MFAS_CAN_SETUP")
             .iter()
@@ -288,6 +333,19 @@ async fn answer(
                 Err(error) => Err(error),
             }
         }
+        ChallengeName::WebAuthn => {
+            let credential = form.get("credential").unwrap_or("");
+            hosted_mfa(
+                &request.state,
+                &auth.client,
+                &directory,
+                &handle.session,
+                &handle.username,
+                handle.challenge,
+                HostedMfaAnswer::Passkey(credential),
+            )
+            .await
+        }
         _ => {
             hosted_mfa(
                 &request.state,
@@ -301,6 +359,32 @@ async fn answer(
             .await
         }
     };
+    // A passkey that did not sign in says no more than a wrong password would.
+    if handle.challenge == ChallengeName::WebAuthn {
+        return match outcome {
+            Ok(HostedSignIn::SignedIn { key }) => request.signed_in(auth, &key, true).await,
+            Err(error)
+                if matches!(
+                    error.kind,
+                    "NotAuthorizedException" | "InvalidParameterException"
+                ) || error.kind.starts_with("WebAuthn") =>
+            {
+                login_page(
+                    request,
+                    auth,
+                    StatusCode::OK,
+                    Some(
+                        "The passkey could not sign you in. Try again, or use your password."
+                            .into(),
+                    ),
+                    "",
+                )
+                .await
+            }
+            Ok(_) => expired(request, auth).await,
+            Err(error) => Err(error.into()),
+        };
+    }
     match outcome {
         Ok(HostedSignIn::SignedIn { key }) => request.signed_in(auth, &key, true).await,
         Ok(HostedSignIn::Mfa {
