@@ -147,6 +147,22 @@ def test_a_device_is_confirmed_remembered_and_then_stands_in_for_mfa(device_app)
     # The refresh token is the device's: it works while the device is known.
     refreshed = app.refresh(tokens["RefreshToken"])["AuthenticationResult"]
     assert jwt_claims(refreshed["AccessToken"])["device_key"] == device.key
+    same = app.public.initiate_auth(
+        ClientId=app.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"], "DEVICE_KEY": device.key},
+    )
+    assert "AccessToken" in same["AuthenticationResult"]
+    # Used from another device, it is refused.
+    expect_error(
+        "NotAuthorizedException", app.public.initiate_auth, ClientId=app.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"], "DEVICE_KEY": "us-east-1_00000000-0000-4000-8000-000000000001"},
+        message="Invalid Refresh Token",
+    )
+    expect_error(
+        "NotAuthorizedException", app.public.get_tokens_from_refresh_token, ClientId=app.client_id,
+        RefreshToken=tokens["RefreshToken"], DeviceKey="us-east-1_00000000-0000-4000-8000-000000000000",
+        message="Invalid Refresh Token",
+    )
 
     # An administrator sees it, and forgetting it ends its refresh tokens.
     admin = app.idp.admin_get_device(UserPoolId=app.pool_id, Username=username, DeviceKey=device.key)["Device"]

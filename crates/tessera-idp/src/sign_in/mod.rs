@@ -162,6 +162,7 @@ async fn initiate(service: &Service, input: Input, channel: Channel) -> Result<V
                 input.request_id(),
                 // Cognito passes InitiateAuth's ClientMetadata to no token trigger.
                 None,
+                parameter(&input, "AuthParameters", "DEVICE_KEY"),
             )
             .await;
         }

@@ -57,6 +57,7 @@ pub(super) async fn refresh(
     credential: Credential<'_>,
     event_id: &str,
     client_metadata: Option<&Map<String, Value>>,
+    device_key: Option<&str>,
 ) -> Result<Value, Error> {
     let issued = refresh_tokens(
         state,
@@ -67,6 +68,7 @@ pub(super) async fn refresh(
         event_id,
         None,
         client_metadata,
+        device_key,
     )
     .await?;
     Ok(api_result(issued))
@@ -75,7 +77,9 @@ pub(super) async fn refresh(
 /// A refresh: new ID and access tokens for the session of a refresh token (and a new refresh
 /// token when the client rotates them). `narrow` is an OAuth `scope` parameter, which may
 /// only ask for a subset of the scopes the session was granted. `client_metadata` goes to
-/// the PreTokenGeneration trigger.
+/// the PreTokenGeneration trigger. `device_key` is the device the client refreshes from
+/// (`DEVICE_KEY`, `DeviceKey`): a refresh token issued to another device is refused, as
+/// Cognito refuses a device's token "used on any other device".
 #[allow(clippy::too_many_arguments)]
 pub async fn refresh_tokens(
     state: &Service,
@@ -86,6 +90,7 @@ pub async fn refresh_tokens(
     event_id: &str,
     narrow: Option<&str>,
     client_metadata: Option<&Map<String, Value>>,
+    device_key: Option<&str>,
 ) -> Result<Issued, Error> {
     let pool_id = directory.pool.id.as_str();
     let invalid = || refused("Invalid Refresh Token");
@@ -97,6 +102,11 @@ pub async fn refresh_tokens(
         .ok_or_else(invalid)?;
     if record.client_id != client.client_id || record.pool_id != pool_id {
         return Err(invalid());
+    }
+    if let (Some(given), Some(bound)) = (device_key, record.device_key.as_deref()) {
+        if given != bound {
+            return Err(invalid());
+        }
     }
     let user = state
         .store
@@ -236,6 +246,7 @@ pub async fn get_tokens_from_refresh_token(state: &Service, input: Input) -> Res
         Credential::ClientSecret(input.str("ClientSecret")),
         input.request_id(),
         input.get("ClientMetadata").and_then(Value::as_object),
+        input.str("DeviceKey"),
     )
     .await?;
     Ok(json!({ "AuthenticationResult": result["AuthenticationResult"] }))

@@ -414,6 +414,8 @@ async fn refresh_token(
         event_id,
         form.get("scope"),
         client_metadata(form)?.as_ref(),
+        // `device_key`, as Cognito's token endpoint takes it.
+        form.get("device_key"),
     )
     .await
     .map_err(|error| match error.kind {
