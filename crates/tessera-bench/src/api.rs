@@ -385,6 +385,48 @@ pub async fn add_users(
     Ok(())
 }
 
+/// Runs `one` for every index below `count` on `parallel` connections to `addr` (each call
+/// gets a connection and gives it back with its result) and returns the results in index
+/// order; the first error ends the setup.
+pub async fn in_parallel<T, F, Fut>(
+    addr: SocketAddr,
+    count: usize,
+    parallel: usize,
+    one: F,
+) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(Conn, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Conn, Result<T>)> + Send + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let one = Arc::new(one);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..parallel.clamp(1, count.max(1)) {
+        let next = next.clone();
+        let one = one.clone();
+        tasks.spawn(async move {
+            let mut conn = Conn::new(addr);
+            let mut made = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return Ok::<_, String>(made);
+                }
+                let (back, result) = one(conn, index).await;
+                conn = back;
+                made.push((index, result?));
+            }
+        });
+    }
+    let mut all = Vec::with_capacity(count);
+    while let Some(joined) = tasks.join_next().await {
+        all.extend(joined.context("setup task")??);
+    }
+    all.sort_by_key(|(index, _)| *index);
+    Ok(all.into_iter().map(|(_, made)| made).collect())
+}
+
 /// Creates the resource server [`RESOURCE_SERVER`] with [`RESOURCE_SCOPES`], and a client with
 /// a generated secret allowed the client_credentials flow and both scopes.
 async fn create_machine_client(

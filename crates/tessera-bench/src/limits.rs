@@ -45,6 +45,15 @@ pub fn measure(threads: usize, seconds: Duration, ticks_per_second: f64) -> Resu
     Ok(Limits { rsa_sign, argon2id })
 }
 
+/// argon2id hashes per second at the default cost on one thread, measured for `seconds`: a
+/// quick figure for sizing a run (the TOTP scenario's users), not a report's.
+pub fn argon2id_one_thread(seconds: Duration) -> Result<f64> {
+    let hasher = PasswordHasher::owasp();
+    run(1, seconds, &|| {
+        hasher.hash("Bench-Passw0rd!", &SystemRandom).is_ok()
+    })
+}
+
 fn rate(
     threads: usize,
     seconds: Duration,

@@ -45,10 +45,12 @@ pub enum Scenario {
     RefreshTokenAuth,
     GetUser,
     ClientCredentials,
+    TotpMfaSignIn,
+    UserAuthEmailOtp,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Jwks,
         Scenario::SignUp,
         Scenario::UserPasswordAuth,
@@ -56,6 +58,8 @@ impl Scenario {
         Scenario::RefreshTokenAuth,
         Scenario::GetUser,
         Scenario::ClientCredentials,
+        Scenario::TotpMfaSignIn,
+        Scenario::UserAuthEmailOtp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +71,8 @@ impl Scenario {
             Scenario::RefreshTokenAuth => "refresh_token_auth",
             Scenario::GetUser => "get_user",
             Scenario::ClientCredentials => "client_credentials",
+            Scenario::TotpMfaSignIn => "totp_mfa_sign_in",
+            Scenario::UserAuthEmailOtp => "user_auth_email_otp",
         }
     }
 
@@ -84,6 +90,12 @@ impl Scenario {
             Scenario::ClientCredentials => {
                 "POST /<pool>/oauth2/token grant_type=client_credentials with two custom scopes (client_secret_basic): one RS256 access token"
             }
+            Scenario::TotpMfaSignIn => {
+                "InitiateAuth USER_PASSWORD_AUTH (answered with a SOFTWARE_TOKEN_MFA challenge) + RespondToAuthChallenge SOFTWARE_TOKEN_MFA with the TOTP code (one op = both requests)"
+            }
+            Scenario::UserAuthEmailOtp => {
+                "InitiateAuth USER_AUTH with PREFERRED_CHALLENGE EMAIL_OTP (tessera mails an eight-digit code over SMTP) + RespondToAuthChallenge EMAIL_OTP with the code the SMTP sink received (one op = both requests)"
+            }
         }
     }
 
@@ -100,11 +112,16 @@ impl Scenario {
             })
     }
 
-    /// Whether the scenario signs in with the fixture's users.
+    /// Whether the scenario signs in with the fixture's users (the scenarios of issue 13 have
+    /// pools and users of their own, see `mfa.rs`).
     pub fn needs_users(self) -> bool {
         !matches!(
             self,
-            Scenario::Jwks | Scenario::SignUp | Scenario::ClientCredentials
+            Scenario::Jwks
+                | Scenario::SignUp
+                | Scenario::ClientCredentials
+                | Scenario::TotpMfaSignIn
+                | Scenario::UserAuthEmailOtp
         )
     }
 
@@ -313,6 +330,12 @@ impl Workload {
                     },
                     received: AtomicU64::new(0),
                 })
+            }
+            Scenario::TotpMfaSignIn | Scenario::UserAuthEmailOtp => {
+                return Err(format!(
+                    "{} runs on a fixture of its own (mfa.rs)",
+                    scenario.name()
+                ))
             }
         };
         if let Work::RoundRobin(requests) = &work {
@@ -651,7 +674,8 @@ pub async fn probe_srp(endpoint: &Endpoint, fixture: &Fixture) -> Result<Option<
     }
 }
 
-fn message(body: &[u8]) -> String {
+/// The message of an error answer (AWS JSON or OAuth), or the start of the body.
+pub fn message(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|value| {
@@ -851,6 +875,15 @@ mod tests {
         );
         assert!(!Scenario::ClientCredentials.needs_users());
         assert!(Scenario::ClientCredentials.needs_machine_client());
+        assert_eq!(
+            Scenario::parse("totp-mfa-sign-in").ok(),
+            Some(Scenario::TotpMfaSignIn)
+        );
+        assert_eq!(
+            Scenario::parse("user_auth_email_otp").ok(),
+            Some(Scenario::UserAuthEmailOtp)
+        );
+        assert!(!Scenario::TotpMfaSignIn.needs_users());
     }
 
     #[test]

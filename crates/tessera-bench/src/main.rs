@@ -7,7 +7,9 @@
 //!    fresh PostgreSQL database with `--postgres`);
 //! 3. creates a pool, a client and signed-in users through the API, SigV4-signed with the root
 //!    key the server wrote (and, for `client_credentials`, a resource server with two scopes
-//!    and a machine client with a secret);
+//!    and a machine client with a secret; for the sign-ins of issue 13, `totp_mfa_sign_in` and
+//!    `user_auth_email_otp`, pools of their own, see `mfa.rs`, the second with tessera's mail
+//!    going to an SMTP sink in this process, `smtp.rs`);
 //! 4. drives each scenario at a fixed concurrency for a fixed time and records throughput,
 //!    latency percentiles, errors, and the server's memory and CPU;
 //! 5. prints a Markdown report, with the targets of issue 4 (issue 6 for the client_credentials
@@ -27,21 +29,26 @@ mod directory;
 mod http;
 mod limits;
 mod load;
+mod mfa;
 mod receiver;
 mod report;
 mod server;
+mod smtp;
 mod srp;
+mod totp;
 mod triggers;
 mod util;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
 use crate::api::{Endpoint, Fixture};
-use crate::load::{Outcome, Plan, Scenario};
+use crate::load::{Measured, Outcome, Plan, Scenario};
+use crate::mfa::Prepared;
 use crate::report::{Report, Settings};
 use crate::server::{Backend, Surroundings};
 use crate::util::{parse_duration, Context, Result};
@@ -84,7 +91,8 @@ pub(crate) struct Load {
     #[arg(long, default_value_t = 256)]
     users: usize,
     /// Scenarios to run, comma-separated, in the order given: jwks, sign_up, user_password_auth,
-    /// user_srp_auth, refresh_token_auth, get_user, client_credentials. Default: all.
+    /// user_srp_auth, refresh_token_auth, get_user, client_credentials, totp_mfa_sign_in,
+    /// user_auth_email_otp. Default: all.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Run tessera on PostgreSQL: a fresh database is created through this URL (e.g.
@@ -268,8 +276,25 @@ async fn with_server(
     backend: &Backend,
     scenarios: &[Scenario],
 ) -> Result<Driven> {
-    let mut server = backend.start(binary)?;
+    // user_auth_email_otp reads its codes from the mail tessera sends: an SMTP sink in this
+    // process, named in tessera's config before it starts.
+    let sink = if scenarios.contains(&Scenario::UserAuthEmailOtp) {
+        Some(Arc::new(smtp::Sink::start()?))
+    } else {
+        None
+    };
+    let mut server = match &sink {
+        Some(sink) => {
+            let config = backend.scratch_dir().join("tessera-bench.toml");
+            std::fs::write(&config, sink.config()).context("writing tessera's config")?;
+            backend.start_with_config(binary, &config)?
+        }
+        None => backend.start(binary)?,
+    };
     eprintln!("tessera-bench: tessera is listening on {}", server.addr);
+    if let Some(sink) = &sink {
+        eprintln!("tessera-bench: the SMTP sink is listening on {}", sink.addr);
+    }
     let endpoint = server.endpoint();
     let users = if scenarios.iter().any(|s| s.needs_users()) {
         args.users
@@ -320,7 +345,29 @@ async fn with_server(
         notes.push("On PostgreSQL, other CPU includes the PostgreSQL server's processes, which run tessera's queries.".to_owned());
     }
     let mut results = Vec::new();
+    let parallel =
+        SETUP_CONNECTIONS_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from);
     for &scenario in scenarios {
+        if matches!(
+            scenario,
+            Scenario::TotpMfaSignIn | Scenario::UserAuthEmailOtp
+        ) {
+            let own = OwnFixture {
+                endpoint: &endpoint,
+                parallel,
+                min_users: args.users,
+                plan,
+                sink: sink.as_ref(),
+                server_pid: server.pid,
+                ticks,
+            };
+            let outcome = own
+                .run(scenario, &mut notes)
+                .await
+                .map_err(|error| server.with_log_tail(error))?;
+            results.push((scenario, outcome));
+            continue;
+        }
         if let Some((what, found)) = probe(scenario, &endpoint, &fixture).await? {
             match found {
                 Some(reason) if reason.starts_with("not supported") => {
@@ -372,6 +419,107 @@ async fn with_server(
     eprintln!("tessera-bench: tessera {stopped}");
     notes.push(format!("At the end tessera was {stopped}."));
     Ok((results, hwm, notes, backend.description.clone()))
+}
+
+/// What the scenarios of issue 13 need to set up and run on pools of their own (`mfa.rs`).
+struct OwnFixture<'a> {
+    endpoint: &'a Endpoint,
+    parallel: usize,
+    min_users: usize,
+    plan: Plan,
+    sink: Option<&'a Arc<smtp::Sink>>,
+    server_pid: u32,
+    ticks: f64,
+}
+
+impl OwnFixture<'_> {
+    /// Sets the scenario's pool up, runs it and adds its notes; a server without the flow
+    /// skips it.
+    async fn run(&self, scenario: Scenario, notes: &mut Vec<String>) -> Result<Outcome> {
+        eprintln!(
+            "tessera-bench: setting up {} (a pool of its own) ...",
+            scenario.name()
+        );
+        match scenario {
+            Scenario::TotpMfaSignIn => {
+                let seconds = (self.plan.warmup + self.plan.duration).as_secs_f64();
+                let prepared = mfa::prepare_totp(
+                    self.endpoint,
+                    self.parallel,
+                    self.min_users,
+                    seconds,
+                    self.plan.concurrency,
+                )
+                .await?;
+                let fixture = match prepared {
+                    Prepared::Ready(fixture) => fixture,
+                    Prepared::Unsupported(reason) => return Ok(skipped(scenario, reason)),
+                };
+                notes.push(mfa::totp_setup_note(&fixture));
+                let operation = Arc::new(mfa::TotpSignIn::new(self.endpoint, fixture.clone()));
+                let measured = self.measure(scenario, operation).await?;
+                notes.push(mfa::totp_run_note(&fixture));
+                Ok(Outcome::Ran(measured))
+            }
+            Scenario::UserAuthEmailOtp => {
+                let sink = self
+                    .sink
+                    .context("user_auth_email_otp needs the SMTP sink, which was not started")?;
+                let prepared = mfa::prepare_email_otp(
+                    self.endpoint,
+                    self.parallel,
+                    self.plan.concurrency,
+                    sink.clone(),
+                )
+                .await?;
+                let fixture = match prepared {
+                    Prepared::Ready(fixture) => fixture,
+                    Prepared::Unsupported(reason) => return Ok(skipped(scenario, reason)),
+                };
+                notes.push(mfa::email_setup_note(&fixture));
+                let before = sink.counts();
+                let operation = Arc::new(mfa::EmailOtpSignIn::new(self.endpoint, fixture));
+                let measured = self.measure(scenario, operation).await?;
+                notes.push(mfa::email_run_note(&before, &sink.counts(), self.ticks));
+                Ok(Outcome::Ran(measured))
+            }
+            other => Err(format!("{} has no fixture of its own", other.name())),
+        }
+    }
+
+    async fn measure<O: load::Operation>(
+        &self,
+        scenario: Scenario,
+        operation: Arc<O>,
+    ) -> Result<Measured> {
+        eprintln!(
+            "tessera-bench: {} ({} s warm-up, {} s measured) ...",
+            scenario.name(),
+            self.plan.warmup.as_secs_f64(),
+            self.plan.duration.as_secs_f64()
+        );
+        let measured = load::closed_loop(
+            operation,
+            self.endpoint.addr,
+            self.plan,
+            self.server_pid,
+            self.ticks,
+        )
+        .await?;
+        eprintln!(
+            "  {:.0} req/s, p50 {} µs, p99 {} µs, {} errors",
+            measured.per_second(),
+            measured.p50_us,
+            measured.p99_us,
+            measured.errors
+        );
+        Ok(measured)
+    }
+}
+
+fn skipped(scenario: Scenario, reason: String) -> Outcome {
+    eprintln!("tessera-bench: {}: {reason}", scenario.name());
+    Outcome::Skipped(reason)
 }
 
 /// The probe before a scenario that has one: what the probe is, for the notes, and what it

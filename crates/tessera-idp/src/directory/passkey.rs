@@ -99,7 +99,7 @@ pub async fn begin_registration(
     let builder = core
         .new_challenge_register_builder(user_id.as_bytes(), &user.username, &display)
         .map_err(|e| refusal(&e))?
-        .user_verification_policy(party.user_verification.clone())
+        .user_verification_policy(party.user_verification)
         .require_resident_key(true)
         .exclude_credentials(Some(exclude));
     let (options, state) = core
@@ -151,23 +151,28 @@ pub async fn complete_registration(service: &Service, input: Input) -> Result<Va
         directory,
         key,
         user,
-        ..
+        claims,
     } = authorize(service, &input).await?;
     let credential = input
         .get("Credential")
         .cloned()
         .ok_or_else(|| Error::invalid_parameter("Missing required parameter Credential"))?;
-    finish_registration(service, &directory, &key, &user, &credential).await?;
+    let client_id = claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    finish_registration(service, &directory, &key, &user, client_id, &credential).await?;
     Ok(json!({}))
 }
 
 /// Finishes registering a passkey: the browser's response is checked against the stored
-/// ceremony, which must have been started for this user.
+/// ceremony, which must have been started for this user through this client.
 pub async fn finish_registration(
     service: &Service,
     directory: &crate::directory::Directory,
     key: &str,
     user: &tessera_core::User,
+    client_id: &str,
     credential: &Value,
 ) -> Result<(), Error> {
     if !passkeys_allowed(directory) {
@@ -192,11 +197,16 @@ pub async fn finish_registration(
         return Err(no_challenge());
     }
     let stored: Value = serde_json::from_str(&session.state).map_err(|e| Error::internal(&e))?;
-    // Started by this user (the same one: a user deleted and created again is not).
-    if session.username_key != key || stored.get("sub").and_then(Value::as_str) != Some(&user.sub) {
+    // Started by this user (the same one: a user deleted and created again is not) through
+    // this client. Someone else's attempt leaves the ceremony to its owner.
+    if session.username_key != key
+        || stored.get("sub").and_then(Value::as_str) != Some(&user.sub)
+        || session.client_id != client_id
+    {
+        service.store.insert_auth_session(&session).await?;
         return Err(Error::new(
             "WebAuthnClientMismatchException",
-            "The passkey registration was started by another user.",
+            "The passkey registration was started by another user or app client.",
         ));
     }
     let state = serde_json::from_value(stored["state"].clone()).map_err(|e| Error::internal(&e))?;

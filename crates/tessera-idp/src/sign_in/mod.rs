@@ -617,7 +617,25 @@ pub async fn hosted_passkey_sign_in(
     };
     let outcome =
         choice::begin(service, &context, username, Some("WEB_AUTHN"), credentials).await?;
-    Ok(hosted_outcome(outcome))
+    // The WEB_AUTHN challenge names no user; the page answers as the name typed.
+    Ok(match hosted_outcome(outcome) {
+        HostedSignIn::Mfa {
+            session,
+            username: named,
+            challenge,
+            parameters,
+        } => HostedSignIn::Mfa {
+            session,
+            username: if named.is_empty() {
+                username.to_owned()
+            } else {
+                named
+            },
+            challenge,
+            parameters,
+        },
+        other => other,
+    })
 }
 
 /// The new password (and required attributes) typed into the hosted new-password page, as

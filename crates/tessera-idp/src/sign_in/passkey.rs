@@ -166,9 +166,16 @@ pub async fn ask(
     let builder = core
         .new_challenge_authenticate_builder(credentials(&records)?, Some(party.user_verification))
         .map_err(|e| refusal(&e))?;
-    let (options, state) = core
+    let (mut options, state) = core
         .generate_challenge_authenticate(builder)
         .map_err(|e| refusal(&e))?;
+    // The hosted page offers a passkey to any name typed; its options name no credential
+    // (passkeys are discoverable; the state still holds the user's, which the assertion is
+    // checked against), so that the page's source does not tell who has one. The API lists
+    // them, as Cognito does; there a user without a passkey is not offered WEB_AUTHN at all.
+    if context.channel == super::machine::Channel::HostedPage {
+        options.public_key.allow_credentials.clear();
+    }
     attempt.webauthn = Some(serde_json::to_value(&state).map_err(|e| Error::internal(&e))?);
     let token = opaque(service, 48);
     session::store(service, context, &token, ChallengeName::WebAuthn, &attempt).await?;

@@ -49,6 +49,7 @@ fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<(), Er
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn refresh(
     state: &Service,
     client: &AppClient,

@@ -56,6 +56,7 @@ pub(super) struct PasskeyPage {
     pub(super) prompt: &'static str,
     pub(super) button: &'static str,
     pub(super) skip_link: Option<String>,
+    pub(super) skip_text: &'static str,
     pub(super) script: &'static str,
 }
 
@@ -144,6 +145,7 @@ pub(super) async fn challenge_page(
             prompt: "Use the passkey of this account on this device or on a security key.",
             button: "Use passkey",
             skip_link: Some(request.link(auth, "login", &[])),
+            skip_text: "Sign in with your password instead",
             script: super::passkey::SCRIPT,
         };
         return Ok(super::passkey::with_script(request.show(

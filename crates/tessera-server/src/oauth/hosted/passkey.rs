@@ -132,6 +132,7 @@ async fn add_page(
         prompt: "Sign in faster next time with a passkey on this device or a security key.",
         button: "Add a passkey",
         skip_link: Some(request.link(auth, "passkeys/add", &[("skip", "1")])),
+        skip_text: "Not now",
         script: SCRIPT,
     };
     Ok(with_script(request.show(&page, StatusCode::OK, auth)))
@@ -162,7 +163,16 @@ async fn add_answer(
         }
     };
     let directory = Directory::load(&request.state, &auth.pool_id).await?;
-    match finish_registration(&request.state, &directory, &key, &user, &credential).await {
+    match finish_registration(
+        &request.state,
+        &directory,
+        &key,
+        &user,
+        &auth.client.client_id,
+        &credential,
+    )
+    .await
+    {
         Ok(()) => request.signed_in(auth, &key, false).await,
         Err(error)
             if error.kind.starts_with("WebAuthn") || error.kind == "InvalidParameterException" =>
