@@ -153,3 +153,87 @@ def test_choosing_between_factors_and_an_emailed_code(hosted):
         assert time.time() < deadline, messages
         time.sleep(0.1)
     finish(hosted, client, browser.submit(code_page, "mfaForm", {"code": found[-1].group(0)}), verifier, url, username)
+
+
+def test_a_code_by_e_mail_signs_in_without_a_password(hosted):
+    """USER_AUTH's EMAIL_OTP on the sign-in page: any name gets the code page (a user who
+    cannot receive a code is sent nothing), the code from the outbox signs in."""
+    hosted.idp.update_user_pool(
+        UserPoolId=hosted.pool_id,
+        AutoVerifiedAttributes=["email"],
+        Policies={"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "EMAIL_OTP"]}},
+    )
+    client = hosted.client()
+    username = hosted.user(password=PASSWORD)
+    verifier, challenge = pkce()
+    url = hosted.authorize_url(client, code_challenge=challenge, code_challenge_method="S256")
+    browser = Browser(hosted.server)
+    page = browser.open(url)
+    assert any(b.get("value") == "EMAIL_OTP" for b in page.form("cognitoSignInForm").buttons)
+    resp = browser.submit(page, "cognitoSignInForm", {"username": username, "password": "", "passkey": "", "otp": "EMAIL_OTP"})
+    assert resp.status_code == 200, resp.text[:500]
+    code_page = page_of(resp, page.url)
+    assert "by e-mail" in code_page.text and code_page.form("mfaForm")
+    body = read_outbox(hosted.server, pool_id=hosted.pool_id, username=username)[-1]["body"]
+    code = re.search(r"\b\d{8}\b", body).group(0)
+    wrong = "00000000" if code != "00000000" else "11111111"
+    again = page_of(browser.submit(code_page, "mfaForm", {"code": wrong}), page.url)
+    assert again.error == "The code is not right. Try again."
+    finish(hosted, client, browser.submit(again, "mfaForm", {"code": code}), verifier, url, username)
+
+    # An unknown name gets the same page, and no message goes out.
+    before = len(read_outbox(hosted.server, pool_id=hosted.pool_id))
+    other = Browser(hosted.server)
+    page = other.open(hosted.authorize_url(client))
+    resp = other.submit(page, "cognitoSignInForm", {"username": "nobody-here", "password": "", "passkey": "", "otp": "EMAIL_OTP"})
+    ghost = page_of(resp, page.url)
+    assert "by e-mail" in ghost.text and ghost.form("mfaForm")
+    assert len(read_outbox(hosted.server, pool_id=hosted.pool_id)) == before
+
+
+def test_a_remembered_browser_skips_mfa_until_the_device_is_forgotten(hosted):
+    """"Remember this device" on the MFA page: the browser keeps a device password in a
+    cookie; the next sign-in from it skips MFA (the pool lets a remembered device stand in),
+    another browser is asked, and once an administrator forgets the device this one is asked
+    again."""
+    hosted.idp.update_user_pool(
+        UserPoolId=hosted.pool_id,
+        AutoVerifiedAttributes=["email"],
+        DeviceConfiguration={"ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": True},
+    )
+    configure(hosted, "OPTIONAL", TOTP)
+    client = hosted.client()
+    username = hosted.user(password=PASSWORD)
+    authenticator = enrol(hosted, username)
+    _, current, _ = authenticator.steps()
+
+    browser, verifier, url, page = start(hosted, client, username)
+    assert page.form("mfaForm").field("remember_device") is not None
+    finish(hosted, client, browser.submit(page, "mfaForm", {"code": current, "remember_device": "1"}), verifier, url, username)
+    devices = hosted.idp.admin_list_devices(UserPoolId=hosted.pool_id, Username=username)["Devices"]
+    assert len(devices) == 1
+    names = {a["Name"]: a["Value"] for a in devices[0]["DeviceAttributes"]}
+    assert names["device_name"] == "Web browser" and names["dev:device_remembered_status"] == "remembered"
+
+    # The same browser, signed out: the password alone signs in.
+    for c in list(browser.session.cookies):
+        if c.name.startswith("tessera-sso"):
+            browser.session.cookies.clear(c.domain, c.path, c.name)
+    verifier2, challenge2 = pkce()
+    url2 = hosted.authorize_url(client, code_challenge=challenge2, code_challenge_method="S256")
+    login = browser.open(url2)
+    resp = browser.submit(login, "cognitoSignInForm", {"username": username, "password": PASSWORD})
+    finish(hosted, client, resp, verifier2, url2, username)
+
+    # Another browser is asked for the code.
+    other, _, _, page = start(hosted, client, username)
+    assert page.form("mfaForm")
+
+    # Forgotten by an administrator: this browser is asked again.
+    hosted.idp.admin_forget_device(UserPoolId=hosted.pool_id, Username=username, DeviceKey=devices[0]["DeviceKey"])
+    for c in list(browser.session.cookies):
+        if c.name.startswith("tessera-sso"):
+            browser.session.cookies.clear(c.domain, c.path, c.name)
+    login = browser.open(hosted.authorize_url(client))
+    resp = browser.submit(login, "cognitoSignInForm", {"username": username, "password": PASSWORD})
+    assert resp.status_code == 200 and page_of(resp, login.url).form("mfaForm")

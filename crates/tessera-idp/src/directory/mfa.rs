@@ -87,6 +87,7 @@ impl Setup {
             validation_data: None,
             client_metadata: None,
             device_key: None,
+            browser_device: None,
         }
     }
 

@@ -91,7 +91,12 @@ fn available(context: &Context<'_>, user: Option<&User>, passkeys: bool) -> Vec<
     let allows = |name: &str| allowed.iter().any(|a| a == name);
     let passwordless = Mode::of(context.directory) != Mode::On
         && user.is_none_or(|u| u.status == UserStatus::Confirmed);
-    let has = |attribute: &str| user.is_none_or(|u| u.verified(attribute));
+    // The hosted page offers every factor the pool allows to every name typed, so that
+    // nothing it shows tells who can use which (a user who cannot is sent nothing, like an
+    // unknown name).
+    let page = context.channel == super::machine::Channel::HostedPage;
+    let has = |attribute: &str| page || user.is_none_or(|u| u.verified(attribute));
+    let passwordless = passwordless || (page && Mode::of(context.directory) != Mode::On);
     let mut factors = Vec::new();
     if allows("PASSWORD") && user.is_none_or(|u| u.password_hash.is_some()) {
         factors.push(Factor::PasswordSrp);
@@ -103,12 +108,13 @@ fn available(context: &Context<'_>, user: Option<&User>, passkeys: bool) -> Vec<
     if passwordless && allows("SMS_OTP") && has("phone_number") {
         factors.push(Factor::SmsOtp);
     }
-    // A passkey verified by its user also stands where MFA is required when the pool's
-    // FactorConfiguration says so (checked when it is asked).
-    // The hosted page offers passkeys to every name typed, so that nothing it shows tells
-    // who has one (the assertion decides).
-    let page = context.channel == super::machine::Channel::HostedPage;
+    // Where the pool requires MFA, a passkey signs in alone only when the pool's
+    // FactorConfiguration counts one verified by its user as both factors (the assertion
+    // must then carry user verification).
+    let passkey_alone =
+        Mode::of(context.directory) != Mode::On || super::passkey::multi_factor(context.directory);
     if allows("WEB_AUTHN")
+        && passkey_alone
         && (page
             || (user.is_none_or(|u| u.status == UserStatus::Confirmed)
                 && (user.is_none() || passkeys)))
@@ -309,6 +315,9 @@ async fn send_otp(
         Factor::EmailOtp => (ChallengeName::EmailOtp, "email", Medium::Email),
         _ => return Err(Error::internal(&"not a one-time code")),
     };
+    // A user who cannot receive this code (no verified address, or not confirmed) is sent
+    // nothing, like an unknown name: only the hosted page offers them the factor.
+    let user = user.filter(|u| u.status == UserStatus::Confirmed && u.verified(attribute));
     let destination = match user {
         Some(user) => {
             let destination = Destination::of(user, attribute)

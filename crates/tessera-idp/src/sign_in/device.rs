@@ -275,6 +275,90 @@ pub async fn verify(
     Ok(())
 }
 
+/// The hosted pages' remembered browser: the device its cookie names, proved by the device
+/// password the cookie holds (checked against the device's verifier, off the async
+/// workers). `None` when there is no cookie, or it does not prove one of the user's devices.
+pub async fn browser(
+    service: &Service,
+    context: &Context<'_>,
+    attempt: &Attempt,
+) -> Result<Option<DeviceState>, Error> {
+    let (Some(cookie), Some(_)) = (context.browser_device, tracking(context.directory)) else {
+        return Ok(None);
+    };
+    let Some((device_key, password)) = cookie.split_once('.') else {
+        return Ok(None);
+    };
+    if attempt.decoy {
+        return Ok(None);
+    }
+    let Some(device) = find(service, context.directory, &attempt.key, device_key).await? else {
+        return Ok(None);
+    };
+    let Some(verifier) = device.verifier.clone() else {
+        return Ok(None);
+    };
+    let (group_key, key, password) = (
+        device.group_key.clone(),
+        device.device_key.clone(),
+        password.to_owned(),
+    );
+    let proved = service
+        .hash_work(move || verifier.matches_password(&group_key, &key, &password))
+        .await?;
+    if !proved {
+        return Ok(None);
+    }
+    service
+        .store
+        .device_authenticated(
+            &context.directory.pool.id,
+            &attempt.key,
+            device_key,
+            service.clock.now(),
+        )
+        .await?;
+    Ok(Some(DeviceState {
+        key: device.device_key,
+        remembered: device.remembered,
+        proved: true,
+    }))
+}
+
+/// Remembers the browser of a hosted sign-in ("Remember this device"): a device confirmed
+/// at once with a random device password, which only the browser's cookie holds. Returns the
+/// cookie's value, or `None` where the pool does not track devices.
+pub async fn remember_browser(
+    service: &Service,
+    directory: &Directory,
+    key: &str,
+) -> Result<Option<String>, Error> {
+    if tracking(directory).is_none() {
+        return Ok(None);
+    }
+    let mut device = issue(service, directory, key).await?;
+    let password = super::tokens::opaque(service, 32);
+    let random = service.random.clone();
+    let (group_key, device_key, secret) = (
+        device.group_key.clone(),
+        device.device_key.clone(),
+        password.clone(),
+    );
+    let verifier = service
+        .hash_work(move || {
+            tessera_core::SrpVerifier::new(&group_key, &device_key, &secret, random.as_ref())
+        })
+        .await?;
+    device.verifier = Some(verifier);
+    device.name = Some("Web browser".into());
+    device.remembered = true;
+    device.last_modified_at = service.clock.now();
+    if !service.store.confirm_device(&device).await? {
+        return Ok(None);
+    }
+    Ok(Some(format!("{}.{password}", device.device_key)))
+}
+
 /// A device issued to a sign-in that named none: stored unconfirmed, returned as
 /// `NewDeviceMetadata`.
 pub async fn issue(service: &Service, directory: &Directory, key: &str) -> Result<Device, Error> {

@@ -58,6 +58,10 @@ pub struct Context<'a> {
     /// The `DEVICE_KEY` of the request (AuthParameters or ChallengeResponses): the remembered
     /// device the client signs in from.
     pub device_key: Option<&'a str>,
+    /// The hosted pages' remembered-browser cookie (`<device key>.<device password>`): a
+    /// browser cannot run device SRP without a script, so the page proves its device with the
+    /// password the cookie holds.
+    pub browser_device: Option<&'a str>,
 }
 
 impl Context<'_> {
@@ -186,6 +190,9 @@ pub async fn begin(
                 Err(error) if error.kind == "ResourceNotFoundException" => None,
                 other => other?,
             };
+            if attempt.device.is_none() {
+                attempt.device = super::device::browser(service, context, &attempt).await?;
+            }
             further_challenges(service, context, attempt, Some(user)).await
         }
         FirstFactor::Srp { username, srp_a } => {

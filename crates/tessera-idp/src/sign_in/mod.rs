@@ -119,6 +119,7 @@ async fn initiate(service: &Service, input: Input, channel: Channel) -> Result<V
         validation_data: input.get("ClientMetadata").and_then(Value::as_object),
         client_metadata: None,
         device_key: parameter(&input, "AuthParameters", "DEVICE_KEY"),
+        browser_device: None,
     };
     let flow = input.required_str("AuthFlow")?;
     let first = match flow {
@@ -342,6 +343,7 @@ async fn respond(service: &Service, input: Input, channel: Channel) -> Result<Va
         validation_data: None,
         client_metadata: input.get("ClientMetadata").and_then(Value::as_object),
         device_key: parameter(&input, "ChallengeResponses", "DEVICE_KEY"),
+        browser_device: None,
     };
     let name = input.required_str("ChallengeName")?;
     let responder = Responder {
@@ -513,6 +515,16 @@ pub enum HostedSignIn {
     },
 }
 
+/// Remembers the browser of a hosted sign-in ("Remember this device"); the value of its
+/// cookie, or `None` where the pool does not track devices.
+pub async fn hosted_remember_browser(
+    service: &Service,
+    directory: &Directory,
+    key: &str,
+) -> Result<Option<String>, Error> {
+    device::remember_browser(service, directory, key).await
+}
+
 /// An answer typed into a hosted MFA page.
 pub enum HostedMfaAnswer<'a> {
     /// The code of SOFTWARE_TOKEN_MFA, SMS_MFA or EMAIL_OTP.
@@ -543,6 +555,7 @@ pub async fn hosted_mfa(
         validation_data: None,
         client_metadata: None,
         device_key: None,
+        browser_device: None,
     };
     let responder = Responder {
         username: Some(username),
@@ -568,6 +581,7 @@ pub async fn hosted_sign_in(
     directory: &Directory,
     username: &str,
     password: &str,
+    browser_device: Option<&str>,
 ) -> Result<HostedSignIn, Error> {
     let context = Context {
         client,
@@ -576,6 +590,7 @@ pub async fn hosted_sign_in(
         validation_data: None,
         client_metadata: None,
         device_key: None,
+        browser_device,
     };
     match machine::begin(
         service,
@@ -594,14 +609,15 @@ pub async fn hosted_sign_in(
     }
 }
 
-/// A passkey sign-in started at the hosted sign-in page: USER_AUTH's WEB_AUTHN challenge on
-/// the page's channel, which offers it for any name, so that the page never tells who has a
-/// passkey.
-pub async fn hosted_passkey_sign_in(
+/// A sign-in started at the hosted sign-in page without a password: USER_AUTH's WEB_AUTHN,
+/// EMAIL_OTP or SMS_OTP challenge (`factor`) on the page's channel, which offers each for any
+/// name, so that the page never tells who has a passkey or an address.
+pub async fn hosted_first_factor(
     service: &Service,
     client: &AppClient,
     directory: &Directory,
     username: &str,
+    factor: &str,
 ) -> Result<HostedSignIn, Error> {
     let context = Context {
         client,
@@ -610,14 +626,14 @@ pub async fn hosted_passkey_sign_in(
         validation_data: None,
         client_metadata: None,
         device_key: None,
+        browser_device: None,
     };
     let credentials = choice::Credentials {
         password: None,
         srp_a: None,
     };
-    let outcome =
-        choice::begin(service, &context, username, Some("WEB_AUTHN"), credentials).await?;
-    // The WEB_AUTHN challenge names no user; the page answers as the name typed.
+    let outcome = choice::begin(service, &context, username, Some(factor), credentials).await?;
+    // The first-factor challenges name no user; the page answers as the name typed.
     Ok(match hosted_outcome(outcome) {
         HostedSignIn::Mfa {
             session,
@@ -656,6 +672,7 @@ pub async fn hosted_new_password(
         validation_data: None,
         client_metadata: None,
         device_key: None,
+        browser_device: None,
     };
     let responder = Responder {
         username: Some(username),

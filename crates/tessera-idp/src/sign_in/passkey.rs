@@ -44,6 +44,15 @@ fn config(directory: &Directory) -> Option<&Map<String, Value>> {
         .and_then(Value::as_object)
 }
 
+/// Whether the pool's `FactorConfiguration` counts a passkey verified by its user as both
+/// factors.
+pub fn multi_factor(directory: &Directory) -> bool {
+    config(directory)
+        .and_then(|c| c.get("FactorConfiguration"))
+        .and_then(Value::as_str)
+        == Some("MULTI_FACTOR_WITH_USER_VERIFICATION")
+}
+
 /// The relying party of a pool: `WebAuthnConfiguration.RelyingPartyId`, else the host of
 /// its domain (custom, or the prefix domain), else none.
 pub async fn relying_party(
@@ -211,6 +220,10 @@ pub async fn verify(
             | webauthn_rs_core::error::WebauthnError::InvalidRPOrigin => refusal(&e),
             _ => wrong(),
         })?;
+    // Where MFA is required, the passkey stands for both factors only with its user verified.
+    if super::mfa::Mode::of(context.directory) == super::mfa::Mode::On && !result.user_verified() {
+        return Err(wrong());
+    }
     // The counter (and backup state) move on; a clone of the authenticator racing this
     // sign-in finds the document changed.
     let records = service

@@ -51,6 +51,9 @@ struct LoginPage {
     signup_link: Option<String>,
     /// The pool offers passkeys: a second button signs in with one.
     passkeys: bool,
+    /// The pool offers codes by e-mail or SMS as the first factor: buttons send one.
+    email_codes: bool,
+    sms_codes: bool,
 }
 
 #[derive(Template)]
@@ -481,6 +484,8 @@ async fn login_page(
         forgot_link: request.link(auth, "forgotPassword", &[]),
         signup_link: sign_up_allowed(&directory).then(|| request.link(auth, "signup", &[])),
         passkeys: tessera_idp::directory::passkey::passkeys_allowed(&directory),
+        email_codes: first_factor_allowed(&directory, "EMAIL_OTP"),
+        sms_codes: first_factor_allowed(&directory, "SMS_OTP"),
     };
     Ok(request.show(&page, status, auth))
 }
@@ -590,8 +595,17 @@ pub(crate) async fn login(Authorized(request, auth): Authorized) -> Response {
 pub(crate) async fn login_submit(Submitted(request, auth, form): Submitted) -> Response {
     let username = form.get("username").unwrap_or("").trim().to_owned();
     let password = form.get("password").unwrap_or("");
-    if form.get("passkey").is_some() {
-        return or_error(passkey_sign_in(&request, &auth, &username).await);
+    if form.get("passkey").is_some_and(|v| !v.is_empty()) {
+        return or_error(first_factor_sign_in(&request, &auth, &username, "WEB_AUTHN").await);
+    }
+    match form.get("otp") {
+        Some("EMAIL_OTP") => {
+            return or_error(first_factor_sign_in(&request, &auth, &username, "EMAIL_OTP").await)
+        }
+        Some("SMS_OTP") => {
+            return or_error(first_factor_sign_in(&request, &auth, &username, "SMS_OTP").await)
+        }
+        _ => {}
     }
     or_error(sign_in(&request, &auth, &username, password).await)
 }
@@ -628,7 +642,17 @@ async fn sign_in(
         .await;
     }
     let directory = Directory::load(&request.state, &auth.pool_id).await?;
-    match hosted_sign_in(&request.state, &auth.client, &directory, username, password).await {
+    let browser = cookie(&request.headers, &request.site.device_cookie_name());
+    match hosted_sign_in(
+        &request.state,
+        &auth.client,
+        &directory,
+        username,
+        password,
+        browser.as_deref(),
+    )
+    .await
+    {
         // A pool that offers passkeys offers one to a user who has none.
         Ok(HostedSignIn::SignedIn { key })
             if passkey::offers(request, &directory, &key).await? =>
@@ -690,29 +714,44 @@ async fn sign_in(
     }
 }
 
-/// The passkey button of the sign-in page: the WEB_AUTHN challenge for the name typed (any
-/// name gets one, so the page tells nobody who has a passkey).
-async fn passkey_sign_in(
+/// Whether the pool lists `factor` among its `AllowedFirstAuthFactors`.
+fn first_factor_allowed(directory: &Directory, factor: &str) -> bool {
+    directory
+        .pool
+        .settings
+        .get("Policies")
+        .and_then(|p| p.get("SignInPolicy"))
+        .and_then(|p| p.get("AllowedFirstAuthFactors"))
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|f| f.as_str() == Some(factor)))
+}
+
+/// The passkey and code buttons of the sign-in page: the WEB_AUTHN, EMAIL_OTP or SMS_OTP
+/// challenge for the name typed (any name gets one, so the page tells nobody who has a
+/// passkey or an address).
+async fn first_factor_sign_in(
     request: &PageRequest,
     auth: &Authorization,
     username: &str,
+    factor: &str,
 ) -> Result<Response, ApiError> {
     if username.is_empty() {
         return login_page(
             request,
             auth,
             StatusCode::BAD_REQUEST,
-            Some("Enter your username to sign in with a passkey.".into()),
+            Some("Enter your username first.".into()),
             username,
         )
         .await;
     }
     let directory = Directory::load(&request.state, &auth.pool_id).await?;
-    match tessera_idp::sign_in::hosted_passkey_sign_in(
+    match tessera_idp::sign_in::hosted_first_factor(
         &request.state,
         &auth.client,
         &directory,
         username,
+        factor,
     )
     .await
     {
@@ -732,7 +771,10 @@ async fn passkey_sign_in(
                 request,
                 auth,
                 StatusCode::OK,
-                Some("Passkeys cannot be used here. Sign in with your password.".into()),
+                Some(
+                    "This way of signing in cannot be used here. Sign in with your password."
+                        .into(),
+                ),
                 username,
             )
             .await
@@ -745,7 +787,10 @@ async fn passkey_sign_in(
                 request,
                 auth,
                 StatusCode::OK,
-                Some("Passkeys cannot be used here. Sign in with your password.".into()),
+                Some(
+                    "This way of signing in cannot be used here. Sign in with your password."
+                        .into(),
+                ),
                 username,
             )
             .await

@@ -91,6 +91,22 @@ impl Site {
         )
     }
 
+    /// The name of the remembered-browser cookie (issue 13).
+    pub(crate) fn device_cookie_name(&self) -> String {
+        self.cookie_name(&format!("tessera-device-{}", self.pool_id))
+    }
+
+    /// `Set-Cookie` for a remembered browser: a device password, kept a year (it is
+    /// forgotten with ForgetDevice, on the server).
+    pub(crate) fn device_cookie(&self, value: &str) -> String {
+        format!(
+            "{}={value}{}; SameSite=Lax; Max-Age={}",
+            self.device_cookie_name(),
+            self.attributes(),
+            365 * 24 * 3600
+        )
+    }
+
     /// `Set-Cookie` that ends the browser sign-in.
     pub(crate) fn clear_session_cookie(&self) -> String {
         format!(

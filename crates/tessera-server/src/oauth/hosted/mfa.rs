@@ -41,6 +41,8 @@ struct MfaPage {
     choices: Vec<Choice>,
     qr_svg: String,
     secret: String,
+    /// The pool tracks devices: "Remember this device" is offered.
+    remember: bool,
 }
 
 #[derive(Template)]
@@ -218,12 +220,24 @@ async fn show(
         choices: Vec::new(),
         qr_svg: String::new(),
         secret: String::new(),
+        remember: directory
+            .pool
+            .settings
+            .get("DeviceConfiguration")
+            .is_some_and(Value::is_object),
     };
     match handle.challenge {
         ChallengeName::SoftwareTokenMfa => {
             page.prompt = "Enter the code your authenticator app shows.".into();
         }
         ChallengeName::SmsMfa => {
+            page.prompt = format!(
+                "We sent a code by text message to {}.",
+                parameter("CODE_DELIVERY_DESTINATION")
+            );
+        }
+        ChallengeName::SmsOtp => {
+            page.code_length = 8;
             page.prompt = format!(
                 "We sent a code by text message to {}.",
                 parameter("CODE_DELIVERY_DESTINATION")
@@ -388,7 +402,26 @@ async fn answer(
         };
     }
     match outcome {
-        Ok(HostedSignIn::SignedIn { key }) => request.signed_in(auth, &key, true).await,
+        Ok(HostedSignIn::SignedIn { key }) => {
+            let mut response = request.signed_in(auth, &key, true).await?;
+            // "Remember this device": the browser keeps a device password in a cookie, and
+            // later sign-ins from it skip MFA where the pool lets a remembered device do so.
+            if form.get("remember_device").is_some_and(|v| !v.is_empty()) {
+                if let Some(value) =
+                    tessera_idp::sign_in::hosted_remember_browser(&request.state, &directory, &key)
+                        .await?
+                {
+                    if let Ok(header) =
+                        axum::http::HeaderValue::from_str(&request.site.device_cookie(&value))
+                    {
+                        response
+                            .headers_mut()
+                            .append(axum::http::header::SET_COOKIE, header);
+                    }
+                }
+            }
+            Ok(response)
+        }
         Ok(HostedSignIn::Mfa {
             session,
             username,
