@@ -145,8 +145,13 @@ def test_a_device_is_confirmed_remembered_and_then_stands_in_for_mfa(device_app)
     tokens = device_steps(app, helper, challenge, username)["AuthenticationResult"]
     assert jwt_claims(tokens["AccessToken"])["device_key"] == device.key
     # The refresh token is the device's: it works while the device is known.
-    refreshed = app.refresh(tokens["RefreshToken"])["AuthenticationResult"]
+    refreshed = app.public.initiate_auth(
+        ClientId=app.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"], "DEVICE_KEY": device.key},
+    )["AuthenticationResult"]
     assert jwt_claims(refreshed["AccessToken"])["device_key"] == device.key
+    # Without naming the device, it is refused.
+    expect_error("NotAuthorizedException", app.refresh, tokens["RefreshToken"], message="Invalid Refresh Token")
     same = app.public.initiate_auth(
         ClientId=app.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
         AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"], "DEVICE_KEY": device.key},
@@ -168,10 +173,21 @@ def test_a_device_is_confirmed_remembered_and_then_stands_in_for_mfa(device_app)
     admin = app.idp.admin_get_device(UserPoolId=app.pool_id, Username=username, DeviceKey=device.key)["Device"]
     assert attributes(admin)["device_name"] == "laptop"
     assert [d["DeviceKey"] for d in app.idp.admin_list_devices(UserPoolId=app.pool_id, Username=username)["Devices"]] == [device.key]
+    device_access = tokens["AccessToken"]
+    app.public.get_user(AccessToken=device_access)
     app.public.forget_device(AccessToken=access, DeviceKey=device.key)
-    expect_error("NotAuthorizedException", app.refresh, tokens["RefreshToken"])
+    expect_error(
+        "NotAuthorizedException", app.public.initiate_auth, ClientId=app.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"], "DEVICE_KEY": device.key},
+    )
+    # Access tokens already issued live out their hour, as Cognito's do (clients call
+    # ForgetDevice with the device's own access token and go on using it).
+    app.public.get_user(AccessToken=device_access)
     assert app.idp.admin_list_devices(UserPoolId=app.pool_id, Username=username)["Devices"] == []
-    expect_error("ResourceNotFoundException", app.public.get_device, AccessToken=access, DeviceKey=device.key, message="Device does not exist.")
+    expect_error(
+        "ResourceNotFoundException", app.idp.admin_get_device, UserPoolId=app.pool_id, Username=username,
+        DeviceKey=device.key, message="Device does not exist.",
+    )
     # A forgotten device is unknown at sign-in, and the password step is asked MFA again.
     helper = srp(app, username, device)
     expect_error("ResourceNotFoundException", password_step, app, helper, message="Device does not exist.")

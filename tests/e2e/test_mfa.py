@@ -293,6 +293,25 @@ def test_an_invited_user_sets_a_password_then_sets_up_mfa(mfa_app):
     assert app.idp.admin_get_user(UserPoolId=app.pool_id, Username=username)["UserStatus"] == "CONFIRMED"
 
 
+def test_mfa_guesses_are_not_reset_by_signing_in_again_with_the_password(mfa_app):
+    """Whoever knows the password cannot guess the second factor four codes at a time:
+    the right password does not clear the count of wrong codes."""
+    app = mfa_app("OPTIONAL", TOTP)
+    username = app.user()
+    authenticator = enrol(app, app.sign_in(username)["AccessToken"])
+    _, current, _ = authenticator.steps()
+    wrong = "123456" if current != "123456" else "654321"
+    challenge = app.initiate(username)
+    for _ in range(4):
+        expect_error("CodeMismatchException", respond, app, challenge, username, SOFTWARE_TOKEN_MFA_CODE=wrong)
+    again = app.initiate(username)
+    expect_error("CodeMismatchException", respond, app, again, username, SOFTWARE_TOKEN_MFA_CODE=wrong)
+    expect_error(
+        "NotAuthorizedException", respond, app, again, username, SOFTWARE_TOKEN_MFA_CODE=current,
+        message="Password attempts exceeded",
+    )
+
+
 def test_preferences_need_a_factor_and_an_administrator_can_change_them(mfa_app):
     app = mfa_app("OPTIONAL", TOTP, EMAIL)
     username = app.user(attributes={"name": "no address"})
@@ -427,8 +446,11 @@ def test_too_many_wrong_codes_and_an_expired_session(mfa_app):
     expect_error("NotAuthorizedException", respond, app, challenge, username, EMAIL_OTP_CODE=code)
     assert refresh_tokens_of(app) == issued
 
-    # Wrong codes count towards the sign-in lockout: the next sign-in is locked for a moment.
-    expect_error("NotAuthorizedException", app.initiate, username, message="Password attempts exceeded")
+    # Wrong codes count towards a lockout of their own, which the right password does not
+    # lift: the next sign-in's code is refused for a moment, whatever it is.
+    locked = app.initiate(username)
+    locked_code = outbox_code(app, username, 8)
+    expect_error("NotAuthorizedException", respond, app, locked, username, EMAIL_OTP_CODE=locked_code, message="Password attempts exceeded")
     time.sleep(2.2)
 
     challenge = app.initiate(username)

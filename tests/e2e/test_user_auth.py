@@ -173,3 +173,39 @@ def test_unknown_users_and_clients_without_the_flow(choice_app):
         "InvalidParameterException", user_auth, legacy, username, PREFERRED_CHALLENGE="PASSWORD", PASSWORD=PASSWORD,
         message="Auth flow not enabled for this client",
     )
+
+
+def test_an_unknown_name_answers_like_a_user_in_a_pool_of_e_mail_usernames(make_auth_app):
+    """Review of issue 13: a decoy answers to the name typed, as a user answers to the
+    address that finds them, so a wrong code reads the same for both."""
+    app = make_auth_app(
+        client={"ExplicitAuthFlows": ["ALLOW_USER_AUTH"], "PreventUserExistenceErrors": "ENABLED"},
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        Policies={"SignInPolicy": {"AllowedFirstAuthFactors": FACTORS}},
+    )
+    address = f"{unique('real')}@example.com"
+    app.public.sign_up(ClientId=app.client_id, Username=address, Password=PASSWORD, UserAttributes=[{"Name": "email", "Value": address}])
+    app.idp.admin_confirm_sign_up(UserPoolId=app.pool_id, Username=address)
+    app.idp.admin_update_user_attributes(UserPoolId=app.pool_id, Username=address, UserAttributes=[{"Name": "email_verified", "Value": "true"}])
+    ghost = f"{unique('ghost')}@example.com"
+    for name in (address, ghost):
+        challenge = user_auth(app, name, PREFERRED_CHALLENGE="EMAIL_OTP")
+        assert challenge["ChallengeName"] == "EMAIL_OTP"
+        expect_error(
+            "CodeMismatchException", respond, app, challenge, name, EMAIL_OTP_CODE="12345678",
+            message="Invalid code or auth state for the user.",
+        )
+
+
+def test_sign_in_codes_are_capped_per_user_and_per_unknown_name(choice_app):
+    """Review of issue 13: passwordless codes need no password to ask for, so their sends
+    are capped (ten an hour), for a user and for an unknown name alike."""
+    app = choice_app(hide=True)
+    username = verified_user(app)
+    for name in (username, f"{unique('nobody')}@example.com"):
+        for _ in range(10):
+            assert user_auth(app, name, PREFERRED_CHALLENGE="EMAIL_OTP")["ChallengeName"] == "EMAIL_OTP"
+        expect_error("TooManyRequestsException", user_auth, app, name, PREFERRED_CHALLENGE="EMAIL_OTP")
+    sent = [m for m in read_outbox(app.server, pool_id=app.pool_id, username=username) if m["purpose"] == "Authentication"]
+    assert len(sent) == 10

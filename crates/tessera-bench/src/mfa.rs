@@ -221,6 +221,9 @@ pub async fn prepare_totp(
         setup_seconds: 0.0,
         offsets: Default::default(),
     });
+    // A new connection: the setup one sat idle while the users were enrolled, longer than
+    // tessera keeps an idle connection open.
+    let mut conn = Conn::new(endpoint.addr);
     let check = TotpSignIn::new(endpoint, fixture.clone());
     if let Err(kind) = check.once(&mut conn).await {
         return Err(format!(
@@ -536,6 +539,7 @@ pub async fn prepare_email_otp(
         sink,
         setup_seconds: 0.0,
     });
+    let mut conn = Conn::new(endpoint.addr);
     let check = EmailOtpSignIn::new(endpoint, fixture.clone());
     if let Err(kind) = check.once(&mut conn).await {
         let reason = format!(

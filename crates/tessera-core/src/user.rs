@@ -132,6 +132,9 @@ pub enum CodePurpose {
     /// A software token's first code (VerifySoftwareToken): only its guesses are counted;
     /// no code of this purpose is ever stored.
     SoftwareToken,
+    /// A sign-in code (MFA by SMS or e-mail, or a passwordless first factor): only its sends
+    /// are counted; the code itself lives in the sealed challenge session.
+    SignInCode,
 }
 
 impl CodePurpose {
@@ -143,6 +146,7 @@ impl CodePurpose {
             CodePurpose::VerifyEmail => "verify_email",
             CodePurpose::VerifyPhoneNumber => "verify_phone_number",
             CodePurpose::SoftwareToken => "software_token",
+            CodePurpose::SignInCode => "sign_in_code",
         }
     }
 }

@@ -77,16 +77,23 @@ impl Store {
         row.map(|row| device_from_row(self, &row)).transpose()
     }
 
-    /// Up to `limit` devices of a user with keys after `after`, in key order.
+    /// Up to `limit` devices of a user with keys after `after`, in key order; only the
+    /// confirmed ones when `confirmed_only` (the ones ListDevices shows).
     pub async fn devices(
         &self,
         pool_id: &str,
         username_key: &str,
         after: &str,
         limit: i64,
+        confirmed_only: bool,
     ) -> Result<Vec<Device>, StoreError> {
+        let confirmed = if confirmed_only {
+            " AND sealed_verifier IS NOT NULL"
+        } else {
+            ""
+        };
         let rows = sqlx::query(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE pool_id = $1 AND username_key = $2 AND device_key > $3 ORDER BY device_key LIMIT $4"
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE pool_id = $1 AND username_key = $2 AND device_key > $3{confirmed} ORDER BY device_key LIMIT $4"
         ))
         .bind(pool_id)
         .bind(username_key)
@@ -186,6 +193,10 @@ impl Store {
         .bind(username_key)
         .execute(&mut *tx)
         .await?;
+        // The refresh tokens go; the access tokens already issued live out their hour, as
+        // Cognito's do ("all future calls to revalidate that device's refresh tokens will
+        // fail"), since clients call ForgetDevice with the device's own access token and go
+        // on using it.
         sqlx::query(
             "DELETE FROM refresh_tokens WHERE pool_id = $1 AND username_key = $2 AND device_key = $3",
         )

@@ -1366,7 +1366,14 @@ async fn devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens(store
         .set_device_remembered(&p.id, "other", &device.device_key, false, at(30))
         .await
         .unwrap());
-    assert_eq!(store.devices(&p.id, "hana", "", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .devices(&p.id, "hana", "", 10, false)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let mut bound = refresh(&p.id, "hana", "bound", "origin-1");
     bound.device_key = Some(device.device_key.clone());
@@ -1405,7 +1412,7 @@ async fn devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens(store
         .unwrap();
     store.delete_user(&p.id, "hana").await.unwrap();
     assert!(store
-        .devices(&p.id, "hana", "", 10)
+        .devices(&p.id, "hana", "", 10, false)
         .await
         .unwrap()
         .is_empty());

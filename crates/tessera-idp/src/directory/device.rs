@@ -98,10 +98,20 @@ pub async fn confirm_device(service: &Service, input: Input) -> Result<Value, Er
     device.remembered = !tracking.only_remembered_on_user_prompt;
     device.last_modified_at = service.clock.now();
     if !service.store.confirm_device(&device).await? {
-        return Err(Error::new(
-            "DeviceKeyExistsException",
-            "The device is already confirmed.",
-        ));
+        // Forgotten meanwhile, or confirmed by a concurrent request.
+        let exists = service
+            .store
+            .device(&directory.pool.id, &key, device_key)
+            .await?
+            .is_some();
+        return Err(if exists {
+            Error::new(
+                "DeviceKeyExistsException",
+                "The device is already confirmed.",
+            )
+        } else {
+            device_not_found()
+        });
     }
     Ok(json!({ "UserConfirmationNecessary": tracking.only_remembered_on_user_prompt }))
 }
@@ -141,29 +151,12 @@ async fn list(
         .filter(|l| *l > 0)
         .unwrap_or(60)
         .min(60);
-    let mut after = input.str("PaginationToken").unwrap_or("").to_owned();
-    let mut found = Vec::new();
-    // Issued devices that were never confirmed are not the user's devices yet; they are
-    // skipped page by page.
-    loop {
-        let page = service
-            .store
-            .devices(&directory.pool.id, key, &after, limit + 1)
-            .await?;
-        let exhausted = page.len() as i64 <= limit;
-        for device in page {
-            after = device.device_key.clone();
-            if device.verifier.is_some() {
-                found.push(device);
-                if found.len() as i64 > limit {
-                    break;
-                }
-            }
-        }
-        if exhausted || found.len() as i64 > limit {
-            break;
-        }
-    }
+    let after = input.str("PaginationToken").unwrap_or("");
+    // Issued devices that were never confirmed are not the user's devices yet.
+    let mut found = service
+        .store
+        .devices(&directory.pool.id, key, after, limit + 1, true)
+        .await?;
     let more = found.len() as i64 > limit;
     found.truncate(usize::try_from(limit).unwrap_or(60));
     let mut answer = json!({

@@ -231,6 +231,13 @@ pub async fn finish_registration(
         .and_then(Value::as_str)
         .filter(|a| matches!(*a, "platform" | "cross-platform"))
         .map(String::from);
+    // Ceremonies started side by side must not add up to more than the quota.
+    if service.store.passkeys(&directory.pool.id, key).await?.len() >= MAX_PASSKEYS {
+        return Err(Error::new(
+            "LimitExceededException",
+            format!("A user can register at most {MAX_PASSKEYS} passkeys."),
+        ));
+    }
     let record = PasskeyRecord {
         pool_id: directory.pool.id.clone(),
         username_key: key.to_owned(),

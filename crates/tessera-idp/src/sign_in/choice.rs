@@ -92,8 +92,9 @@ fn available(context: &Context<'_>, user: Option<&User>, passkeys: bool) -> Vec<
     let passwordless = Mode::of(context.directory) != Mode::On
         && user.is_none_or(|u| u.status == UserStatus::Confirmed);
     // The hosted page offers every factor the pool allows to every name typed, so that
-    // nothing it shows tells who can use which (a user who cannot is sent nothing, like an
-    // unknown name).
+    // nothing it shows tells who exists or who can use which: a user who cannot is sent
+    // nothing, like an unknown name. The API offers a user what they can use, as Cognito
+    // does (clients show the choice to the user), and an unknown name what the pool allows.
     let page = context.channel == super::machine::Channel::HostedPage;
     let has = |attribute: &str| page || user.is_none_or(|u| u.verified(attribute));
     let passwordless = passwordless || (page && Mode::of(context.directory) != Mode::On);
@@ -300,6 +301,40 @@ async fn start(
     }
 }
 
+/// What a name that receives no code is shown as its destination: the name itself masked
+/// when it is an address of the medium (as a real user's would be), otherwise a masked
+/// address made up from the name's decoy key, stable per name, so that neither a fixed
+/// placeholder nor the typed name tells it apart from a real user's.
+fn unknown_destination(
+    service: &Service,
+    context: &Context<'_>,
+    typed: &str,
+    medium: Medium,
+) -> String {
+    let looks_like = match medium {
+        Medium::Email => typed.contains('@'),
+        Medium::Sms => typed.starts_with('+') && typed[1..].chars().all(|c| c.is_ascii_digit()),
+    };
+    if looks_like {
+        return mask_destination(medium, typed);
+    }
+    let salt = decoy(service, context.directory, typed).salt;
+    let letter = |byte: u8| char::from(b'a' + byte % 26);
+    match medium {
+        Medium::Email => mask_destination(
+            medium,
+            &format!("{}x@{}x.com", letter(salt[0]), letter(salt[1])),
+        ),
+        Medium::Sms => {
+            let digits: String = salt[2..6]
+                .iter()
+                .map(|b| char::from(b'0' + b % 10))
+                .collect();
+            mask_destination(medium, &format!("+1555555{digits}"))
+        }
+    }
+}
+
 /// Sends the one-time code of EMAIL_OTP or SMS_OTP and asks for it. A decoy is sent nothing,
 /// and shown the typed name masked.
 async fn send_otp(
@@ -317,7 +352,11 @@ async fn send_otp(
     };
     // A user who cannot receive this code (no verified address, or not confirmed) is sent
     // nothing, like an unknown name: only the hosted page offers them the factor.
-    let user = user.filter(|u| u.status == UserStatus::Confirmed && u.verified(attribute));
+    // Every ask takes a send slot, the decoy's included, so that the cap reads the same for
+    // anyone.
+    super::mfa::take_send_slot(service, &context.directory.pool.id, &attempt.key).await?;
+    let user =
+        user.filter(|u| u.enabled && u.status == UserStatus::Confirmed && u.verified(attribute));
     let destination = match user {
         Some(user) => {
             let destination = Destination::of(user, attribute)
@@ -346,7 +385,7 @@ async fn send_otp(
             attempt.mfa.code = Some(SentCode { code });
             mask_destination(medium, &destination.address)
         }
-        None => mask_destination(medium, typed),
+        None => unknown_destination(service, context, typed, medium),
     };
     let token = opaque(service, 48);
     session::store(service, context, &token, name, &attempt).await?;

@@ -271,6 +271,8 @@ pub async fn verify(
     attempt.srp = None;
     if let Some(state) = attempt.device.as_mut() {
         state.proved = true;
+        // As stored now: a device no longer remembered does not stand in for MFA.
+        state.remembered = device.remembered;
     }
     Ok(())
 }

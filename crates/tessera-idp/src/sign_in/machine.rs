@@ -212,6 +212,19 @@ pub async fn answer(
     responder: &Responder<'_>,
     answer: Answer<'_>,
 ) -> Result<Outcome, Error> {
+    // Only these challenges are answered with a code (the hosted pages name the challenge in
+    // a field the browser sends back).
+    if let Answer::MfaCode(name, _) = &answer {
+        if !matches!(
+            name,
+            ChallengeName::SoftwareTokenMfa
+                | ChallengeName::SmsMfa
+                | ChallengeName::EmailOtp
+                | ChallengeName::SmsOtp
+        ) {
+            return Err(refused("Invalid session for the user."));
+        }
+    }
     let mut taken = session::take(service, context, token, answer.challenge()).await?;
     check_responder(service, context, &taken.attempt, responder).await?;
     taken.attempt.answering = Some(token.to_owned());
@@ -255,19 +268,22 @@ pub async fn answer(
             super::choice::select(service, context, taken, answer, credentials).await
         }
         Answer::WebAuthn(credential) => {
-            // A passkey is the first factor: counted like a password before it is checked.
+            // A passkey is the first factor: read, then counted like a password before it is
+            // checked; the user's state is looked at only after the check, so that a wrong
+            // assertion reads the same for anyone.
+            super::passkey::assertion(credential)?;
             if claim(service, context, &taken.attempt.key).await? == Claim::Locked {
                 return Err(locked(service, context, "").await);
             }
             if taken.attempt.decoy {
                 return Err(Error::wrong_credentials());
             }
-            let user = current_user(service, context, &taken.attempt).await?;
             super::passkey::verify(service, context, &taken.attempt, credential).await?;
             service
                 .store
                 .clear_sign_in_failures(&context.directory.pool.id, &taken.attempt.key)
                 .await?;
+            let user = current_user(service, context, &taken.attempt).await?;
             if user.status != UserStatus::Confirmed {
                 return Err(refused("Invalid session for the user."));
             }
@@ -280,24 +296,21 @@ pub async fn answer(
         }
         Answer::MfaCode(name, code) if taken.attempt.authenticated_at.is_none() => {
             // USER_AUTH's EMAIL_OTP or SMS_OTP: the code is the first factor, counted like a
-            // password on the user's (or the decoy's) counter before it is compared.
+            // password on the user's (or the decoy's) counter before it is compared. The
+            // user's state is looked at only after a right code, so that a wrong code reads
+            // the same for anyone.
             if claim(service, context, &taken.attempt.key).await? == Claim::Locked {
                 return Err(locked(service, context, "").await);
             }
-            let user = if taken.attempt.decoy {
-                None
-            } else {
-                Some(current_user(service, context, &taken.attempt).await?)
-            };
             let sent = taken.attempt.mfa.code.as_ref().map(|c| c.code.as_str());
-            let matches = match (&user, sent) {
-                (Some(_), Some(sent)) => {
+            let matches = match sent {
+                Some(sent) if !taken.attempt.decoy => {
                     use subtle::ConstantTimeEq;
                     sent.len() == code.len() && bool::from(sent.as_bytes().ct_eq(code.as_bytes()))
                 }
                 _ => false,
             };
-            let Some(user) = user.filter(|_| matches) else {
+            if !matches {
                 let mut attempt = taken.attempt.clone();
                 attempt.mfa.wrong += 1;
                 if attempt.mfa.wrong < super::mfa::WRONG_CODES_PER_SESSION {
@@ -307,11 +320,12 @@ pub async fn answer(
                     "CodeMismatchException",
                     "Invalid code or auth state for the user.",
                 ));
-            };
+            }
             service
                 .store
                 .clear_sign_in_failures(&context.directory.pool.id, &taken.attempt.key)
                 .await?;
+            let user = current_user(service, context, &taken.attempt).await?;
             if user.status != UserStatus::Confirmed {
                 return Err(refused("Invalid session for the user."));
             }
@@ -408,12 +422,20 @@ async fn check_responder(
 ) -> Result<(), Error> {
     let name = responder.username.unwrap_or(&attempt.user_id);
     if name != attempt.user_id {
-        let named = context
-            .directory
-            .find(service, name)
-            .await?
-            .map(|(key, _)| key);
-        if attempt.decoy || named.as_deref() != Some(attempt.key.as_str()) {
+        // A decoy answers to the names that lead to it, as a user answers to the names that
+        // find them; anything else would tell the two apart.
+        let same = if attempt.decoy {
+            attempt.typed.as_deref() == Some(name)
+                || decoy(service, context.directory, name).counter == attempt.key
+        } else {
+            let named = context
+                .directory
+                .find(service, name)
+                .await?
+                .map(|(key, _)| key);
+            named.as_deref() == Some(attempt.key.as_str())
+        };
+        if !same {
             return Err(refused("Invalid session for the user."));
         }
     }

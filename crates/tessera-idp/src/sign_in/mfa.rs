@@ -34,6 +34,39 @@ use crate::{Error, Service};
 /// Wrong codes one challenge session takes before it is spent.
 pub const WRONG_CODES_PER_SESSION: u32 = 5;
 
+/// Sign-in codes (MFA by SMS or e-mail, passwordless codes) one user can be sent: ten in an
+/// hour that starts with the first, so that nobody can flood an address or run up an SMS
+/// bill by asking for codes (the passwordless ones need no password to ask).
+pub const SIGN_IN_CODE_LIMIT: tessera_store::AttemptLimit = tessera_store::AttemptLimit {
+    cap: 10,
+    window: std::time::Duration::from_secs(3600),
+};
+
+/// Takes a send slot of [`SIGN_IN_CODE_LIMIT`] for `key` (a user's, or a decoy's counter),
+/// before the code is sent.
+pub async fn take_send_slot(service: &Service, pool_id: &str, key: &str) -> Result<(), Error> {
+    let taken = service
+        .store
+        .take_code_attempt(
+            pool_id,
+            key,
+            tessera_core::CodePurpose::SignInCode,
+            tessera_store::CodeAction::Issue,
+            SIGN_IN_CODE_LIMIT,
+            service.clock.now(),
+        )
+        .await?;
+    if !taken {
+        // InitiateAuth and RespondToAuthChallenge model TooManyRequestsException, not
+        // LimitExceededException; Cognito's wording for this case was not found.
+        return Err(Error::new(
+            "TooManyRequestsException",
+            "Too many sign-in codes were sent to this user. Try again later.",
+        ));
+    }
+    Ok(())
+}
+
 /// Digits of an SMS MFA code (Cognito's SMS_MFA codes have six).
 const SMS_DIGITS: usize = 6;
 /// Digits of an e-mail code: Cognito's e-mail one-time codes have eight (amplify-js#14428).
@@ -204,6 +237,7 @@ pub async fn ask(
             };
             let destination = Destination::of(user, attribute)
                 .ok_or_else(|| Error::internal(&"an MFA code without a destination"))?;
+            take_send_slot(service, &context.directory.pool.id, &attempt.key).await?;
             let code = digits_code(service, digits);
             let occasion = Occasion {
                 purpose: "Authentication",
@@ -332,9 +366,13 @@ pub async fn check_code(
             "Software Token MFA does not exist for the user.",
         ));
     }
+    // MFA guesses have a counter of their own, which a right password never clears: on the
+    // password's counter, signing in again after every four wrong codes would reset it and
+    // give whoever knows the password unlimited guesses at the second factor.
+    let counter = mfa_counter(&attempt.key);
     let claim = service
         .store
-        .claim_sign_in_attempt(pool_id, &attempt.key, service.clock.now())
+        .claim_sign_in_attempt(pool_id, &counter, service.clock.now())
         .await?;
     if claim == Claim::Locked {
         return Err(refused("Password attempts exceeded"));
@@ -386,11 +424,11 @@ pub async fn check_code(
                 ));
             }
         }
-        _ => return Err(Error::internal(&"not an MFA code challenge")),
+        _ => return Err(refused("Invalid session for the user.")),
     }
     service
         .store
-        .clear_sign_in_failures(pool_id, &attempt.key)
+        .clear_sign_in_failures(pool_id, &counter)
         .await?;
     // A phone number that received and returned an SMS code is verified, as in Cognito
     // ("These numbers will receive verified status after MFA succeeds").
@@ -415,6 +453,12 @@ pub async fn check_code(
         .await?;
     }
     Ok(())
+}
+
+/// The lockout counter of a user's MFA codes. It starts with a control character, which no
+/// username can contain, so it never names a user (like the decoys' counters).
+pub fn mfa_counter(key: &str) -> String {
+    format!("\u{2}mfa:{key}")
 }
 
 /// A software-token code accepted before (its step is claimed), as Cognito answers it.

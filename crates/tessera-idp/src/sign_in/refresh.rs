@@ -79,8 +79,8 @@ pub(super) async fn refresh(
 /// token when the client rotates them). `narrow` is an OAuth `scope` parameter, which may
 /// only ask for a subset of the scopes the session was granted. `client_metadata` goes to
 /// the PreTokenGeneration trigger. `device_key` is the device the client refreshes from
-/// (`DEVICE_KEY`, `DeviceKey`): a refresh token issued to another device is refused, as
-/// Cognito refuses a device's token "used on any other device".
+/// (`DEVICE_KEY`, `DeviceKey`): a refresh token issued to a device is refused from another
+/// device or without one, as Cognito refuses a device's token "used on any other device".
 #[allow(clippy::too_many_arguments)]
 pub async fn refresh_tokens(
     state: &Service,
@@ -104,8 +104,15 @@ pub async fn refresh_tokens(
     if record.client_id != client.client_id || record.pool_id != pool_id {
         return Err(invalid());
     }
-    if let (Some(given), Some(bound)) = (device_key, record.device_key.as_deref()) {
-        if given != bound {
+    // A device's refresh token works only from that device, once it is confirmed: the
+    // request must name it (Cognito refuses a device's token "used on any other device", and
+    // the token of a device never confirmed with ConfirmDevice).
+    if let Some(bound) = record.device_key.as_deref() {
+        if device_key != Some(bound)
+            || super::device::find(state, directory, &record.username_key, bound)
+                .await?
+                .is_none()
+        {
             return Err(invalid());
         }
     }

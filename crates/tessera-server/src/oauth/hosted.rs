@@ -483,9 +483,13 @@ async fn login_page(
         username_label: username_label(&directory).0,
         forgot_link: request.link(auth, "forgotPassword", &[]),
         signup_link: sign_up_allowed(&directory).then(|| request.link(auth, "signup", &[])),
-        passkeys: tessera_idp::directory::passkey::passkeys_allowed(&directory),
-        email_codes: first_factor_allowed(&directory, "EMAIL_OTP"),
-        sms_codes: first_factor_allowed(&directory, "SMS_OTP"),
+        // Offered as the sign-in machine offers them: where MFA is required, codes are no
+        // first factor, and a passkey is one only when it counts as both factors.
+        passkeys: tessera_idp::directory::passkey::passkeys_allowed(&directory)
+            && (!mfa_required(&directory)
+                || tessera_idp::sign_in::passkey::multi_factor(&directory)),
+        email_codes: first_factor_allowed(&directory, "EMAIL_OTP") && !mfa_required(&directory),
+        sms_codes: first_factor_allowed(&directory, "SMS_OTP") && !mfa_required(&directory),
     };
     Ok(request.show(&page, status, auth))
 }
@@ -712,6 +716,16 @@ async fn sign_in(
             login_page(request, auth, StatusCode::OK, Some(message), username).await
         }
     }
+}
+
+/// Whether the pool requires MFA (`MfaConfiguration: ON`).
+fn mfa_required(directory: &Directory) -> bool {
+    directory
+        .pool
+        .settings
+        .get("MfaConfiguration")
+        .and_then(Value::as_str)
+        == Some("ON")
 }
 
 /// Whether the pool lists `factor` among its `AllowedFirstAuthFactors`.

@@ -280,7 +280,7 @@ async fn sweeping_removes_only_what_expired(store: &Store) {
 
     assert_eq!(store.sweep_expired(now, forget).await.unwrap(), 5);
     let left: Vec<String> = store
-        .devices(POOL, "alice", "", 10)
+        .devices(POOL, "alice", "", 10, false)
         .await
         .unwrap()
         .into_iter()

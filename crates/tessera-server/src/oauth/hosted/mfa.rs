@@ -127,6 +127,27 @@ pub(super) async fn challenge_page(
     challenge: ChallengeName,
     parameters: Map<String, Value>,
 ) -> Result<Response, ApiError> {
+    // The pages ask only these; anything else (USER_AUTH's choice, which a button can lead
+    // to when the pool's settings withhold the factor) sends the user back to the password.
+    if !matches!(
+        challenge,
+        ChallengeName::SoftwareTokenMfa
+            | ChallengeName::SmsMfa
+            | ChallengeName::EmailOtp
+            | ChallengeName::SmsOtp
+            | ChallengeName::SelectMfaType
+            | ChallengeName::MfaSetup
+            | ChallengeName::WebAuthn
+    ) {
+        return login_page(
+            request,
+            auth,
+            StatusCode::OK,
+            Some("This way of signing in cannot be used here. Sign in with your password.".into()),
+            "",
+        )
+        .await;
+    }
     let mut handle = Handle {
         session,
         username,
@@ -220,11 +241,14 @@ async fn show(
         choices: Vec::new(),
         qr_svg: String::new(),
         secret: String::new(),
+        // Offered only where a remembered device stands in for MFA.
         remember: directory
             .pool
             .settings
             .get("DeviceConfiguration")
-            .is_some_and(Value::is_object),
+            .and_then(|c| c.get("ChallengeRequiredOnNewDevice"))
+            .and_then(Value::as_bool)
+            == Some(true),
     };
     match handle.challenge {
         ChallengeName::SoftwareTokenMfa => {
@@ -264,14 +288,17 @@ async fn show(
         }
         ChallengeName::MfaSetup => {
             let secret = handle.secret.clone().unwrap_or_default();
-            let uri = TotpSecret::from_base32(&secret)
-                .map(|s| s.otpauth_uri(&directory.pool.name, &handle.username))
-                .map_err(|e| ApiError::internal(&e))?;
+            // The key comes back from the page's own field: one that is not a key ends the
+            // attempt like an expired session.
+            let Ok(key) = TotpSecret::from_base32(&secret) else {
+                return expired(request, auth).await;
+            };
+            let uri = key.otpauth_uri(&directory.pool.name, &handle.username);
             page.kind = "setup";
             page.qr_svg = qr_svg(&uri)?;
             page.secret = secret;
         }
-        _ => return Err(ApiError::internal(&"not an MFA challenge")),
+        _ => return expired(request, auth).await,
     }
     Ok(request.show(&page, StatusCode::OK, auth))
 }

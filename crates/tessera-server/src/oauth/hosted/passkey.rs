@@ -78,6 +78,17 @@ async fn signed_in_user(
     let Some(session) = live_session(request, auth).await? else {
         return Ok(None);
     };
+    // A passkey is added only right after a sign-in: an older browser session (a cookie
+    // someone took, say) does not turn into a lasting credential.
+    let age = request
+        .state
+        .clock
+        .now()
+        .duration_since(session.auth_time)
+        .unwrap_or_default();
+    if age > std::time::Duration::from_secs(300) {
+        return Ok(None);
+    }
     let user = request
         .state
         .store
