@@ -54,6 +54,15 @@ pub fn argon2id_one_thread(seconds: Duration) -> Result<f64> {
     })
 }
 
+/// RS256 signatures per second on one thread, measured for `seconds`: a quick figure for
+/// sizing a run (the EMAIL_OTP scenario's users), not a report's.
+pub fn rsa_sign_one_thread(seconds: Duration) -> Result<f64> {
+    let key = SigningKey::generate(KeyUse::Access, SystemTime::now())
+        .context("generating an RSA-2048 key")?;
+    let message = vec![b'e'; SIGNED_MESSAGE_LEN];
+    run(1, seconds, &|| key.sign_rs256(&message).is_ok())
+}
+
 fn rate(
     threads: usize,
     seconds: Duration,

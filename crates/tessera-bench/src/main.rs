@@ -87,7 +87,9 @@ pub(crate) struct Load {
     /// Unmeasured time per scenario before the measured window.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     warmup: Duration,
-    /// Users created and signed in before the run (the sign-in scenarios cycle through them).
+    /// Users created and signed in before the run (the sign-in scenarios cycle through them;
+    /// totp_mfa_sign_in enrols at least this many in its own pool, more when its run needs
+    /// them, and user_auth_email_otp as many as its run needs).
     #[arg(long, default_value_t = 256)]
     users: usize,
     /// Scenarios to run, comma-separated, in the order given: jwks, sign_up, user_password_auth,
@@ -465,9 +467,11 @@ impl OwnFixture<'_> {
                 let sink = self
                     .sink
                     .context("user_auth_email_otp needs the SMTP sink, which was not started")?;
+                let seconds = (self.plan.warmup + self.plan.duration).as_secs_f64();
                 let prepared = mfa::prepare_email_otp(
                     self.endpoint,
                     self.parallel,
+                    seconds,
                     self.plan.concurrency,
                     sink.clone(),
                 )
@@ -478,9 +482,14 @@ impl OwnFixture<'_> {
                 };
                 notes.push(mfa::email_setup_note(&fixture));
                 let before = sink.counts();
-                let operation = Arc::new(mfa::EmailOtpSignIn::new(self.endpoint, fixture));
+                let operation = Arc::new(mfa::EmailOtpSignIn::new(self.endpoint, fixture.clone()));
                 let measured = self.measure(scenario, operation).await?;
-                notes.push(mfa::email_run_note(&before, &sink.counts(), self.ticks));
+                notes.push(mfa::email_run_note(
+                    &fixture,
+                    &before,
+                    &sink.counts(),
+                    self.ticks,
+                ));
                 Ok(Outcome::Ran(measured))
             }
             other => Err(format!("{} has no fixture of its own", other.name())),

@@ -39,6 +39,12 @@ const ARGON2_SAMPLE: Duration = Duration::from_millis(600);
 const CODE_TIMEOUT: Duration = Duration::from_secs(10);
 const TOTP_POOL: &str = "tessera-bench-totp";
 const USER_AUTH_POOL: &str = "tessera-bench-user-auth";
+/// How long the one-thread RS256 measurement that sizes the EMAIL_OTP population takes.
+const RSA_SAMPLE: Duration = Duration::from_millis(300);
+/// Sign-in codes tessera sends one user: ten in an hour that starts with the first
+/// (`SIGN_IN_CODE_LIMIT`; more are TooManyRequestsException). A bench run is well inside one
+/// hour, so every user is good for ten EMAIL_OTP sign-ins.
+const CODES_PER_USER: u64 = 10;
 /// The FriendlyDeviceName of the bench users' software tokens.
 const DEVICE_NAME: &str = "tessera-bench";
 
@@ -452,19 +458,58 @@ pub struct EmailOtpFixture {
     pub pool_id: String,
     pub client_id: String,
     pub users: Vec<OtpUser>,
-    /// Users not signing in right now, the longest idle first.
-    free: Mutex<VecDeque<usize>>,
+    leases: Mutex<Leases>,
     pub sink: Arc<Sink>,
+    /// The sign-ins per second the population is sized for.
+    pub rate: f64,
+    /// One thread's RS256 signatures per second, which `rate` comes from.
+    pub rsa_one_thread: f64,
     pub setup_seconds: f64,
 }
 
+struct Leases {
+    /// Users not signing in right now that may still be sent a code, the longest idle first.
+    free: VecDeque<usize>,
+    /// Codes asked for each user so far.
+    sent: Vec<u64>,
+}
+
+impl Leases {
+    fn new(users: usize) -> Self {
+        Self {
+            free: (0..users).collect(),
+            sent: vec![0; users],
+        }
+    }
+
+    /// The longest idle user that may still be sent a code, with the code it is about to ask
+    /// for counted; a user who had `cap` leaves the queue for good.
+    fn take(&mut self, cap: u64) -> Option<usize> {
+        while let Some(user) = self.free.pop_front() {
+            if let Some(count) = self.sent.get_mut(user).filter(|count| **count < cap) {
+                *count += 1;
+                return Some(user);
+            }
+        }
+        None
+    }
+}
+
 impl EmailOtpFixture {
+    /// Leases a user for one sign-in (see [`Leases::take`]).
     fn take(&self) -> Option<Taken<'_>> {
-        let user = self.free.lock().ok()?.pop_front()?;
+        let user = self.leases.lock().ok()?.take(CODES_PER_USER)?;
         Some(Taken {
             fixture: self,
             user,
         })
+    }
+
+    /// How many users were sent at least one code (the check sign-in's included).
+    fn used(&self) -> usize {
+        self.leases
+            .lock()
+            .map_or(0, |leases| leases.sent.iter().filter(|&&n| n > 0).count())
     }
 }
 
@@ -479,19 +524,21 @@ impl Drop for Taken<'_> {
         if let Some(user) = self.fixture.users.get(self.user) {
             self.fixture.sink.forget(&user.email);
         }
-        if let Ok(mut free) = self.fixture.free.lock() {
-            free.push_back(self.user);
+        if let Ok(mut leases) = self.fixture.leases.lock() {
+            leases.free.push_back(self.user);
         }
     }
 }
 
 /// Creates a pool whose `AllowedFirstAuthFactors` are PASSWORD and EMAIL_OTP, a client allowed
-/// USER_AUTH, and `users` users (one per connection) with a verified address at
-/// [`DOMAIN`]; then signs one in, to check the flow and the delivery before the run.
+/// USER_AUTH, and enough users with a verified address at [`DOMAIN`] for sign-ins during
+/// `seconds` on `concurrency` connections at [`CODES_PER_USER`] codes each; then signs one in,
+/// to check the flow and the delivery before the run.
 pub async fn prepare_email_otp(
     endpoint: &Endpoint,
     parallel: usize,
-    users: usize,
+    seconds: f64,
+    concurrency: usize,
     sink: Arc<Sink>,
 ) -> Result<Prepared<Arc<EmailOtpFixture>>> {
     let started = Instant::now();
@@ -516,29 +563,43 @@ pub async fn prepare_email_otp(
         Prepared::Ready(created) => created,
         Prepared::Unsupported(reason) => return Ok(Prepared::Unsupported(reason)),
     };
-    let shared = Arc::new((endpoint.clone(), created.pool_id.clone()));
-    let made = in_parallel(
-        endpoint.addr,
-        users.max(1),
-        parallel,
-        move |mut conn, index| {
-            let shared = shared.clone();
-            async move {
-                let (endpoint, pool_id) = &*shared;
-                let made = create_otp_user(&mut conn, endpoint, pool_id, index).await;
-                (conn, made)
-            }
-        },
-    )
+    // Every sign-in ends in two RS256 signatures (the ID and the access token), so the
+    // machine's cores cannot sign anyone in faster than half their signature rate.
+    let rsa_one_thread = crate::limits::rsa_sign_one_thread(RSA_SAMPLE)?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let rate = cores as f64 * rsa_one_thread / 2.0;
+    // One more for the check sign-in.
+    let count = crate::util::population(rate, seconds, CODES_PER_USER, concurrency) + 1;
+    eprintln!(
+        "tessera-bench: creating {count} users with a verified e-mail address (sized for {} sign-ins/s) ...",
+        thousands(rate)
+    );
+    let shared = Arc::new((
+        endpoint.clone(),
+        created.pool_id.clone(),
+        created.client_id.clone(),
+    ));
+    let made = in_parallel(endpoint.addr, count, parallel, move |mut conn, index| {
+        let shared = shared.clone();
+        async move {
+            let (endpoint, pool_id, client_id) = &*shared;
+            let made = create_otp_user(&mut conn, endpoint, pool_id, client_id, index).await;
+            (conn, made)
+        }
+    })
     .await?;
     let fixture = Arc::new(EmailOtpFixture {
         pool_id: created.pool_id,
         client_id: created.client_id,
-        free: Mutex::new((0..made.len()).collect()),
+        leases: Mutex::new(Leases::new(made.len())),
         users: made,
         sink,
+        rate,
+        rsa_one_thread,
         setup_seconds: 0.0,
     });
+    // A new connection: the setup one sat idle while the users were created, possibly longer
+    // than tessera keeps an idle connection open.
     let mut conn = Conn::new(endpoint.addr);
     let check = EmailOtpSignIn::new(endpoint, fixture.clone());
     if let Err(kind) = check.once(&mut conn).await {
@@ -557,41 +618,51 @@ pub async fn prepare_email_otp(
     Ok(Prepared::Ready(Arc::new(fixture)))
 }
 
-/// Creates `bench-otp-<index>` with a verified address `<username>@`[`DOMAIN`] and the
-/// bench's password (permanent, so that the user is CONFIRMED and may sign in without one).
+/// Creates `bench-otp-<index>` with the address `<username>@`[`DOMAIN`]: SignUp with the
+/// bench's password (the pool verifies no attribute automatically, so nothing is sent),
+/// AdminConfirmSignUp (a CONFIRMED user may sign in without a password), and
+/// AdminUpdateUserAttributes `email_verified` true (codes go only to a verified address).
+/// One argon2id hash per user, where AdminCreateUser and AdminSetUserPassword take two.
 async fn create_otp_user(
     conn: &mut Conn,
     endpoint: &Endpoint,
     pool_id: &str,
+    client_id: &str,
     index: usize,
 ) -> Result<OtpUser> {
     let username = format!("bench-otp-{index:05}");
     let email = format!("{username}@{DOMAIN}");
-    call_signed(
+    call(
         conn,
-        endpoint,
-        "AdminCreateUser",
-        json!({
-            "UserPoolId": pool_id,
-            "Username": username,
-            "MessageAction": "SUPPRESS",
-            "UserAttributes": [
-                { "Name": "email", "Value": email },
-                { "Name": "email_verified", "Value": "true" },
-            ],
-        })
-        .to_string(),
+        "SignUp",
+        &endpoint.public(
+            "SignUp",
+            json!({
+                "ClientId": client_id,
+                "Username": username,
+                "Password": PASSWORD,
+                "UserAttributes": [{ "Name": "email", "Value": email }],
+            })
+            .to_string()
+            .as_bytes(),
+        ),
     )
     .await?;
     call_signed(
         conn,
         endpoint,
-        "AdminSetUserPassword",
+        "AdminConfirmSignUp",
+        json!({ "UserPoolId": pool_id, "Username": username }).to_string(),
+    )
+    .await?;
+    call_signed(
+        conn,
+        endpoint,
+        "AdminUpdateUserAttributes",
         json!({
             "UserPoolId": pool_id,
             "Username": username,
-            "Password": PASSWORD,
-            "Permanent": true,
+            "UserAttributes": [{ "Name": "email_verified", "Value": "true" }],
         })
         .to_string(),
     )
@@ -637,7 +708,7 @@ impl Operation for EmailOtpSignIn {
     async fn once(&self, conn: &mut Conn) -> std::result::Result<(), String> {
         let fixture = &self.fixture;
         let Some(taken) = fixture.take() else {
-            return Err("no free user".into());
+            return Err("no user left who may be sent a code".into());
         };
         let (Some(user), Some(initiate)) =
             (fixture.users.get(taken.user), self.initiate.get(taken.user))
@@ -668,18 +739,25 @@ impl Operation for EmailOtpSignIn {
 /// The report's sentence on the EMAIL_OTP setup and the sink.
 pub fn email_setup_note(fixture: &EmailOtpFixture) -> String {
     format!(
-        "Setup for `user_auth_email_otp`: pool {} with `Policies.SignInPolicy.AllowedFirstAuthFactors` PASSWORD and EMAIL_OTP, client {} with ALLOW_USER_AUTH, and {} users, one per connection so that codes cannot mix (AdminCreateUser SUPPRESS with an `email` at {DOMAIN} and `email_verified` true, AdminSetUserPassword Permanent), then one check sign-in: {:.1} s. tessera ran with a config whose `[delivery.smtp]` points at an SMTP sink inside the bench (smtp.rs: 127.0.0.1:{}, `security = \"none\"`, a thread and tokio runtime of its own), which answers EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP and QUIT, takes each message's eight-digit code from its body and hands it to the virtual user waiting for mail to that address; that user then answers RespondToAuthChallenge EMAIL_OTP with it. tessera sends the mail before InitiateAuth answers, so each operation includes one SMTP delivery over lettre's connection pool.",
+        "Setup for `user_auth_email_otp`: pool {} with `Policies.SignInPolicy.AllowedFirstAuthFactors` PASSWORD and EMAIL_OTP, client {} with ALLOW_USER_AUTH, and {} users with an address at {DOMAIN} (SignUp, AdminConfirmSignUp, AdminUpdateUserAttributes `email_verified` true), then one check sign-in: {:.1} s. tessera sends one user at most {CODES_PER_USER} sign-in codes an hour (TooManyRequestsException after), so each user is used for at most {CODES_PER_USER} sign-ins, and the population is sized for {} sign-ins/s over the warm-up and the measured window, plus one user per connection (half the cores × one thread's {} RS256 signatures/s measured before: every sign-in signs an ID and an access token; a bound far above what the run reaches, so that it cannot run out). Each user is leased to one connection at a time, so that a code cannot reach another sign-in. tessera ran with a config whose `[delivery.smtp]` points at an SMTP sink inside the bench (smtp.rs: 127.0.0.1:{}, `security = \"none\"`, a thread and tokio runtime of its own), which answers EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP and QUIT, takes each message's eight-digit code from its body and hands it to the virtual user waiting for mail to that address; that user then answers RespondToAuthChallenge EMAIL_OTP with it. tessera sends the mail before InitiateAuth answers, so each operation includes one SMTP delivery through lettre's connection pool.",
         fixture.pool_id,
         fixture.client_id,
-        fixture.users.len(),
+        thousands_int(fixture.users.len() as u64),
         fixture.setup_seconds,
+        thousands(fixture.rate),
+        thousands(fixture.rsa_one_thread),
         fixture.sink.addr.port(),
     )
 }
 
 /// The report's sentence on what the sink saw between `before` and `after` (the scenario's
 /// run, warm-up included).
-pub fn email_run_note(before: &Counts, after: &Counts, ticks_per_second: f64) -> String {
+pub fn email_run_note(
+    fixture: &EmailOtpFixture,
+    before: &Counts,
+    after: &Counts,
+    ticks_per_second: f64,
+) -> String {
     let messages = after.messages.saturating_sub(before.messages);
     let cpu = match (before.cpu_ticks, after.cpu_ticks) {
         (Some(before), Some(after)) if messages > 0 => format!(
@@ -689,12 +767,14 @@ pub fn email_run_note(before: &Counts, after: &Counts, ticks_per_second: f64) ->
         _ => String::new(),
     };
     format!(
-        "`user_auth_email_otp`: during the run (warm-up included) the sink received {} messages on {} new SMTP connections and handed {} codes to waiting sign-ins; {} messages were for nobody waiting and {} had no eight-digit code{cpu}. A sign-in counts only when RespondToAuthChallenge answers 200 with an AuthenticationResult holding an access and an ID token.",
+        "`user_auth_email_otp`: during the run (warm-up included) the sink received {} messages on {} new SMTP connections and handed {} codes to waiting sign-ins; {} messages were for nobody waiting and {} had no eight-digit code{cpu}; {} of the {} users were sent a code. A sign-in counts only when RespondToAuthChallenge answers 200 with an AuthenticationResult holding an access and an ID token.",
         thousands_int(messages),
         thousands_int(after.connections.saturating_sub(before.connections)),
         thousands_int(after.handed.saturating_sub(before.handed)),
         thousands_int(after.unclaimed.saturating_sub(before.unclaimed)),
         thousands_int(after.without_code.saturating_sub(before.without_code)),
+        thousands_int(fixture.used() as u64),
+        thousands_int(fixture.users.len() as u64),
     )
 }
 
@@ -727,5 +807,26 @@ mod tests {
         )
         .is_some_and(|reason| reason.starts_with("not supported by the server")));
         assert_eq!(unsupported("AdminCreateUser answered HTTP 500: {}"), None);
+    }
+
+    #[test]
+    fn leases_each_user_for_at_most_its_codes() {
+        let mut leases = Leases::new(3);
+        // Two connections: users go round, the longest idle first, none leased twice at once.
+        let mut taken = Vec::new();
+        for _ in 0..7 {
+            let a = leases.take(3);
+            let b = leases.take(3);
+            assert!(a.is_none() || a != b, "{a:?} {b:?}");
+            taken.extend([a, b]);
+            leases.free.extend(a);
+            leases.free.extend(b);
+        }
+        let users: Vec<usize> = taken.iter().flatten().copied().collect();
+        assert_eq!(users, [0, 1, 2, 0, 1, 2, 0, 1, 2]);
+        // Three users, three codes each: nine sign-ins, then no one.
+        assert!(taken.iter().skip(9).all(Option::is_none));
+        assert_eq!(leases.sent, [3, 3, 3]);
+        assert!(leases.free.is_empty());
     }
 }

@@ -113,9 +113,7 @@ pub fn enrolment_wait(now: SystemTime) -> std::time::Duration {
 /// are started during `seconds`, each user is good for [`MIN_STEPS_PER_USER`] of them, and
 /// each of the `concurrency` connections may hold one more user when the run ends.
 pub fn users_needed(rate: f64, seconds: f64, concurrency: usize) -> usize {
-    let sign_ins = (rate.max(0.0) * seconds.max(0.0)).ceil();
-    let per_user = MIN_STEPS_PER_USER as f64;
-    (sign_ins / per_user).ceil() as usize + concurrency
+    crate::util::population(rate, seconds, MIN_STEPS_PER_USER, concurrency)
 }
 
 /// A user enrolled with a software token.

@@ -71,6 +71,14 @@ pub fn srp_timestamp(time: SystemTime) -> String {
     format!("{weekday} {month} {d} {h:02}:{mi:02}:{s:02} UTC {y}")
 }
 
+/// Users a run needs so that none is asked for more than it can give: at most `rate`
+/// operations per second are started during `seconds`, each user is good for `per_user` of
+/// them, and each of the `concurrency` connections may hold one more user when the run ends.
+pub fn population(rate: f64, seconds: f64, per_user: u64, concurrency: usize) -> usize {
+    let operations = (rate.max(0.0) * seconds.max(0.0)).ceil();
+    (operations / per_user.max(1) as f64).ceil() as usize + concurrency
+}
+
 /// Reads `10`, `10s`, `2.5s`, `500ms` or `1m`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let text = text.trim();
@@ -96,6 +104,15 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_populations() {
+        // 150 operations/s for 12 s, 2 per user, one more user per connection.
+        assert_eq!(population(150.0, 12.0, 2, 64), 964);
+        assert_eq!(population(3_000.0, 12.0, 10, 64), 3_664);
+        assert_eq!(population(0.0, 12.0, 10, 4), 4);
+        assert_eq!(population(1.0, 1.0, 0, 0), 1);
+    }
 
     #[test]
     fn renders_utc_dates() {
