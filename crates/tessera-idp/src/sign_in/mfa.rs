@@ -276,12 +276,15 @@ pub async fn ask(
         }
         ChallengeName::MfaSetup => {
             let offered = factors(&context.directory.pool.settings);
+            // E-mail MFA is not set up inside sign-in here (Amplify's `EMAIL` answer to
+            // MFA_SETUP), so it is not listed: a client would offer a way that fails. A user
+            // with an address is asked EMAIL_OTP directly instead.
             let names: Vec<&str> = MfaFactor::ALL
                 .into_iter()
                 .filter(|factor| match factor {
                     MfaFactor::Sms => offered.sms,
                     MfaFactor::SoftwareToken => offered.software_token,
-                    MfaFactor::Email => offered.email,
+                    MfaFactor::Email => false,
                 })
                 .map(MfaFactor::as_str)
                 .collect();
@@ -481,4 +484,141 @@ pub fn choose(directory: &Directory, user: &User, answer: &str) -> Result<MfaFac
                 tessera_core::excerpt(answer)
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decision of which MFA challenge a sign-in owes (`docs/design/mfa-facts.md` §3.1).
+
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use serde_json::json;
+    use tessera_core::totp::TotpSecret;
+    use tessera_core::{MfaFactor, User, UserPool, UserStatus};
+
+    use super::*;
+
+    fn directory(mode: &str, factors: serde_json::Value) -> Directory {
+        let mut settings = serde_json::Map::new();
+        settings.insert("MfaConfiguration".into(), json!(mode));
+        settings.insert(crate::pool::mfa_config::MFA_SETTINGS.into(), factors);
+        Directory::new(Arc::new(UserPool {
+            id: "us-east-1_Mfa000000".into(),
+            name: "mfa".into(),
+            created_at: SystemTime::UNIX_EPOCH,
+            last_modified_at: SystemTime::UNIX_EPOCH,
+            settings,
+        }))
+    }
+
+    fn all_factors() -> serde_json::Value {
+        json!({
+            "SoftwareTokenMfaConfiguration": {"Enabled": true},
+            "SmsMfaConfiguration": {},
+            "EmailMfaConfiguration": {},
+        })
+    }
+
+    fn user(attributes: &[(&str, &str)]) -> User {
+        User {
+            pool_id: "us-east-1_Mfa000000".into(),
+            username: "ana".into(),
+            sub: "sub-ana".into(),
+            status: UserStatus::Confirmed,
+            enabled: true,
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            password_hash: None,
+            password_set_at: None,
+            srp_verifier: None,
+            mfa: Default::default(),
+            created_at: SystemTime::UNIX_EPOCH,
+            last_modified_at: SystemTime::UNIX_EPOCH,
+            version: 1,
+        }
+    }
+
+    fn attempt(user: &User) -> Attempt {
+        Attempt::of_user("ana".into(), user)
+    }
+
+    #[test]
+    fn off_never_asks_and_optional_asks_only_what_the_user_turned_on() {
+        let mut ana = user(&[("phone_number", "+15555550100"), ("email", "a@example.com")]);
+        let off = directory("OFF", json!({}));
+        assert_eq!(owed(&off, &attempt(&ana), &ana), None);
+        let optional = directory("OPTIONAL", all_factors());
+        assert_eq!(owed(&optional, &attempt(&ana), &ana), None);
+        ana.mfa.preferences.set(MfaFactor::Sms, true, false);
+        assert_eq!(
+            owed(&optional, &attempt(&ana), &ana),
+            Some(ChallengeName::SmsMfa)
+        );
+        ana.mfa.preferences.set(MfaFactor::Email, true, false);
+        assert_eq!(
+            owed(&optional, &attempt(&ana), &ana),
+            Some(ChallengeName::SelectMfaType)
+        );
+        ana.mfa.preferences.set(MfaFactor::Email, true, true);
+        assert_eq!(
+            owed(&optional, &attempt(&ana), &ana),
+            Some(ChallengeName::EmailOtp)
+        );
+        // A factor the pool no longer offers is not asked (a software token is: it keeps
+        // working after the pool stops offering new ones).
+        let sms_only = directory("OPTIONAL", json!({"SmsMfaConfiguration": {}}));
+        assert_eq!(
+            owed(&sms_only, &attempt(&ana), &ana),
+            Some(ChallengeName::SmsMfa)
+        );
+    }
+
+    #[test]
+    fn on_asks_what_the_user_has_or_to_set_up_a_token() {
+        let on = directory("ON", all_factors());
+        let bare = user(&[]);
+        assert_eq!(
+            owed(&on, &attempt(&bare), &bare),
+            Some(ChallengeName::MfaSetup)
+        );
+        let mut with_token = user(&[("email", "a@example.com")]);
+        with_token.mfa.totp = Some(TotpSecret::from_bytes(vec![1; 32]).unwrap());
+        assert_eq!(
+            owed(&on, &attempt(&with_token), &with_token),
+            Some(ChallengeName::SoftwareTokenMfa)
+        );
+        let phone = user(&[("phone_number", "+15555550100")]);
+        assert_eq!(
+            owed(&on, &attempt(&phone), &phone),
+            Some(ChallengeName::SmsMfa)
+        );
+        let email = user(&[("email", "a@example.com")]);
+        assert_eq!(
+            owed(&on, &attempt(&email), &email),
+            Some(ChallengeName::EmailOtp)
+        );
+    }
+
+    #[test]
+    fn a_passed_challenge_or_a_passwordless_first_factor_owes_nothing_and_a_choice_is_asked() {
+        let on = directory("ON", all_factors());
+        let ana = user(&[("email", "a@example.com")]);
+        let mut passed = attempt(&ana);
+        passed.answered.push(ChallengeName::EmailOtp);
+        assert_eq!(owed(&on, &passed, &ana), None);
+        let mut passwordless = attempt(&ana);
+        passwordless.passwordless = true;
+        assert_eq!(owed(&on, &passwordless, &ana), None);
+        // A choice made in SELECT_MFA_TYPE is what is asked next.
+        let mut chose = attempt(&ana);
+        chose.mfa.choice = Some(MfaFactor::SoftwareToken);
+        assert_eq!(
+            owed(&on, &chose, &ana),
+            Some(ChallengeName::SoftwareTokenMfa)
+        );
+    }
 }
