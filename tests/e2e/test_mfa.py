@@ -465,3 +465,23 @@ def test_too_many_wrong_codes_and_an_expired_session(mfa_app):
         message="Invalid session for the user, session is expired.",
     )
     assert refresh_tokens_of(app) == issued
+
+
+def test_the_legacy_mfa_options_of_an_administrator(mfa_app):
+    """AdminSetUserSettings (the legacy `MFAOptions`): SMS to `phone_number` on, then off;
+    anything else refused."""
+    app = mfa_app("OPTIONAL", SMS)
+    username = app.user(attributes={"email": f"{unique('l')}@example.com", "phone_number": "+15555550111"})
+    sms = [{"DeliveryMedium": "SMS", "AttributeName": "phone_number"}]
+    app.idp.admin_set_user_settings(UserPoolId=app.pool_id, Username=username, MFAOptions=sms)
+    user = app.idp.admin_get_user(UserPoolId=app.pool_id, Username=username)
+    assert user["MFAOptions"] == sms and user["UserMFASettingList"] == ["SMS_MFA"]
+    assert app.initiate(username)["ChallengeName"] == "SMS_MFA"
+    expect_error(
+        "InvalidParameterException", app.idp.admin_set_user_settings, UserPoolId=app.pool_id, Username=username,
+        MFAOptions=[{"DeliveryMedium": "EMAIL", "AttributeName": "email"}],
+    )
+    app.idp.admin_set_user_settings(UserPoolId=app.pool_id, Username=username, MFAOptions=[])
+    user = app.idp.admin_get_user(UserPoolId=app.pool_id, Username=username)
+    assert "MFAOptions" not in user and "UserMFASettingList" not in user
+    assert "AuthenticationResult" in app.initiate(username)
