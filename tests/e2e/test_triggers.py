@@ -900,6 +900,30 @@ def test_custom_auth_passwordless_email_code_with_boto3(mail_trigger_server, web
     assert verify_event["request"]["userNotFound"] is False
 
 
+def test_custom_auth_is_followed_by_mfa(trigger_server, webhook):
+    """Issue 13: a CUSTOM_AUTH sign-in ends in the same further challenges as any other: the
+    user's software token is asked after the custom challenge, and only then are tokens
+    issued."""
+    from test_mfa import TOTP, enrol
+
+    OneTimeCodes(code="123456").install(webhook)
+    app = trigger_app(trigger_server, CUSTOM_TRIGGERS, client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH"]})
+    app.idp.set_user_pool_mfa_config(UserPoolId=app.pool_id, MfaConfiguration="OPTIONAL", **TOTP)
+    username = app.user()
+    authenticator = enrol(app, app.sign_in(username)["AccessToken"])
+    _, current, _ = authenticator.steps()
+    mfa = answer(app, custom_auth(app, username), "123456")
+    assert mfa["ChallengeName"] == "SOFTWARE_TOKEN_MFA", mfa
+    assert "AuthenticationResult" not in mfa
+    done = app.public.respond_to_auth_challenge(
+        ClientId=app.client_id,
+        ChallengeName="SOFTWARE_TOKEN_MFA",
+        Session=mfa["Session"],
+        ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": current},
+    )
+    assert app.verify_id(done["AuthenticationResult"]["IdToken"])["cognito:username"] == username
+
+
 def test_custom_auth_fails_after_three_wrong_codes(trigger_server, webhook):
     OneTimeCodes(code="123456").install(webhook)
     app = trigger_app(trigger_server, CUSTOM_TRIGGERS, client={"ExplicitAuthFlows": ["ALLOW_CUSTOM_AUTH"]})
