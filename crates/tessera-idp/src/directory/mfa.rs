@@ -452,7 +452,7 @@ fn auth_factors(directory: &Directory, user: &User) -> Vec<&'static str> {
         configured.push("PASSWORD");
     }
     let offered = factors(&directory.pool.settings);
-    let first = first_auth_factors(directory);
+    let first = crate::sign_in::choice::allowed_first_factors(directory);
     if user.attributes.contains_key("email")
         && (first.contains(&"EMAIL_OTP") || (offered.email && user.mfa.preferences.email.enabled))
     {
@@ -467,19 +467,6 @@ fn auth_factors(directory: &Directory, user: &User) -> Vec<&'static str> {
         configured.push("SOFTWARE_TOKEN");
     }
     configured
-}
-
-/// The pool's `SignInPolicy.AllowedFirstAuthFactors`.
-fn first_auth_factors(directory: &Directory) -> Vec<&str> {
-    directory
-        .pool
-        .settings
-        .get("Policies")
-        .and_then(|p| p.get("SignInPolicy"))
-        .and_then(|p| p.get("AllowedFirstAuthFactors"))
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
 }
 
 fn auth_factors_answer(directory: &Directory, user: &User) -> Value {

@@ -34,14 +34,7 @@ fn not_enabled() -> Error {
 
 /// Whether the pool offers passkeys (`WEB_AUTHN` among its first factors).
 pub fn passkeys_allowed(directory: &crate::directory::Directory) -> bool {
-    directory
-        .pool
-        .settings
-        .get("Policies")
-        .and_then(|p| p.get("SignInPolicy"))
-        .and_then(|p| p.get("AllowedFirstAuthFactors"))
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|f| f.as_str() == Some("WEB_AUTHN")))
+    crate::sign_in::choice::first_factor_allowed(directory, "WEB_AUTHN")
 }
 
 fn registration_key(challenge: &[u8]) -> String {

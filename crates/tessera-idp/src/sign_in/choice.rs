@@ -20,7 +20,7 @@ use super::machine::{self, decoy, Context, FirstFactor, Found, Outcome};
 use super::mfa::{Mode, SentCode};
 use super::session::{self, Attempt};
 use super::tokens::opaque;
-use crate::directory::{deliver, user_not_found, Destination, Occasion};
+use crate::directory::{deliver, user_not_found, Destination, Directory, Occasion};
 use crate::{Error, Service};
 
 /// Digits of a passwordless code (Cognito's are eight, amplify-js#14428).
@@ -61,34 +61,33 @@ impl Factor {
 }
 
 /// The pool's `AllowedFirstAuthFactors` (`["PASSWORD"]` when it set none).
-fn allowed(context: &Context<'_>) -> Vec<String> {
-    let listed: Vec<String> = context
-        .directory
+pub fn allowed_first_factors(directory: &Directory) -> Vec<&str> {
+    let listed: Vec<&str> = directory
         .pool
         .settings
         .get("Policies")
         .and_then(|p| p.get("SignInPolicy"))
         .and_then(|p| p.get("AllowedFirstAuthFactors"))
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if listed.is_empty() {
-        vec!["PASSWORD".into()]
+        vec!["PASSWORD"]
     } else {
         listed
     }
 }
 
+/// Whether the pool lists `factor` among its `AllowedFirstAuthFactors`.
+pub fn first_factor_allowed(directory: &Directory, factor: &str) -> bool {
+    allowed_first_factors(directory).contains(&factor)
+}
+
 /// The factors offered to `user` (or, for an unknown user, to anyone), in Cognito's order.
 /// `passkeys`: whether the user has a passkey (ignored for an unknown user).
 fn available(context: &Context<'_>, user: Option<&User>, passkeys: bool) -> Vec<Factor> {
-    let allowed = allowed(context);
-    let allows = |name: &str| allowed.iter().any(|a| a == name);
+    let allowed = allowed_first_factors(context.directory);
+    let allows = |name: &str| allowed.contains(&name);
     let passwordless = Mode::of(context.directory) != Mode::On
         && user.is_none_or(|u| u.status == UserStatus::Confirmed);
     // The hosted page offers every factor the pool allows to every name typed, so that
@@ -176,11 +175,15 @@ pub async fn begin(
     }))
 }
 
+/// Whether a found user has a passkey; no read where the pool offers none.
 async fn has_passkeys(
     service: &Service,
     context: &Context<'_>,
     found: &Found,
 ) -> Result<bool, Error> {
+    if !first_factor_allowed(context.directory, "WEB_AUTHN") {
+        return Ok(false);
+    }
     Ok(match found {
         Found::User { key, .. } => !service
             .store

@@ -115,11 +115,11 @@ pub fn due(directory: &Directory, attempt: &Attempt, user: &User) -> bool {
     let Some(device) = &attempt.device else {
         return false;
     };
-    if device.proved || tracking(directory).is_none() {
+    let Some(tracking) = tracking(directory).filter(|_| !device.proved) else {
         return false;
-    }
-    let eligible = tracking(directory).is_some_and(|t| t.challenge_required_on_new_device);
-    (eligible && device.remembered) || super::mfa::owed(directory, attempt, user).is_none()
+    };
+    (tracking.challenge_required_on_new_device && device.remembered)
+        || super::mfa::owed(directory, attempt, user).is_none()
 }
 
 /// Asks DEVICE_SRP_AUTH: the client answers with the device's SRP_A.

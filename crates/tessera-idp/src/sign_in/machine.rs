@@ -302,20 +302,15 @@ pub async fn answer(
             if claim(service, context, &taken.attempt.key).await? == Claim::Locked {
                 return Err(locked(service, context, "").await);
             }
-            let sent = taken.attempt.mfa.code.as_ref().map(|c| c.code.as_str());
-            let matches = match sent {
-                Some(sent) if !taken.attempt.decoy => {
-                    use subtle::ConstantTimeEq;
-                    sent.len() == code.len() && bool::from(sent.as_bytes().ct_eq(code.as_bytes()))
-                }
-                _ => false,
-            };
+            let matches = !taken.attempt.decoy
+                && taken
+                    .attempt
+                    .mfa
+                    .code
+                    .as_ref()
+                    .is_some_and(|c| c.matches(code));
             if !matches {
-                let mut attempt = taken.attempt.clone();
-                attempt.mfa.wrong += 1;
-                if attempt.mfa.wrong < super::mfa::WRONG_CODES_PER_SESSION {
-                    taken.restore_as(service, &attempt).await?;
-                }
+                count_wrong_answer(service, taken).await?;
                 return Err(Error::new(
                     "CodeMismatchException",
                     "Invalid code or auth state for the user.",
@@ -343,11 +338,7 @@ pub async fn answer(
             if let Err(error) = checked {
                 // A wrong code may be corrected in the same session, a few times.
                 if super::mfa::retry(&error) {
-                    let mut attempt = taken.attempt.clone();
-                    attempt.mfa.wrong += 1;
-                    if attempt.mfa.wrong < super::mfa::WRONG_CODES_PER_SESSION {
-                        taken.restore_as(service, &attempt).await?;
-                    }
+                    count_wrong_answer(service, taken).await?;
                 }
                 return Err(error);
             }
@@ -410,6 +401,17 @@ pub async fn answer(
             further_challenges(service, context, attempt, None).await
         }
     }
+}
+
+/// A wrong code leaves its session for another try, a few times: the session goes back with
+/// the wrong answer counted, until the last one it takes.
+async fn count_wrong_answer(service: &Service, taken: session::Taken) -> Result<(), Error> {
+    let mut attempt = taken.attempt.clone();
+    attempt.mfa.wrong += 1;
+    if attempt.mfa.wrong < super::mfa::WRONG_CODES_PER_SESSION {
+        taken.restore_as(service, &attempt).await?;
+    }
+    Ok(())
 }
 
 /// A session belongs to one user: a USERNAME naming anyone else makes it invalid. The

@@ -118,6 +118,14 @@ pub struct SentCode {
     pub code: String,
 }
 
+impl SentCode {
+    /// Compares a guess in constant time.
+    pub fn matches(&self, guess: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.code.len() == guess.len() && bool::from(self.code.as_bytes().ct_eq(guess.as_bytes()))
+    }
+}
+
 impl std::fmt::Debug for SentCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SentCode(<redacted>)")
@@ -415,12 +423,7 @@ pub async fn check_code(
                 .code
                 .as_ref()
                 .ok_or_else(|| refused("Invalid session for the user."))?;
-            let matches = {
-                use subtle::ConstantTimeEq;
-                sent.code.len() == code.len()
-                    && bool::from(sent.code.as_bytes().ct_eq(code.as_bytes()))
-            };
-            if !matches {
+            if !sent.matches(code) {
                 return Err(Error::new(
                     "CodeMismatchException",
                     "Invalid code or auth state for the user.",

@@ -548,15 +548,7 @@ pub async fn hosted_mfa(
     challenge: ChallengeName,
     answer: HostedMfaAnswer<'_>,
 ) -> Result<HostedSignIn, Error> {
-    let context = Context {
-        client,
-        directory,
-        channel: Channel::HostedPage,
-        validation_data: None,
-        client_metadata: None,
-        device_key: None,
-        browser_device: None,
-    };
+    let context = hosted_context(client, directory);
     let responder = Responder {
         username: Some(username),
         secret_hash: None,
@@ -584,13 +576,8 @@ pub async fn hosted_sign_in(
     browser_device: Option<&str>,
 ) -> Result<HostedSignIn, Error> {
     let context = Context {
-        client,
-        directory,
-        channel: Channel::HostedPage,
-        validation_data: None,
-        client_metadata: None,
-        device_key: None,
         browser_device,
+        ..hosted_context(client, directory)
     };
     match machine::begin(
         service,
@@ -619,15 +606,7 @@ pub async fn hosted_first_factor(
     username: &str,
     factor: &str,
 ) -> Result<HostedSignIn, Error> {
-    let context = Context {
-        client,
-        directory,
-        channel: Channel::HostedPage,
-        validation_data: None,
-        client_metadata: None,
-        device_key: None,
-        browser_device: None,
-    };
+    let context = hosted_context(client, directory);
     let credentials = choice::Credentials {
         password: None,
         srp_a: None,
@@ -665,15 +644,7 @@ pub async fn hosted_new_password(
     password: &str,
     attributes: Vec<(String, String)>,
 ) -> Result<HostedSignIn, Error> {
-    let context = Context {
-        client,
-        directory,
-        channel: Channel::HostedPage,
-        validation_data: None,
-        client_metadata: None,
-        device_key: None,
-        browser_device: None,
-    };
+    let context = hosted_context(client, directory);
     let responder = Responder {
         username: Some(username),
         secret_hash: None,
@@ -684,6 +655,20 @@ pub async fn hosted_new_password(
     });
     let outcome = machine::answer(service, &context, session, &responder, answer).await?;
     Ok(hosted_outcome(outcome))
+}
+
+/// The context of a sign-in at the hosted pages: the page's channel, no metadata, no device
+/// key (a browser proves its device with its cookie, `browser_device`).
+fn hosted_context<'a>(client: &'a AppClient, directory: &'a Directory) -> Context<'a> {
+    Context {
+        client,
+        directory,
+        channel: Channel::HostedPage,
+        validation_data: None,
+        client_metadata: None,
+        device_key: None,
+        browser_device: None,
+    }
 }
 
 fn hosted_outcome(outcome: Outcome) -> HostedSignIn {

@@ -25,6 +25,8 @@ use crate::protocol::RequestId;
 use crate::{ApiError, AppState};
 use tessera_idp::directory::{secret_hash, Directory};
 use tessera_idp::pool::app_client::strings;
+use tessera_idp::sign_in::choice::first_factor_allowed;
+use tessera_idp::sign_in::mfa::Mode;
 use tessera_idp::sign_in::{hosted_sign_in, HostedSignIn};
 
 mod mfa;
@@ -476,6 +478,7 @@ async fn login_page(
         .await;
     chrome.error = error;
     chrome.notice = notice_text(&request.query);
+    let mfa_required = Mode::of(&directory) == Mode::On;
     let page = LoginPage {
         page: chrome,
         action: request.link(auth, "login", &[]),
@@ -486,10 +489,9 @@ async fn login_page(
         // Offered as the sign-in machine offers them: where MFA is required, codes are no
         // first factor, and a passkey is one only when it counts as both factors.
         passkeys: tessera_idp::directory::passkey::passkeys_allowed(&directory)
-            && (!mfa_required(&directory)
-                || tessera_idp::sign_in::passkey::multi_factor(&directory)),
-        email_codes: first_factor_allowed(&directory, "EMAIL_OTP") && !mfa_required(&directory),
-        sms_codes: first_factor_allowed(&directory, "SMS_OTP") && !mfa_required(&directory),
+            && (!mfa_required || tessera_idp::sign_in::passkey::multi_factor(&directory)),
+        email_codes: first_factor_allowed(&directory, "EMAIL_OTP") && !mfa_required,
+        sms_codes: first_factor_allowed(&directory, "SMS_OTP") && !mfa_required,
     };
     Ok(request.show(&page, status, auth))
 }
@@ -718,28 +720,6 @@ async fn sign_in(
     }
 }
 
-/// Whether the pool requires MFA (`MfaConfiguration: ON`).
-fn mfa_required(directory: &Directory) -> bool {
-    directory
-        .pool
-        .settings
-        .get("MfaConfiguration")
-        .and_then(Value::as_str)
-        == Some("ON")
-}
-
-/// Whether the pool lists `factor` among its `AllowedFirstAuthFactors`.
-fn first_factor_allowed(directory: &Directory, factor: &str) -> bool {
-    directory
-        .pool
-        .settings
-        .get("Policies")
-        .and_then(|p| p.get("SignInPolicy"))
-        .and_then(|p| p.get("AllowedFirstAuthFactors"))
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|f| f.as_str() == Some(factor)))
-}
-
 /// The passkey and code buttons of the sign-in page: the WEB_AUTHN, EMAIL_OTP or SMS_OTP
 /// challenge for the name typed (any name gets one, so the page tells nobody who has a
 /// passkey or an address).
@@ -780,37 +760,32 @@ async fn first_factor_sign_in(
             )
             .await
         }
-        Ok(_) => {
-            login_page(
-                request,
-                auth,
-                StatusCode::OK,
-                Some(
-                    "This way of signing in cannot be used here. Sign in with your password."
-                        .into(),
-                ),
-                username,
-            )
-            .await
-        }
         Err(error) if tessera_idp::trigger::is_failure(error.kind) => {
             login_page(request, auth, StatusCode::OK, Some(error.message), username).await
         }
+        // The pool withholds the factor (USER_AUTH answered with its choice), or has no
+        // relying party for passkeys.
+        Ok(_) => cannot_be_used_here(request, auth, username).await,
         Err(error) if error.kind == "WebAuthnConfigurationMissingException" => {
-            login_page(
-                request,
-                auth,
-                StatusCode::OK,
-                Some(
-                    "This way of signing in cannot be used here. Sign in with your password."
-                        .into(),
-                ),
-                username,
-            )
-            .await
+            cannot_be_used_here(request, auth, username).await
         }
         Err(error) => Err(error.into()),
     }
+}
+
+async fn cannot_be_used_here(
+    request: &PageRequest,
+    auth: &Authorization,
+    username: &str,
+) -> Result<Response, ApiError> {
+    login_page(
+        request,
+        auth,
+        StatusCode::OK,
+        Some("This way of signing in cannot be used here. Sign in with your password.".into()),
+        username,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]

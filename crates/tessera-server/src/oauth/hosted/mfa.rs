@@ -139,14 +139,7 @@ pub(super) async fn challenge_page(
             | ChallengeName::MfaSetup
             | ChallengeName::WebAuthn
     ) {
-        return login_page(
-            request,
-            auth,
-            StatusCode::OK,
-            Some("This way of signing in cannot be used here. Sign in with your password.".into()),
-            "",
-        )
-        .await;
+        return super::cannot_be_used_here(request, auth, "").await;
     }
     let mut handle = Handle {
         session,
@@ -242,13 +235,8 @@ async fn show(
         qr_svg: String::new(),
         secret: String::new(),
         // Offered only where a remembered device stands in for MFA.
-        remember: directory
-            .pool
-            .settings
-            .get("DeviceConfiguration")
-            .and_then(|c| c.get("ChallengeRequiredOnNewDevice"))
-            .and_then(Value::as_bool)
-            == Some(true),
+        remember: tessera_idp::sign_in::device::tracking(directory)
+            .is_some_and(|t| t.challenge_required_on_new_device),
     };
     match handle.challenge {
         ChallengeName::SoftwareTokenMfa => {
