@@ -13,6 +13,7 @@ mod device;
 mod error;
 mod excerpt;
 mod ident;
+mod identity_pool;
 pub mod lockout;
 mod master_key;
 pub mod message;
@@ -41,6 +42,9 @@ pub use excerpt::{excerpt, EXCERPT_CHARS};
 pub use ident::{
     app_client_id, app_client_secret, is_region_name, radix32, region_of_pool_id, user_pool_id,
 };
+pub use identity_pool::{
+    identity_pool_arn, region_of_identity_id, Identity, IdentityPool, Login,
+};
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
 pub use mfa::{MfaFactor, MfaPreferences, UserMfa};
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
@@ -52,7 +56,8 @@ pub use srp::{
 };
 pub use token::{
     at_hash, customized_scope, is_protected_claim, issue_client_token, issue_tokens,
-    preferred_role, sign_jwt, unverified_issuer, verify_jwt, ClientTokenRequest, GroupOverride,
+    preferred_role, sign_jwt, unverified_issuer, verify_jwt,
+    verify_signed_jwt, ClientTokenRequest, GroupOverride,
     TokenCustomization, TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
 };
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};

@@ -1,4 +1,4 @@
-//! The botocore service model of cognito-idp, parsed once into an index that request validation walks.
+//! The botocore service models of cognito-idp and cognito-identity, each parsed once into an index that request validation walks.
 //!
 //! The model is botocore's `service-2.json` (documentation stripped), embedded at compile time.
 //! Parsing resolves every shape reference to an index into one vector, pre-renders the enum
@@ -16,6 +16,10 @@ use serde_json::{Map, Value};
 
 /// The cognito-idp service model, botocore `service-2.json`, documentation stripped.
 const COGNITO_IDP_MODEL: &str = include_str!("../model/cognito-idp-2016-04-18.json");
+
+/// The cognito-identity service model (identity pools, issue 14), botocore `service-2.json`
+/// 2014-06-30, documentation stripped.
+const COGNITO_IDENTITY_MODEL: &str = include_str!("../model/cognito-identity-2014-06-30.json");
 
 /// A parsed botocore service model: operations plus the shapes their inputs are made of.
 #[derive(Debug)]
@@ -50,6 +54,17 @@ impl ServiceModel {
             // is a build defect, not a request-dependent condition.
             #[allow(clippy::expect_used)]
             ServiceModel::parse(COGNITO_IDP_MODEL).expect("embedded cognito-idp model is valid")
+        })
+    }
+
+    /// The cognito-identity model, parsed once like [`ServiceModel::cognito_idp`].
+    pub fn cognito_identity() -> &'static ServiceModel {
+        static MODEL: OnceLock<ServiceModel> = OnceLock::new();
+        MODEL.get_or_init(|| {
+            // A compile-time constant covered by the unit tests, like the cognito-idp model.
+            #[allow(clippy::expect_used)]
+            ServiceModel::parse(COGNITO_IDENTITY_MODEL)
+                .expect("embedded cognito-identity model is valid")
         })
     }
 

@@ -13,6 +13,7 @@ mod outbox;
 mod protocol;
 mod signature;
 mod state;
+mod sts;
 mod ui_asset;
 mod well_known;
 
@@ -56,6 +57,13 @@ pub fn app(state: AppState) -> Router {
             get(well_known::openid_configuration),
         )
         .route("/{pool_id}/ui/{client_id}/{asset}", get(ui_asset::asset))
+        .route("/credentials/check", post(sts::check))
+        .route("/identity/.well-known/jwks_uri", get(well_known::identity_jwks))
+        .route("/identity/.well-known/jwks.json", get(well_known::identity_jwks))
+        .route(
+            "/identity/.well-known/openid-configuration",
+            get(well_known::identity_openid_configuration),
+        )
         .merge(oauth::routes())
         .fallback(well_known::not_found)
         .with_state(state.clone());

@@ -49,9 +49,14 @@ pub(crate) async fn not_post() -> ApiError {
     }
 }
 
-/// The Cognito Identity Provider API.
+/// `POST /`: the Cognito Identity Provider API, the Cognito Identity API (both AWS JSON 1.1,
+/// told apart by the `X-Amz-Target` prefix) and, for a form-encoded request without a
+/// target, the built-in STS (AWS Query protocol).
 pub(crate) async fn cognito_api(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    if crate::sts::is_query_request(&parts) {
+        return crate::sts::handle(&state, &parts, body).await;
+    }
     match handle(&state, &parts, body).await {
         Ok(output) => {
             let mut response = (StatusCode::OK, output.to_string()).into_response();
@@ -65,6 +70,13 @@ pub(crate) async fn cognito_api(State(state): State<AppState>, request: Request)
     }
 }
 
+/// Which of the two JSON APIs a request is for.
+#[derive(Clone, Copy)]
+enum Api {
+    UserPools,
+    Identity,
+}
+
 fn unknown_operation(message: impl Into<String>) -> ApiError {
     ApiError::new("UnknownOperationException", message)
 }
@@ -74,12 +86,16 @@ async fn handle(
     parts: &http::request::Parts,
     body: Body,
 ) -> Result<Value, ApiError> {
-    let model = ServiceModel::cognito_idp();
     let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unknown_operation("Missing X-Amz-Target header."))?;
+    let identity = ServiceModel::cognito_identity();
+    let (api, model) = match target.split_once('.') {
+        Some((prefix, _)) if prefix == identity.target_prefix() => (Api::Identity, identity),
+        _ => (Api::UserPools, ServiceModel::cognito_idp()),
+    };
     let operation = target
         .split_once('.')
         .filter(|(prefix, _)| *prefix == model.target_prefix())
@@ -95,7 +111,20 @@ async fn handle(
     let region = if operation.public {
         None
     } else {
-        Some(signature::authenticate(state, parts, &body, signature::Covers::Operation).await?)
+        let service = match api {
+            Api::UserPools => signature::SERVICE,
+            Api::Identity => signature::IDENTITY_SERVICE,
+        };
+        Some(
+            signature::authenticate_for(
+                state,
+                parts,
+                &body,
+                signature::Covers::Operation,
+                service,
+            )
+            .await?,
+        )
     };
     // The service's error type names the model's refusals as AWS does.
     let input = model
@@ -106,14 +135,13 @@ async fn handle(
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let output = state
-        .execute(
-            &operation.name,
-            Input::new(input)
-                .with_request_id(request_id)
-                .with_region(region),
-        )
-        .await?;
+    let input = Input::new(input)
+        .with_request_id(request_id)
+        .with_region(region);
+    let output = match api {
+        Api::UserPools => state.execute(&operation.name, input).await?,
+        Api::Identity => state.identity.execute(&operation.name, input).await?,
+    };
     // In debug builds (every test run) a response that departs from the model's output shape
     // is a tessera bug: fail loudly so the suites catch it, instead of letting clients
     // silently drop the member.
@@ -130,7 +158,7 @@ async fn handle(
     Ok(output)
 }
 
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     match http_body_util::Limited::new(body, MAX_BODY_BYTES)
         .collect()
         .await

@@ -8,7 +8,9 @@ use tessera_sigv4::SigV4Error;
 use crate::{ApiError, AppState};
 
 /// The SigV4 credential-scope service name of the user-pool API.
-const SERVICE: &str = "cognito-idp";
+pub(crate) const SERVICE: &str = "cognito-idp";
+/// The SigV4 credential-scope service name of the identity-pool API.
+pub(crate) const IDENTITY_SERVICE: &str = "cognito-identity";
 
 /// What a signature must cover besides what SigV4 itself demands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,17 @@ pub(crate) async fn authenticate(
     parts: &http::request::Parts,
     body: &[u8],
     covers: Covers,
+) -> Result<String, ApiError> {
+    authenticate_for(state, parts, body, covers, SERVICE).await
+}
+
+/// [`authenticate`] for the API whose credential-scope service name is `service`.
+pub(crate) async fn authenticate_for(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: &[u8],
+    covers: Covers,
+    service: &str,
 ) -> Result<String, ApiError> {
     let authorization = tessera_sigv4::parse_authorization(&parts.headers)
         .map_err(sigv4_error)?
@@ -49,10 +62,10 @@ pub(crate) async fn authenticate(
             "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
         ));
     }
-    if authorization.service != SERVICE {
+    if authorization.service != service {
         return Err(ApiError::new(
             "InvalidSignatureException",
-            format!("Credential should be scoped to correct service: '{SERVICE}'."),
+            format!("Credential should be scoped to correct service: '{service}'."),
         ));
     }
     if !state.config.regions.serves(&authorization.region) {

@@ -26,6 +26,8 @@ impl Clock for SystemClock {
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) service: Service,
+    /// The Cognito Identity service (identity pools, issue 14), over the same store.
+    pub(crate) identity: tessera_identity::IdentityService,
     /// Access-key secrets already opened, by key id, with when they were read: a key is
     /// never changed but may be deleted, so an entry is trusted for a few seconds only
     /// (`signature::KEY_CACHE_TTL`).
@@ -58,8 +60,13 @@ impl AppState {
             aws_lc_rs::hmac::HMAC_SHA256,
             &store.derived_key("hosted-pages-csrf"),
         ));
+        let service = Service::new(store, config, clock, random, delivery);
         Self {
-            service: Service::new(store, config, clock, random, delivery),
+            identity: tessera_identity::IdentityService::new(
+                service.clone(),
+                tessera_identity::config::Settings::default(),
+            ),
+            service,
             access_keys: Arc::default(),
             outbox_path: None,
             csrf_key,
@@ -75,19 +82,39 @@ impl AppState {
     /// Uses another argon2id cost.
     pub fn with_password_hasher(mut self, hasher: PasswordHasher) -> Self {
         self.service = self.service.with_password_hasher(hasher);
+        self.identity.idp = self.service.clone();
         self
     }
 
     /// Runs the pools' Lambda triggers with `triggers`.
     pub fn with_triggers(mut self, triggers: Arc<dyn tessera_core::trigger::Invoke>) -> Self {
         self.service = self.service.with_triggers(triggers);
+        self.identity.idp = self.service.clone();
         self
     }
 
     /// Seals the codes of custom sender functions with these keys.
     pub fn with_sender_keys(mut self, keys: Vec<tessera_core::trigger::SenderKey>) -> Self {
         self.service = self.service.with_sender_keys(keys);
+        self.identity.idp = self.service.clone();
         self
+    }
+
+    /// Configures identity pools: roles, external STS endpoints and OpenID providers, and the
+    /// client that reaches them.
+    pub fn with_identity(
+        mut self,
+        settings: tessera_identity::config::Settings,
+        upstream: Arc<dyn tessera_identity::upstream::Upstream>,
+    ) -> Self {
+        self.identity = tessera_identity::IdentityService::new(self.service.clone(), settings)
+            .with_upstream(upstream);
+        self
+    }
+
+    /// The identity-pool service behind the edge.
+    pub fn identity(&self) -> &tessera_identity::IdentityService {
+        &self.identity
     }
 
     /// The Cognito service behind the edge.

@@ -116,3 +116,30 @@ pub(crate) async fn openid_configuration(
         Err(error) => ApiError::from(error).into_response(),
     }
 }
+
+/// `GET /identity/.well-known/jwks_uri` (Cognito's path for its identity issuer) and
+/// `…/jwks.json`: the keys of tessera's identity issuer.
+pub(crate) async fn identity_jwks(State(state): State<AppState>) -> Response {
+    match tessera_identity::issuer::keys(&state.identity).await {
+        Ok(keys) => {
+            let mut response = (StatusCode::OK, keys.jwks.clone()).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_CONTROL),
+            );
+            response
+        }
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// `GET /identity/.well-known/openid-configuration`: the identity issuer's discovery
+/// document, which an external STS (an IAM OIDC provider, MinIO) reads to trust it.
+pub(crate) async fn identity_openid_configuration(State(state): State<AppState>) -> Response {
+    json_document(tessera_identity::issuer::discovery(&state.identity))
+}

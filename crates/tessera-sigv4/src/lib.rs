@@ -15,6 +15,11 @@
 //!
 //! Presigned URLs (credentials in the query string) are not supported, because the Cognito JSON
 //! protocol never uses them.
+//!
+//! S3 signs two things differently from every other service: its canonical URI is the path
+//! encoded once, not twice, and its payload hash may be the literal `UNSIGNED-PAYLOAD`.
+//! [`verify_with`] and [`authorization_header_with`] take [`Options`] naming the [`Dialect`];
+//! [`verify`] and [`authorization_header`] are the standard dialect.
 
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -53,6 +58,59 @@ const X_AMZ_DATE: &str = "x-amz-date";
 
 /// The header that S3-style clients use to state the payload hash they signed.
 const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
+
+/// The `x-amz-content-sha256` values with which an S3 client signs its headers but not its body:
+/// `UNSIGNED-PAYLOAD`, and the form SDKs use over TLS for an `aws-chunked` body whose checksum
+/// follows in a trailer (botocore since 1.36). The signature then covers the headers only, which
+/// is what S3 itself accepts; checking the body against its checksum is the service's business.
+const UNSIGNED_PAYLOADS: [&str; 2] = ["UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"];
+
+/// Which service's rules the canonical request follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// Every service but S3: the path is encoded again, and the payload hash is always the
+    /// SHA-256 of the body.
+    #[default]
+    Standard,
+    /// S3: the path is encoded once (percent-decoded, then encoded in SigV4's one canonical
+    /// form, so that a client that escaped more or fewer characters still matches), and
+    /// `x-amz-content-sha256` may declare the payload unsigned (`UNSIGNED-PAYLOAD` or
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`). A hex hash in that header must equal the body's,
+    /// else [`SigV4Error::ContentSha256Mismatch`]; any other value is
+    /// [`SigV4Error::UnsupportedContentSha256`]. Signed streaming uploads
+    /// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) are not supported: verifying them means checking a
+    /// signature per chunk, which needs the body as a stream.
+    S3,
+}
+
+/// How [`verify_with`] and [`authorization_header_with`] build the canonical request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// The service's rules.
+    pub dialect: Dialect,
+    /// The SHA-256 of the body, for a caller that has the hash rather than the body (a service
+    /// that forwards a request's description to a checker); [`Request::body`] is then not read.
+    pub body_sha256: Option<[u8; 32]>,
+}
+
+impl Options {
+    /// The options of `dialect`, hashing the body itself.
+    pub fn new(dialect: Dialect) -> Options {
+        Options {
+            dialect,
+            body_sha256: None,
+        }
+    }
+
+    /// The same options, taking the body's SHA-256 as given instead of hashing the body.
+    #[must_use]
+    pub fn with_body_sha256(mut self, body_sha256: [u8; 32]) -> Options {
+        self.body_sha256 = Some(body_sha256);
+        self
+    }
+}
 
 /// The parsed `Authorization: AWS4-HMAC-SHA256 ...` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +163,16 @@ pub enum SigV4Error {
     /// this as `InvalidSignatureException` with a message naming both times.
     #[error("{0}")]
     Expired(String),
+    /// Under [`Dialect::S3`] only: `x-amz-content-sha256` is a SHA-256 other than the body's.
+    /// S3 reports this as `XAmzContentSHA256Mismatch` (400). [`Dialect::Standard`] reports the
+    /// same condition as [`SigV4Error::Mismatch`], as it always has.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch,
+    /// Under [`Dialect::S3`] only: `x-amz-content-sha256` is neither a SHA-256 nor a value this
+    /// crate accepts. S3 reports this as `InvalidArgument` (400); the message is ours, because
+    /// S3's lists the signed streaming forms, which are not supported here.
+    #[error("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER or a valid sha256 value.")]
+    UnsupportedContentSha256,
 }
 
 impl SigV4Error {
@@ -113,6 +181,8 @@ impl SigV4Error {
         match self {
             SigV4Error::Incomplete(_) => "IncompleteSignatureException",
             SigV4Error::Mismatch | SigV4Error::Expired(_) => "InvalidSignatureException",
+            SigV4Error::ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
+            SigV4Error::UnsupportedContentSha256 => "InvalidArgument",
         }
     }
 }
@@ -323,16 +393,29 @@ pub fn verify(
     secret_access_key: &str,
     now: SystemTime,
 ) -> Result<(), SigV4Error> {
+    verify_with(request, auth, secret_access_key, now, &Options::default())
+}
+
+/// [`verify`] under `options`: the same checks in the same order, with the canonical URI and the
+/// payload hash of `options.dialect` (see [`Dialect::S3`]) and, when `options.body_sha256` is
+/// given, that hash in place of the body's.
+pub fn verify_with(
+    request: &Request<'_>,
+    auth: &Authorization,
+    secret_access_key: &str,
+    now: SystemTime,
+    options: &Options,
+) -> Result<(), SigV4Error> {
     validate(auth)?;
     let timestamp = request_timestamp(request.headers)?;
-    let mut canonical = canonical_request(request, &auth.signed_headers)?;
+    let mut canonical = canonical_request_in(options.dialect, request, &auth.signed_headers)?;
 
     if timestamp.as_bytes().get(..8) != Some(auth.date.as_bytes()) {
         return Err(SigV4Error::Mismatch);
     }
     check_clock_skew(&timestamp, now)?;
 
-    let payload_hash = payload_hash(request)?;
+    let payload_hash = payload_hash_with(request, options)?;
     canonical.extend_from_slice(payload_hash.as_bytes());
 
     // The signature is decoded instead of compared as text so that upper-case hex is accepted and
@@ -366,6 +449,29 @@ pub fn authorization_header(
     service: &str,
     signed_headers: &[&str],
 ) -> Result<String, SigV4Error> {
+    authorization_header_with(
+        request,
+        access_key_id,
+        secret_access_key,
+        region,
+        service,
+        signed_headers,
+        &Options::default(),
+    )
+}
+
+/// [`authorization_header`] under `options`, for requests to S3-style services: with
+/// [`Dialect::S3`] the path is encoded once, and an `x-amz-content-sha256` header of
+/// `UNSIGNED-PAYLOAD` leaves the body unsigned.
+pub fn authorization_header_with(
+    request: &Request<'_>,
+    access_key_id: &str,
+    secret_access_key: &str,
+    region: &str,
+    service: &str,
+    signed_headers: &[&str],
+    options: &Options,
+) -> Result<String, SigV4Error> {
     let timestamp = request_timestamp(request.headers)?;
     let mut names: Vec<String> = signed_headers
         .iter()
@@ -381,8 +487,8 @@ pub fn authorization_header(
         signature: "-".to_owned(),
     };
     validate(&auth)?;
-    let mut canonical = canonical_request(request, &auth.signed_headers)?;
-    canonical.extend_from_slice(payload_hash(request)?.as_bytes());
+    let mut canonical = canonical_request_in(options.dialect, request, &auth.signed_headers)?;
+    canonical.extend_from_slice(payload_hash_with(request, options)?.as_bytes());
     let signature = compute_signature(
         secret_access_key,
         &auth.date,
@@ -405,7 +511,8 @@ pub fn authorization_header(
 /// Builds every line of the canonical request except the final payload hash, which is appended by
 /// the caller once the body has been checked. It works on bytes because header values may legally
 /// contain non-UTF-8 octets, and clients sign those bytes as they are.
-fn canonical_request(
+fn canonical_request_in(
+    dialect: Dialect,
     request: &Request<'_>,
     signed_headers: &[String],
 ) -> Result<Vec<u8>, SigV4Error> {
@@ -414,7 +521,10 @@ fn canonical_request(
     );
     out.extend_from_slice(request.method.as_bytes());
     out.push(b'\n');
-    canonical_uri(request.path, &mut out);
+    match dialect {
+        Dialect::Standard => canonical_uri(request.path, &mut out),
+        Dialect::S3 => canonical_uri_s3(request.path, &mut out),
+    }
     out.push(b'\n');
     canonical_query(request.query, &mut out);
     out.push(b'\n');
@@ -448,6 +558,21 @@ fn canonical_request(
     Ok(out)
 }
 
+/// The standard dialect's canonical request, under the name the tests have always used.
+#[cfg(test)]
+fn canonical_request(
+    request: &Request<'_>,
+    signed_headers: &[String],
+) -> Result<Vec<u8>, SigV4Error> {
+    canonical_request_in(Dialect::Standard, request, signed_headers)
+}
+
+/// The standard dialect's payload hash, under the name the tests have always used.
+#[cfg(test)]
+fn payload_hash(request: &Request<'_>) -> Result<std::borrow::Cow<'static, str>, SigV4Error> {
+    payload_hash_with(request, &Options::default())
+}
+
 /// Encodes the raw path once more, segment by segment, because that is what SDKs do for every
 /// service but S3: they sign the already-encoded path with its `%` signs encoded again. Nothing is
 /// normalized, since any normalization the client did is already reflected in the path it sent.
@@ -457,6 +582,26 @@ fn canonical_uri(path: &str, out: &mut Vec<u8>) {
         return;
     }
     for &b in path.as_bytes() {
+        if b == b'/' {
+            out.push(b);
+        } else {
+            uri_encode_byte(b, out);
+        }
+    }
+}
+
+/// S3's canonical URI: the path encoded once. The path as sent is decoded and encoded again in
+/// the one canonical form (every byte but the unreserved ones and `/`), which is the path as
+/// sent for every SDK, since they encode it that way, and still matches a client that left a
+/// reserved character unescaped on the wire. Nothing is normalized, as for other services.
+fn canonical_uri_s3(path: &str, out: &mut Vec<u8>) {
+    if path.is_empty() {
+        out.push(b'/');
+        return;
+    }
+    let mut decoded = Vec::with_capacity(path.len());
+    percent_decode(path.as_bytes(), &mut decoded);
+    for b in decoded {
         if b == b'/' {
             out.push(b);
         } else {
@@ -569,17 +714,41 @@ fn trim_all(value: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// The hex SHA-256 of the body, or the client's `x-amz-content-sha256` value when it states that
-/// same hash (possibly in upper case, which clients then sign as written).
-fn payload_hash(request: &Request<'_>) -> Result<String, SigV4Error> {
-    let computed = hex::encode(digest::digest(&digest::SHA256, request.body));
-    match request.headers.get(X_AMZ_CONTENT_SHA256) {
-        None => Ok(computed),
+/// The payload hash that ends the canonical request: the hex SHA-256 of the body, or the
+/// client's `x-amz-content-sha256` value when it states that same hash (possibly in upper case,
+/// which clients then sign as written), or, under [`Dialect::S3`], one of the values that
+/// declare the payload unsigned.
+fn payload_hash_with(
+    request: &Request<'_>,
+    options: &Options,
+) -> Result<std::borrow::Cow<'static, str>, SigV4Error> {
+    let stated = request.headers.get(X_AMZ_CONTENT_SHA256);
+    if options.dialect == Dialect::S3 {
+        if let Some(unsigned) = stated.and_then(|value| {
+            UNSIGNED_PAYLOADS
+                .iter()
+                .find(|unsigned| value.as_bytes() == unsigned.as_bytes())
+        }) {
+            return Ok((*unsigned).into());
+        }
+    }
+    let computed = match options.body_sha256 {
+        Some(hash) => hex::encode(hash),
+        None => hex::encode(digest::digest(&digest::SHA256, request.body)),
+    };
+    match stated {
+        None => Ok(computed.into()),
         Some(stated) if stated.as_bytes().eq_ignore_ascii_case(computed.as_bytes()) => {
             // The comparison above guarantees the value is ASCII hex.
-            Ok(String::from_utf8_lossy(stated.as_bytes()).into_owned())
+            Ok(String::from_utf8_lossy(stated.as_bytes()).into_owned().into())
         }
-        Some(_) => Err(SigV4Error::Mismatch),
+        Some(stated) => Err(match options.dialect {
+            Dialect::Standard => SigV4Error::Mismatch,
+            Dialect::S3 if stated.len() == 64 && stated.as_bytes().iter().all(u8::is_ascii_hexdigit) => {
+                SigV4Error::ContentSha256Mismatch
+            }
+            Dialect::S3 => SigV4Error::UnsupportedContentSha256,
+        }),
     }
 }
 

@@ -1222,3 +1222,250 @@ fn long_values_are_quoted_by_their_start() {
         )))
     );
 }
+
+/// S3 requests signed by botocore 1.44.8 (boto3's S3 client with its default configuration,
+/// `before-send` capturing the request, `botocore.auth.get_current_datetime` patched to
+/// [`SUITE_DATE`]), with the suite's credentials and the session token `tsc1.token`.
+mod botocore_s3 {
+    pub const HOST: &str = "127.0.0.1:9000";
+    pub const TOKEN: &str = "tsc1.token";
+    /// PutObject of `hello` over `http://`: the payload is signed, its CRC32 sent in a header.
+    pub const PUT_PATH: &str = "/photos/us-east-1%3Aabc/hello%20world%2B%21.txt";
+    pub const PUT_BODY: &[u8] = b"hello";
+    pub const PUT_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    pub const PUT_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-checksum-crc32;x-amz-content-sha256;x-amz-date;x-amz-sdk-checksum-algorithm;x-amz-security-token, Signature=f2f80b9cae86f9533937e2cd912cea390e966228a87b336ef4cb9ec793cc1d0d";
+    /// The same over `https://`: an `aws-chunked` body whose checksum follows in a trailer.
+    pub const STREAM_BODY: &[u8] = b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
+    pub const STREAM_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/s3/aws4_request, SignedHeaders=content-encoding;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-sdk-checksum-algorithm;x-amz-security-token;x-amz-trailer, Signature=e1641edc5992ff71aba7b1dc9f7ffdd9a2209e09efea18599e1d66bebec8e88d";
+    /// ListObjectsV2 with a prefix.
+    pub const LIST_QUERY: &str = "list-type=2&prefix=us-east-1%3Aabc%2F&encoding-type=url";
+    pub const EMPTY_SHA256: &str =
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    pub const LIST_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature=012ba8ff74215bf7601497d4b46b0eaaaced9d6d8a27008c5340f4f725503091";
+}
+
+fn s3_put_headers(content_sha256: &str, authorization: &str) -> HeaderMap {
+    use botocore_s3::*;
+    header_map(&[
+        ("host", HOST),
+        ("expect", "100-continue"),
+        ("x-amz-checksum-crc32", "NhCmhg=="),
+        ("x-amz-sdk-checksum-algorithm", "CRC32"),
+        ("x-amz-date", SUITE_DATE),
+        ("x-amz-security-token", TOKEN),
+        ("x-amz-content-sha256", content_sha256),
+        ("authorization", authorization),
+        ("content-length", "5"),
+    ])
+}
+
+fn s3_verify(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    options: &Options,
+) -> Result<(), SigV4Error> {
+    let auth = parse_authorization(headers)?.expect("authorization present");
+    let request = Request {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    verify_with(&request, &auth, SUITE_SECRET, at(SUITE_UNIX), options)
+}
+
+#[test]
+fn s3_dialect_verifies_botocore_put_object() {
+    use botocore_s3::*;
+    let s3 = Options::new(Dialect::S3);
+    let headers = s3_put_headers(PUT_SHA256, PUT_AUTHORIZATION);
+    assert_eq!(
+        s3_verify("PUT", PUT_PATH, "", &headers, PUT_BODY, &s3),
+        Ok(())
+    );
+    // The standard dialect encodes the path again, which S3 clients do not sign.
+    assert_eq!(
+        s3_verify("PUT", PUT_PATH, "", &headers, PUT_BODY, &Options::default()),
+        Err(SigV4Error::Mismatch)
+    );
+    // The signed payload hash must be the body's: S3 names that error apart.
+    assert_eq!(
+        s3_verify("PUT", PUT_PATH, "", &headers, b"hellO", &s3),
+        Err(SigV4Error::ContentSha256Mismatch)
+    );
+    // A caller holding the body's hash rather than the body gets the same answers.
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(PUT_SHA256, &mut hash).unwrap();
+    assert_eq!(
+        s3_verify("PUT", PUT_PATH, "", &headers, b"", &s3.with_body_sha256(hash)),
+        Ok(())
+    );
+    assert_eq!(
+        s3_verify("PUT", PUT_PATH, "", &headers, PUT_BODY, &s3.with_body_sha256([0; 32])),
+        Err(SigV4Error::ContentSha256Mismatch)
+    );
+    // A reserved character left unescaped on the wire still canonicalizes as the SDK signed it.
+    assert_eq!(
+        s3_verify(
+            "PUT",
+            "/photos/us-east-1:abc/hello%20world%2B!.txt",
+            "",
+            &headers,
+            PUT_BODY,
+            &s3
+        ),
+        Ok(())
+    );
+    // Another key is another signature.
+    assert_eq!(
+        s3_verify("PUT", "/photos/us-east-1%3Aabc/other.txt", "", &headers, PUT_BODY, &s3),
+        Err(SigV4Error::Mismatch)
+    );
+}
+
+#[test]
+fn s3_dialect_verifies_botocore_list_objects() {
+    use botocore_s3::*;
+    let headers = header_map(&[
+        ("host", HOST),
+        ("x-amz-date", SUITE_DATE),
+        ("x-amz-security-token", TOKEN),
+        ("x-amz-content-sha256", EMPTY_SHA256),
+        ("authorization", LIST_AUTHORIZATION),
+    ]);
+    let s3 = Options::new(Dialect::S3);
+    assert_eq!(
+        s3_verify("GET", "/photos", LIST_QUERY, &headers, b"", &s3),
+        Ok(())
+    );
+    assert_eq!(
+        s3_verify(
+            "GET",
+            "/photos",
+            "list-type=2&prefix=us-east-1%3Aother%2F&encoding-type=url",
+            &headers,
+            b"",
+            &s3
+        ),
+        Err(SigV4Error::Mismatch)
+    );
+}
+
+#[test]
+fn s3_dialect_accepts_unsigned_payloads() {
+    use botocore_s3::*;
+    // botocore over https: the headers are signed, the aws-chunked body is not.
+    let headers = header_map(&[
+        ("host", HOST),
+        ("expect", "100-continue"),
+        ("transfer-encoding", "chunked"),
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ("x-amz-decoded-content-length", "5"),
+        ("x-amz-sdk-checksum-algorithm", "CRC32"),
+        ("x-amz-date", SUITE_DATE),
+        ("x-amz-security-token", TOKEN),
+        ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        ("authorization", STREAM_AUTHORIZATION),
+    ]);
+    let s3 = Options::new(Dialect::S3);
+    assert_eq!(
+        s3_verify("PUT", "/photos/k", "", &headers, STREAM_BODY, &s3),
+        Ok(())
+    );
+    assert_eq!(
+        s3_verify("PUT", "/photos/k", "", &headers, b"anything", &s3),
+        Ok(())
+    );
+    // The standard dialect always signs the body.
+    assert_eq!(
+        s3_verify("PUT", "/photos/k", "", &headers, STREAM_BODY, &Options::default()),
+        Err(SigV4Error::Mismatch)
+    );
+
+    // UNSIGNED-PAYLOAD, signed here, since botocore only sends it when told to.
+    let mut headers = header_map(&[
+        ("host", HOST),
+        ("x-amz-date", SUITE_DATE),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ]);
+    let request = Request {
+        method: "PUT",
+        path: "/photos/a%20b",
+        query: "",
+        headers: &headers,
+        body: b"body",
+    };
+    let authorization = authorization_header_with(
+        &request,
+        SUITE_AKID,
+        SUITE_SECRET,
+        "us-east-1",
+        "s3",
+        &["host", "x-amz-content-sha256", "x-amz-date"],
+        &s3,
+    )
+    .unwrap();
+    headers.insert("authorization", authorization.parse().unwrap());
+    assert_eq!(
+        s3_verify("PUT", "/photos/a%20b", "", &headers, b"other body", &s3),
+        Ok(())
+    );
+    assert_eq!(
+        s3_verify("PUT", "/photos/a%20c", "", &headers, b"body", &s3),
+        Err(SigV4Error::Mismatch)
+    );
+    // The markers are exact: S3 does not take them in another case either.
+    headers.insert("x-amz-content-sha256", "unsigned-payload".parse().unwrap());
+    assert_eq!(
+        s3_verify("PUT", "/photos/a%20b", "", &headers, b"body", &s3),
+        Err(SigV4Error::UnsupportedContentSha256)
+    );
+    // Signed streaming uploads would need a signature per chunk, which is not supported.
+    headers.insert(
+        "x-amz-content-sha256",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".parse().unwrap(),
+    );
+    assert_eq!(
+        s3_verify("PUT", "/photos/a%20b", "", &headers, b"body", &s3),
+        Err(SigV4Error::UnsupportedContentSha256)
+    );
+}
+
+#[test]
+fn s3_canonical_uri_is_encoded_once() {
+    let uri = |path: &str| {
+        let mut out = Vec::new();
+        canonical_uri_s3(path, &mut out);
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(uri(""), "/");
+    assert_eq!(uri("/"), "/");
+    assert_eq!(uri("/bucket/a%20b"), "/bucket/a%20b");
+    assert_eq!(uri("/bucket/a b"), "/bucket/a%20b");
+    assert_eq!(uri("/bucket/a%2bb+c"), "/bucket/a%2Bb%2Bc");
+    assert_eq!(uri("/bucket/%7Ehome/x~y"), "/bucket/~home/x~y");
+    // Nothing is normalized, as for other services.
+    assert_eq!(uri("/a/./b/../c//d"), "/a/./b/../c//d");
+    assert_eq!(uri("/%"), "/%25");
+}
+
+#[test]
+fn s3_error_types_and_messages() {
+    assert_eq!(
+        SigV4Error::ContentSha256Mismatch.aws_error_type(),
+        "XAmzContentSHA256Mismatch"
+    );
+    assert_eq!(
+        SigV4Error::UnsupportedContentSha256.aws_error_type(),
+        "InvalidArgument"
+    );
+    assert_eq!(
+        SigV4Error::ContentSha256Mismatch.to_string(),
+        "The provided 'x-amz-content-sha256' header does not match what was computed."
+    );
+}

@@ -39,6 +39,10 @@ pub struct FileConfig {
     /// `[[sender_keys]]`: the keys custom sender functions open codes with.
     #[serde(default)]
     sender_keys: Vec<SenderKeyDeclaration>,
+    /// `[identity]`: identity pools' roles and policies, external STS endpoints and OpenID
+    /// providers.
+    #[serde(default)]
+    identity: tessera_identity::IdentityConfig,
 }
 
 /// A `[[sender_keys]]` table: the key that stands for a pool's `KMSKeyID`, so that its
@@ -125,6 +129,12 @@ impl FileConfig {
     }
 
     /// The trigger targets, in the order given.
+    /// The `[identity]` table, lowered: a malformed policy stops the server at start.
+    pub fn identity(&self) -> anyhow::Result<tessera_identity::config::Settings> {
+        tessera_identity::config::Settings::from_config(&self.identity)
+            .map_err(|error| anyhow::anyhow!("[identity]: {error}"))
+    }
+
     pub fn triggers(&self) -> tessera_triggers::TriggersConfig {
         tessera_triggers::TriggersConfig {
             targets: self.triggers.clone(),

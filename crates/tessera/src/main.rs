@@ -33,6 +33,19 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Temporary credentials of identity pools (the built-in STS).
+    Credentials {
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Prints the key (base64) that opens the session tokens of the built-in STS, for a
+    /// service that checks requests signed with them (tessera-credentials). It is derived
+    /// from the master key: every node prints the same one.
+    SessionKey(CommonArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +132,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Keys { command } => runtime.block_on(keys(command)),
+        Command::Credentials { command } => runtime.block_on(credentials(command)),
     }
 }
 
@@ -327,7 +341,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_outbox(outbox_path)
     .with_password_hasher(hasher)
     .with_triggers(Arc::new(triggers))
-    .with_sender_keys(file.sender_keys()?);
+    .with_sender_keys(file.sender_keys()?)
+    .with_identity(
+        file.identity()?,
+        Arc::new(tessera_identity::upstream::NoUpstream),
+    );
     tessera_idp::pool::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 
     println!("tessera listening on http://{bound}");
@@ -442,6 +460,27 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn credentials(command: CredentialsCommand) -> anyhow::Result<()> {
+    let CredentialsCommand::SessionKey(args) = command;
+    let file = FileConfig::load(args.config.as_deref())?;
+    let settings = Settings::resolve_common(&args, &file)?;
+    init_logging("text")?;
+    let store = open_store(&settings, Arc::new(SystemRandom)).await?;
+    let key = store.derived_key(tessera_identity::SESSION_KEY_PURPOSE);
+    println!(
+        "{}",
+        tessera_credentials_key(key)
+    );
+    store.close().await;
+    Ok(())
+}
+
+/// The session key as services are given it.
+fn tessera_credentials_key(key: [u8; 32]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(key)
 }
 
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {

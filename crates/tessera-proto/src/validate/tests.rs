@@ -1112,3 +1112,35 @@ fn domain_operations_accept_a_custom_domain_fqdn() {
         "a".repeat(64)
     )));
 }
+
+/// Issue 14: the identity-pool API is its own model, with exactly AWS's four public
+/// operations and its own target prefix.
+#[test]
+fn the_identity_model_has_23_operations_and_four_public_ones() {
+    let model = ServiceModel::cognito_identity();
+    assert_eq!(model.target_prefix(), "AWSCognitoIdentityService");
+    assert_eq!(model.operations().count(), 23);
+    let mut public: Vec<&str> = model
+        .operations()
+        .filter(|operation| operation.public)
+        .map(|operation| operation.name.as_str())
+        .collect();
+    public.sort_unstable();
+    assert_eq!(
+        public,
+        [
+            "GetCredentialsForIdentity",
+            "GetId",
+            "GetOpenIdToken",
+            "UnlinkIdentity"
+        ]
+    );
+    let operation = model.operation("GetId").unwrap();
+    let error = model
+        .validate_input(operation, br#"{"IdentityPoolId":"us-east-1:ABC"}"#)
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("identityPoolId"),
+        "{error}"
+    );
+}

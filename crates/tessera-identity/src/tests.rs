@@ -1,0 +1,122 @@
+//! Unit tests of the identity service's logic: role resolution and principal tags. The
+//! operations themselves are proved end to end (tests/e2e/test_identity_pools*.py).
+
+use serde_json::{json, Map, Value};
+use tessera_core::{IdentityPool, Login};
+
+use crate::login::{LoginKind, VerifiedLogin};
+use crate::role;
+
+fn pool(roles: Value) -> IdentityPool {
+    IdentityPool {
+        id: "us-east-1:00000000-0000-4000-8000-000000000000".into(),
+        name: "p".into(),
+        settings: Map::new(),
+        roles: roles.as_object().cloned().unwrap_or_default(),
+        principal_tags: Map::new(),
+        created_at: std::time::UNIX_EPOCH,
+        last_modified_at: std::time::UNIX_EPOCH,
+        version: 0,
+    }
+}
+
+fn login(claims: Value) -> VerifiedLogin {
+    VerifiedLogin {
+        login: Login {
+            provider: "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc".into(),
+            subject: "s".into(),
+        },
+        kind: LoginKind::UserPool,
+        mapping_key: "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc:client".into(),
+        configured_name: "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc".into(),
+        claims: claims.as_object().cloned().unwrap_or_default(),
+        amr: Vec::new(),
+    }
+}
+
+const AUTH: &str = "arn:aws:iam::123456789012:role/Auth";
+const ADMIN: &str = "arn:aws:iam::123456789012:role/Admin";
+const READER: &str = "arn:aws:iam::123456789012:role/Reader";
+
+fn mapped(mapping: Value) -> IdentityPool {
+    pool(json!({
+        "Roles": {"authenticated": AUTH},
+        "RoleMappings": {"cognito-idp.us-east-1.amazonaws.com/us-east-1_abc:client": mapping},
+    }))
+}
+
+#[test]
+fn token_mapping_uses_the_preferred_role_and_custom_roles_from_the_token() {
+    let pool = mapped(json!({"Type": "Token", "AmbiguousRoleResolution": "Deny"}));
+    let claims = json!({"cognito:preferred_role": ADMIN, "cognito:roles": [ADMIN, READER]});
+    assert_eq!(role::authenticated(&pool, &[login(claims.clone())], None).unwrap(), ADMIN);
+    assert_eq!(
+        role::authenticated(&pool, &[login(claims.clone())], Some(READER)).unwrap(),
+        READER
+    );
+    let refused = role::authenticated(&pool, &[login(claims)], Some(AUTH)).unwrap_err();
+    assert_eq!(refused.kind, "NotAuthorizedException");
+    // The developer guide's comma-separated form is read too.
+    let comma = json!({"cognito:roles": format!("{ADMIN},{READER}")});
+    assert_eq!(role::authenticated(&pool, &[login(comma)], Some(READER)).unwrap(), READER);
+}
+
+#[test]
+fn an_ambiguous_token_is_denied_or_gets_the_authenticated_role() {
+    let deny = mapped(json!({"Type": "Token", "AmbiguousRoleResolution": "Deny"}));
+    let error = role::authenticated(&deny, &[login(json!({"cognito:roles": [ADMIN, READER]}))], None)
+        .unwrap_err();
+    assert_eq!(error.kind, "NotAuthorizedException");
+    assert_eq!(
+        error.message,
+        "The ambiguous role mapping rules for: cognito-idp.us-east-1.amazonaws.com/us-east-1_abc:client denied this request."
+    );
+    let fallback = mapped(json!({"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}));
+    assert_eq!(role::authenticated(&fallback, &[login(json!({}))], None).unwrap(), AUTH);
+}
+
+#[test]
+fn rules_match_in_order_on_strings_and_arrays() {
+    let pool = mapped(json!({
+        "Type": "Rules",
+        "AmbiguousRoleResolution": "Deny",
+        "RulesConfiguration": {"Rules": [
+            {"Claim": "cognito:groups", "MatchType": "Contains", "Value": "admin", "RoleARN": ADMIN},
+            {"Claim": "email", "MatchType": "StartsWith", "Value": "reader", "RoleARN": READER},
+            {"Claim": "custom:tier", "MatchType": "NotEqual", "Value": "free", "RoleARN": AUTH},
+        ]},
+    }));
+    let pick = |claims: Value| role::authenticated(&pool, &[login(claims)], None);
+    assert_eq!(pick(json!({"cognito:groups": ["staff", "admins"]})).unwrap(), ADMIN);
+    assert_eq!(pick(json!({"email": "reader@example.com"})).unwrap(), READER);
+    assert_eq!(pick(json!({"custom:tier": "gold"})).unwrap(), AUTH);
+    // NotEqual on an absent claim is not evaluated, so nothing matches: Deny.
+    assert_eq!(pick(json!({})).unwrap_err().kind, "NotAuthorizedException");
+    assert_eq!(pick(json!({"custom:tier": "free"})).unwrap_err().kind, "NotAuthorizedException");
+}
+
+#[test]
+fn without_a_mapping_the_default_roles_apply_and_a_missing_role_is_a_configuration_error() {
+    let pool = pool(json!({"Roles": {"authenticated": AUTH}}));
+    assert_eq!(role::authenticated(&pool, &[login(json!({}))], None).unwrap(), AUTH);
+    let error = role::unauthenticated(&pool).unwrap_err();
+    assert_eq!(error.kind, "InvalidIdentityPoolConfigurationException");
+    assert_eq!(
+        error.message,
+        "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+    );
+}
+
+#[test]
+fn principal_tags_read_the_mapped_claims() {
+    let mut pool = pool(json!({}));
+    pool.principal_tags.insert(
+        "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc".into(),
+        json!({"UseDefaults": true, "PrincipalTags": crate::pool::default_principal_tags()}),
+    );
+    let tags = crate::identity::principal_tags(
+        &pool,
+        &[login(json!({"sub": "u-1", "aud": "client"}))],
+    );
+    assert_eq!(Value::Object(tags), json!({"username": "u-1", "client": "client"}));
+}
