@@ -30,9 +30,15 @@ import pytest
 from helpers import E2E_DIR, PASSWORD, attribute_list, unique
 
 JS_DIR = E2E_DIR / "js"
-# The packages the node fixture makes sure of; aws-amplify is for test_amplify.py, which shares
-# the fixture.
-NODE_PACKAGES = ("amazon-cognito-identity-js", "aws-jwt-verify", "aws-amplify")
+# The packages the node fixture makes sure of; aws-amplify is for test_amplify.py, and the
+# @aws-sdk ones for test_identity_js.py, which share the fixture.
+NODE_PACKAGES = (
+    "amazon-cognito-identity-js",
+    "aws-jwt-verify",
+    "aws-amplify",
+    "@aws-sdk/credential-providers",
+    "@aws-sdk/client-sts",
+)
 
 
 @pytest.fixture(scope="session")

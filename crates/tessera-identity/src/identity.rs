@@ -8,7 +8,10 @@
 //! login of a provider it already has is a conflict. The operations that name an identity
 //! (GetOpenIdToken, GetCredentialsForIdentity, UnlinkIdentity) require, for an authenticated
 //! identity, at least one presented login already linked to it before they link any other:
-//! knowing an identity id never lets a stranger attach their login to it.
+//! knowing an identity id never lets a stranger attach their login to it. A guest identity
+//! presented with a login that already has an identity is answered as that identity (the
+//! response's `IdentityId` says which), which is how a returning user who was a guest on
+//! this device gets their identity back.
 
 use serde_json::{json, Map, Value};
 use tessera_core::{excerpt, Identity, IdentityPool, Login};
@@ -258,8 +261,21 @@ pub async fn present(
     identity_id: &str,
     logins: Option<&Value>,
 ) -> Result<Presented, Error> {
-    let (identity, pool) = load(state, identity_id).await?;
+    let (mut identity, pool) = load(state, identity_id).await?;
     let verified = login::verify_all(state, &pool, logins).await?;
+    // A guest that signs in as a user who already has an identity becomes that identity:
+    // the answer names it, and clients (Amplify) keep it from then on. The guest identity
+    // is left as it is, so that naming someone else's guest id cannot remove it.
+    if !identity.is_authenticated() {
+        for login in linkable(&verified) {
+            if let Some(owner) = state.store().identity_of_login(&pool.id, &login).await? {
+                if owner != identity.id {
+                    identity = load(state, &owner).await?.0;
+                    break;
+                }
+            }
+        }
+    }
     if verified.is_empty() {
         if identity.is_authenticated() {
             return Err(logins_do_not_match());
