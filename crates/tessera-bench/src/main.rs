@@ -18,13 +18,15 @@
 //! `tessera-bench directory` is the directory benchmark of issue 3 instead: SignUp throughput
 //! and filtered ListUsers latency at large user populations (see `directory.rs`).
 //! `tessera-bench triggers` measures what a PreTokenGeneration webhook adds to a sign-in and a
-//! refresh (issue 12; see `triggers.rs`).
+//! refresh (issue 12; see `triggers.rs`). `tessera-bench credentials` measures the
+//! service-side check of temporary credentials in process (issue 14; see `credentials.rs`).
 //!
 //! It only reports; no figure is a pass/fail test. Every loop is bounded in time, all traffic
 //! stays on the loopback interface, and the server is stopped with SIGTERM at the end.
 
 mod api;
 mod compare;
+mod credentials;
 mod directory;
 mod http;
 mod limits;
@@ -170,6 +172,10 @@ enum Command {
     /// request at a time, and refresh throughput, on a pool with the trigger and one without,
     /// the webhook answered by a verifying receiver inside the bench; SQLite and PostgreSQL.
     Triggers(triggers::Args),
+    /// What checking a request signed with tessera's temporary credentials costs a service
+    /// (issue 14): checks, policy evaluations and token openings per second on one thread,
+    /// in process.
+    Credentials(credentials::Args),
 }
 
 fn main() -> ExitCode {
@@ -182,6 +188,7 @@ fn main() -> ExitCode {
         Some(Command::Triggers(options)) => {
             tessera_binary(options.tessera()).and_then(|binary| triggers::run(options, &binary))
         }
+        Some(Command::Credentials(options)) => credentials::run(options),
         None => run(args.load),
     };
     match result {

@@ -42,9 +42,7 @@ pub use excerpt::{excerpt, EXCERPT_CHARS};
 pub use ident::{
     app_client_id, app_client_secret, is_region_name, radix32, region_of_pool_id, user_pool_id,
 };
-pub use identity_pool::{
-    identity_pool_arn, region_of_identity_id, Identity, IdentityPool, Login,
-};
+pub use identity_pool::{identity_pool_arn, region_of_identity_id, Identity, IdentityPool, Login};
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
 pub use mfa::{MfaFactor, MfaPreferences, UserMfa};
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
@@ -56,9 +54,8 @@ pub use srp::{
 };
 pub use token::{
     at_hash, customized_scope, is_protected_claim, issue_client_token, issue_tokens,
-    preferred_role, sign_jwt, unverified_issuer, verify_jwt,
-    verify_signed_jwt, ClientTokenRequest, GroupOverride,
-    TokenCustomization, TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
+    preferred_role, sign_jwt, unverified_issuer, verify_jwt, verify_signed_jwt, ClientTokenRequest,
+    GroupOverride, TokenCustomization, TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
 };
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
 pub use user_filter::{

@@ -171,7 +171,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn new(session: Session) -> Caller {
+    pub(crate) fn new(session: Session) -> Caller {
         let user_id = session.user_id();
         Caller { session, user_id }
     }

@@ -24,7 +24,9 @@ mod session;
 #[cfg(test)]
 mod tests;
 
-pub use check::{CheckOutcome, CheckRequest, Caller, Verifier};
+pub use check::{Caller, CheckOutcome, CheckRequest, Verifier};
 pub use error::Error;
 pub use policy::{evaluate, Decision, Policy, RequestContext};
 pub use session::{issue, open, role_id, Credentials, Entropy, Session, SessionClaims, SessionKey};
+/// The request [`Verifier::check`] takes, re-exported so that a service needs no other crate.
+pub use tessera_sigv4::Request;

@@ -233,7 +233,11 @@ impl Statement {
         }
         // Checked before anything that substitutes, so that the substitutions below always
         // find a value.
-        if !self.required.iter().all(|name| single(keys, name).is_some()) {
+        if !self
+            .required
+            .iter()
+            .all(|name| single(keys, name).is_some())
+        {
             return false;
         }
         let resource_listed = self
@@ -600,8 +604,8 @@ fn parse_document(document: &Value) -> Result<Vec<Statement>, Error> {
         Some(Value::String(version)) if version == VERSION_2008 => false,
         Some(other) => {
             return Err(malformed(format!(
-                "The policy's Version must be \"{VERSION_2012}\" (or \"{VERSION_2008}\"), not {other}."
-            )))
+            "The policy's Version must be \"{VERSION_2012}\" (or \"{VERSION_2008}\"), not {other}."
+        )))
         }
     };
     if let Some(id) = document.get("Id") {
@@ -615,9 +619,9 @@ fn parse_document(document: &Value) -> Result<Vec<Statement>, Error> {
             .iter()
             .enumerate()
             .map(|(i, statement)| {
-                statement.as_object().ok_or_else(|| {
-                    malformed(format!("Statement {} must be a JSON object.", i + 1))
-                })
+                statement
+                    .as_object()
+                    .ok_or_else(|| malformed(format!("Statement {} must be a JSON object.", i + 1)))
             })
             .collect::<Result<_, _>>()?,
         _ => {
@@ -672,7 +676,11 @@ fn parse_statement(
     let effect = match statement.get("Effect") {
         Some(Value::String(effect)) if effect == "Allow" => Effect::Allow,
         Some(Value::String(effect)) if effect == "Deny" => Effect::Deny,
-        Some(other) => return Err(format!("Effect must be \"Allow\" or \"Deny\", not {other}.")),
+        Some(other) => {
+            return Err(format!(
+                "Effect must be \"Allow\" or \"Deny\", not {other}."
+            ))
+        }
         None => return Err("Effect is missing.".into()),
     };
     let (not_action, actions) = match (statement.get("Action"), statement.get("NotAction")) {
@@ -697,9 +705,7 @@ fn parse_statement(
     {
         (Some(resources), None) => (false, strings(resources, "Resource")?),
         (None, Some(resources)) => (true, strings(resources, "NotResource")?),
-        (Some(_), Some(_)) => {
-            return Err("Resource and NotResource cannot both be given.".into())
-        }
+        (Some(_), Some(_)) => return Err("Resource and NotResource cannot both be given.".into()),
         (None, None) => return Err("Resource (or NotResource) is missing.".into()),
     };
     for resource in &resources {
@@ -724,13 +730,18 @@ fn parse_statement(
         .map(|raw| Template::parse(raw, variables))
         .collect::<Result<Vec<_>, _>>()?;
     let mut required: Vec<String> = Vec::new();
-    let condition_values = conditions.iter().flat_map(|condition| match &condition.test {
-        Test::Compare { values, .. } => values.as_slice(),
-        Test::Null(_) => &[],
-    });
+    let condition_values = conditions
+        .iter()
+        .flat_map(|condition| match &condition.test {
+            Test::Compare { values, .. } => values.as_slice(),
+            Test::Null(_) => &[],
+        });
     for template in resources.iter().chain(condition_values) {
         for name in template.variables() {
-            if !required.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+            if !required
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(name))
+            {
                 required.push(name.to_owned());
             }
         }
@@ -790,7 +801,9 @@ fn parse_conditions(
             let test = match kind {
                 Operator::Null => {
                     let [value] = values.as_slice() else {
-                        return Err(format!("Null takes one value for {key}: \"true\" or \"false\"."));
+                        return Err(format!(
+                            "Null takes one value for {key}: \"true\" or \"false\"."
+                        ));
                     };
                     match value.as_str() {
                         "true" => Test::Null(true),
@@ -863,7 +876,9 @@ fn parse_operator(operator: &str) -> Result<Operator, String> {
     };
     if rest == "Null" {
         if set != Set::Single {
-            return Err(format!("the condition operator {operator} does not exist: Null takes no set qualifier."));
+            return Err(format!(
+                "the condition operator {operator} does not exist: Null takes no set qualifier."
+            ));
         }
         return Ok(Operator::Null);
     }

@@ -61,7 +61,8 @@ impl SessionKey {
         let decoded = STANDARD
             .decode(text.trim())
             .map_err(|_| Error::InvalidSessionKey)?;
-        let bytes = <[u8; 32]>::try_from(decoded.as_slice()).map_err(|_| Error::InvalidSessionKey)?;
+        let bytes =
+            <[u8; 32]>::try_from(decoded.as_slice()).map_err(|_| Error::InvalidSessionKey)?;
         Ok(SessionKey { bytes })
     }
 
@@ -156,7 +157,8 @@ pub struct SessionClaims {
 /// Everything a session token states: who the credentials belong to, what they may do and
 /// until when, and the secret that signs with them. Unknown fields are ignored when a token
 /// is opened, so that a newer tessera may add some while older services still open its tokens.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// It has no `PartialEq`, which would compare the secret in variable time.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Session {
     /// `ASIA` and 16 base32 characters.
     pub access_key_id: String,
@@ -234,8 +236,8 @@ pub fn role_id(role_arn: &str) -> String {
 }
 
 /// What GetCredentialsForIdentity returns: the three strings an SDK signs with and the time
-/// they stop working.
-#[derive(Clone, PartialEq, Eq)]
+/// they stop working. It has no `PartialEq`, which would compare the secret in variable time.
+#[derive(Clone)]
 pub struct Credentials {
     /// `ASIA` and 16 base32 characters, 20 in all, like AWS's temporary key ids.
     pub access_key_id: String,
@@ -312,7 +314,9 @@ pub fn open(keys: &[SessionKey], token: &str) -> Result<Session, Error> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(Error::InvalidToken);
     }
-    let encoded = token.strip_prefix(TOKEN_PREFIX).ok_or(Error::InvalidToken)?;
+    let encoded = token
+        .strip_prefix(TOKEN_PREFIX)
+        .ok_or(Error::InvalidToken)?;
     // The base64 engine refuses non-zero trailing bits, so that no two spellings of a token
     // decode to the same bytes: every character of a token matters.
     let sealed = URL_SAFE_NO_PAD

@@ -41,8 +41,12 @@ pub async fn get_credentials_for_identity(
     state: &IdentityService,
     input: Input,
 ) -> Result<Value, Error> {
-    let presented =
-        identity::present(state, input.required_str("IdentityId")?, input.get("Logins")).await?;
+    let presented = identity::present(
+        state,
+        input.required_str("IdentityId")?,
+        input.get("Logins"),
+    )
+    .await?;
     let custom = input.str("CustomRoleArn");
     let arn = if presented.authenticated() {
         role::authenticated(&presented.pool, &presented.logins, custom)?

@@ -127,7 +127,8 @@ pub async fn identity_of_logins(
         let result = if owners.is_empty() {
             check_one_per_provider(&[], &missing)?;
             let identity = Identity {
-                id: state.new_id(tessera_core::region_of_identity_id(&pool.id).unwrap_or("us-east-1")),
+                id: state
+                    .new_id(tessera_core::region_of_identity_id(&pool.id).unwrap_or("us-east-1")),
                 pool_id: pool.id.clone(),
                 logins: Vec::new(),
                 created_at: now,
@@ -303,7 +304,11 @@ pub async fn present(
             anchored = true;
             continue;
         }
-        match state.store().identity_of_login(&pool.id, &login.login).await? {
+        match state
+            .store()
+            .identity_of_login(&pool.id, &login.login)
+            .await?
+        {
             Some(_) => return Err(logins_do_not_match()),
             None => new.push(login.login.clone()),
         }
@@ -422,7 +427,12 @@ fn classic_flow(pool: &IdentityPool) -> Result<(), Error> {
 /// GetOpenIdToken: a ten-minute token of tessera's identity issuer for the identity, the
 /// first step of the basic flow.
 pub async fn get_open_id_token(state: &IdentityService, input: Input) -> Result<Value, Error> {
-    let presented = present(state, input.required_str("IdentityId")?, input.get("Logins")).await?;
+    let presented = present(
+        state,
+        input.required_str("IdentityId")?,
+        input.get("Logins"),
+    )
+    .await?;
     classic_flow(&presented.pool)?;
     let tags = principal_tags(&presented.pool, &presented.logins);
     let token = issuer::sign(
@@ -475,7 +485,10 @@ pub async fn list(state: &IdentityService, input: Input) -> Result<Value, Error>
         Some(token) => decode_token(token)?,
         None => String::new(),
     };
-    let mut page = state.store().identities(&pool.id, &after, limit + 1).await?;
+    let mut page = state
+        .store()
+        .identities(&pool.id, &after, limit + 1)
+        .await?;
     let more = page.len() > usize::try_from(limit).unwrap_or(60);
     page.truncate(usize::try_from(limit).unwrap_or(60));
     let mut out = json!({
@@ -510,7 +523,12 @@ pub async fn delete(state: &IdentityService, input: Input) -> Result<Value, Erro
 /// UnlinkIdentity: with a login of the identity, removes the logins of the providers named
 /// in `LoginsToRemove`.
 pub async fn unlink(state: &IdentityService, input: Input) -> Result<Value, Error> {
-    let presented = present(state, input.required_str("IdentityId")?, input.get("Logins")).await?;
+    let presented = present(
+        state,
+        input.required_str("IdentityId")?,
+        input.get("Logins"),
+    )
+    .await?;
     if !presented.authenticated() {
         return Err(logins_do_not_match());
     }
@@ -535,7 +553,7 @@ pub async fn unlink(state: &IdentityService, input: Input) -> Result<Value, Erro
 
 // ---- developer-authenticated identities ----
 
-fn developer_provider<'a>(pool: &'a IdentityPool) -> Result<&'a str, Error> {
+fn developer_provider(pool: &IdentityPool) -> Result<&str, Error> {
     login::developer_provider(pool).ok_or_else(|| {
         Error::invalid_parameter("The identity pool has no developer provider name.")
     })
@@ -549,7 +567,11 @@ pub async fn get_open_id_token_for_developer(
 ) -> Result<Value, Error> {
     let pool = pool::load(state, &input, input.required_str("IdentityPoolId")?).await?;
     let developer = developer_provider(&pool)?.to_owned();
-    let logins = input.get("Logins").and_then(Value::as_object).cloned().unwrap_or_default();
+    let logins = input
+        .get("Logins")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let mut developer_login = None;
     let mut others = Map::new();
     for (key, value) in logins {
@@ -660,7 +682,10 @@ pub async fn get_open_id_token_for_developer(
 pub async fn lookup_developer(state: &IdentityService, input: Input) -> Result<Value, Error> {
     let pool = pool::load(state, &input, input.required_str("IdentityPoolId")?).await?;
     let developer = developer_provider(&pool)?.to_owned();
-    let id = match (input.str("IdentityId"), input.str("DeveloperUserIdentifier")) {
+    let id = match (
+        input.str("IdentityId"),
+        input.str("DeveloperUserIdentifier"),
+    ) {
         (_, Some(user)) => {
             let login = Login {
                 provider: developer.clone(),

@@ -43,13 +43,10 @@ pub async fn keys(state: &IdentityService) -> Result<Arc<IssuerKeys>, Error> {
         state.store().insert_identity_signing_key(&key).await?;
         all = state.store().identity_signing_keys().await?;
     }
-    let jwks = json!({ "keys": all.iter().map(SigningKey::public_jwk).collect::<Vec<_>>() })
-        .to_string();
+    let jwks =
+        json!({ "keys": all.iter().map(SigningKey::public_jwk).collect::<Vec<_>>() }).to_string();
     let keys = Arc::new(IssuerKeys { all, jwks });
-    *state
-        .issuer_keys
-        .write()
-        .unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
+    *state.issuer_keys.write().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
     Ok(keys)
 }
 
@@ -110,8 +107,9 @@ pub async fn sign(state: &IdentityService, claims: &TokenClaims<'_>) -> Result<S
 pub async fn verify(state: &IdentityService, token: &str) -> Result<Map<String, Value>, Error> {
     let keys = keys(state).await?;
     let refused = |message: String| Error::new("NotAuthorizedException", message);
-    let claims = tessera_core::verify_signed_jwt(token, &keys.all.iter().collect::<Vec<_>>(), state.now())
-        .map_err(|error| match error {
+    let claims =
+        tessera_core::verify_signed_jwt(token, &keys.all.iter().collect::<Vec<_>>(), state.now())
+            .map_err(|error| match error {
             TokenError::Expired => refused("Invalid login token. Token expired.".into()),
             _ => refused("Invalid login token. Not a valid OpenId Connect identity token.".into()),
         })?;

@@ -51,7 +51,10 @@ impl VerifiedLogin {
     /// The third `amr` entry of OpenID tokens issued for this login.
     pub fn amr_entry(&self, pool_id: &str) -> String {
         match self.kind {
-            LoginKind::UserPool => format!("{}:CognitoSignIn:{}", self.login.provider, self.login.subject),
+            LoginKind::UserPool => format!(
+                "{}:CognitoSignIn:{}",
+                self.login.provider, self.login.subject
+            ),
             LoginKind::OpenId => format!("{}:OIDC:{}", self.login.provider, self.login.subject),
             LoginKind::Developer | LoginKind::IdentityToken { .. } => {
                 format!("{}:{pool_id}:{}", self.login.provider, self.login.subject)
@@ -78,8 +81,9 @@ pub fn user_pool_of_provider(state: &IdentityService, name: &str) -> Option<Stri
     if let Some(rest) = name.strip_prefix("cognito-idp.") {
         let (host, pool_id) = rest.split_once('/')?;
         let region = host.strip_suffix(".amazonaws.com")?;
-        return (tessera_core::region_of_pool_id(pool_id) == Some(region) && !pool_id.contains('/'))
-            .then(|| pool_id.to_owned());
+        return (tessera_core::region_of_pool_id(pool_id) == Some(region)
+            && !pool_id.contains('/'))
+        .then(|| pool_id.to_owned());
     }
     let public = state.idp.config.public_url.as_str();
     let host = public

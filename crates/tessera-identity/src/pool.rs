@@ -31,11 +31,7 @@ const SETTINGS: [&str; 9] = [
 ];
 
 /// Loads a pool; a signed request only sees the pools of the region it was signed for.
-pub async fn load(
-    state: &IdentityService,
-    input: &Input,
-    id: &str,
-) -> Result<IdentityPool, Error> {
+pub async fn load(state: &IdentityService, input: &Input, id: &str) -> Result<IdentityPool, Error> {
     if let Some(region) = input.region() {
         if tessera_core::region_of_identity_id(id) != Some(region) {
             return Err(pool_not_found(id));

@@ -79,7 +79,10 @@ fn mapped(
     if let Some(role) = decided {
         return Ok(role);
     }
-    match mapping.get("AmbiguousRoleResolution").and_then(Value::as_str) {
+    match mapping
+        .get("AmbiguousRoleResolution")
+        .and_then(Value::as_str)
+    {
         Some("AuthenticatedRole") => default_role(pool, "authenticated"),
         _ => Err(Error::new(
             "NotAuthorizedException",

@@ -144,7 +144,13 @@ pub async fn assume_role_with_web_identity(
             )
         }
     })?;
-    let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let (subject, audience) = (text("sub"), text("aud"));
     let amr: Vec<String> = claims
         .get("amr")
@@ -177,7 +183,9 @@ pub async fn assume_role_with_web_identity(
             tags.iter()
                 .filter_map(|(k, v)| {
                     let value = v.as_array().and_then(|a| a.first()).unwrap_or(v);
-                    value.as_str().map(|s| (k.clone(), Value::String(s.to_owned())))
+                    value
+                        .as_str()
+                        .map(|s| (k.clone(), Value::String(s.to_owned())))
                 })
                 .collect()
         })
@@ -222,7 +230,10 @@ fn check_trust(role: &Role, audience: &str, subject: &str, amr: &[String]) -> Re
         "cognito-identity.amazonaws.com:sub".to_owned(),
         vec![subject.to_owned()],
     );
-    keys.insert("cognito-identity.amazonaws.com:amr".to_owned(), amr.to_vec());
+    keys.insert(
+        "cognito-identity.amazonaws.com:amr".to_owned(),
+        amr.to_vec(),
+    );
     let context = RequestContext {
         action: "sts:AssumeRoleWithWebIdentity".to_owned(),
         resource: role.arn.clone(),
@@ -243,6 +254,10 @@ pub fn caller_identity(session: &Session) -> (String, String, String) {
     (
         session.user_id(),
         session.account.clone(),
-        assumed_role_arn(&session.account, &session.role_arn, &session.role_session_name),
+        assumed_role_arn(
+            &session.account,
+            &session.role_arn,
+            &session.role_session_name,
+        ),
     )
 }

@@ -131,7 +131,10 @@ fn mapped(mapping: Value) -> IdentityPool {
 fn token_mapping_uses_the_preferred_role_and_custom_roles_from_the_token() {
     let pool = mapped(json!({"Type": "Token", "AmbiguousRoleResolution": "Deny"}));
     let claims = json!({"cognito:preferred_role": ADMIN, "cognito:roles": [ADMIN, READER]});
-    assert_eq!(role::authenticated(&pool, &[login(claims.clone())], None).unwrap(), ADMIN);
+    assert_eq!(
+        role::authenticated(&pool, &[login(claims.clone())], None).unwrap(),
+        ADMIN
+    );
     assert_eq!(
         role::authenticated(&pool, &[login(claims.clone())], Some(READER)).unwrap(),
         READER
@@ -140,21 +143,31 @@ fn token_mapping_uses_the_preferred_role_and_custom_roles_from_the_token() {
     assert_eq!(refused.kind, "NotAuthorizedException");
     // The developer guide's comma-separated form is read too.
     let comma = json!({"cognito:roles": format!("{ADMIN},{READER}")});
-    assert_eq!(role::authenticated(&pool, &[login(comma)], Some(READER)).unwrap(), READER);
+    assert_eq!(
+        role::authenticated(&pool, &[login(comma)], Some(READER)).unwrap(),
+        READER
+    );
 }
 
 #[test]
 fn an_ambiguous_token_is_denied_or_gets_the_authenticated_role() {
     let deny = mapped(json!({"Type": "Token", "AmbiguousRoleResolution": "Deny"}));
-    let error = role::authenticated(&deny, &[login(json!({"cognito:roles": [ADMIN, READER]}))], None)
-        .unwrap_err();
+    let error = role::authenticated(
+        &deny,
+        &[login(json!({"cognito:roles": [ADMIN, READER]}))],
+        None,
+    )
+    .unwrap_err();
     assert_eq!(error.kind, "NotAuthorizedException");
     assert_eq!(
         error.message,
         "The ambiguous role mapping rules for: cognito-idp.us-east-1.amazonaws.com/us-east-1_abc:client denied this request."
     );
     let fallback = mapped(json!({"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}));
-    assert_eq!(role::authenticated(&fallback, &[login(json!({}))], None).unwrap(), AUTH);
+    assert_eq!(
+        role::authenticated(&fallback, &[login(json!({}))], None).unwrap(),
+        AUTH
+    );
 }
 
 #[test]
@@ -169,18 +182,30 @@ fn rules_match_in_order_on_strings_and_arrays() {
         ]},
     }));
     let pick = |claims: Value| role::authenticated(&pool, &[login(claims)], None);
-    assert_eq!(pick(json!({"cognito:groups": ["staff", "admins"]})).unwrap(), ADMIN);
-    assert_eq!(pick(json!({"email": "reader@example.com"})).unwrap(), READER);
+    assert_eq!(
+        pick(json!({"cognito:groups": ["staff", "admins"]})).unwrap(),
+        ADMIN
+    );
+    assert_eq!(
+        pick(json!({"email": "reader@example.com"})).unwrap(),
+        READER
+    );
     assert_eq!(pick(json!({"custom:tier": "gold"})).unwrap(), AUTH);
     // NotEqual on an absent claim is not evaluated, so nothing matches: Deny.
     assert_eq!(pick(json!({})).unwrap_err().kind, "NotAuthorizedException");
-    assert_eq!(pick(json!({"custom:tier": "free"})).unwrap_err().kind, "NotAuthorizedException");
+    assert_eq!(
+        pick(json!({"custom:tier": "free"})).unwrap_err().kind,
+        "NotAuthorizedException"
+    );
 }
 
 #[test]
 fn without_a_mapping_the_default_roles_apply_and_a_missing_role_is_a_configuration_error() {
     let pool = pool(json!({"Roles": {"authenticated": AUTH}}));
-    assert_eq!(role::authenticated(&pool, &[login(json!({}))], None).unwrap(), AUTH);
+    assert_eq!(
+        role::authenticated(&pool, &[login(json!({}))], None).unwrap(),
+        AUTH
+    );
     let error = role::unauthenticated(&pool).unwrap_err();
     assert_eq!(error.kind, "InvalidIdentityPoolConfigurationException");
     assert_eq!(
@@ -196,9 +221,10 @@ fn principal_tags_read_the_mapped_claims() {
         "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc".into(),
         json!({"UseDefaults": true, "PrincipalTags": crate::pool::default_principal_tags()}),
     );
-    let tags = crate::identity::principal_tags(
-        &pool,
-        &[login(json!({"sub": "u-1", "aud": "client"}))],
+    let tags =
+        crate::identity::principal_tags(&pool, &[login(json!({"sub": "u-1", "aud": "client"}))]);
+    assert_eq!(
+        Value::Object(tags),
+        json!({"username": "u-1", "client": "client"})
     );
-    assert_eq!(Value::Object(tags), json!({"username": "u-1", "client": "client"}));
 }

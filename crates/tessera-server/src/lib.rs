@@ -58,8 +58,14 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/{pool_id}/ui/{client_id}/{asset}", get(ui_asset::asset))
         .route("/credentials/check", post(sts::check))
-        .route("/identity/.well-known/jwks_uri", get(well_known::identity_jwks))
-        .route("/identity/.well-known/jwks.json", get(well_known::identity_jwks))
+        .route(
+            "/identity/.well-known/jwks_uri",
+            get(well_known::identity_jwks),
+        )
+        .route(
+            "/identity/.well-known/jwks.json",
+            get(well_known::identity_jwks),
+        )
         .route(
             "/identity/.well-known/openid-configuration",
             get(well_known::identity_openid_configuration),

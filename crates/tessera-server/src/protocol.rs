@@ -116,14 +116,8 @@ async fn handle(
             Api::Identity => signature::IDENTITY_SERVICE,
         };
         Some(
-            signature::authenticate_for(
-                state,
-                parts,
-                &body,
-                signature::Covers::Operation,
-                service,
-            )
-            .await?,
+            signature::authenticate_for(state, parts, &body, signature::Covers::Operation, service)
+                .await?,
         )
     };
     // The service's error type names the model's refusals as AWS does.

@@ -59,9 +59,10 @@ fn iso8601(epoch_seconds: u64) -> String {
 
 fn xml_response(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml"),
+    );
     response
 }
 
@@ -126,7 +127,11 @@ pub(crate) async fn handle(state: &AppState, parts: &http::request::Parts, body:
                 format!(
                     "Could not find operation {} for version {}",
                     tessera_core::excerpt(action),
-                    tessera_core::excerpt(params.get("Version").map_or("NO_VERSION_SPECIFIED", String::as_str))
+                    tessera_core::excerpt(
+                        params
+                            .get("Version")
+                            .map_or("NO_VERSION_SPECIFIED", String::as_str)
+                    )
                 ),
                 400,
             ),

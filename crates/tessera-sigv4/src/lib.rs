@@ -78,7 +78,9 @@ pub enum Dialect {
     /// `x-amz-content-sha256` may declare the payload unsigned (`UNSIGNED-PAYLOAD` or
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`). A hex hash in that header must equal the body's,
     /// else [`SigV4Error::ContentSha256Mismatch`]; any other value is
-    /// [`SigV4Error::UnsupportedContentSha256`]. Signed streaming uploads
+    /// [`SigV4Error::UnsupportedContentSha256`]. Without the header the body is hashed, as in
+    /// the standard dialect: S3 itself requires the header, but its absence loses nothing,
+    /// since the body is then signed. Signed streaming uploads
     /// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) are not supported: verifying them means checking a
     /// signature per chunk, which needs the body as a stream.
     S3,
@@ -740,11 +742,15 @@ fn payload_hash_with(
         None => Ok(computed.into()),
         Some(stated) if stated.as_bytes().eq_ignore_ascii_case(computed.as_bytes()) => {
             // The comparison above guarantees the value is ASCII hex.
-            Ok(String::from_utf8_lossy(stated.as_bytes()).into_owned().into())
+            Ok(String::from_utf8_lossy(stated.as_bytes())
+                .into_owned()
+                .into())
         }
         Some(stated) => Err(match options.dialect {
             Dialect::Standard => SigV4Error::Mismatch,
-            Dialect::S3 if stated.len() == 64 && stated.as_bytes().iter().all(u8::is_ascii_hexdigit) => {
+            Dialect::S3
+                if stated.len() == 64 && stated.as_bytes().iter().all(u8::is_ascii_hexdigit) =>
+            {
                 SigV4Error::ContentSha256Mismatch
             }
             Dialect::S3 => SigV4Error::UnsupportedContentSha256,

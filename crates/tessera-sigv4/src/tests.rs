@@ -1301,11 +1301,25 @@ fn s3_dialect_verifies_botocore_put_object() {
     let mut hash = [0u8; 32];
     hex::decode_to_slice(PUT_SHA256, &mut hash).unwrap();
     assert_eq!(
-        s3_verify("PUT", PUT_PATH, "", &headers, b"", &s3.with_body_sha256(hash)),
+        s3_verify(
+            "PUT",
+            PUT_PATH,
+            "",
+            &headers,
+            b"",
+            &s3.with_body_sha256(hash)
+        ),
         Ok(())
     );
     assert_eq!(
-        s3_verify("PUT", PUT_PATH, "", &headers, PUT_BODY, &s3.with_body_sha256([0; 32])),
+        s3_verify(
+            "PUT",
+            PUT_PATH,
+            "",
+            &headers,
+            PUT_BODY,
+            &s3.with_body_sha256([0; 32])
+        ),
         Err(SigV4Error::ContentSha256Mismatch)
     );
     // A reserved character left unescaped on the wire still canonicalizes as the SDK signed it.
@@ -1322,7 +1336,14 @@ fn s3_dialect_verifies_botocore_put_object() {
     );
     // Another key is another signature.
     assert_eq!(
-        s3_verify("PUT", "/photos/us-east-1%3Aabc/other.txt", "", &headers, PUT_BODY, &s3),
+        s3_verify(
+            "PUT",
+            "/photos/us-east-1%3Aabc/other.txt",
+            "",
+            &headers,
+            PUT_BODY,
+            &s3
+        ),
         Err(SigV4Error::Mismatch)
     );
 }
@@ -1383,7 +1404,14 @@ fn s3_dialect_accepts_unsigned_payloads() {
     );
     // The standard dialect always signs the body.
     assert_eq!(
-        s3_verify("PUT", "/photos/k", "", &headers, STREAM_BODY, &Options::default()),
+        s3_verify(
+            "PUT",
+            "/photos/k",
+            "",
+            &headers,
+            STREAM_BODY,
+            &Options::default()
+        ),
         Err(SigV4Error::Mismatch)
     );
 

@@ -1419,6 +1419,6 @@ async fn devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens(store
 }
 
 mod authorization;
-mod oauth;
 mod identity;
+mod oauth;
 mod sign_in;

@@ -344,7 +344,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_sender_keys(file.sender_keys()?)
     .with_identity(
         file.identity()?,
-        Arc::new(tessera_identity::upstream::NoUpstream),
+        Arc::new(tessera_upstream::HttpUpstream::new().context("building the upstream client")?),
     );
     tessera_idp::pool::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 
@@ -469,10 +469,7 @@ async fn credentials(command: CredentialsCommand) -> anyhow::Result<()> {
     init_logging("text")?;
     let store = open_store(&settings, Arc::new(SystemRandom)).await?;
     let key = store.derived_key(tessera_identity::SESSION_KEY_PURPOSE);
-    println!(
-        "{}",
-        tessera_credentials_key(key)
-    );
+    println!("{}", tessera_credentials_key(key));
     store.close().await;
     Ok(())
 }

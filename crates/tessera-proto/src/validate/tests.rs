@@ -1139,8 +1139,5 @@ fn the_identity_model_has_23_operations_and_four_public_ones() {
     let error = model
         .validate_input(operation, br#"{"IdentityPoolId":"us-east-1:ABC"}"#)
         .unwrap_err();
-    assert!(
-        error.to_string().contains("identityPoolId"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("identityPoolId"), "{error}");
 }

@@ -152,14 +152,20 @@ async fn a_login_belongs_to_one_identity_and_merges_move_logins(store: &Store) {
             .unwrap(),
         1
     );
-    assert_eq!(store.identity(&first.id).await.unwrap().unwrap().logins, vec![alice.clone()]);
+    assert_eq!(
+        store.identity(&first.id).await.unwrap().unwrap().logins,
+        vec![alice.clone()]
+    );
     let listed = store.identities(&pool.id, "", 10).await.unwrap();
     assert_eq!(listed.len(), 1);
 
     // Deleting the pool takes its identities and logins with it.
     assert!(store.delete_identity_pool(&pool.id).await.unwrap());
     assert!(store.identity(&first.id).await.unwrap().is_none());
-    assert_eq!(store.identity_of_login(&pool.id, &alice).await.unwrap(), None);
+    assert_eq!(
+        store.identity_of_login(&pool.id, &alice).await.unwrap(),
+        None
+    );
     assert!(!store.delete_identity_pool(&pool.id).await.unwrap());
 }
 
@@ -171,7 +177,15 @@ async fn identity_issuer_keys_are_sealed(store: &Store) {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].kid, key.kid);
     assert_eq!(keys[0].pkcs8(), key.pkcs8());
-    for sealed in all_bytes(store, "SELECT sealed_private_key FROM identity_signing_keys").await {
-        assert!(!contains(&sealed, key.pkcs8()), "private key stored in the clear");
+    for sealed in all_bytes(
+        store,
+        "SELECT sealed_private_key FROM identity_signing_keys",
+    )
+    .await
+    {
+        assert!(
+            !contains(&sealed, key.pkcs8()),
+            "private key stored in the clear"
+        );
     }
 }
