@@ -7,7 +7,9 @@ the same answers to a service that describes a request instead of linking the li
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -31,6 +33,28 @@ OBJECT_STORE = Path(
     os.environ.get("TESSERA_OBJECT_STORE_BIN", ROOT / "target" / "debug" / "examples" / "object_store")
 )
 SHORT = f"arn:aws:iam::{ACCOUNT}:role/Short"
+TAGGED = f"arn:aws:iam::{ACCOUNT}:role/Tagged"
+DIRECT = f"arn:aws:iam::{ACCOUNT}:role/Direct"
+MEMBERS = f"arn:aws:iam::{ACCOUNT}:role/Members"
+# Trust policies of the built-in STS: user-pool ID tokens of this region's pools may assume
+# Direct; only authenticated identity-pool sessions may assume Members.
+DIRECT_TRUST = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",'
+    ' "Principal": {"Federated": "cognito-idp.us-east-1.amazonaws.com/*"},'
+    ' "Action": "sts:AssumeRoleWithWebIdentity"}]}'
+)
+MEMBERS_TRUST = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",'
+    ' "Principal": {"Federated": "cognito-identity.amazonaws.com"},'
+    ' "Action": "sts:AssumeRoleWithWebIdentity",'
+    ' "Condition": {"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]}'
+)
+# A policy keyed by a principal tag rather than the identity: the user-pool `sub`, mapped to
+# the tag `username` by the provider's default attribute map.
+TAG_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",'
+    ' "Resource": "arn:aws:s3:::uploads/users/${aws:PrincipalTag/username}/*"}]}'
+)
 UPLOADS = "uploads"
 POLICY = (
     '{"Version": "2012-10-17", "Statement": ['
@@ -47,6 +71,18 @@ policy = '''{POLICY}'''
 [[identity.roles]]
 arn = "{GUEST}"
 policy = '''{POLICY}'''
+
+[[identity.roles]]
+arn = "{TAGGED}"
+policy = '''{TAG_POLICY}'''
+
+[[identity.roles]]
+arn = "{DIRECT}"
+trust_policy = '''{DIRECT_TRUST}'''
+
+[[identity.roles]]
+arn = "{MEMBERS}"
+trust_policy = '''{MEMBERS_TRUST}'''
 
 # Credentials that expire two seconds after they are issued, to watch them expire.
 [[identity.roles]]
@@ -223,3 +259,57 @@ def test_the_check_endpoint_answers_for_services_in_other_languages(world, sts_s
     # The body the signature covers is the one whose hash is described.
     altered = dict(own, bodySha256=hashlib.sha256(b"other").hexdigest())
     assert requests.post(check, json=altered, timeout=10).status_code in (400, 403)
+
+
+def test_principal_tags_from_the_attribute_map_scope_the_policy(world, object_store):
+    pool_id = world.identity_pool(roles={"authenticated": TAGGED, "unauthenticated": GUEST})
+    world.ci.set_principal_tag_attribute_map(IdentityPoolId=pool_id, IdentityProviderName=world.provider, UseDefaults=True)
+    world.user("tia")
+    token = world.tokens("tia")["IdToken"]
+    sub = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["sub"]
+    s3 = s3_client(object_store, world.credentials(pool_id, token)["Credentials"])
+    s3.put_object(Bucket=UPLOADS, Key=f"users/{sub}/cv.pdf", Body=b"%PDF")
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        s3.put_object(Bucket=UPLOADS, Key="users/someone-else/cv.pdf", Body=b"%PDF")
+    assert code_of(denied.value) == "AccessDenied"
+    # Without the attribute map the session has no tag, and the policy allows nothing.
+    world.ci.set_principal_tag_attribute_map(IdentityPoolId=pool_id, IdentityProviderName=world.provider, UseDefaults=False, PrincipalTags={})
+    untagged = s3_client(object_store, world.credentials(pool_id, token)["Credentials"])
+    with pytest.raises(botocore.exceptions.ClientError) as nothing:
+        untagged.put_object(Bucket=UPLOADS, Key=f"users/{sub}/cv.pdf", Body=b"%PDF")
+    assert code_of(nothing.value) == "AccessDenied"
+
+
+def test_trust_policies_decide_who_assumes_a_role_on_the_built_in_sts(world, sts_server):
+    from test_identity_pools import sts_client
+
+    sts = sts_client(sts_server)
+    world.user("vic")
+    id_token = world.tokens("vic")["IdToken"]
+    # A user-pool ID token, where the role's trust policy names the pool's provider.
+    direct = sts.assume_role_with_web_identity(RoleArn=DIRECT, RoleSessionName="vic", WebIdentityToken=id_token)
+    assert direct["Provider"] == f"{sts_server.url}/{world.pool_id}"
+    assert direct["SubjectFromWebIdentityToken"] == json.loads(base64.urlsafe_b64decode(id_token.split(".")[1] + "==="))["sub"]
+    caller = sts_client(sts_server, direct["Credentials"]).get_caller_identity()
+    assert caller["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Direct/vic"
+    # A role without a trust policy takes identity-pool tokens only.
+    with pytest.raises(botocore.exceptions.ClientError) as untrusted:
+        sts.assume_role_with_web_identity(RoleArn=AUTH, RoleSessionName="vic", WebIdentityToken=id_token)
+    assert code_of(untrusted.value) == "AccessDenied"
+    assert untrusted.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+    classic = world.identity_pool(AllowClassicFlow=True)
+    guest = world.anon.get_id(IdentityPoolId=classic)["IdentityId"]
+    guest_token = world.anon.get_open_id_token(IdentityId=guest)["Token"]
+    with pytest.raises(botocore.exceptions.ClientError) as guest_denied:
+        sts.assume_role_with_web_identity(RoleArn=MEMBERS, RoleSessionName="guest", WebIdentityToken=guest_token)
+    assert code_of(guest_denied.value) == "AccessDenied"
+    member = world.anon.get_id(IdentityPoolId=classic, Logins={world.provider: id_token})["IdentityId"]
+    member_token = world.anon.get_open_id_token(IdentityId=member, Logins={world.provider: id_token})["Token"]
+    assumed = sts.assume_role_with_web_identity(RoleArn=MEMBERS, RoleSessionName="member", WebIdentityToken=member_token)
+    assert assumed["SubjectFromWebIdentityToken"] == member
+    # The identity-pool token does not reach the user-pool role, nor the reverse.
+    with pytest.raises(botocore.exceptions.ClientError):
+        sts.assume_role_with_web_identity(RoleArn=DIRECT, RoleSessionName="member", WebIdentityToken=member_token)
+    with pytest.raises(botocore.exceptions.ClientError):
+        sts.assume_role_with_web_identity(RoleArn=MEMBERS, RoleSessionName="vic", WebIdentityToken=id_token)

@@ -548,9 +548,14 @@ def test_basic_flow_through_the_built_in_sts(world, server):
     assert caller["Account"] == ACCOUNT
     assert caller["UserId"] == assumed["AssumedRoleUser"]["AssumedRoleId"]
 
+    forged = open_id["Token"][:-4] + ("AAAA" if not open_id["Token"].endswith("AAAA") else "BBBB")
     with pytest.raises(botocore.exceptions.ClientError) as invalid:
-        sts.assume_role_with_web_identity(RoleArn=AUTH, RoleSessionName="web", WebIdentityToken=token)
+        sts.assume_role_with_web_identity(RoleArn=AUTH, RoleSessionName="web", WebIdentityToken=forged)
     assert error_code(invalid.value) == "InvalidIdentityToken"
+    # A user-pool ID token is accepted only by roles whose trust policy names its pool.
+    with pytest.raises(botocore.exceptions.ClientError) as untrusted:
+        sts.assume_role_with_web_identity(RoleArn=AUTH, RoleSessionName="web", WebIdentityToken=token)
+    assert error_code(untrusted.value) == "AccessDenied"
     with pytest.raises(botocore.exceptions.ClientError) as too_long:
         sts.assume_role_with_web_identity(
             RoleArn=AUTH, RoleSessionName="web", WebIdentityToken=open_id["Token"], DurationSeconds=43200

@@ -43,9 +43,12 @@ pub struct RoleConfig {
     pub max_session_duration: Option<u64>,
     /// `builtin`, or the name of an `[[identity.sts]]` entry.
     pub credentials: Option<String>,
-    /// The trust policy AssumeRoleWithWebIdentity checks on the built-in STS: who may
-    /// assume the role. Without one, tokens of this server's identity issuer for any of its
-    /// identity pools may.
+    /// The trust policy AssumeRoleWithWebIdentity checks on the built-in STS: who may assume
+    /// the role, as an IAM trust policy (`Principal: {"Federated": …}` naming
+    /// `cognito-identity.amazonaws.com` or a user pool, `cognito-idp.<region>.amazonaws.com/
+    /// <pool id>`, a trailing `*` matching any suffix; conditions on `<provider>:aud`, `:sub`,
+    /// `:amr`). Without one, tokens of this
+    /// server's identity issuer for any of its identity pools may, and user-pool tokens may not.
     pub trust_policy: Option<Value>,
 }
 
@@ -90,7 +93,97 @@ pub struct Role {
     pub policies: Vec<Policy>,
     pub max_session_duration: u64,
     pub source: CredentialSource,
-    pub trust_policy: Option<Policy>,
+    pub trust_policy: Option<TrustPolicy>,
+}
+
+/// A role's trust policy: each statement's federated principals, and the statement without
+/// them (evaluated like a permissions policy for `sts:AssumeRoleWithWebIdentity`).
+#[derive(Debug, Clone)]
+pub struct TrustPolicy {
+    statements: Vec<(Vec<String>, Policy)>,
+}
+
+impl TrustPolicy {
+    /// Reads a trust policy document (a JSON string or a table).
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        let document = match value {
+            Value::String(text) => serde_json::from_str::<Value>(text)
+                .map_err(|error| format!("the trust policy is not JSON: {error}"))?,
+            other => other.clone(),
+        };
+        let version = document.get("Version").cloned().unwrap_or(Value::Null);
+        let statements = match document.get("Statement") {
+            Some(Value::Array(list)) => list.clone(),
+            Some(one @ Value::Object(_)) => vec![one.clone()],
+            _ => return Err("the trust policy has no Statement.".into()),
+        };
+        let mut parsed = Vec::new();
+        for statement in statements {
+            let Value::Object(mut statement) = statement else {
+                return Err("a trust policy statement is not an object.".into());
+            };
+            let federated: Vec<String> =
+                match statement
+                    .remove("Principal")
+                    .as_ref()
+                    .and_then(|p| p.get("Federated"))
+                {
+                    Some(Value::String(one)) => vec![one.clone()],
+                    Some(Value::Array(many)) => many
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect(),
+                    _ => return Err(
+                        "a trust policy statement must name its Principal as {\"Federated\": …}."
+                            .into(),
+                    ),
+                };
+            // A trust policy's statements apply to the role they are attached to, so they
+            // name no resource; the permissions-policy evaluator wants one.
+            if !statement.contains_key("Resource") && !statement.contains_key("NotResource") {
+                statement.insert("Resource".into(), Value::String("*".into()));
+            }
+            let mut single = serde_json::Map::new();
+            if !version.is_null() {
+                single.insert("Version".into(), version.clone());
+            }
+            single.insert(
+                "Statement".into(),
+                Value::Array(vec![Value::Object(statement)]),
+            );
+            let policy = Policy::from_value(Value::Object(single))
+                .map_err(|error| format!("trust policy: {error}"))?;
+            parsed.push((federated, policy));
+        }
+        Ok(Self { statements: parsed })
+    }
+
+    /// Whether a token of `provider` whose condition keys are `keys` may assume `role_arn`.
+    pub fn allows(
+        &self,
+        provider: &str,
+        role_arn: &str,
+        keys: std::collections::BTreeMap<String, Vec<String>>,
+    ) -> bool {
+        let policies: Vec<Policy> = self
+            .statements
+            .iter()
+            .filter(|(federated, _)| {
+                federated.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => provider.starts_with(prefix),
+                    None => p == provider,
+                })
+            })
+            .map(|(_, policy)| policy.clone())
+            .collect();
+        let context = tessera_credentials::RequestContext {
+            action: "sts:AssumeRoleWithWebIdentity".to_owned(),
+            resource: role_arn.to_owned(),
+            keys,
+        };
+        tessera_credentials::evaluate(&policies, &context).is_allowed()
+    }
 }
 
 /// The lowered configuration.
@@ -139,7 +232,7 @@ impl Settings {
             let trust_policy = role
                 .trust_policy
                 .as_ref()
-                .map(|value| policy(value, &format!("{what} trust policy")))
+                .map(|value| TrustPolicy::parse(value).map_err(|e| format!("{what}: {e}")))
                 .transpose()?;
             let max = role.max_session_duration.unwrap_or(DEFAULT_SESSION_SECONDS);
             if max == 0 {

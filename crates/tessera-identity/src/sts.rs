@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use tessera_credentials::{Decision, RequestContext, Session};
+use tessera_core::KeyUse;
+use tessera_credentials::Session;
 
-use crate::config::{CredentialSource, Role};
+use crate::config::CredentialSource;
 use crate::credentials::{mint, Issued, MintRequest};
+use crate::login::IDENTITY_PROVIDER;
 use crate::{issuer, IdentityService};
 
 /// An STS refusal: its code, message and whether the sender is at fault (`Sender`) or STS.
@@ -75,8 +77,10 @@ fn lower_camel(name: &str) -> String {
 }
 
 /// AssumeRoleWithWebIdentity on the built-in STS. The token must come from tessera's identity
-/// issuer; the role must be one whose credentials the built-in STS issues, and its trust
-/// policy (when it has one) must allow the token's audience and `amr`.
+/// issuer or, where the role's trust policy names the user pool, be an ID token of one of
+/// tessera's user pools; the role must be one whose credentials the built-in STS issues, and
+/// its trust policy (when it has one) must allow the token's provider, audience, subject and
+/// `amr`.
 pub async fn assume_role_with_web_identity(
     state: &IdentityService,
     params: &BTreeMap<String, String>,
@@ -133,48 +137,32 @@ pub async fn assume_role_with_web_identity(
         None => 3600,
     };
 
-    let claims = issuer::verify(state, token).await.map_err(|error| {
-        if error.message.contains("expired") {
-            StsError::new("ExpiredTokenException", "Token expired", 400)
-        } else {
-            StsError::new(
-                "InvalidIdentityToken",
-                "The web identity token that was passed could not be validated by AWS. Get a new identity token from the identity provider and then retry the request.",
-                400,
-            )
-        }
-    })?;
-    let text = |name: &str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    let (subject, audience) = (text("sub"), text("aud"));
-    let amr: Vec<String> = claims
-        .get("amr")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
-
+    let web = web_identity(state, token).await?;
     let role = state.settings.role(role_arn);
     if role.source != CredentialSource::Builtin {
-        return Err(StsError::new(
-            "AccessDenied",
-            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-            403,
-        ));
+        return Err(access_denied());
     }
-    check_trust(&role, &audience, &subject, &amr)?;
+    let allowed = match &role.trust_policy {
+        Some(trust) => trust.allows(&web.provider, role_arn, web.condition_keys()),
+        // Without a trust policy, the identity issuer's tokens (any identity pool) only.
+        None => web.provider == IDENTITY_PROVIDER,
+    };
+    if !allowed {
+        return Err(access_denied());
+    }
     if duration > role.max_session_duration.max(3600) {
         return Err(StsError::validation(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
     }
+    let WebIdentity {
+        claims,
+        subject,
+        audience,
+        amr,
+        pool,
+        ..
+    } = web;
     let tags: Map<String, Value> = claims
         .get("https://aws.amazon.com/tags")
         .and_then(|t| t.get("principal_tags"))
@@ -194,7 +182,7 @@ pub async fn assume_role_with_web_identity(
         state,
         MintRequest {
             identity_id: &subject,
-            pool_id: &audience,
+            pool_id: &pool,
             role: &role,
             session_name: session,
             amr,
@@ -209,44 +197,118 @@ pub async fn assume_role_with_web_identity(
         assumed_role_id: format!("{role_id}:{session}"),
         assumed_role_arn: assumed_role_arn(state.account_id(), role_arn, session),
         subject,
-        provider: state.issuer(),
+        provider: claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         audience,
     })
 }
 
-/// The role's trust policy, evaluated for `sts:AssumeRoleWithWebIdentity` with the token's
-/// claims as Cognito's condition keys. Without a trust policy, any identity pool of this
-/// server may assume the role.
-fn check_trust(role: &Role, audience: &str, subject: &str, amr: &[String]) -> Result<(), StsError> {
-    let Some(trust) = &role.trust_policy else {
-        return Ok(());
-    };
-    let mut keys = BTreeMap::new();
-    keys.insert(
-        "cognito-identity.amazonaws.com:aud".to_owned(),
-        vec![audience.to_owned()],
-    );
-    keys.insert(
-        "cognito-identity.amazonaws.com:sub".to_owned(),
-        vec![subject.to_owned()],
-    );
-    keys.insert(
-        "cognito-identity.amazonaws.com:amr".to_owned(),
-        amr.to_vec(),
-    );
-    let context = RequestContext {
-        action: "sts:AssumeRoleWithWebIdentity".to_owned(),
-        resource: role.arn.clone(),
-        keys,
-    };
-    match tessera_credentials::evaluate(std::slice::from_ref(trust), &context) {
-        Decision::Allow => Ok(()),
-        _ => Err(StsError::new(
-            "AccessDenied",
-            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-            403,
-        )),
+fn access_denied() -> StsError {
+    StsError::new(
+        "AccessDenied",
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        403,
+    )
+}
+
+fn invalid_token() -> StsError {
+    StsError::new(
+        "InvalidIdentityToken",
+        "The web identity token that was passed could not be validated by AWS. Get a new identity token from the identity provider and then retry the request.",
+        400,
+    )
+}
+
+/// A verified web identity token: who issued it (as a provider name), and its claims.
+struct WebIdentity {
+    provider: String,
+    claims: Map<String, Value>,
+    /// The identity pool of an identity token; the user pool of a user-pool ID token.
+    pool: String,
+    subject: String,
+    audience: String,
+    amr: Vec<String>,
+}
+
+impl WebIdentity {
+    /// The trust policy's condition keys: `<provider>:aud`, `:sub` and `:amr`.
+    fn condition_keys(&self) -> BTreeMap<String, Vec<String>> {
+        let mut keys = BTreeMap::new();
+        keys.insert(
+            format!("{}:aud", self.provider),
+            vec![self.audience.clone()],
+        );
+        keys.insert(format!("{}:sub", self.provider), vec![self.subject.clone()]);
+        keys.insert(format!("{}:amr", self.provider), self.amr.clone());
+        keys
     }
+}
+
+/// Verifies a token of tessera's identity issuer, or an ID token of one of its user pools.
+async fn web_identity(state: &IdentityService, token: &str) -> Result<WebIdentity, StsError> {
+    let issuer = tessera_core::unverified_issuer(token).ok_or_else(invalid_token)?;
+    let expired = || StsError::new("ExpiredTokenException", "Token expired", 400);
+    let (provider, pool, claims) = if issuer == state.issuer() {
+        let claims = issuer::verify(state, token).await.map_err(|error| {
+            if error.message.contains("expired") {
+                expired()
+            } else {
+                invalid_token()
+            }
+        })?;
+        let pool = claims
+            .get("aud")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        (IDENTITY_PROVIDER.to_owned(), pool, claims)
+    } else {
+        let pool_id = issuer
+            .strip_prefix(&state.idp.config.public_url)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .ok_or_else(invalid_token)?;
+        let keys = tessera_idp::pool::keys::pool_keys(&state.idp, pool_id)
+            .await
+            .map_err(|_| invalid_token())?;
+        let claims =
+            tessera_core::verify_jwt(token, &keys.verifiers(KeyUse::Id), "id", state.now())
+                .map_err(|error| match error {
+                    tessera_core::TokenError::Expired => expired(),
+                    _ => invalid_token(),
+                })?;
+        (
+            crate::login::user_pool_provider(pool_id),
+            pool_id.to_owned(),
+            claims,
+        )
+    };
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let amr = claims
+        .get("amr")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    Ok(WebIdentity {
+        provider,
+        pool,
+        subject: text("sub"),
+        audience: text("aud"),
+        amr,
+        claims,
+    })
 }
 
 /// GetCallerIdentity for a built-in session.

@@ -228,3 +228,61 @@ fn principal_tags_read_the_mapped_claims() {
         json!({"username": "u-1", "client": "client"})
     );
 }
+
+#[test]
+fn trust_policies_match_federated_principals_and_conditions() {
+    use std::collections::BTreeMap;
+
+    use crate::config::TrustPolicy;
+
+    let trust = TrustPolicy::parse(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:pool"},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
+            },
+        }, {
+            "Effect": "Allow",
+            "Principal": {"Federated": ["cognito-idp.us-east-1.amazonaws.com/*"]},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+        }],
+    }))
+    .unwrap();
+    let keys = |provider: &str, aud: &str, amr: &[&str]| {
+        let mut keys = BTreeMap::new();
+        keys.insert(format!("{provider}:aud"), vec![aud.to_owned()]);
+        keys.insert(
+            format!("{provider}:amr"),
+            amr.iter().map(|a| (*a).to_owned()).collect(),
+        );
+        keys
+    };
+    let identity = "cognito-identity.amazonaws.com";
+    let role = "arn:aws:iam::1:role/R";
+    assert!(trust.allows(
+        identity,
+        role,
+        keys(identity, "us-east-1:pool", &["authenticated", "x"])
+    ));
+    assert!(!trust.allows(
+        identity,
+        role,
+        keys(identity, "us-east-1:pool", &["unauthenticated"])
+    ));
+    assert!(!trust.allows(
+        identity,
+        role,
+        keys(identity, "us-east-1:other", &["authenticated"])
+    ));
+    let pool = "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc";
+    assert!(trust.allows(pool, role, keys(pool, "client", &[])));
+    let elsewhere = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc";
+    assert!(!trust.allows(elsewhere, role, keys(elsewhere, "client", &[])));
+    assert!(
+        TrustPolicy::parse(&json!({"Statement": [{"Effect": "Allow", "Action": "*"}]})).is_err()
+    );
+}
