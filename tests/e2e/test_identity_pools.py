@@ -493,6 +493,11 @@ def test_developer_authenticated_identities(world):
     assert world.role_of(out["Credentials"]) == "Auth"
     with pytest.raises(world.anon.exceptions.InvalidParameterException):
         world.anon.get_id(IdentityPoolId=pool_id, Logins={"login.example": "user-1"})
+    # The token is passed through to credentials, never renewed by exchanging it.
+    with pytest.raises(world.anon.exceptions.InvalidParameterException):
+        world.anon.get_open_id_token(
+            IdentityId=first["IdentityId"], Logins={"cognito-identity.amazonaws.com": first["Token"]}
+        )
 
     looked = ci.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier="user-1", MaxResults=10)
     assert looked["IdentityId"] == first["IdentityId"] and looked["DeveloperUserIdentifierList"] == ["user-1"]

@@ -348,6 +348,24 @@ pub async fn present(
 pub fn principal_tags(pool: &IdentityPool, logins: &[VerifiedLogin]) -> Map<String, Value> {
     let mut tags = Map::new();
     for login in logins {
+        // A passed-through identity token carries the tags it was issued with.
+        if let LoginKind::IdentityToken { .. } = login.kind {
+            if let Some(carried) = login
+                .claims
+                .get("https://aws.amazon.com/tags")
+                .and_then(|t| t.get("principal_tags"))
+                .and_then(Value::as_object)
+            {
+                for (tag, values) in carried {
+                    let value = values.as_array().and_then(|a| a.first()).unwrap_or(values);
+                    if let Some(value) = value.as_str() {
+                        tags.insert(tag.clone(), json!(value));
+                    }
+                }
+                break;
+            }
+            continue;
+        }
         let Some(entry) = pool
             .principal_tags
             .get(&login.configured_name)
@@ -433,6 +451,17 @@ pub async fn get_open_id_token(state: &IdentityService, input: Input) -> Result<
         input.get("Logins"),
     )
     .await?;
+    // An identity token is passed through to credentials, never exchanged for a fresh one:
+    // otherwise a ten-minute token would renew itself without the login behind it.
+    if presented
+        .logins
+        .iter()
+        .any(|l| matches!(l.kind, LoginKind::IdentityToken { .. }))
+    {
+        return Err(Error::invalid_parameter(
+            "A cognito-identity.amazonaws.com token cannot be exchanged for another; present the login it was issued for.",
+        ));
+    }
     classic_flow(&presented.pool)?;
     let tags = principal_tags(&presented.pool, &presented.logins);
     let token = issuer::sign(
