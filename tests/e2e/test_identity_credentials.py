@@ -313,3 +313,13 @@ def test_trust_policies_decide_who_assumes_a_role_on_the_built_in_sts(world, sts
         sts.assume_role_with_web_identity(RoleArn=DIRECT, RoleSessionName="member", WebIdentityToken=member_token)
     with pytest.raises(botocore.exceptions.ClientError):
         sts.assume_role_with_web_identity(RoleArn=MEMBERS, RoleSessionName="vic", WebIdentityToken=id_token)
+
+
+def test_issue14_get_credentials_for_identity_honours_the_roles_trust_policy(world):
+    # Members trusts authenticated sessions only; as a pool's guest role it is never issued.
+    pool_id = world.identity_pool(roles={"authenticated": MEMBERS, "unauthenticated": MEMBERS})
+    with pytest.raises(world.anon.exceptions.InvalidIdentityPoolConfigurationException):
+        world.credentials(pool_id)
+    world.user("wes")
+    out = world.credentials(pool_id, world.tokens("wes")["IdToken"])
+    assert out["Credentials"]["AccessKeyId"].startswith("ASIA")

@@ -206,7 +206,7 @@ def tessera(module_factory, tmp_path_factory, moto, refusing_sts, oidc, dead_iss
         path,
         {"aws": moto, "refusing": refusing_sts.url},
         [(EXTERNAL_ROLE, "aws"), (REFUSED_ROLE, "refusing")],
-        [(oidc.issuer, [OIDC_CLIENT]), (dead_issuer, [])],
+        [(oidc.issuer, [OIDC_CLIENT]), (dead_issuer, [OIDC_CLIENT])],
     )
     return module_factory.start(name="identity-upstream", extra_args=["--config", config])
 

@@ -601,3 +601,108 @@ def test_get_caller_identity_with_an_access_key_and_with_bad_credentials(world, 
     with pytest.raises(botocore.exceptions.ClientError) as swapped:
         sts_client(server, dict(creds, SessionToken=other["SessionToken"])).get_caller_identity()
     assert error_code(swapped.value) == "InvalidClientTokenId"
+
+
+# ---------------------------------------------------------------------------------------------
+# regressions from the issue-14 review
+
+
+def test_issue14_an_identity_whose_last_login_was_removed_is_inaccessible(world):
+    pool_id = world.identity_pool()
+    world.user("gil")
+    world.user("hal")
+    gil = world.tokens("gil")["IdToken"]
+    identity = world.anon.get_id(IdentityPoolId=pool_id, Logins={world.provider: gil})["IdentityId"]
+    world.anon.unlink_identity(IdentityId=identity, Logins={world.provider: gil}, LoginsToRemove=[world.provider])
+    # Neither as a guest nor with a stranger's login: it is not a guest again.
+    with pytest.raises(world.anon.exceptions.NotAuthorizedException):
+        world.anon.get_credentials_for_identity(IdentityId=identity)
+    hal = world.tokens("hal")["IdToken"]
+    with pytest.raises(world.anon.exceptions.NotAuthorizedException):
+        world.anon.get_credentials_for_identity(IdentityId=identity, Logins={world.provider: hal})
+    with pytest.raises(world.anon.exceptions.NotAuthorizedException):
+        world.anon.get_credentials_for_identity(IdentityId=identity, Logins={world.provider: gil})
+    assert world.ci.describe_identity(IdentityId=identity)["Logins"] == []
+
+
+def test_issue14_identity_tokens_assume_only_their_own_pools_roles(world, server):
+    world.user("ida")
+    token = world.tokens("ida")["IdToken"]
+    mine = world.identity_pool(AllowClassicFlow=True)
+    theirs = world.identity_pool(AllowClassicFlow=True, roles={"authenticated": ADMIN, "unauthenticated": READER})
+    guest = world.anon.get_id(IdentityPoolId=mine)["IdentityId"]
+    guest_token = world.anon.get_open_id_token(IdentityId=guest)["Token"]
+    member = world.anon.get_id(IdentityPoolId=mine, Logins={world.provider: token})["IdentityId"]
+    member_token = world.anon.get_open_id_token(IdentityId=member, Logins={world.provider: token})["Token"]
+    sts = sts_client(server)
+
+    def assume(role: str, web_token: str) -> str:
+        try:
+            sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="session", WebIdentityToken=web_token)
+            return "ok"
+        except botocore.exceptions.ClientError as error:
+            return error_code(error)
+
+    assert assume(GUEST, guest_token) == "ok"
+    assert assume(AUTH, guest_token) == "AccessDenied"  # a guest does not take the authenticated role
+    assert assume(AUTH, member_token) == "ok"
+    assert assume(GUEST, member_token) == "AccessDenied"
+    assert assume(ADMIN, member_token) == "AccessDenied"  # another pool's role
+    assert assume(READER, guest_token) == "AccessDenied"
+    assert theirs
+
+
+def test_issue14_custom_roles_and_passed_through_tokens_do_not_bypass_mappings(world):
+    world.user("jon", email="jon@readers.example")
+    token = world.tokens("jon")["IdToken"]
+    key = f"{world.provider}:{world.client_id}"
+    rules = {
+        "Type": "Rules",
+        "AmbiguousRoleResolution": "AuthenticatedRole",
+        "RulesConfiguration": {"Rules": [
+            {"Claim": "email", "MatchType": "Contains", "Value": "@readers.", "RoleARN": READER},
+        ]},
+    }
+    pool_id = world.identity_pool(DeveloperProviderName="dev.example", mappings={key: rules})
+    # A CustomRoleArn no matching rule names is refused, not resolved as ambiguous.
+    with pytest.raises(world.anon.exceptions.NotAuthorizedException):
+        world.credentials(pool_id, token, CustomRoleArn=ADMIN)
+    assert world.role_of(world.credentials(pool_id, token)["Credentials"]) == "Reader"
+    # A developer token would take the default role: refused where roles are mapped.
+    dev = world.ci.get_open_id_token_for_developer_identity(IdentityPoolId=pool_id, Logins={"dev.example": "u-9"})
+    with pytest.raises(world.anon.exceptions.NotAuthorizedException):
+        world.anon.get_credentials_for_identity(
+            IdentityId=dev["IdentityId"], Logins={"cognito-identity.amazonaws.com": dev["Token"]}
+        )
+
+
+def test_issue14_a_guest_token_is_refused_once_guests_are_turned_off(world):
+    pool_id = world.identity_pool(AllowClassicFlow=True)
+    guest = world.anon.get_id(IdentityPoolId=pool_id)["IdentityId"]
+    guest_token = world.anon.get_open_id_token(IdentityId=guest)["Token"]
+    world.ci.update_identity_pool(
+        IdentityPoolId=pool_id, IdentityPoolName="closed", AllowUnauthenticatedIdentities=False,
+        AllowClassicFlow=True,
+        CognitoIdentityProviders=[{"ProviderName": world.provider, "ClientId": world.client_id}],
+    )
+    with pytest.raises(world.anon.exceptions.NotAuthorizedException) as refused:
+        world.anon.get_credentials_for_identity(
+            IdentityId=guest, Logins={"cognito-identity.amazonaws.com": guest_token}
+        )
+    expect(refused, "NotAuthorizedException", "Unauthenticated access is not supported for this identity pool.")
+
+
+def test_issue14_a_merged_developer_identity_still_links_new_logins(world):
+    world.user("kim")
+    token = world.tokens("kim")["IdToken"]
+    pool_id = world.identity_pool(DeveloperProviderName="dev.example")
+    first = world.ci.get_open_id_token_for_developer_identity(IdentityPoolId=pool_id, Logins={"dev.example": "a"})
+    world.ci.get_open_id_token_for_developer_identity(IdentityPoolId=pool_id, Logins={"dev.example": "b"})
+    world.ci.merge_developer_identities(
+        SourceUserIdentifier="b", DestinationUserIdentifier="a", DeveloperProviderName="dev.example", IdentityPoolId=pool_id
+    )
+    linked = world.ci.get_open_id_token_for_developer_identity(
+        IdentityPoolId=pool_id, IdentityId=first["IdentityId"], Logins={"dev.example": "a", world.provider: token}
+    )
+    assert linked["IdentityId"] == first["IdentityId"]
+    assert world.anon.get_id(IdentityPoolId=pool_id, Logins={world.provider: token})["IdentityId"] == first["IdentityId"]

@@ -43,14 +43,17 @@ pub struct Identity {
     pub id: String,
     pub pool_id: String,
     pub logins: Vec<Login>,
+    /// Set when its first login was linked, and never cleared: "removing the last linked
+    /// login will make this identity inaccessible" (Cognito), not a guest again.
+    pub authenticated: bool,
     pub created_at: SystemTime,
     pub last_modified_at: SystemTime,
 }
 
 impl Identity {
-    /// Whether the identity has logins, so that only they can reach it.
+    /// Whether only a login can reach the identity (it has, or once had, one).
     pub fn is_authenticated(&self) -> bool {
-        !self.logins.is_empty()
+        self.authenticated || !self.logins.is_empty()
     }
 }
 

@@ -72,7 +72,7 @@ pub struct OpenIdProviderConfig {
     pub arn: String,
     /// The issuer URL (`iss`) of its tokens; its JWKS comes from its discovery document.
     pub issuer: String,
-    /// The audiences (`aud`) accepted; any when empty.
+    /// The audiences (`aud`) accepted: at least one.
     #[serde(default)]
     pub client_ids: Vec<String>,
 }
@@ -256,6 +256,14 @@ impl Settings {
                 .split_once(":oidc-provider/")
                 .map(|(_, name)| name.to_owned())
                 .ok_or_else(|| format!("{} is not an IAM OIDC provider ARN", provider.arn))?;
+            // An ID token names the app it was issued to; without a list of accepted
+            // audiences, any app's tokens at that provider would open identities here.
+            if provider.client_ids.is_empty() {
+                return Err(format!(
+                    "{}: client_ids must list the audiences (app client ids) accepted",
+                    provider.arn
+                ));
+            }
             openid_providers.insert(name, provider.clone());
         }
         Ok(Self {

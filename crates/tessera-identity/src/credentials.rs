@@ -11,6 +11,7 @@ use tessera_credentials::{Entropy, SessionClaims};
 
 use crate::config::{CredentialSource, Role, DEFAULT_SESSION_SECONDS};
 use crate::identity::{self, Presented};
+use crate::login::{LoginKind, IDENTITY_PROVIDER};
 use crate::upstream::UpstreamError;
 use crate::{issuer, role, Error, IdentityService, Input};
 
@@ -48,6 +49,28 @@ pub async fn get_credentials_for_identity(
     )
     .await?;
     let custom = input.str("CustomRoleArn");
+    // A passed-through guest token is still a guest: the pool must admit guests now.
+    if !presented.authenticated() && !identity::allows_guests(&presented.pool) {
+        return Err(identity::unauthenticated_not_supported());
+    }
+    // Role mappings decide by the claims of the original login, which a passed-through
+    // identity token does not carry; the default role would bypass a mapping's Deny.
+    let only_passed_through = presented
+        .logins
+        .iter()
+        .all(|l| matches!(l.kind, LoginKind::IdentityToken { .. }));
+    let mapped = presented
+        .pool
+        .roles
+        .get("RoleMappings")
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty());
+    if presented.authenticated() && only_passed_through && mapped {
+        return Err(Error::new(
+            "NotAuthorizedException",
+            "This identity pool maps roles from the login's claims: present the login rather than a cognito-identity.amazonaws.com token.",
+        ));
+    }
     let arn = if presented.authenticated() {
         role::authenticated(&presented.pool, &presented.logins, custom)?
     } else {
@@ -79,6 +102,14 @@ pub async fn credentials_for(
     let lifetime = seconds.min(role.max_session_duration);
     let tags = identity::principal_tags(&presented.pool, &presented.logins);
     let amr = identity::amr(presented);
+    // The role's trust policy applies here as on AWS, where Cognito assumes the role through
+    // STS: a role that trusts only some identity pools is not issued to another.
+    if let Some(trust) = &role.trust_policy {
+        let keys = trust_keys(&presented.pool.id, &presented.identity.id, &amr);
+        if !trust.allows(IDENTITY_PROVIDER, &role.arn, keys) {
+            return Err(role::invalid_configuration());
+        }
+    }
     match &role.source {
         CredentialSource::Builtin => Ok(mint(
             state,
@@ -135,6 +166,22 @@ pub async fn credentials_for(
             })
         }
     }
+}
+
+/// The condition keys of a trust policy for a session of an identity pool.
+pub fn trust_keys(
+    pool_id: &str,
+    identity_id: &str,
+    amr: &[String],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert(format!("{IDENTITY_PROVIDER}:aud"), vec![pool_id.to_owned()]);
+    keys.insert(
+        format!("{IDENTITY_PROVIDER}:sub"),
+        vec![identity_id.to_owned()],
+    );
+    keys.insert(format!("{IDENTITY_PROVIDER}:amr"), amr.to_vec());
+    keys
 }
 
 /// What the built-in STS puts in a session.

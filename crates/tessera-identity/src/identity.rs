@@ -36,7 +36,7 @@ fn logins_do_not_match() -> Error {
     )
 }
 
-fn unauthenticated_not_supported() -> Error {
+pub(crate) fn unauthenticated_not_supported() -> Error {
     Error::new(
         "NotAuthorizedException",
         "Unauthenticated access is not supported for this identity pool.",
@@ -101,6 +101,19 @@ fn check_one_per_provider(existing: &[Login], adding: &[Login]) -> Result<(), Er
     Ok(())
 }
 
+/// A new identity of a pool, not yet stored.
+fn fresh_identity(state: &IdentityService, pool: &IdentityPool) -> Identity {
+    let now = state.now();
+    Identity {
+        id: state.new_id(tessera_core::region_of_identity_id(&pool.id).unwrap_or("us-east-1")),
+        pool_id: pool.id.clone(),
+        logins: Vec::new(),
+        authenticated: false,
+        created_at: now,
+        last_modified_at: now,
+    }
+}
+
 /// Finds or creates the one identity of `logins` in a pool (GetId), linking and merging.
 pub async fn identity_of_logins(
     state: &IdentityService,
@@ -126,14 +139,7 @@ pub async fn identity_of_logins(
         let now = state.now();
         let result = if owners.is_empty() {
             check_one_per_provider(&[], &missing)?;
-            let identity = Identity {
-                id: state
-                    .new_id(tessera_core::region_of_identity_id(&pool.id).unwrap_or("us-east-1")),
-                pool_id: pool.id.clone(),
-                logins: Vec::new(),
-                created_at: now,
-                last_modified_at: now,
-            };
+            let identity = fresh_identity(state, pool);
             state
                 .store()
                 .link_identity(&IdentityLink {
@@ -155,7 +161,12 @@ pub async fn identity_of_logins(
                 }
             }
             check_one_per_provider(&existing, &missing)?;
-            check_one_per_provider(&[], &existing)?;
+            // Identities found apart are merged only if their logins do not clash. (One
+            // identity may hold two logins of a provider after MergeDeveloperIdentities,
+            // which is no reason to refuse it another login.)
+            if owners.len() > 1 {
+                check_one_per_provider(&[], &existing)?;
+            }
             state
                 .store()
                 .link_identity(&IdentityLink {
@@ -185,14 +196,8 @@ pub async fn identity_of_logins(
 
 /// A new guest identity.
 pub async fn new_guest(state: &IdentityService, pool: &IdentityPool) -> Result<String, Error> {
-    let now = state.now();
-    let identity = Identity {
-        id: state.new_id(tessera_core::region_of_identity_id(&pool.id).unwrap_or("us-east-1")),
-        pool_id: pool.id.clone(),
-        logins: Vec::new(),
-        created_at: now,
-        last_modified_at: now,
-    };
+    let identity = fresh_identity(state, pool);
+    let now = identity.created_at;
     state
         .store()
         .link_identity(&IdentityLink {
@@ -227,7 +232,10 @@ pub async fn get_id(state: &IdentityService, input: Input) -> Result<Value, Erro
             .iter()
             .find(|v| matches!(v.kind, LoginKind::IdentityToken { .. }))
         {
-            token.login.subject.clone()
+            // It names its identity, which must still exist (and the token is only passed
+            // through: any other login in the map is not linked by it).
+            let (identity, _) = load(state, &token.login.subject).await?;
+            identity.id
         } else {
             identity_of_logins(state, &pool, &linkable(&verified)).await?
         }
@@ -350,18 +358,9 @@ pub fn principal_tags(pool: &IdentityPool, logins: &[VerifiedLogin]) -> Map<Stri
     for login in logins {
         // A passed-through identity token carries the tags it was issued with.
         if let LoginKind::IdentityToken { .. } = login.kind {
-            if let Some(carried) = login
-                .claims
-                .get("https://aws.amazon.com/tags")
-                .and_then(|t| t.get("principal_tags"))
-                .and_then(Value::as_object)
-            {
-                for (tag, values) in carried {
-                    let value = values.as_array().and_then(|a| a.first()).unwrap_or(values);
-                    if let Some(value) = value.as_str() {
-                        tags.insert(tag.clone(), json!(value));
-                    }
-                }
+            let carried = issuer::carried_tags(&login.claims);
+            if !carried.is_empty() {
+                tags.extend(carried);
                 break;
             }
             continue;
@@ -627,6 +626,11 @@ pub async fn get_open_id_token_for_developer(
             let (identity, _) = load(state, id).await?;
             if identity.pool_id != pool.id {
                 return Err(identity_not_found(id));
+            }
+            // An identity whose last login was removed is inaccessible, also to its
+            // developer.
+            if identity.is_authenticated() && identity.logins.is_empty() {
+                return Err(logins_do_not_match());
             }
             match state.store().identity_of_login(&pool.id, &developer_login).await? {
                 Some(owner) if owner != identity.id => {

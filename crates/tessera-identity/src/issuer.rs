@@ -23,8 +23,9 @@ pub const OPEN_ID_TOKEN_SECONDS: u64 = 600;
 /// GetOpenIdTokenForDeveloperIdentity's default lifetime: fifteen minutes.
 pub const DEVELOPER_TOKEN_SECONDS: u64 = 900;
 
-/// The issuer's keys, created on first use. Two nodes creating a key at once each store one;
-/// both verify and the newer signs, which is harmless.
+/// The issuer's keys, created on first use. Two nodes creating the first key at once each
+/// store one; the oldest signs everywhere, and a node that meets a key it does not know
+/// reads the keys again, so both verify on every node.
 pub async fn keys(state: &IdentityService) -> Result<Arc<IssuerKeys>, Error> {
     if let Some(keys) = state
         .issuer_keys
@@ -34,6 +35,11 @@ pub async fn keys(state: &IdentityService) -> Result<Arc<IssuerKeys>, Error> {
     {
         return Ok(keys);
     }
+    load_keys(state).await
+}
+
+/// Reads the keys from the store (creating the first), and remembers them.
+async fn load_keys(state: &IdentityService) -> Result<Arc<IssuerKeys>, Error> {
     let mut all = state.store().identity_signing_keys().await?;
     if all.is_empty() {
         let now = state.now();
@@ -78,7 +84,7 @@ pub async fn sign(state: &IdentityService, claims: &TokenClaims<'_>) -> Result<S
     let keys = keys(state).await?;
     let key = keys
         .all
-        .last()
+        .first()
         .ok_or_else(|| Error::internal(&"the identity issuer has no key"))?;
     let now = state.now_seconds();
     let mut body = json!({
@@ -105,8 +111,12 @@ pub async fn sign(state: &IdentityService, claims: &TokenClaims<'_>) -> Result<S
 
 /// Verifies a token of this issuer and returns its claims (they carry no `token_use`).
 pub async fn verify(state: &IdentityService, token: &str) -> Result<Map<String, Value>, Error> {
-    let keys = keys(state).await?;
     let refused = |message: String| Error::new("NotAuthorizedException", message);
+    let mut keys = keys(state).await?;
+    // A key another node created since these were read: read them again, once.
+    if kid_of(token).is_some_and(|kid| !keys.all.iter().any(|k| k.kid == kid)) {
+        keys = load_keys(state).await?;
+    }
     let claims =
         tessera_core::verify_signed_jwt(token, &keys.all.iter().collect::<Vec<_>>(), state.now())
             .map_err(|error| match error {
@@ -119,4 +129,33 @@ pub async fn verify(state: &IdentityService, token: &str) -> Result<Map<String, 
         ));
     }
     Ok(claims)
+}
+
+/// The `kid` of a token's header, unverified: only to tell whether the keys are current.
+fn kid_of(token: &str) -> Option<String> {
+    use base64::Engine;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let header: Value = serde_json::from_slice(&bytes).ok()?;
+    header.get("kid")?.as_str().map(str::to_owned)
+}
+
+/// The principal tags a token of this issuer carries (`https://aws.amazon.com/tags`, each
+/// value the first of its list), as passed through to credentials.
+pub fn carried_tags(claims: &Map<String, Value>) -> Map<String, Value> {
+    claims
+        .get("https://aws.amazon.com/tags")
+        .and_then(|t| t.get("principal_tags"))
+        .and_then(Value::as_object)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|(k, v)| {
+                    let value = v.as_array().and_then(|a| a.first()).unwrap_or(v);
+                    value.as_str().map(|s| (k.clone(), json!(s)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -374,6 +374,22 @@ async fn verify_openid(
                 )
             }
         })?;
+    // A provider listed in SupportedLoginProviders names the app whose tokens it accepts.
+    if let Some(app) = pool
+        .settings
+        .get("SupportedLoginProviders")
+        .and_then(|providers| providers.get(key))
+        .and_then(Value::as_str)
+    {
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == app,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(app)),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(refused("Invalid login token. Incorrect token audience."));
+        }
+    }
     let subject = claims
         .get("sub")
         .and_then(Value::as_str)

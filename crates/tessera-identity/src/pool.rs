@@ -17,6 +17,14 @@ pub fn pool_not_found(id: &str) -> Error {
     Error::not_found(format!("IdentityPool '{}' not found.", excerpt(id)))
 }
 
+/// A write from a read that another write has since replaced (wording ours).
+fn concurrent_modification() -> Error {
+    Error::new(
+        "ConcurrentModificationException",
+        "The identity pool was changed by another request; read it again and retry.",
+    )
+}
+
 /// The members of an `IdentityPool` kept in its settings (all but the id).
 const SETTINGS: [&str; 9] = [
     "IdentityPoolName",
@@ -150,10 +158,7 @@ pub async fn update(state: &IdentityService, input: Input) -> Result<Value, Erro
     pool.settings = settings;
     pool.last_modified_at = state.now();
     if !state.store().update_identity_pool(&pool).await? {
-        return Err(Error::new(
-            "ConcurrentModificationException",
-            "The identity pool was changed by another request; read it again and retry.",
-        ));
+        return Err(concurrent_modification());
     }
     Ok(describe_pool(&pool))
 }
@@ -299,10 +304,7 @@ pub async fn set_roles(state: &IdentityService, input: Input) -> Result<Value, E
     pool.roles = document;
     pool.last_modified_at = state.now();
     if !state.store().update_identity_pool(&pool).await? {
-        return Err(Error::new(
-            "ConcurrentModificationException",
-            "The identity pool was changed by another request; read it again and retry.",
-        ));
+        return Err(concurrent_modification());
     }
     Ok(json!({}))
 }
@@ -347,10 +349,7 @@ pub async fn set_principal_tags(state: &IdentityService, input: Input) -> Result
     );
     pool.last_modified_at = state.now();
     if !state.store().update_identity_pool(&pool).await? {
-        return Err(Error::new(
-            "ConcurrentModificationException",
-            "The identity pool was changed by another request; read it again and retry.",
-        ));
+        return Err(concurrent_modification());
     }
     Ok(json!({
         "IdentityPoolId": pool.id,
@@ -405,10 +404,7 @@ async fn save_tags(
     pool.settings
         .insert("IdentityPoolTags".into(), Value::Object(tags));
     if !state.store().update_identity_pool(&pool).await? {
-        return Err(Error::new(
-            "ConcurrentModificationException",
-            "The identity pool was changed by another request; read it again and retry.",
-        ));
+        return Err(concurrent_modification());
     }
     Ok(())
 }

@@ -73,7 +73,7 @@ fn mapped(
 ) -> Result<String, Error> {
     let decided = match mapping.get("Type").and_then(Value::as_str) {
         Some("Token") => by_token(&login.claims, custom)?,
-        Some("Rules") => by_rules(&login.claims, mapping, custom),
+        Some("Rules") => by_rules(&login.claims, mapping, custom)?,
         _ => None,
     };
     if let Some(role) = decided {
@@ -160,7 +160,11 @@ pub fn rule_matches(claims: &Map<String, Value>, rule: &Value) -> bool {
     }
 }
 
-fn by_rules(claims: &Map<String, Value>, mapping: &Value, custom: Option<&str>) -> Option<String> {
+fn by_rules(
+    claims: &Map<String, Value>,
+    mapping: &Value,
+    custom: Option<&str>,
+) -> Result<Option<String>, Error> {
     let matching: Vec<&str> = mapping
         .pointer("/RulesConfiguration/Rules")
         .and_then(Value::as_array)
@@ -170,10 +174,14 @@ fn by_rules(claims: &Map<String, Value>, mapping: &Value, custom: Option<&str>) 
         .filter_map(|rule| rule.get("RoleARN").and_then(Value::as_str))
         .collect();
     // "The IAM role for the first matching rule is used, unless CustomRoleArn is specified
-    // to override the order": a CustomRoleArn picks among the matching rules' roles.
+    // to override the order": a CustomRoleArn picks among the matching rules' roles, and is
+    // refused when none of them names it (it must never reach the ambiguous fallback).
     match custom {
-        Some(custom) => matching.into_iter().find(|r| *r == custom),
-        None => matching.first().copied(),
+        Some(custom) => matching
+            .into_iter()
+            .find(|r| *r == custom)
+            .map(|r| Some(r.to_owned()))
+            .ok_or_else(|| custom_not_allowed(custom)),
+        None => Ok(matching.first().map(|r| (*r).to_owned())),
     }
-    .map(str::to_owned)
 }

@@ -144,8 +144,9 @@ pub async fn assume_role_with_web_identity(
     }
     let allowed = match &role.trust_policy {
         Some(trust) => trust.allows(&web.provider, role_arn, web.condition_keys()),
-        // Without a trust policy, the identity issuer's tokens (any identity pool) only.
-        None => web.provider == IDENTITY_PROVIDER,
+        // Without a trust policy, what Cognito's default trust policy says: an identity
+        // token of a pool whose own role this is, for its kind of session.
+        None => web.provider == IDENTITY_PROVIDER && own_role(state, &web, role_arn).await?,
     };
     if !allowed {
         return Err(access_denied());
@@ -163,21 +164,7 @@ pub async fn assume_role_with_web_identity(
         pool,
         ..
     } = web;
-    let tags: Map<String, Value> = claims
-        .get("https://aws.amazon.com/tags")
-        .and_then(|t| t.get("principal_tags"))
-        .and_then(Value::as_object)
-        .map(|tags| {
-            tags.iter()
-                .filter_map(|(k, v)| {
-                    let value = v.as_array().and_then(|a| a.first()).unwrap_or(v);
-                    value
-                        .as_str()
-                        .map(|s| (k.clone(), Value::String(s.to_owned())))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let tags = issuer::carried_tags(&claims);
     let credentials = mint(
         state,
         MintRequest {
@@ -204,6 +191,37 @@ pub async fn assume_role_with_web_identity(
             .to_owned(),
         audience,
     })
+}
+
+/// Whether `role_arn` is the token's identity pool's own role for the token's kind of
+/// session (`authenticated` or `unauthenticated` in its `amr`).
+async fn own_role(
+    state: &IdentityService,
+    web: &WebIdentity,
+    role_arn: &str,
+) -> Result<bool, StsError> {
+    let pool = state
+        .store()
+        .identity_pool(&web.pool)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error, "reading an identity pool");
+            StsError::new("InternalFailure", "An internal error occurred.", 500)
+        })?;
+    let Some(pool) = pool else {
+        return Ok(false);
+    };
+    let kind = if web.amr.iter().any(|a| a == "authenticated") {
+        "authenticated"
+    } else {
+        "unauthenticated"
+    };
+    Ok(pool
+        .roles
+        .get("Roles")
+        .and_then(|roles| roles.get(kind))
+        .and_then(Value::as_str)
+        == Some(role_arn))
 }
 
 fn access_denied() -> StsError {

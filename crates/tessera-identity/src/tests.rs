@@ -286,3 +286,21 @@ fn trust_policies_match_federated_principals_and_conditions() {
         TrustPolicy::parse(&json!({"Statement": [{"Effect": "Allow", "Action": "*"}]})).is_err()
     );
 }
+
+#[test]
+fn an_openid_provider_without_accepted_audiences_is_refused_at_start() {
+    use crate::config::{IdentityConfig, OpenIdProviderConfig, Settings};
+
+    let provider = |client_ids: Vec<String>| IdentityConfig {
+        openid_providers: vec![OpenIdProviderConfig {
+            arn: "arn:aws:iam::1:oidc-provider/login.example".into(),
+            issuer: "https://login.example".into(),
+            client_ids,
+        }],
+        ..IdentityConfig::default()
+    };
+    let error = Settings::from_config(&provider(Vec::new())).unwrap_err();
+    assert!(error.contains("client_ids"), "{error}");
+    let settings = Settings::from_config(&provider(vec!["app".into()])).unwrap();
+    assert!(settings.openid_providers.contains_key("login.example"));
+}

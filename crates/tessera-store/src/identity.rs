@@ -140,7 +140,7 @@ impl Store {
     /// An identity with its logins.
     pub async fn identity(&self, id: &str) -> Result<Option<Identity>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT id, pool_id, created_at, last_modified_at FROM identities WHERE id = $1",
+            "SELECT id, pool_id, authenticated, created_at, last_modified_at FROM identities WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -166,6 +166,7 @@ impl Store {
             id: row.try_get("id")?,
             pool_id: row.try_get("pool_id")?,
             logins,
+            authenticated: row.try_get::<i64, _>("authenticated")? != 0,
             created_at: from_millis(row.try_get("created_at")?),
             last_modified_at: from_millis(row.try_get("last_modified_at")?),
         }))
@@ -222,24 +223,49 @@ impl Store {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let now = millis(change.now);
+        let authenticated = i64::from(!change.add.is_empty());
         if let Some(identity) = change.create {
             sqlx::query(
-                "INSERT INTO identities (id, pool_id, created_at, last_modified_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO identities (id, pool_id, authenticated, created_at, last_modified_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&identity.id)
             .bind(&identity.pool_id)
+            .bind(authenticated)
             .bind(millis(identity.created_at))
             .bind(millis(identity.last_modified_at))
             .execute(&mut *tx)
             .await?;
+        } else {
+            // The surviving identity's row is written first: on PostgreSQL this locks it, so
+            // a concurrent deletion either waits for this link (and then deletes the logins
+            // too) or has already deleted the row (and this link finds nothing to link to).
+            let touched = sqlx::query(
+                "UPDATE identities SET last_modified_at = $1, authenticated = CASE WHEN $2 = 1 THEN 1 ELSE authenticated END WHERE id = $3 AND pool_id = $4",
+            )
+            .bind(now)
+            .bind(authenticated)
+            .bind(change.into)
+            .bind(change.pool_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if touched == 0 {
+                return Err(StoreError::Conflict);
+            }
         }
         for source in change.merge {
+            // The source's row goes first, for the same reason.
+            let deleted = sqlx::query("DELETE FROM identities WHERE id = $1 AND pool_id = $2")
+                .bind(source)
+                .bind(change.pool_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                return Err(StoreError::Conflict);
+            }
             sqlx::query("UPDATE identity_logins SET identity_id = $1 WHERE identity_id = $2")
                 .bind(change.into)
-                .bind(source)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM identities WHERE id = $1")
                 .bind(source)
                 .execute(&mut *tx)
                 .await?;
@@ -256,21 +282,6 @@ impl Store {
             .execute(&mut *tx)
             .await;
             map_conflict(inserted)?;
-        }
-        if change.create.is_none() {
-            let touched = sqlx::query(
-                "UPDATE identities SET last_modified_at = $1 WHERE id = $2 AND pool_id = $3",
-            )
-            .bind(now)
-            .bind(change.into)
-            .bind(change.pool_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            // The identity went while the caller decided: nothing to link to.
-            if touched == 0 {
-                return Err(StoreError::Conflict);
-            }
         }
         tx.commit().await?;
         Ok(())
@@ -310,15 +321,17 @@ impl Store {
     pub async fn delete_identity(&self, id: &str) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM identity_logins WHERE identity_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // The row first (see `link_identity`): a link racing with the deletion either
+        // finished before it, and its login goes below, or finds no identity.
         let deleted = sqlx::query("DELETE FROM identities WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM identity_logins WHERE identity_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(deleted == 1)
     }

@@ -13,10 +13,12 @@ CREATE TABLE identity_pools (
     version BIGINT NOT NULL
 );
 
--- An identity of a pool. It is authenticated when it has logins.
+-- An identity of a pool. `authenticated` is set when its first login is linked and never
+-- cleared: an identity whose last login was unlinked is inaccessible, not a guest again.
 CREATE TABLE identities (
     id TEXT PRIMARY KEY,
     pool_id TEXT NOT NULL,
+    authenticated BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     last_modified_at BIGINT NOT NULL
 );

@@ -36,6 +36,7 @@ fn identity(id: &str, pool_id: &str) -> Identity {
         id: id.into(),
         pool_id: pool_id.into(),
         logins: Vec::new(),
+        authenticated: false,
         created_at: at(2),
         last_modified_at: at(2),
     }
@@ -156,8 +157,46 @@ async fn a_login_belongs_to_one_identity_and_merges_move_logins(store: &Store) {
         store.identity(&first.id).await.unwrap().unwrap().logins,
         vec![alice.clone()]
     );
+    // Once linked, an identity stays authenticated when its logins go: it is inaccessible,
+    // not a guest again.
+    store
+        .unlink_logins(&first.id, std::slice::from_ref(&alice), at(7))
+        .await
+        .unwrap();
+    let bare = store.identity(&first.id).await.unwrap().unwrap();
+    assert!(bare.logins.is_empty() && bare.authenticated && bare.is_authenticated());
+    store
+        .link_identity(&IdentityLink {
+            pool_id: &pool.id,
+            into: &first.id,
+            create: None,
+            merge: &[],
+            add: std::slice::from_ref(&alice),
+            now: at(8),
+        })
+        .await
+        .unwrap();
     let listed = store.identities(&pool.id, "", 10).await.unwrap();
     assert_eq!(listed.len(), 1);
+    // A link into an identity that is gone writes nothing.
+    let gone = store
+        .link_identity(&IdentityLink {
+            pool_id: &pool.id,
+            into: &second.id,
+            create: None,
+            merge: &[],
+            add: &[login("login.example", "u-2")],
+            now: at(9),
+        })
+        .await;
+    assert!(matches!(gone, Err(StoreError::Conflict)));
+    assert_eq!(
+        store
+            .identity_of_login(&pool.id, &login("login.example", "u-2"))
+            .await
+            .unwrap(),
+        None
+    );
 
     // Deleting the pool takes its identities and logins with it.
     assert!(store.delete_identity_pool(&pool.id).await.unwrap());
