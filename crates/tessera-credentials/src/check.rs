@@ -212,7 +212,9 @@ impl Keys for CallerKeys<'_> {
         } else if name.eq_ignore_ascii_case(AUD) {
             one(&session.identity_pool_id)
         } else if name.eq_ignore_ascii_case(AMR) {
-            Some(session.amr.as_slice()).filter(|amr| !amr.is_empty())
+            // A session key is the session's alone, even when it is empty: a service's
+            // request key of the same name must not stand in for it.
+            return Some(session.amr.as_slice()).filter(|amr| !amr.is_empty());
         } else if name.eq_ignore_ascii_case(USER_ID) {
             one(&self.caller.user_id)
         } else if name.eq_ignore_ascii_case(PRINCIPAL_ARN) {

@@ -1267,3 +1267,31 @@ fn depends_on_no_other_tessera_crate() {
     tessera.sort();
     assert_eq!(tessera, ["tessera-credentials", "tessera-sigv4"]);
 }
+
+/// Issue 14 review: a session without `amr` (credentials from a user-pool token) lacks the
+/// key; a service's request key of the same name does not supply it.
+#[test]
+fn issue14_an_empty_session_amr_is_not_filled_by_request_keys() {
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringEquals": {"cognito-identity.amazonaws.com:amr": "authenticated"}},
+        }],
+    });
+    let mut claims = claims();
+    claims.amr = Vec::new();
+    claims.policies = vec![Policy::from_value(policy).unwrap()];
+    let token = issue(&key(1), claims, &entropy(1)).session_token;
+    let caller = Caller::new(open(&[key(1)], &token).unwrap());
+    let spoof = BTreeMap::from([(
+        "cognito-identity.amazonaws.com:amr".to_owned(),
+        vec!["authenticated".to_owned()],
+    )]);
+    assert_eq!(
+        caller.authorize("s3:GetObject", "arn:aws:s3:::b/k", &spoof),
+        Decision::ImplicitDeny
+    );
+}
