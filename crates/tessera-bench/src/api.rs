@@ -1,6 +1,7 @@
-//! The Cognito wire protocol as the bench speaks it: serialised AWS JSON 1.1 requests (public,
-//! or SigV4-signed with the root key), form-encoded OAuth token requests, and the setup of a
-//! pool, a client, signed-in users and, when asked, a machine client with custom scopes.
+//! The Cognito wire protocol as the bench speaks it: serialised AWS JSON 1.1 requests of the
+//! user-pool API and of the identity-pool API (public, or SigV4-signed with the root key),
+//! form-encoded OAuth token requests, and the setup of a pool, a client, signed-in users and,
+//! when asked, a machine client with custom scopes.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -19,6 +20,9 @@ use crate::util::{amz_date, Context, Result};
 pub const REGION: &str = "us-east-1";
 const SERVICE: &str = "cognito-idp";
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+/// The identity-pool API (Cognito Identity): its SigV4 service name and target prefix.
+const IDENTITY_SERVICE: &str = "cognito-identity";
+const IDENTITY_TARGET_PREFIX: &str = "AWSCognitoIdentityService.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// How long one setup call may take (a password set costs the server an argon2id hash and an
@@ -45,10 +49,20 @@ pub struct Endpoint {
 impl Endpoint {
     /// An unsigned `POST /` for a public operation (SignUp, InitiateAuth, GetUser, ...).
     pub fn public(&self, operation: &str, body: &[u8]) -> Vec<u8> {
+        self.unsigned(TARGET_PREFIX, operation, body)
+    }
+
+    /// An unsigned `POST /` for a public operation of the identity-pool API (GetId,
+    /// GetCredentialsForIdentity, GetOpenIdToken, UnlinkIdentity).
+    pub fn identity_public(&self, operation: &str, body: &[u8]) -> Vec<u8> {
+        self.unsigned(IDENTITY_TARGET_PREFIX, operation, body)
+    }
+
+    fn unsigned(&self, prefix: &str, operation: &str, body: &[u8]) -> Vec<u8> {
         let mut request = Vec::with_capacity(body.len() + 256);
         request.extend_from_slice(
             format!(
-                "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {CONTENT_TYPE}\r\nX-Amz-Target: {TARGET_PREFIX}{operation}\r\nContent-Length: {}\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {CONTENT_TYPE}\r\nX-Amz-Target: {prefix}{operation}\r\nContent-Length: {}\r\n\r\n",
                 self.host,
                 body.len()
             )
@@ -60,8 +74,24 @@ impl Endpoint {
 
     /// A `POST /` signed with the root key, as the AWS SDKs sign administrative calls.
     pub fn signed(&self, operation: &str, body: &[u8]) -> Result<Vec<u8>> {
+        self.signed_for(SERVICE, TARGET_PREFIX, operation, body)
+    }
+
+    /// An administrative call of the identity-pool API (CreateIdentityPool, ...), signed with
+    /// the root key for the service `cognito-identity`.
+    pub fn identity_signed(&self, operation: &str, body: &[u8]) -> Result<Vec<u8>> {
+        self.signed_for(IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX, operation, body)
+    }
+
+    fn signed_for(
+        &self,
+        service: &str,
+        prefix: &str,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>> {
         let date = amz_date(SystemTime::now());
-        let target = format!("{TARGET_PREFIX}{operation}");
+        let target = format!("{prefix}{operation}");
         let mut headers = HeaderMap::new();
         let mut put = |name: &'static str, value: &str| -> Result<()> {
             headers.insert(
@@ -85,7 +115,7 @@ impl Endpoint {
             &self.access_key_id,
             &self.secret_access_key,
             REGION,
-            SERVICE,
+            service,
             &["host", "x-amz-date", "x-amz-target", "content-type"],
         )
         .context("signing the request")?;
@@ -220,6 +250,22 @@ pub async fn call_signed(
     call(conn, operation, &endpoint.signed(operation, body.as_ref())?).await
 }
 
+/// [`call`]s an administrative operation of the identity-pool API, signed with the root key
+/// for `cognito-identity`.
+pub async fn call_identity_signed(
+    conn: &mut Conn,
+    endpoint: &Endpoint,
+    operation: &str,
+    body: impl AsRef<[u8]>,
+) -> Result<Value> {
+    call(
+        conn,
+        operation,
+        &endpoint.identity_signed(operation, body.as_ref())?,
+    )
+    .await
+}
+
 /// Signs `username` in with InitiateAuth USER_PASSWORD_AUTH and the bench's password.
 pub async fn sign_in(
     conn: &mut Conn,
@@ -252,6 +298,8 @@ pub struct BenchUser {
     pub username: String,
     pub access_token: String,
     pub refresh_token: String,
+    /// What `identity_credentials` presents in `Logins`.
+    pub id_token: String,
 }
 
 /// A confidential app client allowed the client_credentials grant.
@@ -527,6 +575,7 @@ async fn create_user(
     Ok(BenchUser {
         access_token: token("AccessToken")?,
         refresh_token: token("RefreshToken")?,
+        id_token: token("IdToken")?,
         username,
     })
 }
@@ -606,5 +655,30 @@ mod tests {
         assert!(text.contains("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
         assert!(text.contains("/us-east-1/cognito-idp/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="));
         assert!(text.ends_with("Content-Length: 2\r\n\r\n{}"));
+        assert!(
+            text.contains("\r\nX-Amz-Target: AWSCognitoIdentityProviderService.ListUserPools\r\n")
+        );
+    }
+
+    #[test]
+    fn speaks_the_identity_pool_api() {
+        let endpoint = Endpoint {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9229)),
+            host: "127.0.0.1:9229".into(),
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+        };
+        let request = endpoint
+            .identity_signed("CreateIdentityPool", b"{}")
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&request);
+        assert!(text.contains("/us-east-1/cognito-identity/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="), "{text}");
+        assert!(
+            text.contains("\r\nX-Amz-Target: AWSCognitoIdentityService.CreateIdentityPool\r\n"),
+            "{text}"
+        );
+        let request = endpoint.identity_public("GetId", b"{}");
+        let text = String::from_utf8_lossy(&request);
+        assert_eq!(text, "POST / HTTP/1.1\r\nHost: 127.0.0.1:9229\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AWSCognitoIdentityService.GetId\r\nContent-Length: 2\r\n\r\n{}");
     }
 }

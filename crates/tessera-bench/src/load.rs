@@ -47,10 +47,12 @@ pub enum Scenario {
     ClientCredentials,
     TotpMfaSignIn,
     UserAuthEmailOtp,
+    IdentityCredentials,
+    IdentityGuestCredentials,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Jwks,
         Scenario::SignUp,
         Scenario::UserPasswordAuth,
@@ -60,6 +62,8 @@ impl Scenario {
         Scenario::ClientCredentials,
         Scenario::TotpMfaSignIn,
         Scenario::UserAuthEmailOtp,
+        Scenario::IdentityCredentials,
+        Scenario::IdentityGuestCredentials,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +77,8 @@ impl Scenario {
             Scenario::ClientCredentials => "client_credentials",
             Scenario::TotpMfaSignIn => "totp_mfa_sign_in",
             Scenario::UserAuthEmailOtp => "user_auth_email_otp",
+            Scenario::IdentityCredentials => "identity_credentials",
+            Scenario::IdentityGuestCredentials => "identity_guest_credentials",
         }
     }
 
@@ -96,6 +102,12 @@ impl Scenario {
             Scenario::UserAuthEmailOtp => {
                 "InitiateAuth USER_AUTH with PREFERRED_CHALLENGE EMAIL_OTP (tessera mails an eight-digit code over SMTP) + RespondToAuthChallenge EMAIL_OTP with the code the SMTP sink received (one op = both requests)"
             }
+            Scenario::IdentityCredentials => {
+                "Cognito Identity GetId with Logins {cognito-idp.<region>.amazonaws.com/<pool>: a user's ID token} + GetCredentialsForIdentity with the same Logins and the IdentityId returned: built-in STS credentials (one op = both requests)"
+            }
+            Scenario::IdentityGuestCredentials => {
+                "Cognito Identity GetId without Logins (a new guest identity each time) + GetCredentialsForIdentity for it: built-in STS credentials of the unauthenticated role (one op = both requests)"
+            }
         }
     }
 
@@ -112,8 +124,9 @@ impl Scenario {
             })
     }
 
-    /// Whether the scenario signs in with the fixture's users (the scenarios of issue 13 have
-    /// pools and users of their own, see `mfa.rs`).
+    /// Whether the scenario signs in with the fixture's users, or (`identity_credentials`)
+    /// presents their ID tokens (the scenarios of issue 13 have pools and users of their own,
+    /// see `mfa.rs`; guests need no user).
     pub fn needs_users(self) -> bool {
         !matches!(
             self,
@@ -122,6 +135,20 @@ impl Scenario {
                 | Scenario::ClientCredentials
                 | Scenario::TotpMfaSignIn
                 | Scenario::UserAuthEmailOtp
+                | Scenario::IdentityGuestCredentials
+        )
+    }
+
+    /// Whether the scenario sets up a pool of its own just before it runs: a user pool for
+    /// the sign-ins of issue 13 (`mfa.rs`), an identity pool for those of issue 14
+    /// (`identity.rs`).
+    pub fn has_own_fixture(self) -> bool {
+        matches!(
+            self,
+            Scenario::TotpMfaSignIn
+                | Scenario::UserAuthEmailOtp
+                | Scenario::IdentityCredentials
+                | Scenario::IdentityGuestCredentials
         )
     }
 
@@ -331,9 +358,12 @@ impl Workload {
                     received: AtomicU64::new(0),
                 })
             }
-            Scenario::TotpMfaSignIn | Scenario::UserAuthEmailOtp => {
+            Scenario::TotpMfaSignIn
+            | Scenario::UserAuthEmailOtp
+            | Scenario::IdentityCredentials
+            | Scenario::IdentityGuestCredentials => {
                 return Err(format!(
-                    "{} runs on a fixture of its own (mfa.rs)",
+                    "{} runs on a fixture of its own (mfa.rs, identity.rs)",
                     scenario.name()
                 ))
             }
@@ -884,6 +914,14 @@ mod tests {
             Some(Scenario::UserAuthEmailOtp)
         );
         assert!(!Scenario::TotpMfaSignIn.needs_users());
+        assert_eq!(
+            Scenario::parse("identity-credentials").ok(),
+            Some(Scenario::IdentityCredentials)
+        );
+        assert!(Scenario::IdentityCredentials.needs_users());
+        assert!(Scenario::IdentityCredentials.has_own_fixture());
+        assert!(!Scenario::IdentityGuestCredentials.needs_users());
+        assert!(!Scenario::GetUser.has_own_fixture());
     }
 
     #[test]

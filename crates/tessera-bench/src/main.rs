@@ -9,7 +9,9 @@
 //!    key the server wrote (and, for `client_credentials`, a resource server with two scopes
 //!    and a machine client with a secret; for the sign-ins of issue 13, `totp_mfa_sign_in` and
 //!    `user_auth_email_otp`, pools of their own, see `mfa.rs`, the second with tessera's mail
-//!    going to an SMTP sink in this process, `smtp.rs`);
+//!    going to an SMTP sink in this process, `smtp.rs`; for the credentials of issue 14,
+//!    `identity_credentials` and `identity_guest_credentials`, identity pools of their own,
+//!    see `identity.rs`);
 //! 4. drives each scenario at a fixed concurrency for a fixed time and records throughput,
 //!    latency percentiles, errors, and the server's memory and CPU;
 //! 5. prints a Markdown report, with the targets of issue 4 (issue 6 for the client_credentials
@@ -29,6 +31,7 @@ mod compare;
 mod credentials;
 mod directory;
 mod http;
+mod identity;
 mod limits;
 mod load;
 mod mfa;
@@ -89,14 +92,15 @@ pub(crate) struct Load {
     /// Unmeasured time per scenario before the measured window.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     warmup: Duration,
-    /// Users created and signed in before the run (the sign-in scenarios cycle through them;
-    /// totp_mfa_sign_in enrols at least this many in its own pool, more when its run needs
-    /// them, and user_auth_email_otp as many as its run needs).
+    /// Users created and signed in before the run (the sign-in scenarios cycle through them,
+    /// identity_credentials through their ID tokens; totp_mfa_sign_in enrols at least this
+    /// many in its own pool, more when its run needs them, and user_auth_email_otp as many as
+    /// its run needs).
     #[arg(long, default_value_t = 256)]
     users: usize,
     /// Scenarios to run, comma-separated, in the order given: jwks, sign_up, user_password_auth,
     /// user_srp_auth, refresh_token_auth, get_user, client_credentials, totp_mfa_sign_in,
-    /// user_auth_email_otp. Default: all.
+    /// user_auth_email_otp, identity_credentials, identity_guest_credentials. Default: all.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Run tessera on PostgreSQL: a fresh database is created through this URL (e.g.
@@ -357,12 +361,10 @@ async fn with_server(
     let parallel =
         SETUP_CONNECTIONS_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from);
     for &scenario in scenarios {
-        if matches!(
-            scenario,
-            Scenario::TotpMfaSignIn | Scenario::UserAuthEmailOtp
-        ) {
+        if scenario.has_own_fixture() {
             let own = OwnFixture {
                 endpoint: &endpoint,
+                fixture: &fixture,
                 parallel,
                 min_users: args.users,
                 plan,
@@ -430,9 +432,13 @@ async fn with_server(
     Ok((results, hwm, notes, backend.description.clone()))
 }
 
-/// What the scenarios of issue 13 need to set up and run on pools of their own (`mfa.rs`).
+/// What the scenarios of issues 13 and 14 need to set up and run on pools of their own
+/// (`mfa.rs`, `identity.rs`).
 struct OwnFixture<'a> {
     endpoint: &'a Endpoint,
+    /// The load benchmark's pool, client and users (`identity_credentials` presents the
+    /// users' ID tokens).
+    fixture: &'a Fixture,
     parallel: usize,
     min_users: usize,
     plan: Plan,
@@ -497,6 +503,27 @@ impl OwnFixture<'_> {
                     &sink.counts(),
                     self.ticks,
                 ));
+                Ok(Outcome::Ran(measured))
+            }
+            Scenario::IdentityCredentials => {
+                let operation =
+                    match identity::prepare_credentials(self.endpoint, self.fixture).await? {
+                        Prepared::Ready(operation) => Arc::new(operation),
+                        Prepared::Unsupported(reason) => return Ok(skipped(scenario, reason)),
+                    };
+                notes.push(identity::credentials_setup_note(&operation));
+                let measured = self.measure(scenario, operation.clone()).await?;
+                notes.push(identity::credentials_run_note(&operation));
+                Ok(Outcome::Ran(measured))
+            }
+            Scenario::IdentityGuestCredentials => {
+                let operation = match identity::prepare_guests(self.endpoint).await? {
+                    Prepared::Ready(operation) => Arc::new(operation),
+                    Prepared::Unsupported(reason) => return Ok(skipped(scenario, reason)),
+                };
+                notes.push(identity::guests_setup_note(&operation));
+                let measured = self.measure(scenario, operation.clone()).await?;
+                notes.push(identity::guests_run_note(&operation));
                 Ok(Outcome::Ran(measured))
             }
             other => Err(format!("{} has no fixture of its own", other.name())),

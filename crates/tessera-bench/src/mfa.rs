@@ -57,7 +57,7 @@ pub enum Prepared<T> {
 }
 
 /// Whether a setup error says the server lacks the operation or flow.
-fn unsupported(error: &str) -> Option<String> {
+pub fn unsupported(error: &str) -> Option<String> {
     ["UnknownOperationException", "UnsupportedOperationException"]
         .iter()
         .any(|kind| error.contains(kind))
@@ -69,7 +69,8 @@ fn unsupported(error: &str) -> Option<String> {
         })
 }
 
-fn prepared<T>(result: Result<T>) -> Result<Prepared<T>> {
+/// A setup's result, with the server's lack of an operation or flow as [`Prepared::Unsupported`].
+pub fn prepared<T>(result: Result<T>) -> Result<Prepared<T>> {
     match result {
         Ok(fixture) => Ok(Prepared::Ready(fixture)),
         Err(error) => match unsupported(&error) {
@@ -439,7 +440,8 @@ pub fn totp_run_note(fixture: &TotpFixture) -> String {
     )
 }
 
-fn thousands_int(n: u64) -> String {
+/// A count with thousands separators: `758`, `4,176`.
+pub fn thousands_int(n: u64) -> String {
     if n < 1000 {
         n.to_string()
     } else {

@@ -69,7 +69,11 @@ pub fn target(scenario: Scenario, limits: &Limits) -> Option<Target> {
         Scenario::GetUser => Some(fixed(40_000.0)),
         Scenario::RefreshTokenAuth => Some(fixed(2_500.0)),
         Scenario::UserPasswordAuth | Scenario::SignUp => Some(argon()),
-        Scenario::UserSrpAuth | Scenario::TotpMfaSignIn | Scenario::UserAuthEmailOtp => None,
+        Scenario::UserSrpAuth
+        | Scenario::TotpMfaSignIn
+        | Scenario::UserAuthEmailOtp
+        | Scenario::IdentityCredentials
+        | Scenario::IdentityGuestCredentials => None,
         Scenario::ClientCredentials => Some(Target {
             min_per_second: 5_000.0,
             text: format!("≥ {} req/s (issue 6)", thousands(5_000.0)),
