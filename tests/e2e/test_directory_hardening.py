@@ -292,13 +292,19 @@ def test_issue_11_parallel_wrong_previous_passwords_all_count(auth_app):
         answers = list(pool.map(lambda _: error_of(change_password, auth_app, token, WRONG_PASSWORD), range(8)))
     wrong_answers = answers.count(("NotAuthorizedException", INCORRECT))
     locked = answers.count(("LimitExceededException", LIMIT))
-    # Every call was counted before its check: at most five were checked at all.
-    assert wrong_answers + locked == 8 and wrong_answers <= 5, answers
+    assert wrong_answers + locked == 8 and wrong_answers >= 5, answers
     failures = store_query(
         auth_app.server.store,
         "SELECT failures FROM sign_in_failures WHERE pool_id = ? AND username_key = ?",
         (auth_app.pool_id, user),
     )
+    # Every call was counted before its check, and a refused (locked) call was not checked:
+    # the counter holds exactly the calls that were checked. (How many were checked depends
+    # on time, not on the code: after five failures the lock lasts one second from the last
+    # claim, and on a loaded machine a later claim of the burst can arrive after it, which is
+    # what the lockout schedule allows; an earlier `<= 5` here failed that way once in CI-like
+    # runs.)
+    assert failures and failures[0][0] == wrong_answers, (failures, answers)
     # The calls counted on sign-in's own counter, which sign-in locks on (the test above
     # shows five wrong previous passwords locking sign-in). Whether sign-in is still locked now is not asked here:
     # the lock after five failures lasts one second from the last claim, and the checks of
