@@ -194,6 +194,35 @@ pub async fn identity_of_logins(
     ))
 }
 
+/// Links `new` logins to an existing identity (none is linked yet; one per provider).
+/// `conflict` is the refusal when another call linked one of them first.
+async fn add_logins(
+    state: &IdentityService,
+    identity: &Identity,
+    new: &[Login],
+    conflict: impl FnOnce() -> Error,
+) -> Result<(), Error> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    check_one_per_provider(&identity.logins, new)?;
+    state
+        .store()
+        .link_identity(&IdentityLink {
+            pool_id: &identity.pool_id,
+            into: &identity.id,
+            create: None,
+            merge: &[],
+            add: new,
+            now: state.now(),
+        })
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict => conflict(),
+            other => other.into(),
+        })
+}
+
 /// A new guest identity.
 pub async fn new_guest(state: &IdentityService, pool: &IdentityPool) -> Result<String, Error> {
     let identity = fresh_identity(state, pool);
@@ -326,24 +355,7 @@ pub async fn present(
     if !anchored && identity.is_authenticated() {
         return Err(logins_do_not_match());
     }
-    if !new.is_empty() {
-        check_one_per_provider(&identity.logins, &new)?;
-        state
-            .store()
-            .link_identity(&IdentityLink {
-                pool_id: &pool.id,
-                into: &identity.id,
-                create: None,
-                merge: &[],
-                add: &new,
-                now: state.now(),
-            })
-            .await
-            .map_err(|error| match error {
-                StoreError::Conflict => logins_do_not_match(),
-                other => other.into(),
-            })?;
-    }
+    add_logins(state, &identity, &new, logins_do_not_match).await?;
     Ok(Presented {
         identity,
         pool,
@@ -645,27 +657,13 @@ pub async fn get_open_id_token_for_developer(
                 .into_iter()
                 .filter(|l| !identity.logins.contains(l))
                 .collect();
-            if !new.is_empty() {
-                check_one_per_provider(&identity.logins, &new)?;
-                state
-                    .store()
-                    .link_identity(&IdentityLink {
-                        pool_id: &pool.id,
-                        into: &identity.id,
-                        create: None,
-                        merge: &[],
-                        add: &new,
-                        now: state.now(),
-                    })
-                    .await
-                    .map_err(|error| match error {
-                        StoreError::Conflict => Error::new(
-                            "ResourceConflictException",
-                            "A login was linked to another identity meanwhile.",
-                        ),
-                        other => other.into(),
-                    })?;
-            }
+            add_logins(state, &identity, &new, || {
+                Error::new(
+                    "ResourceConflictException",
+                    "A login was linked to another identity meanwhile.",
+                )
+            })
+            .await?;
             identity.id
         }
         None => identity_of_logins(state, &pool, &all).await?,

@@ -159,3 +159,15 @@ pub fn carried_tags(claims: &Map<String, Value>) -> Map<String, Value> {
         })
         .unwrap_or_default()
 }
+
+/// The `amr` entries of a token's claims.
+pub fn amr_of(claims: &Map<String, Value>) -> Vec<String> {
+    claims
+        .get("amr")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}

@@ -305,14 +305,7 @@ async fn verify_identity_token(
         .and_then(Value::as_str)
         .ok_or_else(not_oidc)?
         .to_owned();
-    let amr: Vec<String> = claims
-        .get("amr")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+    let amr = crate::issuer::amr_of(&claims);
     let authenticated = amr.iter().any(|entry| entry == "authenticated");
     Ok(VerifiedLogin {
         login: Login {

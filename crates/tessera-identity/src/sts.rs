@@ -311,14 +311,7 @@ async fn web_identity(state: &IdentityService, token: &str) -> Result<WebIdentit
             .unwrap_or("")
             .to_owned()
     };
-    let amr = claims
-        .get("amr")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+    let amr = crate::issuer::amr_of(&claims);
     Ok(WebIdentity {
         provider,
         pool,

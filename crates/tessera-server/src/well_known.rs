@@ -25,6 +25,22 @@ fn json_document(value: Value) -> Response {
     response
 }
 
+/// A JSON document already serialised (a cached JWKS), with the same headers as
+/// [`json_document`].
+fn serialised_document(body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    response
+}
+
 fn missing(message: String) -> Response {
     let mut response = (
         StatusCode::NOT_FOUND,
@@ -53,19 +69,7 @@ pub(crate) async fn jwks(State(state): State<AppState>, Path(pool_id): Path<Stri
     // Served from the per-pool key cache: after the first request for a pool, no database
     // round trip and no serialisation.
     match tessera_idp::pool::keys::pool_keys(&state, &pool_id).await {
-        Ok(keys) if !keys.all.is_empty() => {
-            let mut response = (StatusCode::OK, keys.jwks.clone()).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(CACHE_CONTROL),
-            );
-            response
-        }
+        Ok(keys) if !keys.all.is_empty() => serialised_document(keys.jwks.clone()),
         Ok(_) => match state.store.public_jwks(&pool_id).await {
             Ok(Some(keys)) => json_document(json!({ "keys": keys })),
             Ok(None) => missing(format!(
@@ -121,19 +125,7 @@ pub(crate) async fn openid_configuration(
 /// `…/jwks.json`: the keys of tessera's identity issuer.
 pub(crate) async fn identity_jwks(State(state): State<AppState>) -> Response {
     match tessera_identity::issuer::keys(&state.identity).await {
-        Ok(keys) => {
-            let mut response = (StatusCode::OK, keys.jwks.clone()).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(CACHE_CONTROL),
-            );
-            response
-        }
+        Ok(keys) => serialised_document(keys.jwks.clone()),
         Err(error) => ApiError::from(error).into_response(),
     }
 }
