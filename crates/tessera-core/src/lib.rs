@@ -14,6 +14,7 @@ mod error;
 mod excerpt;
 mod ident;
 mod identity_pool;
+mod identity_provider;
 pub mod lockout;
 mod master_key;
 pub mod message;
@@ -43,6 +44,7 @@ pub use ident::{
     app_client_id, app_client_secret, is_region_name, radix32, region_of_pool_id, user_pool_id,
 };
 pub use identity_pool::{identity_pool_arn, region_of_identity_id, Identity, IdentityPool, Login};
+pub use identity_provider::IdentityProvider;
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
 pub use mfa::{MfaFactor, MfaPreferences, UserMfa};
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};

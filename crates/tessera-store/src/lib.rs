@@ -14,6 +14,7 @@ mod device;
 mod error;
 mod group;
 mod identity;
+mod identity_provider;
 mod oauth;
 mod passkey;
 mod store;

@@ -388,6 +388,8 @@ impl Store {
             "devices",
             "webauthn_credentials",
             "user_counts",
+            "identity_providers",
+            "identity_provider_identifiers",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

@@ -1420,5 +1420,6 @@ async fn devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens(store
 
 mod authorization;
 mod identity;
+mod identity_provider;
 mod oauth;
 mod sign_in;
