@@ -56,8 +56,9 @@ pub use srp::{
 };
 pub use token::{
     at_hash, customized_scope, is_protected_claim, issue_client_token, issue_tokens,
-    preferred_role, sign_jwt, unverified_issuer, verify_jwt, verify_signed_jwt, ClientTokenRequest,
-    GroupOverride, TokenCustomization, TokenError, TokenPair, TokenRequest, ADMIN_SCOPE,
+    preferred_role, sign_jwt, unverified_claims, unverified_issuer, verify_jwt, verify_signed_jwt,
+    ClientTokenRequest, GroupOverride, TokenCustomization, TokenError, TokenPair, TokenRequest,
+    ADMIN_SCOPE,
 };
 pub use user::{username_key, CodePurpose, Group, OneTimeCode, User, UserStatus};
 pub use user_filter::{

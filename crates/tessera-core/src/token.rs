@@ -415,9 +415,17 @@ pub enum TokenError {
 
 /// The unverified `iss` of a token, to find the pool whose keys must verify it.
 pub fn unverified_issuer(token: &str) -> Option<String> {
+    unverified_claims(token)?
+        .get("iss")?
+        .as_str()
+        .map(String::from)
+}
+
+/// A token's claims, unverified: only to choose which keys verify it or which message a
+/// refusal carries.
+pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
     let payload = token.split('.').nth(1)?;
-    let claims: Value = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
-    claims.get("iss")?.as_str().map(String::from)
+    serde_json::from_slice(&B64.decode(payload).ok()?).ok()
 }
 
 /// Verifies a token signed by one of `keys` and returns its claims: RS256 only, the key

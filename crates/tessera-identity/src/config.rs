@@ -96,6 +96,21 @@ pub struct Role {
     pub trust_policy: Option<TrustPolicy>,
 }
 
+/// The condition keys a trust policy sees for a web identity of `provider`:
+/// `<provider>:aud`, `:sub` and `:amr`.
+pub fn trust_keys(
+    provider: &str,
+    audience: &str,
+    subject: &str,
+    amr: &[String],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    std::collections::BTreeMap::from([
+        (format!("{provider}:aud"), vec![audience.to_owned()]),
+        (format!("{provider}:sub"), vec![subject.to_owned()]),
+        (format!("{provider}:amr"), amr.to_vec()),
+    ])
+}
+
 /// A role's trust policy: each statement's federated principals, and the statement without
 /// them (evaluated like a permissions policy for `sts:AssumeRoleWithWebIdentity`).
 #[derive(Debug, Clone)]

@@ -105,7 +105,12 @@ pub async fn credentials_for(
     // The role's trust policy applies here as on AWS, where Cognito assumes the role through
     // STS: a role that trusts only some identity pools is not issued to another.
     if let Some(trust) = &role.trust_policy {
-        let keys = trust_keys(&presented.pool.id, &presented.identity.id, &amr);
+        let keys = crate::config::trust_keys(
+            IDENTITY_PROVIDER,
+            &presented.pool.id,
+            &presented.identity.id,
+            &amr,
+        );
         if !trust.allows(IDENTITY_PROVIDER, &role.arn, keys) {
             return Err(role::invalid_configuration());
         }
@@ -166,22 +171,6 @@ pub async fn credentials_for(
             })
         }
     }
-}
-
-/// The condition keys of a trust policy for a session of an identity pool.
-pub fn trust_keys(
-    pool_id: &str,
-    identity_id: &str,
-    amr: &[String],
-) -> std::collections::BTreeMap<String, Vec<String>> {
-    let mut keys = std::collections::BTreeMap::new();
-    keys.insert(format!("{IDENTITY_PROVIDER}:aud"), vec![pool_id.to_owned()]);
-    keys.insert(
-        format!("{IDENTITY_PROVIDER}:sub"),
-        vec![identity_id.to_owned()],
-    );
-    keys.insert(format!("{IDENTITY_PROVIDER}:amr"), amr.to_vec());
-    keys
 }
 
 /// What the built-in STS puts in a session.

@@ -8,7 +8,6 @@
 //! a user pool are one provider: a login is stored under the Cognito spelling, so a user
 //! reaches the same identity whichever the client sends.
 
-use base64::Engine;
 use serde_json::{Map, Value};
 use tessera_core::{excerpt, IdentityPool, KeyUse, Login, TokenError};
 
@@ -112,15 +111,6 @@ pub fn is_identity_provider(state: &IdentityService, name: &str) -> bool {
     name == IDENTITY_PROVIDER || name == bare
 }
 
-/// A token's claims, unverified: only to choose the message a refusal carries.
-fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
 /// The pool's developer provider name, if it has one.
 pub fn developer_provider(pool: &IdentityPool) -> Option<&str> {
     pool.settings
@@ -190,7 +180,7 @@ async fn verify_user_pool(
     if entries.is_empty() {
         return Err(not_supported());
     }
-    let unverified = unverified_claims(token).ok_or_else(not_oidc)?;
+    let unverified = tessera_core::unverified_claims(token).ok_or_else(not_oidc)?;
     let Some(audience) = unverified.get("aud").and_then(Value::as_str) else {
         return Err(refused(
             "Invalid login token. Missing a required claim: aud",

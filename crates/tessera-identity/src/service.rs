@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use tessera_credentials::SessionKey;
+use tessera_credentials::{SessionKey, Verifier};
 
 use crate::config::Settings;
 use crate::issuer::IssuerKeys;
@@ -21,6 +21,9 @@ pub struct IdentityService {
     pub(crate) issuer_keys: Arc<RwLock<Option<Arc<IssuerKeys>>>>,
     /// Seals session tokens; the first seals, every one opens (the others are earlier keys).
     pub session_keys: Arc<Vec<SessionKey>>,
+    /// Checks requests signed with those credentials (GetCallerIdentity, the check
+    /// endpoint), built once over the same keys.
+    pub verifier: Arc<Verifier>,
     /// An external STS and OpenID issuers' keys.
     pub upstream: Arc<dyn Upstream>,
 }
@@ -38,6 +41,7 @@ impl IdentityService {
             idp,
             settings: Arc::new(settings),
             issuer_keys: Arc::default(),
+            verifier: Arc::new(Verifier::new(vec![key.clone()])),
             session_keys: Arc::new(vec![key]),
             upstream: Arc::new(NoUpstream),
         }

@@ -64,15 +64,8 @@ fn param<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str
     params.get(name).map(String::as_str).ok_or_else(|| {
         StsError::validation(format!(
             "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-            lower_camel(name)
+            tessera_idp::input::lower_camel(name)
         ))
-    })
-}
-
-fn lower_camel(name: &str) -> String {
-    let mut chars = name.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_lowercase().chain(chars).collect()
     })
 }
 
@@ -254,14 +247,7 @@ struct WebIdentity {
 impl WebIdentity {
     /// The trust policy's condition keys: `<provider>:aud`, `:sub` and `:amr`.
     fn condition_keys(&self) -> BTreeMap<String, Vec<String>> {
-        let mut keys = BTreeMap::new();
-        keys.insert(
-            format!("{}:aud", self.provider),
-            vec![self.audience.clone()],
-        );
-        keys.insert(format!("{}:sub", self.provider), vec![self.subject.clone()]);
-        keys.insert(format!("{}:amr", self.provider), self.amr.clone());
-        keys
+        crate::config::trust_keys(&self.provider, &self.audience, &self.subject, &self.amr)
     }
 }
 

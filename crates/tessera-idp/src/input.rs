@@ -102,7 +102,8 @@ impl Input {
     }
 }
 
-fn lower_camel(name: &str) -> String {
+/// A member name as AWS quotes it in validation messages (`RoleArn` → `roleArn`).
+pub fn lower_camel(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::UtcFields;
-use tessera_credentials::{CheckRequest, Verifier};
+use tessera_credentials::CheckRequest;
 use tessera_identity::sts::{self, StsError};
 
 use crate::protocol::{read_body, RequestId};
@@ -192,7 +192,6 @@ async fn get_caller_identity(
     body: &[u8],
 ) -> Result<String, StsError> {
     let (user_id, account, arn) = if parts.headers.contains_key("x-amz-security-token") {
-        let verifier = Verifier::new(state.identity.session_keys.to_vec());
         let request = tessera_sigv4::Request {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -200,7 +199,9 @@ async fn get_caller_identity(
             headers: &parts.headers,
             body,
         };
-        let caller = verifier
+        let caller = state
+            .identity
+            .verifier
             .check(&request, "sts", state.clock.now())
             .map_err(|error| sts_check_error(&error))?;
         sts::caller_identity(&caller.session)
@@ -275,8 +276,11 @@ pub(crate) async fn check(
     State(state): State<AppState>,
     axum::Json(described): axum::Json<CheckRequest>,
 ) -> Response {
-    let verifier = Verifier::new(state.identity.session_keys.to_vec());
-    match verifier.check_described(&described, state.clock.now()) {
+    match state
+        .identity
+        .verifier
+        .check_described(&described, state.clock.now())
+    {
         Ok(outcome) => (StatusCode::OK, axum::Json(outcome)).into_response(),
         Err(error) => (
             error.http_status(),
