@@ -390,6 +390,9 @@ impl Store {
             "user_counts",
             "identity_providers",
             "identity_provider_identifiers",
+            "saml_signing_keys",
+            "federation_requests",
+            "saml_assertions",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

@@ -1419,6 +1419,7 @@ async fn devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens(store
 }
 
 mod authorization;
+mod federation;
 mod identity;
 mod identity_provider;
 mod oauth;

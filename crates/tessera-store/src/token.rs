@@ -363,6 +363,11 @@ impl Store {
             ),
             ("DELETE FROM login_sessions WHERE expires_at < $1", now_ms),
             (
+                "DELETE FROM federation_requests WHERE expires_at < $1",
+                now_ms,
+            ),
+            ("DELETE FROM saml_assertions WHERE expires_at < $1", now_ms),
+            (
                 "DELETE FROM sign_in_failures WHERE last_failure_at < $1",
                 forgotten,
             ),

@@ -1,0 +1,133 @@
+//! Conformance of federation state (issue 15): a pool keeps one SAML signing key, sealed; a
+//! sign-in sent upstream is consumed once and not after it expires; a SAML assertion is
+//! accepted once; all of it goes with the pool.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{all_bytes, at, contains, pool, postgres, sqlite};
+use crate::{FederationRequest, SamlSigningKey, Store};
+
+conformance!(
+    a_pool_keeps_its_first_saml_signing_key_sealed,
+    federation_requests_are_consumed_once_before_they_expire,
+    saml_assertions_are_accepted_once,
+);
+
+const PRIVATE_KEY: &[u8] = b"-----private-key-bytes-0123456789-----";
+
+async fn a_pool_keeps_its_first_saml_signing_key_sealed(store: &Store) {
+    let p = pool("us-east-1_Fed000001");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    assert!(store.saml_signing_key(&p.id).await.unwrap().is_none());
+    let first = SamlSigningKey {
+        pool_id: p.id.clone(),
+        private_key: PRIVATE_KEY.to_vec(),
+        certificate: b"certificate-one".to_vec(),
+        created_at: at(1),
+    };
+    let kept = store.insert_saml_signing_key(&first).await.unwrap();
+    assert_eq!(kept.certificate, first.certificate);
+    // A second first use (another node, the same moment) gets the key already there.
+    let second = SamlSigningKey {
+        certificate: b"certificate-two".to_vec(),
+        private_key: b"another".to_vec(),
+        ..first.clone()
+    };
+    let kept = store.insert_saml_signing_key(&second).await.unwrap();
+    assert_eq!(kept.certificate, first.certificate);
+    assert_eq!(kept.private_key, PRIVATE_KEY);
+    for sealed in all_bytes(store, "SELECT sealed_private_key FROM saml_signing_keys").await {
+        assert!(
+            !contains(&sealed, PRIVATE_KEY),
+            "private key stored in the clear"
+        );
+    }
+    store.delete_user_pool(&p.id).await.unwrap();
+    assert!(store.saml_signing_key(&p.id).await.unwrap().is_none());
+}
+
+fn request(pool_id: &str, state_hash: &str) -> FederationRequest {
+    FederationRequest {
+        state_hash: state_hash.into(),
+        pool_id: pool_id.into(),
+        provider_name: "Corp".into(),
+        request: json!({"nonce": "n-0123456789", "verifier": "v-secret-0123456789"}),
+        created_at: at(10),
+        expires_at: at(10) + Duration::from_secs(300),
+    }
+}
+
+async fn federation_requests_are_consumed_once_before_they_expire(store: &Store) {
+    let p = pool("us-east-1_Fed000002");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    store
+        .insert_federation_request(&request(&p.id, "aa"))
+        .await
+        .unwrap();
+    store
+        .insert_federation_request(&request(&p.id, "bb"))
+        .await
+        .unwrap();
+    for sealed in all_bytes(store, "SELECT sealed_request FROM federation_requests").await {
+        assert!(
+            !contains(&sealed, b"v-secret-0123456789"),
+            "PKCE verifier stored in the clear"
+        );
+    }
+    let taken = store
+        .take_federation_request("aa", at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.provider_name, "Corp");
+    assert_eq!(taken.request["verifier"], "v-secret-0123456789");
+    assert!(store
+        .take_federation_request("aa", at(21))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .take_federation_request("zz", at(21))
+        .await
+        .unwrap()
+        .is_none());
+    // Expired: five minutes after it was sent, the state is worth nothing.
+    assert!(store
+        .take_federation_request("bb", at(400))
+        .await
+        .unwrap()
+        .is_none());
+    store
+        .sweep_expired(at(400), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let left = all_bytes(store, "SELECT sealed_request FROM federation_requests").await;
+    assert!(
+        left.is_empty(),
+        "the sweep keeps expired federation requests"
+    );
+}
+
+async fn saml_assertions_are_accepted_once(store: &Store) {
+    let p = pool("us-east-1_Fed000003");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    assert!(store
+        .record_saml_assertion(&p.id, "_a1", at(100))
+        .await
+        .unwrap());
+    assert!(!store
+        .record_saml_assertion(&p.id, "_a1", at(100))
+        .await
+        .unwrap());
+    assert!(store
+        .record_saml_assertion(&p.id, "_a2", at(100))
+        .await
+        .unwrap());
+    store.delete_user_pool(&p.id).await.unwrap();
+    assert!(store
+        .record_saml_assertion(&p.id, "_a1", at(100))
+        .await
+        .unwrap());
+}
