@@ -77,8 +77,8 @@ class ServerFactory:
         url = self.pg_admin.create() if self.backend == "postgres" else None
         return Store(self.backend, data_dir, url)
 
-    def start(self, store: Store | None = None, name: str = "tessera", extra_args=(), env=None) -> TesseraServer:
-        server = TesseraServer(store or self.new_store(), name=name, extra_args=extra_args, env=env)
+    def start(self, store: Store | None = None, name: str = "tessera", extra_args=(), env=None, listen: str = "127.0.0.1:0") -> TesseraServer:
+        server = TesseraServer(store or self.new_store(), name=name, extra_args=extra_args, env=env, listen=listen)
         self.servers.append(server)
         return server.start()
 

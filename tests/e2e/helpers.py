@@ -167,8 +167,10 @@ class TesseraServer:
         name: str = "tessera",
         extra_args: Iterable[str] = (),
         env: dict[str, str] | None = None,
+        listen: str = "127.0.0.1:0",
     ):
         TesseraServer._counter += 1
+        self.listen = listen
         self.store = store
         self.name = f"{name}-{store.backend}-{TesseraServer._counter}"
         self.extra_args = list(extra_args)
@@ -194,7 +196,7 @@ class TesseraServer:
             str(binary),
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            self.listen,
             *self.store.args(),
             *self.extra_args,
         ]

@@ -16,6 +16,7 @@
 
 pub mod directory;
 mod error;
+pub mod federation;
 pub mod input;
 pub mod oauth_config;
 mod operation;

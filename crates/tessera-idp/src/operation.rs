@@ -6,7 +6,7 @@ use serde_json::Value;
 use tessera_proto::model::ServiceModel;
 
 use crate::input::Input;
-use crate::{directory, oauth_config, pool, sign_in, Error, Service};
+use crate::{directory, federation, oauth_config, pool, sign_in, Error, Service};
 
 impl Service {
     /// Runs the operation `name` on a request the service model has already validated.
@@ -140,6 +140,15 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
         "DescribeUserPoolDomain" => oauth_config::domain::describe(service, input).await,
         "UpdateUserPoolDomain" => oauth_config::domain::update(service, input).await,
         "DeleteUserPoolDomain" => oauth_config::domain::delete(service, input).await,
+        "CreateIdentityProvider" => federation::provider::create(service, input).await,
+        "DescribeIdentityProvider" => federation::provider::describe(service, input).await,
+        "UpdateIdentityProvider" => federation::provider::update(service, input).await,
+        "DeleteIdentityProvider" => federation::provider::delete(service, input).await,
+        "ListIdentityProviders" => federation::provider::list(service, input).await,
+        "GetIdentityProviderByIdentifier" => {
+            federation::provider::by_identifier(service, input).await
+        }
+        "GetSigningCertificate" => federation::provider::signing_certificate(service, input).await,
         "CreateResourceServer" => oauth_config::resource_server::create(service, input).await,
         "DescribeResourceServer" => oauth_config::resource_server::describe(service, input).await,
         "UpdateResourceServer" => oauth_config::resource_server::update(service, input).await,

@@ -73,6 +73,10 @@ pub struct Service {
     /// Permits for custom sender calls in flight: they run after the operation answers, so
     /// without a bound a flood of sign-ups would pile up tasks and connections.
     pub senders: Arc<tokio::sync::Semaphore>,
+    /// Reads upstream providers' discovery documents and metadata (issue 15).
+    pub upstream: Arc<dyn crate::federation::Upstream>,
+    /// Where the social presets' upstreams are, and whether loopback HTTP is allowed.
+    pub federation: Arc<crate::federation::details::UpstreamOverrides>,
 }
 
 impl Service {
@@ -107,6 +111,8 @@ impl Service {
             triggers: Arc::new(tessera_core::trigger::NoTargets),
             sender_keys: Arc::default(),
             senders: Arc::new(tokio::sync::Semaphore::new(64)),
+            upstream: Arc::new(crate::federation::NoUpstream),
+            federation: Arc::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
@@ -124,6 +130,18 @@ impl Service {
     #[must_use]
     pub fn with_triggers(mut self, triggers: Arc<dyn tessera_core::trigger::Invoke>) -> Self {
         self.triggers = triggers;
+        self
+    }
+
+    /// Reaches upstream identity providers through `upstream`, with `overrides`.
+    #[must_use]
+    pub fn with_federation(
+        mut self,
+        upstream: Arc<dyn crate::federation::Upstream>,
+        overrides: crate::federation::details::UpstreamOverrides,
+    ) -> Self {
+        self.upstream = upstream;
+        self.federation = Arc::new(overrides);
         self
     }
 

@@ -112,6 +112,22 @@ impl AppState {
         self
     }
 
+    /// Reaches upstream services through `upstream`: identity pools' external STS endpoints
+    /// and OpenID providers (with `identity`'s settings), and user pools' identity providers
+    /// (with `federation`'s overrides).
+    pub fn with_upstream<U>(
+        mut self,
+        identity: tessera_identity::config::Settings,
+        upstream: Arc<U>,
+        federation: tessera_idp::federation::details::UpstreamOverrides,
+    ) -> Self
+    where
+        U: tessera_identity::upstream::Upstream + tessera_idp::federation::Upstream + 'static,
+    {
+        self.service = self.service.with_federation(upstream.clone(), federation);
+        self.with_identity(identity, upstream)
+    }
+
     /// The identity-pool service behind the edge.
     pub fn identity(&self) -> &tessera_identity::IdentityService {
         &self.identity

@@ -9,9 +9,13 @@
 //!   verified by `tessera-verify` (discovery, cached JWKS, RS256/ES256), one verifier per
 //!   issuer.
 //!
+//! It also implements `tessera_idp::federation::Upstream` ([`federation`]): OpenID providers'
+//! discovery documents and SAML IdPs' metadata.
+//!
 //! The web identity token and the credentials are secrets: nothing here logs them or puts
 //! them in an error.
 
+pub mod federation;
 pub mod openid;
 pub mod sts;
 

@@ -43,6 +43,22 @@ pub struct FileConfig {
     /// providers.
     #[serde(default)]
     identity: tessera_identity::IdentityConfig,
+    /// `[federation]`: where upstream identity providers are reached.
+    #[serde(default)]
+    federation: FederationFile,
+}
+
+/// The `[federation]` table. Both settings exist for deployments without the public
+/// internet and for tests: production leaves them unset.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationFile {
+    /// An issuer serving Google's discovery document, used in place of
+    /// `https://accounts.google.com` for providers of type Google.
+    google_issuer: Option<String>,
+    /// Allows `http://` upstream URLs on loopback hosts (127.0.0.1, localhost, [::1]).
+    #[serde(default)]
+    allow_loopback_http: bool,
 }
 
 /// A `[[sender_keys]]` table: the key that stands for a pool's `KMSKeyID`, so that its
@@ -126,6 +142,14 @@ impl FileConfig {
     /// The delivery settings.
     pub fn delivery(&self) -> &DeliveryFile {
         &self.delivery
+    }
+
+    /// The `[federation]` table, lowered.
+    pub fn federation(&self) -> tessera_idp::federation::details::UpstreamOverrides {
+        tessera_idp::federation::details::UpstreamOverrides {
+            google_issuer: self.federation.google_issuer.clone(),
+            allow_loopback_http: self.federation.allow_loopback_http,
+        }
     }
 
     /// The trigger targets, in the order given.

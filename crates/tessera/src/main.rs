@@ -342,9 +342,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_password_hasher(hasher)
     .with_triggers(Arc::new(triggers))
     .with_sender_keys(file.sender_keys()?)
-    .with_identity(
+    .with_upstream(
         file.identity()?,
         Arc::new(tessera_upstream::HttpUpstream::new().context("building the upstream client")?),
+        file.federation(),
     );
     tessera_idp::pool::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 

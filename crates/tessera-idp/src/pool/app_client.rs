@@ -65,6 +65,12 @@ pub async fn create_client(
     let generate_secret = input.bool("GenerateSecret").unwrap_or(false);
     let settings = client_settings(&input, &pool, generate_secret, Change::Create)?;
     check_custom_scopes(state, &pool.id, &settings).await?;
+    crate::federation::provider::check_supported(
+        state,
+        &pool.id,
+        &strings(&settings, "SupportedIdentityProviders"),
+    )
+    .await?;
     let now = state.clock.now();
     let client = AppClient {
         user_pool_id: pool.id.clone(),
@@ -90,6 +96,12 @@ pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let mut client = load(state, &input).await?;
     client.settings = client_settings(&input, &pool, client.secret.is_some(), Change::Update)?;
     check_custom_scopes(state, &pool.id, &client.settings).await?;
+    crate::federation::provider::check_supported(
+        state,
+        &pool.id,
+        &strings(&client.settings, "SupportedIdentityProviders"),
+    )
+    .await?;
     if let Some(name) = input.str("ClientName") {
         client.client_name = name.to_owned();
     }

@@ -1,0 +1,770 @@
+// A test upstream identity provider for tessera's federation (issue 15): tessera is the
+// OpenID Connect relying party, like Cognito's /oauth2/idpresponse, and this process is the
+// IdP behind "Sign in with Google" or any OIDC provider. The Python end-to-end tests start
+// it on loopback, point a pool's identity provider at it, and drive sign-ins through it.
+// It never talks to anything but its own clients on 127.0.0.1.
+//
+// Contract
+//   start:   node upstream-oidc.mjs, with TESSERA_E2E_UPSTREAM holding JSON:
+//              { "mode": "oidc" | "google" | "rogue",
+//                "port": 0,                        (0 or absent: any free port)
+//                "clients": [{ "client_id", "client_secret", "redirect_uris": [...] }],
+//                "accounts": { "<login>": { "email", "email_verified", "given_name", ... } },
+//                "conform_id_token_claims": true } (oidc mode only, optional, see below)
+//   ready:   exactly one line on stdout, {"issuer": "http://127.0.0.1:<port>", "port": <port>};
+//            nothing else is ever written to stdout (oidc-provider's notices go to stderr).
+//   stop:    SIGTERM or SIGINT; it runs until then.
+//   test endpoints, in every mode:
+//     GET    /test/requests   the authorization, token and userinfo requests received, oldest
+//                             first: { endpoint, method, path, params, client_auth, ... } with
+//                             client_secret shown as "***" (DELETE clears the list)
+//     GET    /test/accounts   the accounts table
+//     POST   /test/accounts   { "<login>": {claims} | null }: each account named is replaced
+//                             (null removes it), the others stay
+//     PUT    /test/accounts   replaces the whole table
+//     POST   /test/config     rogue mode only, see below (GET shows the current misbehaviour)
+//   Every mode reads the live table, so a sign-in after an update sees the new claims.
+//
+// Modes
+//   oidc    oidc-provider 9.13.3 with its development interactions (devInteractions): the
+//           login page (/interaction/<uid>) is a form with <input name="login"> (whatever is
+//           typed becomes the account id and the sub), <input name="password"> (any value, but
+//           the field is `required`, so a browser wants something in it) and a "Sign-in"
+//           button; the consent page has a "Continue" button; each form also has a hidden
+//           prompt=login|consent and posts to an absolute URL. A "[ Cancel ]" link returns
+//           error=access_denied. All of it works with JavaScript disabled. A login missing
+//           from the table still signs in, with no claims but sub. Clients are registered
+//           with client_secret_post unless their entry says otherwise (every member of a client
+//           entry is passed to oidc-provider as client metadata), but oidc-provider accepts
+//           the secret by Basic just as well: assert the method on /test/requests
+//           (client_auth). PKCE is S256 only and optional, but checked when the RP sends it;
+//           nonce is echoed in the ID token. The redirect back is a 303 and carries code,
+//           state and iss (RFC 9207). Endpoints: /auth, /token, /me (userinfo), /jwks.
+//           What lands where: with conform_id_token_claims true (oidc-provider's default, and
+//           this harness's) the ID token carries only iss, sub, aud, iat, exp and nonce (no
+//           at_hash, no auth_time unless max_age asks for it); email, email_verified,
+//           given_name, family_name, name, ... are only in the userinfo response. Set it to
+//           false to put every claim the scopes allow into the ID token as well.
+//           Browser session: the session cookie survives a sign-in, so a second authorization
+//           in the same browser comes straight back with a code, no login nor consent page.
+//           Cookies are named _<name>_<port> (e.g. _session_41234) because cookies are scoped
+//           to a host, not a port: two harnesses on 127.0.0.1 would otherwise overwrite each
+//           other's session. Over plain http they are not marked Secure (koa only does that
+//           on https), SameSite=Lax is harmless because every port of 127.0.0.1 is one site,
+//           and cookies.keys is set so they are signed. NODE_ENV makes no difference.
+//           The pages' @import of Google Fonts is stripped so a browser never leaves loopback.
+//   google  a hand-written imitation of Google's OIDC server: the discovery document has
+//           exactly Google's members with local URLs (/o/oauth2/v2/auth, /token, /v1/userinfo,
+//           /oauth2/v3/certs, /revoke, /device/code). GET on the authorization endpoint shows a
+//           small page: a form with <input name="login"> and a "Sign in" button (and a "Cancel"
+//           button, which returns error=access_denied). Its answer redirects with state, code,
+//           scope (in Google's expanded form, e.g. "email profile
+//           https://www.googleapis.com/auth/userinfo.email ... openid"), authuser=0 and
+//           prompt=none. The token endpoint takes client_secret_post or client_secret_basic
+//           and checks redirect_uri and the PKCE verifier (plain or S256). The ID token is
+//           RS256 with a kid (the JWKS publishes two keys) and has, in Google's order: iss,
+//           azp, aud, sub (a stable 21-digit number from the login, unless the account sets
+//           sub), email and email_verified (scope email; email_verified is true unless the
+//           account says otherwise), at_hash, nonce, name, picture, given_name and family_name
+//           (scope profile; name defaults to "given family", picture to a URL under the issuer
+//           that is never served), hd and locale when the account has them, iat, exp: the ID
+//           token and userinfo carry the same profile. Userinfo returns sub, name, given_name,
+//           family_name, picture, email, email_verified (and hd, locale), from the live table.
+//           Any login signs in; one missing from the table has no claims but sub and picture.
+//           The redirect back is a 302. No refresh tokens.
+//   rogue   the google server, but the authorization endpoint answers at once (no page) for
+//           the account named by login_hint or else the first account, so plain HTTP
+//           redirects drive it, and it misbehaves as POST /test/config says. The body replaces
+//           the previous setting ({} makes it honest again); every member applies to all
+//           responses until changed:
+//             { "id_token": { "iss": "...", "aud": "...", "nonce": "..." (null drops it),
+//                             "exp_offset": -3600 (exp = now + offset),
+//                             "sign_with_other_key": true (same kid, key not in the JWKS),
+//                             "alg_none": true (an unsecured JWT),
+//                             "claims": { "<claim>": value | null } (any other claim) },
+//               "userinfo": { "<claim>": value | null },
+//               "state": "wrong-state", "drop_state": true,
+//               "error": "access_denied" (an error redirect instead of a code) }
+import { createServer } from 'node:http';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as jose from 'jose';
+
+// stdout carries one line for the test driver. oidc-provider prints its notices with
+// console.info, so everything that logs is sent to stderr instead.
+for (const name of ['log', 'info', 'debug']) {
+  console[name] = (...args) => console.error(...args);
+}
+
+const MODES = new Set(['oidc', 'google', 'rogue']);
+const BODY_LIMIT = 64 * 1024;
+const CODE_TTL = 600;
+const TOKEN_TTL = 3599;
+
+function fail(message) {
+  console.error(`upstream-oidc: ${message}`);
+  process.exit(2);
+}
+
+function loadConfig() {
+  const raw = process.env.TESSERA_E2E_UPSTREAM;
+  if (!raw) fail('TESSERA_E2E_UPSTREAM is not set');
+  let cfg;
+  try {
+    cfg = JSON.parse(raw);
+  } catch (err) {
+    fail(`TESSERA_E2E_UPSTREAM is not JSON: ${err.message}`);
+  }
+  if (!MODES.has(cfg.mode)) fail(`mode must be one of ${[...MODES].join(', ')}`);
+  const port = cfg.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail('port must be an integer 0..65535');
+  if (!Array.isArray(cfg.clients) || cfg.clients.length === 0) fail('clients must be a non-empty list');
+  for (const c of cfg.clients) {
+    if (typeof c.client_id !== 'string' || typeof c.client_secret !== 'string') {
+      fail('each client needs a client_id and a client_secret');
+    }
+    if (!Array.isArray(c.redirect_uris) || c.redirect_uris.length === 0) {
+      fail(`client ${c.client_id} needs redirect_uris`);
+    }
+  }
+  return { ...cfg, port, accounts: cfg.accounts ?? {} };
+}
+
+const cfg = loadConfig();
+const clientsById = new Map(cfg.clients.map((c) => [c.client_id, c]));
+
+// The accounts table, read live by every mode. A Map keeps the insertion order, which decides
+// rogue mode's default account, and has no prototype keys a login could collide with.
+const accounts = new Map(Object.entries(cfg.accounts));
+
+// What the RP sent, for tests to assert on (PKCE, state, nonce, client authentication).
+const requests = [];
+
+// Rogue mode's current misbehaviour (see the header).
+let rogue = {};
+
+function redact(params) {
+  const out = { ...params };
+  if ('client_secret' in out) out.client_secret = '***';
+  return out;
+}
+
+function record(req, endpoint, params, extra = {}) {
+  requests.push({
+    endpoint,
+    method: req.method,
+    path: new URL(req.url, 'http://x').pathname,
+    params: redact(params),
+    ...extra,
+    time: new Date().toISOString(),
+  });
+}
+
+// How a token request authenticated the client, in the terms of token_endpoint_auth_method.
+function clientAuthMethod(headers, body) {
+  if (/^basic /i.test(headers.authorization ?? '')) return 'client_secret_basic';
+  if (body.client_secret !== undefined) return 'client_secret_post';
+  if (body.client_assertion !== undefined) return 'client_assertion';
+  return 'none';
+}
+
+// ---- small HTTP helpers --------------------------------------------------------------------
+
+async function readBody(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > BODY_LIMIT) throw Object.assign(new Error('request body too large'), { status: 413 });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readForm(req) {
+  return Object.fromEntries(new URLSearchParams(await readBody(req)));
+}
+
+async function readJson(req) {
+  const text = await readBody(req);
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    throw Object.assign(new Error('body is not JSON'), { status: 400 });
+  }
+}
+
+function send(res, status, body, headers = {}) {
+  res.writeHead(status, { 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendJson(res, status, value, headers = {}) {
+  send(res, status, JSON.stringify(value), {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...headers,
+  });
+}
+
+function sendHtml(res, status, html) {
+  send(res, status, html, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+}
+
+function redirect(res, location) {
+  res.writeHead(302, { location, 'content-length': 0, 'cache-control': 'no-store' });
+  res.end();
+}
+
+const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const esc = (value) => String(value).replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]);
+
+const epoch = () => Math.floor(Date.now() / 1000);
+const random = (bytes = 32) => randomBytes(bytes).toString('base64url');
+const sha256 = (text) => createHash('sha256').update(text).digest();
+
+// Constant-time comparison of two strings of any length.
+function sameSecret(a, b) {
+  return typeof a === 'string' && typeof b === 'string' && timingSafeEqual(sha256(a), sha256(b));
+}
+
+// A claims object with null-valued members removed, after the overrides are applied.
+function applyOverrides(claims, overrides = {}) {
+  const out = { ...claims, ...overrides };
+  for (const [key, value] of Object.entries(out)) {
+    if (value === null) delete out[key];
+  }
+  return out;
+}
+
+async function newRsaKey(kid) {
+  const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { extractable: true });
+  const publicJwk = { ...(await jose.exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const privateJwk = { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
+  return { kid, privateKey, publicJwk, privateJwk };
+}
+
+// ---- test endpoints, shared by all modes ---------------------------------------------------
+
+async function testRoutes(req, res, path) {
+  if (path === '/test/requests') {
+    if (req.method === 'GET') return sendJson(res, 200, requests);
+    if (req.method === 'DELETE') {
+      requests.length = 0;
+      return sendJson(res, 200, []);
+    }
+  }
+  if (path === '/test/accounts') {
+    if (req.method === 'GET') return sendJson(res, 200, Object.fromEntries(accounts));
+    if (req.method === 'POST' || req.method === 'PUT') {
+      const update = await readJson(req);
+      if (update === null || typeof update !== 'object' || Array.isArray(update)) {
+        return sendJson(res, 400, { error: 'expected an object of accounts' });
+      }
+      if (req.method === 'PUT') accounts.clear();
+      for (const [login, claims] of Object.entries(update)) {
+        if (claims === null) accounts.delete(login);
+        else accounts.set(login, claims);
+      }
+      return sendJson(res, 200, Object.fromEntries(accounts));
+    }
+  }
+  if (path === '/test/config') {
+    if (cfg.mode !== 'rogue') return sendJson(res, 404, { error: 'only rogue mode misbehaves' });
+    if (req.method === 'GET') return sendJson(res, 200, rogue);
+    if (req.method === 'POST') {
+      const next = await readJson(req);
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        return sendJson(res, 400, { error: 'expected an object' });
+      }
+      rogue = next;
+      console.error(`upstream-oidc: misbehaviour now ${JSON.stringify(rogue)}`);
+      return sendJson(res, 200, rogue);
+    }
+  }
+  return sendJson(res, 405, { error: `${req.method} ${path} is not supported` });
+}
+
+// ---- mode oidc: oidc-provider ----------------------------------------------------------------
+
+async function oidcProviderApp(issuer, port) {
+  // Imported here so the google and rogue modes start without it (it also warns on Node 20,
+  // which works but is older than the LTS it asks for).
+  const { default: Provider } = await import('oidc-provider');
+  const key = await newRsaKey('upstream-oidc-1');
+
+  const provider = new Provider(issuer, {
+    clients: cfg.clients.map((c) => ({
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      ...c,
+    })),
+    // The account id is whatever was typed at the login page; the claims come from the live
+    // table each time, so an update shows in the next ID token and userinfo response.
+    async findAccount(_ctx, id) {
+      return {
+        accountId: id,
+        async claims() {
+          return { ...(accounts.get(id) ?? {}), sub: id };
+        },
+      };
+    },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: [
+        'name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username',
+        'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'updated_at',
+      ],
+      phone: ['phone_number', 'phone_number_verified'],
+      address: ['address'],
+    },
+    scopes: ['openid', 'email', 'profile', 'phone', 'address'],
+    conformIdTokenClaims: cfg.conform_id_token_claims ?? true,
+    jwks: { keys: [key.privateJwk] },
+    cookies: {
+      keys: [random()],
+      names: {
+        session: `_session_${port}`,
+        interaction: `_interaction_${port}`,
+        resume: `_interaction_resume_${port}`,
+      },
+    },
+    features: {
+      devInteractions: { enabled: true },
+      userinfo: { enabled: true },
+      revocation: { enabled: true },
+    },
+  });
+
+  provider.on('server_error', (_ctx, err) => console.error('upstream-oidc: server_error', err));
+
+  // Records what the RP sends, and keeps the development pages from fetching Google Fonts
+  // (the only request they would make off loopback).
+  provider.use(async (ctx, next) => {
+    const authorization = ctx.path === '/auth';
+    if (authorization && ctx.method === 'GET') record(ctx.req, 'authorization', { ...ctx.query });
+    await next();
+    if (authorization && ctx.method === 'POST') {
+      record(ctx.req, 'authorization', { ...(ctx.oidc?.body ?? {}) });
+    }
+    if (ctx.path === '/token') {
+      const body = { ...(ctx.oidc?.body ?? {}) };
+      record(ctx.req, 'token', body, {
+        client_auth: clientAuthMethod(ctx.headers, body),
+        status: ctx.status,
+      });
+    }
+    if (ctx.path === '/me') {
+      record(ctx.req, 'userinfo', {}, {
+        authorization: ctx.headers.authorization ? 'Bearer ***' : undefined,
+        status: ctx.status,
+      });
+    }
+    if (typeof ctx.body === 'string' && ctx.response.is('html')) {
+      ctx.body = ctx.body.replace(/@import url\(https:\/\/fonts\.googleapis\.com[^)]*\);?/g, '');
+    }
+  });
+
+  return provider.callback();
+}
+
+// ---- modes google and rogue: a hand-written imitation of Google -----------------------------
+
+const GOOGLE_SCOPE_EMAIL = 'https://www.googleapis.com/auth/userinfo.email';
+const GOOGLE_SCOPE_PROFILE = 'https://www.googleapis.com/auth/userinfo.profile';
+const GOOGLE_SCOPES = new Set(['openid', 'email', 'profile', GOOGLE_SCOPE_EMAIL, GOOGLE_SCOPE_PROFILE]);
+
+// Google's subject identifiers are 21-digit numbers. A hash of the login gives a stable one,
+// unless the account names its own sub.
+function googleSub(login) {
+  const own = accounts.get(login)?.sub;
+  if (typeof own === 'string' && own) return own;
+  const n = BigInt(`0x${sha256(`tessera-e2e-google:${login}`).subarray(0, 16).toString('hex')}`);
+  return `1${(n % 10n ** 20n).toString().padStart(20, '0')}`;
+}
+
+// The scope string Google grants: the short names, then their URL forms, then openid.
+function grantedScope(scopes) {
+  const email = scopes.has('email') || scopes.has(GOOGLE_SCOPE_EMAIL);
+  const profile = scopes.has('profile') || scopes.has(GOOGLE_SCOPE_PROFILE);
+  return [
+    scopes.has('email') && 'email',
+    scopes.has('profile') && 'profile',
+    email && GOOGLE_SCOPE_EMAIL,
+    profile && GOOGLE_SCOPE_PROFILE,
+    scopes.has('openid') && 'openid',
+  ].filter(Boolean).join(' ');
+}
+
+// The user's claims that a grant's scope allows, in Google's member order.
+function googleProfile(login, scope) {
+  const account = accounts.get(login) ?? {};
+  const scopes = new Set(scope.split(' '));
+  const sub = googleSub(login);
+  const claims = {};
+  if (scopes.has(GOOGLE_SCOPE_PROFILE)) {
+    const name = account.name
+      ?? ([account.given_name, account.family_name].filter(Boolean).join(' ') || undefined);
+    Object.assign(claims, {
+      name,
+      picture: account.picture ?? `${cfg.issuer}/a/${sub}=s96-c`,
+      given_name: account.given_name,
+      family_name: account.family_name,
+    });
+  }
+  if (scopes.has(GOOGLE_SCOPE_EMAIL) && account.email !== undefined) {
+    claims.email = account.email;
+    claims.email_verified = account.email_verified ?? true;
+  }
+  for (const extra of ['hd', 'locale']) claims[extra] = account[extra];
+  for (const [k, v] of Object.entries(claims)) if (v === undefined) delete claims[k];
+  return { sub, claims };
+}
+
+function atHash(accessToken) {
+  return sha256(accessToken).subarray(0, 16).toString('base64url');
+}
+
+async function googleApp(issuer) {
+  const isRogue = cfg.mode === 'rogue';
+  // Two published keys, like Google's JWKS during a rotation, so the RP has to pick by kid;
+  // the third is never published and signs rogue mode's forged tokens.
+  const kid = `upstream-${random(8)}`;
+  const [signing, next, forger] = await Promise.all([
+    newRsaKey(kid), newRsaKey(`upstream-${random(8)}`), newRsaKey(kid),
+  ]);
+  const published = [signing, next];
+
+  const pending = new Map(); // sign-in page id -> authorization request
+  const codes = new Map(); // code -> what it grants
+  const tokens = new Map(); // access token -> what it grants
+
+  const discovery = {
+    issuer,
+    authorization_endpoint: `${issuer}/o/oauth2/v2/auth`,
+    device_authorization_endpoint: `${issuer}/device/code`,
+    token_endpoint: `${issuer}/token`,
+    userinfo_endpoint: `${issuer}/v1/userinfo`,
+    revocation_endpoint: `${issuer}/revoke`,
+    jwks_uri: `${issuer}/oauth2/v3/certs`,
+    response_types_supported: [
+      'code', 'token', 'id_token', 'code token', 'code id_token', 'token id_token',
+      'code token id_token', 'none',
+    ],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    scopes_supported: ['openid', 'email', 'profile'],
+    token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
+    claims_supported: [
+      'aud', 'email', 'email_verified', 'exp', 'family_name', 'given_name', 'iat', 'iss',
+      'name', 'picture', 'sub',
+    ],
+    code_challenge_methods_supported: ['plain', 'S256'],
+    grant_types_supported: [
+      'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    ],
+  };
+
+  function errorPage(res, status, error, description) {
+    sendHtml(res, status, page('Error', `<h1>Error ${status}: ${esc(error)}</h1><p>${esc(description)}</p>`));
+  }
+
+  function errorRedirect(res, params, error, description) {
+    const target = new URL(params.redirect_uri);
+    target.searchParams.set('error', error);
+    if (description) target.searchParams.set('error_description', description);
+    if (params.state !== undefined) target.searchParams.set('state', params.state);
+    redirect(res, target.href);
+  }
+
+  function page(title, body) {
+    return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>body{font-family:sans-serif;max-width:24em;margin:3em auto}input,button{font-size:1em;margin:.3em 0}</style>
+</head><body>${body}</body></html>`;
+  }
+
+  function signInPage(id, request, message) {
+    return page('Sign in - Google Accounts', `<h1>Sign in</h1>
+<p>to continue to ${esc(request.client_id)}</p>
+${message ? `<p role="alert">${esc(message)}</p>` : ''}
+<form method="post" action="/o/oauth2/v2/auth">
+<input type="hidden" name="request_id" value="${esc(id)}">
+<label>Email or phone <input type="text" name="login" required autofocus value="${esc(request.login_hint ?? '')}"></label>
+<button type="submit" name="action" value="sign_in">Sign in</button>
+<button type="submit" name="action" value="cancel" formnovalidate>Cancel</button>
+</form>`);
+  }
+
+  // Issues a code and sends the browser back as Google does: state, code, scope, authuser,
+  // prompt, in that order. Rogue mode may tamper with the state or answer with an error.
+  function issueCode(res, request, login) {
+    const code = `4/0${random(48)}`;
+    const scope = grantedScope(request.scopes);
+    codes.set(code, {
+      client_id: request.client_id,
+      redirect_uri: request.redirect_uri,
+      login,
+      scope,
+      nonce: request.nonce,
+      code_challenge: request.code_challenge,
+      code_challenge_method: request.code_challenge_method,
+      expires: epoch() + CODE_TTL,
+    });
+    const target = new URL(request.redirect_uri);
+    const q = target.searchParams;
+    const state = isRogue && 'state' in rogue ? rogue.state : request.state;
+    if (state !== undefined && !(isRogue && rogue.drop_state)) q.set('state', state);
+    if (isRogue && rogue.error) {
+      q.set('error', rogue.error);
+      return redirect(res, target.href);
+    }
+    q.set('code', code);
+    q.set('scope', scope);
+    q.set('authuser', '0');
+    q.set('prompt', 'none');
+    return redirect(res, target.href);
+  }
+
+  async function authorize(req, res, url) {
+    if (req.method === 'POST') return signIn(req, res);
+    const params = Object.fromEntries(url.searchParams);
+    record(req, 'authorization', params);
+    const client = clientsById.get(params.client_id);
+    if (!client) return errorPage(res, 401, 'invalid_client', 'The OAuth client was not found.');
+    // An unregistered redirect_uri is never redirected to, exactly as Google does.
+    if (!client.redirect_uris.includes(params.redirect_uri)) {
+      return errorPage(res, 400, 'redirect_uri_mismatch', `redirect_uri ${params.redirect_uri ?? '(missing)'} is not registered for this client.`);
+    }
+    if (params.response_type !== 'code') {
+      return errorRedirect(res, params, 'unsupported_response_type', 'Only response_type=code is supported here.');
+    }
+    const scopes = new Set((params.scope ?? '').split(' ').filter(Boolean));
+    if (scopes.size === 0) return errorRedirect(res, params, 'invalid_request', 'Missing required parameter: scope');
+    const unknown = [...scopes].filter((s) => !GOOGLE_SCOPES.has(s));
+    if (unknown.length) return errorRedirect(res, params, 'invalid_scope', `Some requested scopes were invalid: ${unknown.join(' ')}`);
+    if (params.code_challenge !== undefined) {
+      params.code_challenge_method ??= 'plain';
+      if (!['plain', 'S256'].includes(params.code_challenge_method)) {
+        return errorRedirect(res, params, 'invalid_request', 'Invalid code_challenge_method');
+      }
+    }
+    const request = { ...params, scopes };
+    if (isRogue) {
+      const login = params.login_hint ?? accounts.keys().next().value;
+      if (login === undefined) return errorPage(res, 500, 'no_account', 'The accounts table is empty.');
+      return issueCode(res, request, login);
+    }
+    const id = random(16);
+    pending.set(id, request);
+    return sendHtml(res, 200, signInPage(id, request));
+  }
+
+  async function signIn(req, res) {
+    const form = await readForm(req);
+    const request = pending.get(form.request_id);
+    if (!request) return errorPage(res, 400, 'invalid_request', 'This sign-in page has expired; start again.');
+    if (form.action === 'cancel') {
+      pending.delete(form.request_id);
+      return errorRedirect(res, request, 'access_denied');
+    }
+    const login = (form.login ?? '').trim();
+    if (!login) return sendHtml(res, 200, signInPage(form.request_id, request, 'Enter an email or phone number'));
+    pending.delete(form.request_id);
+    return issueCode(res, request, login);
+  }
+
+  async function idToken(grant, accessToken) {
+    const { sub, claims } = googleProfile(grant.login, grant.scope);
+    const { name, picture, given_name, family_name, email, email_verified, ...rest } = claims;
+    const now = epoch();
+    const o = (isRogue && rogue.id_token) || {};
+    const exp = o.exp_offset !== undefined ? now + o.exp_offset : now + 3600;
+    let payload = {
+      iss: issuer,
+      azp: grant.client_id,
+      aud: grant.client_id,
+      sub,
+      email,
+      email_verified,
+      at_hash: atHash(accessToken),
+      nonce: grant.nonce,
+      name,
+      picture,
+      given_name,
+      family_name,
+      ...rest,
+      iat: Math.min(now, exp - 3600),
+      exp,
+    };
+    for (const member of ['iss', 'aud', 'nonce']) if (member in o) payload[member] = o[member];
+    payload = applyOverrides(payload, o.claims);
+    for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
+    if (o.alg_none) return new jose.UnsecuredJWT(payload).encode();
+    const key = o.sign_with_other_key ? forger : signing;
+    return new jose.SignJWT(payload)
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
+      .sign(key.privateKey);
+  }
+
+  // Google's token endpoint errors: 401 for the client, 400 for everything else.
+  const tokenError = (res, status, error, description) => sendJson(res, status, {
+    error, error_description: description,
+  }, { pragma: 'no-cache' });
+
+  async function token(req, res) {
+    if (req.method !== 'POST') return tokenError(res, 405, 'invalid_request', 'POST only');
+    const body = await readForm(req);
+    const method = clientAuthMethod(req.headers, body);
+    record(req, 'token', body, { client_auth: method });
+
+    let clientId;
+    let secret;
+    if (method === 'client_secret_basic') {
+      if (body.client_secret !== undefined) {
+        return tokenError(res, 400, 'invalid_request', 'Only one client authentication method may be used.');
+      }
+      // RFC 6749 2.3.1: the id and the secret are form-encoded before they are joined.
+      const decoded = Buffer.from(req.headers.authorization.slice(6).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const unform = (s) => decodeURIComponent(s.replace(/\+/g, ' '));
+      try {
+        clientId = unform(decoded.slice(0, colon));
+        secret = unform(decoded.slice(colon + 1));
+      } catch {
+        return tokenError(res, 401, 'invalid_client', 'Unauthorized');
+      }
+      if (colon < 0 || (body.client_id !== undefined && body.client_id !== clientId)) {
+        return tokenError(res, 401, 'invalid_client', 'Unauthorized');
+      }
+    } else if (method === 'client_secret_post') {
+      clientId = body.client_id;
+      secret = body.client_secret;
+    } else {
+      return tokenError(res, 401, 'invalid_client', 'Unauthorized');
+    }
+    const client = clientsById.get(clientId);
+    if (!client || !sameSecret(secret, client.client_secret)) {
+      return tokenError(res, 401, 'invalid_client', 'Unauthorized');
+    }
+    if (body.grant_type !== 'authorization_code') {
+      return tokenError(res, 400, 'unsupported_grant_type', `Invalid grant_type: ${body.grant_type ?? ''}`);
+    }
+
+    // A code is spent by its first use, whether that succeeds or not.
+    const grant = codes.get(body.code);
+    codes.delete(body.code);
+    if (!grant || grant.expires < epoch() || grant.client_id !== clientId) {
+      return tokenError(res, 400, 'invalid_grant', 'Bad Request');
+    }
+    if (body.redirect_uri !== grant.redirect_uri) {
+      return tokenError(res, 400, 'redirect_uri_mismatch', 'Bad Request');
+    }
+    if (grant.code_challenge !== undefined) {
+      if (!body.code_verifier) return tokenError(res, 400, 'invalid_grant', 'Missing code verifier.');
+      const expected = grant.code_challenge_method === 'S256'
+        ? sha256(body.code_verifier).toString('base64url')
+        : body.code_verifier;
+      if (!sameSecret(expected, grant.code_challenge)) {
+        return tokenError(res, 400, 'invalid_grant', 'Invalid code verifier.');
+      }
+    }
+
+    const accessToken = `ya29.${random(96)}`;
+    tokens.set(accessToken, {
+      login: grant.login, client_id: clientId, scope: grant.scope, expires: epoch() + TOKEN_TTL,
+    });
+    const answer = {
+      access_token: accessToken,
+      expires_in: TOKEN_TTL,
+      scope: grant.scope,
+      token_type: 'Bearer',
+    };
+    if (grant.scope.split(' ').includes('openid')) answer.id_token = await idToken(grant, accessToken);
+    return sendJson(res, 200, answer, { pragma: 'no-cache' });
+  }
+
+  async function userinfo(req, res) {
+    const header = req.headers.authorization ?? '';
+    record(req, 'userinfo', {}, { authorization: header ? 'Bearer ***' : undefined });
+    const bearer = /^bearer (.+)$/i.exec(header)?.[1]?.trim();
+    const grant = bearer && tokens.get(bearer);
+    if (!grant || grant.expires < epoch()) {
+      return sendJson(res, 401, {
+        error: 'invalid_request',
+        error_description: 'Invalid Credentials',
+      }, { 'www-authenticate': `Bearer realm="${issuer}", error="invalid_token"` });
+    }
+    const { sub, claims } = googleProfile(grant.login, grant.scope);
+    const { name, given_name, family_name, picture, email, email_verified, ...rest } = claims;
+    let answer = { sub, name, given_name, family_name, picture, email, email_verified, ...rest };
+    if (isRogue) answer = applyOverrides(answer, rogue.userinfo);
+    for (const [k, v] of Object.entries(answer)) if (v === undefined) delete answer[k];
+    return sendJson(res, 200, answer);
+  }
+
+  async function revoke(req, res) {
+    const body = await readForm(req);
+    if (!tokens.delete(body.token)) return tokenError(res, 400, 'invalid_token', 'Token expired or revoked');
+    return sendJson(res, 200, {});
+  }
+
+  return async (req, res) => {
+    const url = new URL(req.url, issuer);
+    switch (url.pathname) {
+      case '/.well-known/openid-configuration':
+        return sendJson(res, 200, discovery, { 'cache-control': 'public, max-age=3600' });
+      case '/oauth2/v3/certs':
+        return sendJson(res, 200, { keys: published.map((k) => k.publicJwk) });
+      case '/o/oauth2/v2/auth':
+        return authorize(req, res, url);
+      case '/token':
+        return token(req, res);
+      case '/v1/userinfo':
+        return userinfo(req, res);
+      case '/revoke':
+        return revoke(req, res);
+      case '/device/code':
+        return tokenError(res, 400, 'invalid_request', 'The device flow is not part of this test IdP.');
+      default:
+        return sendJson(res, 404, { error: 'not_found' });
+    }
+  };
+}
+
+// ---- start ----------------------------------------------------------------------------------
+
+const server = createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(cfg.port, '127.0.0.1', resolve);
+}).catch((err) => fail(`cannot listen on 127.0.0.1:${cfg.port}: ${err.message}`));
+const { port } = server.address();
+const issuer = `http://127.0.0.1:${port}`;
+cfg.issuer = issuer;
+const app = cfg.mode === 'oidc' ? await oidcProviderApp(issuer, port) : await googleApp(issuer);
+
+server.on('request', async (req, res) => {
+  const path = new URL(req.url, issuer).pathname;
+  try {
+    if (path.startsWith('/test/')) return await testRoutes(req, res, path);
+    return await app(req, res);
+  } catch (err) {
+    console.error(`upstream-oidc: ${req.method} ${req.url}:`, err);
+    if (!res.headersSent) sendJson(res, err.status ?? 500, { error: 'server_error', error_description: err.message });
+    else res.destroy();
+  }
+});
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  });
+}
+
+console.error(`upstream-oidc: mode ${cfg.mode}, ${cfg.clients.length} client(s), issuer ${issuer}`);
+process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
