@@ -222,6 +222,37 @@ pub fn preferred_role(groups: &[Group]) -> Option<&str> {
 }
 
 /// Issues an ID token and an access token.
+/// The `identities` claim of a federated user: the attribute holds a JSON array (numbers and
+/// booleans as JSON), and the claim is that array with every value a string except `null`,
+/// as real Cognito ID tokens carry it (`"primary":"true"`, `"dateCreated":"1673913190125"`,
+/// `"issuer":null`).
+fn identities_claim(attribute: &str) -> Value {
+    let Ok(Value::Array(entries)) = serde_json::from_str::<Value>(attribute) else {
+        return json!(attribute);
+    };
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|entry| match entry {
+            Value::Object(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let value = match value {
+                            Value::Null | Value::String(_) => value,
+                            Value::Bool(flag) => json!(flag.to_string()),
+                            Value::Number(number) => json!(number.to_string()),
+                            other => json!(other.to_string()),
+                        };
+                        (name, value)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })
+        .collect();
+    Value::Array(entries)
+}
+
 pub fn issue_tokens(
     request: &TokenRequest<'_>,
     id_key: &SigningKey,
@@ -297,6 +328,7 @@ pub fn issue_tokens(
                 .parse::<i64>()
                 .map_or_else(|_| json!(value), |n| json!(n)),
             "address" => json!({ "formatted": value }),
+            "identities" => identities_claim(value),
             _ => json!(value),
         };
         id.insert(name.clone(), claim);

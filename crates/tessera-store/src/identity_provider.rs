@@ -45,7 +45,7 @@ impl Store {
         mut provider: IdentityProvider,
     ) -> Result<IdentityProvider, StoreError> {
         provider.idp_identifiers = sqlx::query(
-            "SELECT identifier FROM identity_provider_identifiers WHERE pool_id = $1 AND name = $2 ORDER BY identifier",
+            "SELECT identifier FROM identity_provider_identifiers WHERE pool_id = $1 AND name = $2 ORDER BY position, identifier",
         )
         .bind(&provider.pool_id)
         .bind(&provider.name)
@@ -238,13 +238,14 @@ async fn insert_identifiers(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     provider: &IdentityProvider,
 ) -> Result<(), StoreError> {
-    for identifier in &provider.idp_identifiers {
+    for (position, identifier) in provider.idp_identifiers.iter().enumerate() {
         let inserted = sqlx::query(
-            "INSERT INTO identity_provider_identifiers (pool_id, identifier, name) VALUES ($1, $2, $3)",
+            "INSERT INTO identity_provider_identifiers (pool_id, identifier, name, position) VALUES ($1, $2, $3, $4)",
         )
         .bind(&provider.pool_id)
         .bind(identifier)
         .bind(&provider.name)
+        .bind(position as i64)
         .execute(&mut **tx)
         .await;
         map_conflict(inserted)?;

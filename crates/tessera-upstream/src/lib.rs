@@ -51,6 +51,7 @@ pub enum Error {
 pub struct HttpUpstream {
     http: reqwest::Client,
     verifiers: openid::Verifiers,
+    id_tokens: federation::IdTokenVerifiers,
 }
 
 impl HttpUpstream {
@@ -68,6 +69,7 @@ impl HttpUpstream {
             .map_err(Error::HttpClient)?;
         Ok(Self {
             verifiers: openid::Verifiers::new(http.clone()),
+            id_tokens: federation::IdTokenVerifiers::default(),
             http,
         })
     }

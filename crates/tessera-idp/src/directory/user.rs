@@ -1236,3 +1236,82 @@ pub async fn admin_delete_user_attributes(state: &Service, input: Input) -> Resu
     crate::directory::delete_attributes(state, &directory, &key, user, &names).await?;
     Ok(json!({}))
 }
+
+/// The user a federated sign-in lands on (issue 15): `username` (already `<Provider>_<id>`,
+/// case-folded as the pool folds), created on first sign-in with status `EXTERNAL_PROVIDER`
+/// and no aliases (its addresses come from the provider, unverified by tessera, so they
+/// never take a native user's sign-in name), and on every later sign-in given the mapped
+/// attributes again ("Amazon Cognito updates each mapped attribute, even if its current
+/// value already matches"; an attribute the provider no longer sends is kept). The
+/// attributes go through the same rule set as an administrator's write. Returns the key,
+/// the user, and whether it was created.
+pub(crate) async fn federated_user(
+    state: &Service,
+    directory: &Directory,
+    username: &str,
+    mapped: &[(String, String)],
+) -> Result<(String, User, bool), Error> {
+    let key = directory.key(username);
+    if let Some(user) = state.store.user(&directory.pool.id, &key).await? {
+        let user = revise(state, directory, &key, user, |user| {
+            if !user.enabled {
+                return Err(Error::user_disabled());
+            }
+            let written = write_attributes(
+                &directory.pool,
+                Writer::Administrator,
+                Moment::Update,
+                &user.attributes,
+                mapped,
+            )?;
+            if written.attributes == user.attributes {
+                return Ok(None);
+            }
+            user.attributes = written.attributes;
+            Ok(Some(Revision::default()))
+        })
+        .await?;
+        return Ok((key, user, false));
+    }
+    let attributes = write_attributes(
+        &directory.pool,
+        Writer::Administrator,
+        Moment::Creation,
+        &BTreeMap::new(),
+        mapped,
+    )?
+    .attributes;
+    let schema = AttributeSchema::from_pool_settings(&directory.pool.settings);
+    let present: Vec<&str> = attributes.keys().map(String::as_str).collect();
+    let missing = schema.missing_required(&present);
+    if !missing.is_empty() {
+        return Err(schema_error(tessera_core::AttributeError::required(
+            missing,
+        )));
+    }
+    let now = state.clock.now();
+    let user = new_user(
+        directory,
+        state.random_uuid(),
+        username.to_owned(),
+        UserStatus::ExternalProvider,
+        attributes,
+        now,
+    );
+    match state
+        .store
+        .insert_user(UserChange {
+            aliases: Some(&[]),
+            ..change(&user, &key)
+        })
+        .await
+    {
+        Ok(_) => Ok((key, user, true)),
+        // The same first sign-in twice at once: the other one created the user.
+        Err(StoreError::Conflict) => match state.store.user(&directory.pool.id, &key).await? {
+            Some(user) => Ok((key, user, false)),
+            None => Err(Error::internal(&"federated user vanished")),
+        },
+        Err(other) => Err(other.into()),
+    }
+}

@@ -5,14 +5,18 @@
 //! `ProviderDetails` and fills in what Cognito derives (a social provider's endpoints, an
 //! OIDC issuer's discovered endpoints, a SAML IdP's URLs from its metadata);
 //! [`saml_metadata`] reads an IdP's metadata; [`signing`] is the pool's SAML signing
-//! certificate; [`upstream`] is what federation asks of the network, implemented by the
+//! certificate; [`sign_in`] sends a browser to an upstream provider and takes it back;
+//! [`upstream`] is what federation asks of the network, implemented by the
 //! HTTP-aware crates so that this crate stays free of HTTP.
 
 pub mod details;
 pub mod provider;
 pub mod saml_metadata;
+pub mod sign_in;
 pub mod signing;
 pub mod upstream;
 
 pub use details::ProviderKind;
-pub use upstream::{NoUpstream, OidcEndpoints, Upstream, UpstreamError};
+pub use upstream::{
+    CodeExchange, IdTokenCheck, NoUpstream, OidcEndpoints, Upstream, UpstreamError,
+};

@@ -74,6 +74,7 @@ fn attribute_mapping(
     pool: &UserPool,
     kind: ProviderKind,
     requested: Option<Map<String, Value>>,
+    creation: bool,
 ) -> Result<Map<String, Value>, Error> {
     let schema = AttributeSchema::from_pool_settings(&pool.settings);
     let mut mapping = requested.unwrap_or_default();
@@ -106,8 +107,10 @@ fn attribute_mapping(
         }
     }
     // "As a default, the OIDC claim sub is mapped to the user pool attribute Username"; the
-    // social providers' ids likewise. A SAML user is identified by the NameID.
-    if kind != ProviderKind::Saml && !mapping.contains_key("username") {
+    // social providers' ids likewise. A SAML user is identified by the NameID. An update
+    // that sends `{}` clears the mapping, as Cognito does (the sign-in then falls back on the
+    // same defaults).
+    if creation && kind != ProviderKind::Saml && !mapping.contains_key("username") {
         mapping.insert(
             "username".into(),
             Value::String(kind.default_subject().into()),
@@ -232,7 +235,7 @@ pub async fn create(state: &Service, input: Input) -> Result<Value, Error> {
     }
     let requested = object(&input, "ProviderDetails").unwrap_or_default();
     let details = validated_details(state, kind, &name, &requested, None).await?;
-    let mapping = attribute_mapping(&pool, kind, object(&input, "AttributeMapping"))?;
+    let mapping = attribute_mapping(&pool, kind, object(&input, "AttributeMapping"), true)?;
     let given_identifiers = identifiers(&input)?;
     let idp_identifiers = given_identifiers.clone().unwrap_or_default();
     identifiers_free(state, &pool.id, &name, &idp_identifiers).await?;
@@ -305,48 +308,58 @@ pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
     Ok(json!({ "IdentityProvider": provider_type(&provider, true)? }))
 }
 
+/// How many times an update is applied to a fresher read when another write landed between
+/// its read and its write.
+const UPDATE_ATTEMPTS: usize = 4;
+
 pub async fn update(state: &Service, input: Input) -> Result<Value, Error> {
     let pool = user_pool::load(state, input.user_pool_id()?).await?;
     let name = input.required_str("ProviderName")?;
-    let mut provider = state
-        .store
-        .identity_provider(&pool.id, name)
-        .await?
-        .ok_or_else(|| not_found_in_pool(name, &pool.id))?;
-    let kind = kind_of(&provider)?;
-    if let Some(requested) = object(&input, "ProviderDetails") {
-        provider.details =
-            validated_details(state, kind, name, &requested, Some(&provider.details)).await?;
-    }
-    if let Some(mapping) = object(&input, "AttributeMapping") {
-        provider.attribute_mapping = attribute_mapping(&pool, kind, Some(mapping))?;
-    }
     let given_identifiers = identifiers(&input)?;
-    if let Some(list) = &given_identifiers {
-        identifiers_free(state, &pool.id, name, list).await?;
-        provider.idp_identifiers = list.clone();
-    }
-    if input.get("AcrMapping").is_some() {
-        provider.acr_mapping = acr_mapping(kind, &input)?;
-    }
-    provider.last_modified_at = state.clock.now();
-    match state.store.update_identity_provider(&provider).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(Error::new(
-                "ConcurrentModificationException",
-                "The identity provider was changed by another request; read it again and retry.",
-            ))
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut provider = state
+            .store
+            .identity_provider(&pool.id, name)
+            .await?
+            .ok_or_else(|| not_found_in_pool(name, &pool.id))?;
+        let kind = kind_of(&provider)?;
+        if let Some(requested) = object(&input, "ProviderDetails") {
+            provider.details =
+                validated_details(state, kind, name, &requested, Some(&provider.details)).await?;
         }
-        Err(StoreError::Conflict) => {
-            return Err(Error::invalid_parameter(
-                "An identifier of the request is already used by another identity provider of the user pool.",
-            ))
+        if let Some(mapping) = object(&input, "AttributeMapping") {
+            provider.attribute_mapping = attribute_mapping(&pool, kind, Some(mapping), false)?;
         }
-        Err(other) => return Err(other.into()),
+        if let Some(list) = &given_identifiers {
+            identifiers_free(state, &pool.id, name, list).await?;
+            provider.idp_identifiers = list.clone();
+        }
+        if input.get("AcrMapping").is_some() {
+            provider.acr_mapping = acr_mapping(kind, &input)?;
+        }
+        provider.last_modified_at = state.clock.now();
+        match state.store.update_identity_provider(&provider).await {
+            Ok(true) => {
+                provider.version += 1;
+                return Ok(json!({
+                    "IdentityProvider": provider_type(&provider, given_identifiers.is_some())?
+                }));
+            }
+            // Another update landed since the read: this one is applied again to the
+            // provider as it now is, so neither loses its members.
+            Ok(false) => continue,
+            Err(StoreError::Conflict) => {
+                return Err(Error::invalid_parameter(
+                    "An identifier of the request is already used by another identity provider of the user pool.",
+                ))
+            }
+            Err(other) => return Err(other.into()),
+        }
     }
-    provider.version += 1;
-    Ok(json!({ "IdentityProvider": provider_type(&provider, given_identifiers.is_some())? }))
+    Err(Error::new(
+        "ConcurrentModificationException",
+        "The identity provider is being changed by other requests; retry.",
+    ))
 }
 
 pub async fn delete(state: &Service, input: Input) -> Result<Value, Error> {

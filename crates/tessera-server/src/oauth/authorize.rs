@@ -109,6 +109,13 @@ pub(crate) struct Authorization {
     pub(crate) max_age: Option<u64>,
     /// The request's parameters, for the pages' links and forms.
     pub(crate) query: String,
+    /// The upstream identity provider the request names (`identity_provider`, or the one
+    /// `idp_identifier` routes to): the browser goes there instead of to the sign-in page.
+    pub(crate) identity_provider: Option<String>,
+    /// Whether the client signs users in with the pool's own users (`COGNITO`).
+    pub(crate) cognito: bool,
+    /// The client's upstream identity providers, for the sign-in page's buttons.
+    pub(crate) providers: Vec<String>,
 }
 
 /// Why an authorization request cannot go on.
@@ -224,21 +231,43 @@ pub(crate) async fn validate(
             "The client is not allowed the authorization code flow.",
         ));
     }
-    if let Some(provider) = query.get("identity_provider") {
-        if provider != "COGNITO" {
-            return Err(redirect(
-                "invalid_request",
-                "The identity provider is not supported.",
-            ));
-        }
-    }
-    if query.get("idp_identifier").is_some() {
-        return Err(redirect(
+    let supported = strings(&client.settings, "SupportedIdentityProviders");
+    let cognito = supported.contains(&"COGNITO");
+    let providers: Vec<String> = supported
+        .iter()
+        .filter(|p| **p != "COGNITO")
+        .map(|p| (*p).to_owned())
+        .collect();
+    let unsupported = || {
+        redirect(
             "invalid_request",
-            "The identity provider is not supported.",
-        ));
-    }
-    if !strings(&client.settings, "SupportedIdentityProviders").contains(&"COGNITO") {
+            "The identity provider is not supported by this client.",
+        )
+    };
+    let identity_provider = match (query.get("identity_provider"), query.get("idp_identifier")) {
+        (Some("COGNITO"), _) if cognito => None,
+        (Some(name), _) => {
+            if !providers.iter().any(|p| p == name) {
+                return Err(unsupported());
+            }
+            Some(name.to_owned())
+        }
+        (None, Some(identifier)) => {
+            let provider = state
+                .store
+                .identity_provider_by_identifier(pool_id, identifier)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "reading an identity provider by identifier");
+                    redirect("server_error", "An internal error occurred.")
+                })?
+                .filter(|p| providers.contains(&p.name))
+                .ok_or_else(unsupported)?;
+            Some(provider.name)
+        }
+        (None, None) => None,
+    };
+    if identity_provider.is_none() && !cognito && providers.is_empty() {
         return Err(redirect(
             "unauthorized_client",
             "The client does not sign users in with the user pool.",
@@ -401,6 +430,9 @@ pub(crate) async fn validate(
         prompt,
         query: query.authorize_query(),
         client,
+        identity_provider,
+        cognito,
+        providers,
     })
 }
 

@@ -56,6 +56,10 @@ struct LoginPage {
     /// The pool offers codes by e-mail or SMS as the first factor: buttons send one.
     email_codes: bool,
     sms_codes: bool,
+    /// The client signs users in with the pool's own users: the form is shown.
+    cognito: bool,
+    /// A button per upstream identity provider of the client: its name and link.
+    providers: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -179,6 +183,29 @@ impl PageRequest {
         Ok(self.state.call(operation, input, &self.request_id).await?)
     }
 
+    /// Where upstream identity providers send the browser back: `/oauth2/idpresponse` of the
+    /// pool's pages, on the public URL, or on the pool's domain when the request came there.
+    fn idp_response_url(&self) -> String {
+        if self.site.base.is_empty() {
+            let scheme = if self.state.config.public_url.starts_with("https://") {
+                "https"
+            } else {
+                "http"
+            };
+            let host = self
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default();
+            format!("{scheme}://{host}/oauth2/idpresponse")
+        } else {
+            format!(
+                "{}{}/oauth2/idpresponse",
+                self.state.config.public_url, self.site.base
+            )
+        }
+    }
+
     /// Starts the browser's sign-in session and goes to `location` (a page that ends at the
     /// callback itself).
     async fn signed_in_to(&self, key: &str, location: &str) -> Result<Response, ApiError> {
@@ -296,6 +323,19 @@ impl FromRequest<AppState> for Submitted {
             .map_err(IntoResponse::into_response)?;
         let mut parts = parts;
         let Authorized(page, auth) = Authorized::from_request_parts(&mut parts, state).await?;
+        // Every form of the pages signs in, signs up or recovers one of the pool's own users,
+        // which a client without COGNITO does not allow.
+        if !auth.cognito {
+            return Err(redirect(
+                &auth.error(
+                    &page.state,
+                    "unauthorized_client",
+                    "The client does not sign users in with the user pool.",
+                ),
+                true,
+                &[],
+            ));
+        }
         match page.form(&body) {
             Ok(form) => Ok(Self(page, auth, form)),
             Err(refusal) => Err(refused_form(&page, &auth, refusal).await),
@@ -492,6 +532,17 @@ async fn login_page(
             && (!mfa_required || tessera_idp::sign_in::passkey::multi_factor(&directory)),
         email_codes: first_factor_allowed(&directory, "EMAIL_OTP") && !mfa_required,
         sms_codes: first_factor_allowed(&directory, "SMS_OTP") && !mfa_required,
+        cognito: auth.cognito,
+        providers: auth
+            .providers
+            .iter()
+            .map(|name| {
+                (
+                    name.clone(),
+                    request.link(auth, "oauth2/authorize", &[("identity_provider", name)]),
+                )
+            })
+            .collect(),
     };
     Ok(request.show(&page, status, auth))
 }
@@ -551,7 +602,99 @@ pub(crate) async fn authorize(Authorized(request, auth): Authorized) -> Response
             &[],
         );
     }
+    if let Some(provider) = &auth.identity_provider {
+        return depart(&request, &auth, provider).await;
+    }
     redirect(&request.link(&auth, "login", &[]), false, &[])
+}
+
+/// Sends the browser to an upstream identity provider, with the cookie that binds the
+/// sign-in to it.
+async fn depart(request: &PageRequest, auth: &Authorization, provider: &str) -> Response {
+    let redirect_uri = request.idp_response_url();
+    match tessera_idp::federation::sign_in::depart(
+        &request.state,
+        &auth.pool_id,
+        provider,
+        &auth.query,
+        &redirect_uri,
+    )
+    .await
+    {
+        Ok(departure) => redirect(
+            &departure.location,
+            false,
+            &[request.site.federation_cookie(&departure.binding)],
+        ),
+        Err(error) => {
+            let (code, description) = if error.is_internal() {
+                ("server_error", "An internal error occurred.".to_owned())
+            } else {
+                ("invalid_request", error.message)
+            };
+            redirect(&auth.error(&request.state, code, &description), false, &[])
+        }
+    }
+}
+
+/// `/oauth2/idpresponse` by GET: an upstream provider's answer in the query.
+pub(crate) async fn idp_response(request: PageRequest) -> Response {
+    let query = request.query.clone();
+    idp_answer(&request, &query, false).await
+}
+
+/// `/oauth2/idpresponse` by POST (`response_mode=form_post`, as Sign in with Apple answers).
+pub(crate) async fn idp_response_post(request: PageRequest, body: Bytes) -> Response {
+    let query = Query::parse(std::str::from_utf8(&body).ok());
+    idp_answer(&request, &query, true).await
+}
+
+async fn idp_answer(request: &PageRequest, answer: &Query, after_post: bool) -> Response {
+    let binding = cookie(&request.headers, &request.site.federation_cookie_name());
+    let callback = tessera_idp::federation::sign_in::Callback {
+        state: answer.get("state"),
+        code: answer.get("code"),
+        error: answer.get("error"),
+        error_description: answer.get("error_description"),
+        binding: binding.as_deref(),
+    };
+    let arrival = match tessera_idp::federation::sign_in::arrive(
+        &request.state,
+        &request.site.pool_id,
+        &callback,
+    )
+    .await
+    {
+        Ok(arrival) => arrival,
+        Err(error) if error.is_internal() => {
+            return request
+                .error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "An internal error occurred.",
+                )
+                .await
+        }
+        Err(error) => {
+            return request
+                .error_page(StatusCode::BAD_REQUEST, &error.message)
+                .await
+        }
+    };
+    // The app's request is checked again: its client may have changed meanwhile.
+    let query = Query::parse(Some(&arrival.authorize_query));
+    let auth = match validate(&request.state, &request.site.pool_id, &query).await {
+        Ok(auth) => auth,
+        Err(Refusal::Page(status, message)) => return request.error_page(status, &message).await,
+        Err(Refusal::Redirect(location)) => return redirect(&location, after_post, &[]),
+    };
+    match arrival.outcome {
+        Ok((key, _user)) => or_error(request.signed_in(&auth, &key, true).await),
+        Err((code, description)) => redirect(
+            &auth.error(&request.state, &code, &description),
+            after_post,
+            &[],
+        ),
+    }
 }
 
 /// The browser's sign-in session, when it is live and its user may still sign in.

@@ -37,6 +37,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/{pool_id}/login",
             get(hosted::login).post(hosted::login_submit),
         )
+        .route(
+            "/{pool_id}/oauth2/idpresponse",
+            get(hosted::idp_response).post(hosted::idp_response_post),
+        )
         .route("/{pool_id}/logout", get(hosted::logout))
         .route(
             "/{pool_id}/signup",

@@ -77,6 +77,23 @@ impl Site {
         self.cookie_name("tessera-csrf")
     }
 
+    /// The cookie that binds a sign-in sent to an upstream identity provider to this
+    /// browser (issue 15).
+    pub(crate) fn federation_cookie_name(&self) -> String {
+        self.cookie_name(&format!("tessera-federation-{}", self.pool_id))
+    }
+
+    /// `Set-Cookie` for a sign-in sent upstream: it lives as long as the sign-in may take.
+    /// Lax, because the provider sends the browser back with a top-level GET.
+    pub(crate) fn federation_cookie(&self, value: &str) -> String {
+        format!(
+            "{}={value}{}; SameSite=Lax; Max-Age={}",
+            self.federation_cookie_name(),
+            self.attributes(),
+            tessera_idp::federation::sign_in::UPSTREAM_LIFETIME.as_secs()
+        )
+    }
+
     pub(crate) fn session_cookie_name(&self) -> String {
         self.cookie_name(&format!("tessera-sso-{}", self.pool_id))
     }

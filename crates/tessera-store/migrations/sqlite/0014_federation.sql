@@ -1,5 +1,8 @@
 -- Federation (issue 15), the state a sign-in through an upstream identity provider needs.
 
+-- IdpIdentifiers are a list: Describe returns them in the order they were given.
+ALTER TABLE identity_provider_identifiers ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+
 -- A pool's SAML signing key: AuthnRequests and LogoutRequests are signed with it, and
 -- GetSigningCertificate returns its certificate (DER). The private key is sealed with the
 -- master key, bound to the pool.

@@ -50,7 +50,8 @@ async fn identity_providers_round_trip_sealed_with_unique_names_and_identifiers(
     assert_eq!(read.attribute_mapping, corp.attribute_mapping);
     assert_eq!(
         read.idp_identifiers,
-        vec!["corp".to_owned(), "corp.example".to_owned()]
+        vec!["corp.example".to_owned(), "corp".to_owned()],
+        "identifiers keep the order they were given in"
     );
     for sealed in all_bytes(store, "SELECT sealed_details FROM identity_providers").await {
         assert!(

@@ -1,0 +1,481 @@
+//! A sign-in through an upstream OpenID Connect or social provider: [`depart`] sends the
+//! browser to the provider's authorization endpoint, [`arrive`] takes its answer at
+//! `/oauth2/idpresponse`, redeems the code, checks the ID token and lands the browser on the
+//! pool's federated user.
+//!
+//! The request sent upstream carries a fresh `state`, `nonce` and PKCE S256 challenge.
+//! What the answer needs (the app's authorization request, the nonce, the PKCE verifier)
+//! stays on the server, sealed, found by the hash of the state, usable once and for five
+//! minutes (Cognito cancels a federated sign-in that takes longer). The state is also bound
+//! to the browser that started the sign-in: [`Departure::binding`] goes into a cookie, and a
+//! callback from another browser (a login CSRF, where an attacker's code lands in a
+//! victim's browser) is refused.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use tessera_core::{IdentityProvider, User};
+use tessera_store::FederationRequest;
+
+use super::details::ProviderKind;
+use super::upstream::{CodeExchange, IdTokenCheck};
+use crate::directory::Directory;
+use crate::sign_in::tokens::sha256_hex;
+use crate::{Error, Service};
+
+/// How long a sign-in may stay at the upstream provider.
+pub const UPSTREAM_LIFETIME: Duration = Duration::from_secs(300);
+
+/// Where to send the browser, and the value its binding cookie must hold on return.
+#[derive(Debug)]
+pub struct Departure {
+    pub location: String,
+    pub binding: String,
+}
+
+/// A callback that came back to a known sign-in: the app's authorization request, and the
+/// user it signed in or the error the app is told.
+#[derive(Debug)]
+pub struct Arrival {
+    pub authorize_query: String,
+    pub outcome: Result<(String, User), (String, String)>,
+}
+
+fn token(state: &Service, bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    state.random.fill(&mut buffer);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+fn text<'a>(details: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    details
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn kind_of(provider: &IdentityProvider) -> Result<ProviderKind, Error> {
+    ProviderKind::parse(&provider.provider_type)
+        .ok_or_else(|| Error::internal(&"stored provider type"))
+}
+
+/// Starts a sign-in at `provider_name` for the app's authorization request
+/// `authorize_query`; the provider answers at `redirect_uri`.
+pub async fn depart(
+    state: &Service,
+    pool_id: &str,
+    provider_name: &str,
+    authorize_query: &str,
+    redirect_uri: &str,
+) -> Result<Departure, Error> {
+    let provider = state
+        .store
+        .identity_provider(pool_id, provider_name)
+        .await?
+        .ok_or_else(|| Error::invalid_parameter("The identity provider does not exist."))?;
+    let kind = kind_of(&provider)?;
+    if kind == ProviderKind::Saml {
+        return Err(Error::invalid_parameter(
+            "SAML identity providers are not supported yet.",
+        ));
+    }
+    let details = &provider.details;
+    let authorize_url = text(details, "authorize_url")
+        .ok_or_else(|| Error::internal(&"provider without authorize_url"))?;
+    let upstream_state = token(state, 32);
+    let nonce = token(state, 24);
+    let verifier = token(state, 32);
+    let binding = token(state, 32);
+    let now = state.clock.now();
+    state
+        .store
+        .insert_federation_request(&FederationRequest {
+            state_hash: sha256_hex(&upstream_state),
+            pool_id: pool_id.to_owned(),
+            provider_name: provider.name.clone(),
+            request: json!({
+                "authorize_query": authorize_query,
+                "nonce": nonce,
+                "verifier": verifier,
+                "binding": sha256_hex(&binding),
+                "redirect_uri": redirect_uri,
+            }),
+            created_at: now,
+            expires_at: now + UPSTREAM_LIFETIME,
+        })
+        .await?;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()),
+    );
+    let mut query = form_query(authorize_url);
+    query.append_pair("response_type", "code");
+    query.append_pair("client_id", text(details, "client_id").unwrap_or_default());
+    query.append_pair("redirect_uri", redirect_uri);
+    query.append_pair(
+        "scope",
+        text(details, "authorize_scopes").unwrap_or_default(),
+    );
+    query.append_pair("state", &upstream_state);
+    if matches!(
+        kind,
+        ProviderKind::Oidc | ProviderKind::Google | ProviderKind::SignInWithApple
+    ) {
+        query.append_pair("nonce", &nonce);
+    }
+    query.append_pair("code_challenge", &challenge);
+    query.append_pair("code_challenge_method", "S256");
+    Ok(Departure {
+        location: query.finish(),
+        binding,
+    })
+}
+
+/// A URL with its own query kept, ready for more parameters.
+struct UrlQuery {
+    base: String,
+    query: form_urlencoded::Serializer<'static, String>,
+}
+
+impl UrlQuery {
+    fn append_pair(&mut self, name: &str, value: &str) {
+        self.query.append_pair(name, value);
+    }
+
+    fn finish(mut self) -> String {
+        format!("{}?{}", self.base, self.query.finish())
+    }
+}
+
+fn form_query(url: &str) -> UrlQuery {
+    let (base, existing) = url.split_once('?').unwrap_or((url, ""));
+    UrlQuery {
+        base: base.to_owned(),
+        query: form_urlencoded::Serializer::new(existing.to_owned()),
+    }
+}
+
+/// The parameters of the provider's answer.
+#[derive(Debug, Default)]
+pub struct Callback<'a> {
+    pub state: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub error_description: Option<&'a str>,
+    /// The browser's binding cookie.
+    pub binding: Option<&'a str>,
+}
+
+/// Takes the provider's answer. An `Err` is for the error page: the answer belongs to no
+/// sign-in this browser started, so there is no app to send it to.
+pub async fn arrive(
+    state: &Service,
+    pool_id: &str,
+    callback: &Callback<'_>,
+) -> Result<Arrival, Error> {
+    let upstream_state = callback.state.ok_or_else(|| {
+        Error::invalid_parameter("The answer of the identity provider has no state.")
+    })?;
+    let expired = || {
+        Error::invalid_parameter(
+            "This sign-in through the identity provider has expired or was already completed. Start again from the app.",
+        )
+    };
+    let request = state
+        .store
+        .take_federation_request(&sha256_hex(upstream_state), state.clock.now())
+        .await?
+        .ok_or_else(expired)?;
+    if request.pool_id != pool_id {
+        return Err(expired());
+    }
+    let stored = |name: &str| {
+        request
+            .request
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let binding_matches = callback.binding.is_some_and(|cookie| {
+        use subtle::ConstantTimeEq;
+        sha256_hex(cookie)
+            .as_bytes()
+            .ct_eq(stored("binding").as_bytes())
+            .into()
+    });
+    if !binding_matches {
+        return Err(Error::invalid_parameter(
+            "This sign-in was started in another browser. Start again from the app.",
+        ));
+    }
+    let authorize_query = stored("authorize_query");
+    let outcome = land(
+        state,
+        pool_id,
+        &request,
+        callback,
+        &stored("nonce"),
+        &stored("verifier"),
+        &stored("redirect_uri"),
+    )
+    .await;
+    Ok(Arrival {
+        authorize_query,
+        outcome,
+    })
+}
+
+/// An OAuth error code of RFC 6749 §4.1.2.1 passed on as it came, anything else as
+/// `server_error`: the provider's text goes to the app only inside the description.
+fn oauth_error(error: &str) -> &'static str {
+    match error {
+        "access_denied" => "access_denied",
+        "invalid_scope" => "invalid_scope",
+        "temporarily_unavailable" => "temporarily_unavailable",
+        "unauthorized_client" => "unauthorized_client",
+        "invalid_request" => "invalid_request",
+        _ => "server_error",
+    }
+}
+
+async fn land(
+    state: &Service,
+    pool_id: &str,
+    request: &FederationRequest,
+    callback: &Callback<'_>,
+    nonce: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<(String, User), (String, String)> {
+    let name = request.provider_name.as_str();
+    if let Some(error) = callback.error {
+        // Cognito puts the provider's name before what the provider said.
+        let description = callback.error_description.unwrap_or(error);
+        return Err((
+            oauth_error(error).to_owned(),
+            format!("{name} Error - {}", clip(description)),
+        ));
+    }
+    let internal = |error: Error| {
+        if error.is_internal() {
+            (
+                "server_error".to_owned(),
+                "An internal error occurred.".to_owned(),
+            )
+        } else {
+            ("invalid_request".to_owned(), error.message)
+        }
+    };
+    let Some(code) = callback.code else {
+        return Err((
+            "invalid_request".into(),
+            format!("{name} Error - the answer has no code."),
+        ));
+    };
+    let provider = state
+        .store
+        .identity_provider(pool_id, name)
+        .await
+        .map_err(|e| internal(e.into()))?
+        .ok_or_else(|| {
+            (
+                "invalid_request".to_owned(),
+                format!("The identity provider {name} no longer exists."),
+            )
+        })?;
+    let kind = kind_of(&provider).map_err(internal)?;
+    let details = &provider.details;
+    let id_token = match (
+        kind,
+        text(details, "oidc_issuer"),
+        text(details, "jwks_uri"),
+    ) {
+        (ProviderKind::Facebook | ProviderKind::LoginWithAmazon, _, _) => None,
+        (_, Some(issuer), Some(jwks_uri)) => Some(IdTokenCheck {
+            issuer,
+            jwks_uri,
+            nonce,
+        }),
+        _ => {
+            return Err(internal(Error::internal(&format!(
+                "provider {name} has no oidc_issuer or jwks_uri"
+            ))))
+        }
+    };
+    let userinfo_url = text(details, "attributes_url").map(|url| {
+        // "attributes_url_add_attributes": the mapped attributes are appended, comma-separated
+        // (Facebook's `fields=`, Google's `personFields=`).
+        if text(details, "attributes_url_add_attributes") == Some("true") {
+            let fields: Vec<&str> = provider
+                .attribute_mapping
+                .values()
+                .filter_map(Value::as_str)
+                .collect();
+            format!("{url}{}", fields.join(","))
+        } else {
+            url.to_owned()
+        }
+    });
+    let exchange = CodeExchange {
+        token_url: text(details, "token_url").unwrap_or_default(),
+        token_method: text(details, "token_request_method").unwrap_or("POST"),
+        client_id: text(details, "client_id").unwrap_or_default(),
+        client_secret: text(details, "client_secret"),
+        code,
+        code_verifier: verifier,
+        redirect_uri,
+        id_token,
+        userinfo: userinfo_url.as_deref().map(|url| {
+            (
+                url,
+                text(details, "attributes_request_method").unwrap_or("GET"),
+            )
+        }),
+    };
+    let claims = state.upstream.redeem(&exchange).await.map_err(|error| {
+        tracing::info!(provider = name, %error, "upstream sign-in refused");
+        (
+            "invalid_request".to_owned(),
+            format!("{name} Error - {}", clip(&error.0)),
+        )
+    })?;
+    federated_user(state, pool_id, &provider, kind, &claims)
+        .await
+        .map_err(internal)
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+/// A claim as an attribute value: strings as they are, booleans and numbers as text.
+fn claim_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Creates or refreshes the pool's user for these upstream claims.
+async fn federated_user(
+    state: &Service,
+    pool_id: &str,
+    provider: &IdentityProvider,
+    kind: ProviderKind,
+    claims: &Map<String, Value>,
+) -> Result<(String, User), Error> {
+    let directory = Directory::load(state, pool_id).await?;
+    let source = provider
+        .attribute_mapping
+        .get("username")
+        .and_then(Value::as_str)
+        .unwrap_or(kind.default_subject());
+    let subject = claims
+        .get(source)
+        .and_then(claim_text)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            Error::invalid_parameter(format!(
+                "The identity provider did not send {source}, which identifies its users."
+            ))
+        })?;
+    // New federated users' names are lower-case in pools whose usernames ignore case
+    // (docs/design/federation-facts.md §4.1); the provider's name keeps its case in
+    // `identities`.
+    let raw = format!("{}_{subject}", provider.name);
+    let username = if directory.case_sensitive {
+        raw
+    } else {
+        raw.to_lowercase()
+    };
+    let mut mapped: Vec<(String, String)> = Vec::new();
+    for (attribute, claim) in &provider.attribute_mapping {
+        if attribute == "username" {
+            continue;
+        }
+        let Some(claim) = claim.as_str() else {
+            continue;
+        };
+        if let Some(value) = claims.get(claim).and_then(claim_text) {
+            mapped.push((attribute.clone(), value));
+        }
+    }
+    let existing = state.store.user(pool_id, &directory.key(&username)).await?;
+    let now_ms = state
+        .clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let date_created = existing
+        .as_ref()
+        .and_then(|user| identity_date(user, &provider.name))
+        .unwrap_or(now_ms);
+    let issuer = match kind {
+        ProviderKind::Oidc | ProviderKind::Saml => {
+            text(&provider.details, "oidc_issuer").map(String::from)
+        }
+        _ => None,
+    };
+    let identities = json!([{
+        "userId": subject,
+        "providerName": provider.name,
+        "providerType": provider.provider_type,
+        "issuer": issuer,
+        "primary": true,
+        "dateCreated": date_created,
+    }]);
+    mapped.push(("identities".into(), identities.to_string()));
+    let (key, user, created) =
+        crate::directory::user::federated_user(state, &directory, &username, &mapped).await?;
+    if created {
+        join_provider_group(state, pool_id, &provider.name, &key).await?;
+    }
+    Ok((key, user))
+}
+
+/// When the user's identity at `provider` was first recorded (epoch milliseconds).
+fn identity_date(user: &User, provider: &str) -> Option<u64> {
+    let identities: Value = serde_json::from_str(user.attributes.get("identities")?).ok()?;
+    identities
+        .as_array()?
+        .iter()
+        .find(|i| i.get("providerName").and_then(Value::as_str) == Some(provider))?
+        .get("dateCreated")?
+        .as_u64()
+}
+
+/// Cognito puts federated users in a group `<poolId>_<ProviderName>`, made on first use
+/// (real tokens carry e.g. `us-east-1_h6I5IqQSs_Google` in `cognito:groups`).
+async fn join_provider_group(
+    state: &Service,
+    pool_id: &str,
+    provider: &str,
+    key: &str,
+) -> Result<(), Error> {
+    let name = format!("{pool_id}_{provider}");
+    if state.store.group(pool_id, &name).await?.is_none() {
+        let now = state.clock.now();
+        let group = tessera_core::Group {
+            pool_id: pool_id.to_owned(),
+            name: name.clone(),
+            // The description Cognito gives these groups was not found; this one is ours.
+            description: Some(format!(
+                "Autogenerated group for users who sign in using {provider}"
+            )),
+            precedence: None,
+            role_arn: None,
+            created_at: now,
+            last_modified_at: now,
+        };
+        match state.store.insert_group(&group).await {
+            Ok(()) | Err(tessera_store::StoreError::Conflict) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    state.store.add_group_member(pool_id, &name, key).await?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+// A person signing in to an app through an upstream identity provider (issue 15), for the
+// Python federation tests: openid-client (npm) is the app, which builds the authorization
+// request to tessera (PKCE S256, state, nonce); headless Chromium (Debian's package, driven
+// by playwright-core, JavaScript disabled) follows it to tessera's sign-in page, clicks the
+// provider's button (or goes straight there with identity_provider / idp_identifier), signs
+// in at the upstream (js/upstream-oidc.mjs: oidc-provider's login and consent pages, or the
+// Google stand-in's page) and comes back through tessera's /oauth2/idpresponse to the app's
+// callback; the app then redeems the code, validates the ID token and calls userInfo.
+//
+// Input, the JSON document in TESSERA_E2E_FEDERATE:
+//   { issuer, clientId, clientSecret, callback, scope,
+//     provider, via: "button" | "param" | "identifier", identifier?,
+//     upstream: "oidc" | "google", login, screenshot? }
+// Output, one JSON line on stdout:
+//   { callback, claims?, userinfo?, tokens? }   (claims and tokens when the callback has a code)
+// The callback's host is never fetched: its name is made unresolvable and the browser's
+// navigation to it recorded (as js/browser-sign-up.mjs does).
+import { execFileSync } from 'node:child_process';
+import * as client from 'openid-client';
+import { chromium } from 'playwright-core';
+
+const input = JSON.parse(process.env.TESSERA_E2E_FEDERATE || 'null');
+if (!input) throw new Error('TESSERA_E2E_FEDERATE is not set');
+const callbackOrigin = new URL(input.callback).origin;
+
+const config = await client.discovery(new URL(input.issuer), input.clientId, input.clientSecret, undefined, {
+  execute: [client.allowInsecureRequests],
+});
+const verifier = client.randomPKCECodeVerifier();
+const state = client.randomState();
+const nonce = client.randomNonce();
+const parameters = {
+  redirect_uri: input.callback,
+  scope: input.scope ?? 'openid email profile',
+  code_challenge: await client.calculatePKCECodeChallenge(verifier),
+  code_challenge_method: 'S256',
+  state,
+  nonce,
+};
+if (input.via === 'param') parameters.identity_provider = input.provider;
+if (input.via === 'identifier') parameters.idp_identifier = input.identifier;
+const authorizationUrl = client.buildAuthorizationUrl(config, parameters);
+
+const executablePath = execFileSync('sh', ['-c', 'command -v chromium || true']).toString().trim();
+if (!executablePath) throw new Error('chromium is not installed (apt-get install -y chromium)');
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run',
+    `--host-resolver-rules=MAP ${new URL(input.callback).hostname} ~NOTFOUND`,
+  ],
+});
+
+let callback = null;
+try {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  page.on('request', (r) => {
+    if (!callback && r.isNavigationRequest() && r.url().startsWith(callbackOrigin)) callback = r.url();
+  });
+  await page.goto(authorizationUrl.href).catch((error) => console.error(`opening the authorization URL: ${error}`));
+  if (input.via === 'button' && !callback) {
+    console.error(`at ${page.url()}`);
+    await page.locator(`a:has-text("Continue with ${input.provider}")`).click();
+    await page.waitForLoadState('load').catch(() => {});
+  }
+  if (!callback) {
+    // At the upstream provider's sign-in page.
+    await page.locator('input[name="login"]').fill(input.login);
+    if (input.upstream === 'oidc') {
+      await page.locator('input[name="password"]').fill('any password');
+      await page.locator('button:has-text("Sign-in")').click();
+      await page.waitForLoadState('load').catch(() => {});
+      const consent = page.locator('button:has-text("Continue")');
+      if (!callback && (await consent.count())) {
+        await consent.click().catch(() => {});
+      }
+    } else {
+      await page.locator('button:has-text("Sign in")').click().catch(() => {});
+    }
+  }
+  const deadline = Date.now() + 15_000;
+  while (!callback && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (input.screenshot) await page.screenshot({ path: input.screenshot }).catch(() => {});
+  if (!callback) {
+    const text = await page.locator('body').innerText().catch(() => '');
+    throw new Error(`the browser never reached the callback; it is at ${page.url()}:\n${text.slice(0, 2000)}`);
+  }
+} finally {
+  await browser.close();
+}
+
+const output = { callback };
+if (new URL(callback).searchParams.get('code')) {
+  const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  output.claims = tokens.claims();
+  output.userinfo = await client.fetchUserInfo(config, tokens.access_token, output.claims.sub);
+  output.tokens = { id_token: tokens.id_token, access_token: tokens.access_token, refresh_token: tokens.refresh_token };
+}
+console.log(JSON.stringify(output));
