@@ -273,3 +273,116 @@ def test_a_callback_is_used_once_and_only_in_the_browser_that_started_it(world, 
     assert done.status_code in (302, 303) and "code=" in done.headers["location"], done.text
     replay = session.get(back, allow_redirects=False, timeout=10)
     assert replay.status_code == 400 and "expired or was already completed" in replay.text
+
+
+# -- linking (AdminLinkProviderForUser, AdminDisableProviderForUser) ------------------------
+
+
+def error_of(call, **kwargs) -> tuple[str, str]:
+    try:
+        call(**kwargs)
+    except Exception as exc:  # botocore ClientError
+        return exc.response["Error"]["Code"], exc.response["Error"]["Message"]
+    raise AssertionError(f"{call.__name__} succeeded")
+
+
+def test_a_linked_upstream_identity_signs_in_as_the_native_user(world, corp):
+    idp = world.idp
+    idp.admin_create_user(UserPoolId=POOL, Username="erin", MessageAction="SUPPRESS",
+                          UserAttributes=[{"Name": "email", "Value": "erin@native.example"}])
+    idp.admin_set_user_password(UserPoolId=POOL, Username="erin", Password="Native-Passw0rd!", Permanent=True)
+    native_sub = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=POOL, Username="erin")["UserAttributes"]}["sub"]
+    idp.admin_link_provider_for_user(
+        UserPoolId=POOL,
+        DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "erin"},
+        SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "erin"},
+    )
+    linked = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=POOL, Username="erin")["UserAttributes"]}
+    assert [(i["providerName"], i["userId"]) for i in json.loads(linked["identities"])] == [("Corp", "erin")]
+
+    world.oidc.set_accounts({"erin": {"email": "erin@example.com", "email_verified": True, "given_name": "Erin"}})
+    result = world.browse(corp, "Corp", "erin", via="param")
+    claims = result["claims"]
+    assert claims["cognito:username"] == "erin" and claims["sub"] == native_sub
+    assert [(i["providerName"], i["userId"]) for i in claims["identities"]] == [("Corp", "erin")]
+    # The mapped attributes came from the provider; no federated user was created.
+    assert claims["email"] == "erin@example.com"
+    assert "corp_erin" not in [u["Username"] for u in world.users()]
+    assert idp.admin_get_user(UserPoolId=POOL, Username="erin")["UserStatus"] == "CONFIRMED"
+
+    # Unlinked, the identity no longer reaches the native user: its next sign-in makes a
+    # federated user of its own.
+    idp.admin_disable_provider_for_user(
+        UserPoolId=POOL,
+        User={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "erin"},
+    )
+    after = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=POOL, Username="erin")["UserAttributes"]}
+    assert json.loads(after["identities"]) == []
+    again = world.browse(corp, "Corp", "erin", via="param")
+    assert again["claims"]["cognito:username"] == "corp_erin" and again["claims"]["sub"] != native_sub
+
+
+def test_linking_refusals_change_nothing(world, corp):
+    idp = world.idp
+    world.browse(corp, "Corp", "frank", via="param")  # frank signed up through Corp
+    idp.admin_create_user(UserPoolId=POOL, Username="gina", MessageAction="SUPPRESS")
+    link = idp.admin_link_provider_for_user
+    assert error_of(link, UserPoolId=POOL,
+                    DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "gina"},
+                    SourceUser={"ProviderName": "Cognito", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "erin"}) == (
+        "InvalidParameterException",
+        "Invalid SourceUser: Cognito users with a username/password may not be passed in as a SourceUser, only as a DestinationUser",
+    )
+    assert error_of(link, UserPoolId=POOL,
+                    DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "gina"},
+                    SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "frank"}) == (
+        "InvalidParameterException",
+        "Merging is not currently supported, provide a SourceUser that has not been signed up in order to link",
+    )
+    assert error_of(link, UserPoolId=POOL,
+                    DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "nobody"},
+                    SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "h1"})[0] == "UserNotFoundException"
+    assert error_of(link, UserPoolId=POOL,
+                    DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "gina"},
+                    SourceUser={"ProviderName": "Nowhere", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "h1"}) == (
+        "InvalidParameterException", f"The provider Nowhere does not exist for User Pool {POOL}.",
+    )
+    for n in range(5):
+        link(UserPoolId=POOL, DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "gina"},
+             SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": f"g{n}"})
+    code, _ = error_of(link, UserPoolId=POOL,
+                       DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "gina"},
+                       SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "g5"})
+    assert code == "LimitExceededException"
+    identities = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=POOL, Username="gina")["UserAttributes"]}["identities"]
+    assert sorted(i["userId"] for i in json.loads(identities)) == ["g0", "g1", "g2", "g3", "g4"]
+    # A link to another user of an identity already linked is refused.
+    idp.admin_create_user(UserPoolId=POOL, Username="hank", MessageAction="SUPPRESS")
+    assert error_of(link, UserPoolId=POOL,
+                    DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "hank"},
+                    SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "g0"})[0] == "InvalidParameterException"
+    assert "identities" not in {a["Name"] for a in idp.admin_get_user(UserPoolId=POOL, Username="hank")["UserAttributes"]}
+
+
+def test_disabling_a_provider_for_a_federated_user_and_a_native_password(world, corp):
+    idp = world.idp
+    world.browse(corp, "Corp", "ivan", via="param")
+    idp.admin_disable_provider_for_user(
+        UserPoolId=POOL, User={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "ivan"})
+    assert idp.admin_get_user(UserPoolId=POOL, Username="corp_ivan")["Enabled"] is False
+    refused = world.browse(corp, "Corp", "ivan", via="param")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(refused["callback"]).query).items()}
+    assert params["error"] == "invalid_request" and params["error_description"] == "User is disabled."
+
+    client = idp.create_user_pool_client(UserPoolId=POOL, ClientName=unique("admin-auth"),
+                                         ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    idp.admin_create_user(UserPoolId=POOL, Username="judy", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=POOL, Username="judy", Password="Native-Passw0rd!", Permanent=True)
+    auth = dict(UserPoolId=POOL, ClientId=client["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": "judy", "PASSWORD": "Native-Passw0rd!"})
+    assert "AuthenticationResult" in idp.admin_initiate_auth(**auth)
+    idp.admin_disable_provider_for_user(
+        UserPoolId=POOL, User={"ProviderName": "Cognito", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "judy"})
+    assert error_of(idp.admin_initiate_auth, **auth)[0] == "NotAuthorizedException"
+    assert error_of(idp.admin_disable_provider_for_user, UserPoolId=POOL,
+                    User={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "nobody"})[0] == "UserNotFoundException"

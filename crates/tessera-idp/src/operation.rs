@@ -148,6 +148,12 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
         "GetIdentityProviderByIdentifier" => {
             federation::provider::by_identifier(service, input).await
         }
+        "AdminLinkProviderForUser" => {
+            federation::link::admin_link_provider_for_user(service, input).await
+        }
+        "AdminDisableProviderForUser" => {
+            federation::link::admin_disable_provider_for_user(service, input).await
+        }
         "GetSigningCertificate" => federation::provider::signing_certificate(service, input).await,
         "CreateResourceServer" => oauth_config::resource_server::create(service, input).await,
         "DescribeResourceServer" => oauth_config::resource_server::describe(service, input).await,

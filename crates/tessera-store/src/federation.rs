@@ -202,3 +202,160 @@ impl Store {
         }
     }
 }
+
+/// An upstream identity linked to a user of the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedLink {
+    pub pool_id: String,
+    pub provider_name: String,
+    /// `Cognito_Subject`, or the name of a mapped attribute.
+    pub attribute_name: String,
+    pub attribute_value: String,
+    pub username_key: String,
+    pub created_at: SystemTime,
+}
+
+fn link_from_row(row: &sqlx::any::AnyRow) -> Result<FederatedLink, StoreError> {
+    Ok(FederatedLink {
+        pool_id: row.try_get("pool_id")?,
+        provider_name: row.try_get("provider_name")?,
+        attribute_name: row.try_get("attribute_name")?,
+        attribute_value: row.try_get("attribute_value")?,
+        username_key: row.try_get("username_key")?,
+        created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+const LINK_COLUMNS: &str =
+    "pool_id, provider_name, attribute_name, attribute_value, username_key, created_at";
+
+impl Store {
+    /// Links an upstream identity to a user, if the user has fewer than `limit` links: the
+    /// count and the insert are one transaction, so two links at once cannot both pass the
+    /// limit. False when the user is at the limit; [`StoreError::Conflict`] when the
+    /// identity is already linked.
+    pub async fn insert_federated_link(
+        &self,
+        link: &FederatedLink,
+        limit: i64,
+    ) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        if self.backend() == crate::Backend::Postgres {
+            // Serialises links to one user across nodes (SQLite's writer lock does it there).
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("{}:{}", link.pool_id, link.username_key))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let count: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM federated_links WHERE pool_id = $1 AND username_key = $2",
+        )
+        .bind(&link.pool_id)
+        .bind(&link.username_key)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if count >= limit {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO federated_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&link.pool_id)
+        .bind(&link.provider_name)
+        .bind(&link.attribute_name)
+        .bind(&link.attribute_value)
+        .bind(&link.username_key)
+        .bind(millis(link.created_at))
+        .execute(&mut *tx)
+        .await;
+        map_conflict(inserted)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The link of an upstream identity, if any.
+    pub async fn federated_link(
+        &self,
+        pool_id: &str,
+        provider_name: &str,
+        attribute_name: &str,
+        attribute_value: &str,
+    ) -> Result<Option<FederatedLink>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM federated_links WHERE pool_id = $1 AND provider_name = $2 AND attribute_name = $3 AND attribute_value = $4"
+        ))
+        .bind(pool_id)
+        .bind(provider_name)
+        .bind(attribute_name)
+        .bind(attribute_value)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    /// The attribute names a provider's identities are linked by in the pool.
+    pub async fn federated_link_attributes(
+        &self,
+        pool_id: &str,
+        provider_name: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        sqlx::query(
+            "SELECT DISTINCT attribute_name FROM federated_links WHERE pool_id = $1 AND provider_name = $2 ORDER BY attribute_name",
+        )
+        .bind(pool_id)
+        .bind(provider_name)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get("attribute_name")?))
+        .collect()
+    }
+
+    /// The identities linked to a user.
+    pub async fn federated_links_of_user(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+    ) -> Result<Vec<FederatedLink>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM federated_links WHERE pool_id = $1 AND username_key = $2 ORDER BY created_at, provider_name"
+        ))
+        .bind(pool_id)
+        .bind(username_key)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(link_from_row)
+        .collect()
+    }
+
+    /// Removes the link of an upstream identity; the link removed, if there was one.
+    pub async fn delete_federated_link(
+        &self,
+        pool_id: &str,
+        provider_name: &str,
+        attribute_name: &str,
+        attribute_value: &str,
+    ) -> Result<Option<FederatedLink>, StoreError> {
+        let Some(link) = self
+            .federated_link(pool_id, provider_name, attribute_name, attribute_value)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let _guard = self.write_guard().await;
+        let deleted = sqlx::query(
+            "DELETE FROM federated_links WHERE pool_id = $1 AND provider_name = $2 AND attribute_name = $3 AND attribute_value = $4",
+        )
+        .bind(pool_id)
+        .bind(provider_name)
+        .bind(attribute_name)
+        .bind(attribute_value)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok((deleted == 1).then_some(link))
+    }
+}

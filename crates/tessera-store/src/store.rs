@@ -393,6 +393,7 @@ impl Store {
             "saml_signing_keys",
             "federation_requests",
             "saml_assertions",
+            "federated_links",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

@@ -400,6 +400,7 @@ impl Store {
             "login_sessions",
             "devices",
             "webauthn_credentials",
+            "federated_links",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"

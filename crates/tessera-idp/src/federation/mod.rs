@@ -4,12 +4,13 @@
 //! [`provider`] is the identity-provider API; [`details`] validates each type's
 //! `ProviderDetails` and fills in what Cognito derives (a social provider's endpoints, an
 //! OIDC issuer's discovered endpoints, a SAML IdP's URLs from its metadata);
-//! [`saml_metadata`] reads an IdP's metadata; [`signing`] is the pool's SAML signing
+//! [`link`] links upstream identities to existing users; [`saml_metadata`] reads an IdP's metadata; [`signing`] is the pool's SAML signing
 //! certificate; [`sign_in`] sends a browser to an upstream provider and takes it back;
 //! [`upstream`] is what federation asks of the network, implemented by the
 //! HTTP-aware crates so that this crate stays free of HTTP.
 
 pub mod details;
+pub mod link;
 pub mod provider;
 pub mod saml_metadata;
 pub mod sign_in;

@@ -386,12 +386,7 @@ async fn federated_user(
     // New federated users' names are lower-case in pools whose usernames ignore case
     // (docs/design/federation-facts.md §4.1); the provider's name keeps its case in
     // `identities`.
-    let raw = format!("{}_{subject}", provider.name);
-    let username = if directory.case_sensitive {
-        raw
-    } else {
-        raw.to_lowercase()
-    };
+    let username = super::link::federated_username(&directory, &provider.name, &subject);
     let mut mapped: Vec<(String, String)> = Vec::new();
     for (attribute, claim) in &provider.attribute_mapping {
         if attribute == "username" {
@@ -404,30 +399,59 @@ async fn federated_user(
             mapped.push((attribute.clone(), value));
         }
     }
-    let existing = state.store.user(pool_id, &directory.key(&username)).await?;
     let now_ms = state
         .clock
         .now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let date_created = existing
-        .as_ref()
-        .and_then(|user| identity_date(user, &provider.name))
-        .unwrap_or(now_ms);
     let issuer = match kind {
         ProviderKind::Oidc | ProviderKind::Saml => {
             text(&provider.details, "oidc_issuer").map(String::from)
         }
         _ => None,
     };
-    let identities = json!([{
-        "userId": subject,
-        "providerName": provider.name,
-        "providerType": provider.provider_type,
-        "issuer": issuer,
-        "primary": true,
-        "dateCreated": date_created,
-    }]);
+    let identity = |user: Option<&User>, primary: bool| {
+        json!({
+            "userId": subject,
+            "providerName": provider.name,
+            "providerType": provider.provider_type,
+            "issuer": issuer,
+            "primary": primary,
+            "dateCreated": user
+                .and_then(|user| identity_date(user, &provider.name))
+                .unwrap_or(now_ms),
+        })
+    };
+    if let Some(found) = linked_user(state, &directory, provider, &subject, &mapped, claims).await?
+    {
+        let (key, user) = found;
+        let user = crate::directory::revise(state, &directory, &key, user, |user| {
+            if !user.enabled {
+                return Err(Error::user_disabled());
+            }
+            let mut pairs = mapped.clone();
+            pairs.push((
+                "identities".into(),
+                super::link::with_identity(user, identity(Some(user), false)),
+            ));
+            let written = crate::directory::write_attributes(
+                &directory.pool,
+                crate::directory::Writer::Administrator,
+                crate::directory::Moment::Update,
+                &user.attributes,
+                &pairs,
+            )?;
+            if written.attributes == user.attributes {
+                return Ok(None);
+            }
+            user.attributes = written.attributes;
+            Ok(Some(crate::directory::Revision::default()))
+        })
+        .await?;
+        return Ok((key, user));
+    }
+    let existing = state.store.user(pool_id, &directory.key(&username)).await?;
+    let identities = Value::Array(vec![identity(existing.as_ref(), true)]);
     mapped.push(("identities".into(), identities.to_string()));
     let (key, user, created) =
         crate::directory::user::federated_user(state, &directory, &username, &mapped).await?;
@@ -435,6 +459,70 @@ async fn federated_user(
         join_provider_group(state, pool_id, &provider.name, &key).await?;
     }
     Ok((key, user))
+}
+
+/// The existing user an administrator linked this upstream identity to
+/// (AdminLinkProviderForUser), by the provider's subject or by a mapped attribute. A link by
+/// attribute is also recorded by subject at its first use, so that the identity stays linked
+/// when the attribute changes and AdminDisableProviderForUser finds it by subject.
+async fn linked_user(
+    state: &Service,
+    directory: &Directory,
+    provider: &IdentityProvider,
+    subject: &str,
+    mapped: &[(String, String)],
+    claims: &Map<String, Value>,
+) -> Result<Option<(String, User)>, Error> {
+    use super::link::SUBJECT;
+    let pool_id = directory.pool.id.as_str();
+    let mut link = state
+        .store
+        .federated_link(pool_id, &provider.name, SUBJECT, subject)
+        .await?;
+    if link.is_none() {
+        for attribute in state
+            .store
+            .federated_link_attributes(pool_id, &provider.name)
+            .await?
+        {
+            if attribute == SUBJECT {
+                continue;
+            }
+            let value = mapped
+                .iter()
+                .find(|(name, _)| *name == attribute)
+                .map(|(_, value)| value.clone())
+                .or_else(|| claims.get(&attribute).and_then(claim_text));
+            let Some(value) = value else { continue };
+            link = state
+                .store
+                .federated_link(pool_id, &provider.name, &attribute, &value)
+                .await?;
+            if let Some(found) = &link {
+                let by_subject = tessera_store::FederatedLink {
+                    attribute_name: SUBJECT.to_owned(),
+                    attribute_value: subject.to_owned(),
+                    created_at: state.clock.now(),
+                    ..found.clone()
+                };
+                match state
+                    .store
+                    .insert_federated_link(&by_subject, i64::MAX)
+                    .await
+                {
+                    Ok(_) | Err(tessera_store::StoreError::Conflict) => {}
+                    Err(other) => return Err(other.into()),
+                }
+                break;
+            }
+        }
+    }
+    let Some(link) = link else { return Ok(None) };
+    Ok(state
+        .store
+        .user(pool_id, &link.username_key)
+        .await?
+        .map(|user| (link.username_key, user)))
 }
 
 /// When the user's identity at `provider` was first recorded (epoch milliseconds).

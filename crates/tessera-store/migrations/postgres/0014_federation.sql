@@ -38,3 +38,18 @@ CREATE TABLE saml_assertions (
 );
 
 CREATE INDEX saml_assertions_by_expiry ON saml_assertions (expires_at);
+
+-- Upstream identities linked to a user (AdminLinkProviderForUser): a sign-in through the
+-- provider whose attribute has this value lands on the user. `Cognito_Subject` links by the
+-- provider's subject; other names by a mapped attribute. Gone with the user.
+CREATE TABLE federated_links (
+    pool_id TEXT NOT NULL,
+    provider_name TEXT NOT NULL,
+    attribute_name TEXT NOT NULL,
+    attribute_value TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (pool_id, provider_name, attribute_name, attribute_value)
+);
+
+CREATE INDEX federated_links_by_user ON federated_links (pool_id, username_key);

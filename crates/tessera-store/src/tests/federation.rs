@@ -7,12 +7,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{all_bytes, at, contains, pool, postgres, sqlite};
-use crate::{FederationRequest, SamlSigningKey, Store};
+use crate::{FederatedLink, FederationRequest, SamlSigningKey, Store, StoreError};
 
 conformance!(
     a_pool_keeps_its_first_saml_signing_key_sealed,
     federation_requests_are_consumed_once_before_they_expire,
     saml_assertions_are_accepted_once,
+    federated_links_are_unique_limited_per_user_and_go_with_the_user,
 );
 
 const PRIVATE_KEY: &[u8] = b"-----private-key-bytes-0123456789-----";
@@ -130,4 +131,81 @@ async fn saml_assertions_are_accepted_once(store: &Store) {
         .record_saml_assertion(&p.id, "_a1", at(100))
         .await
         .unwrap());
+}
+
+fn link(pool_id: &str, value: &str, user: &str) -> FederatedLink {
+    FederatedLink {
+        pool_id: pool_id.into(),
+        provider_name: "Corp".into(),
+        attribute_name: "Cognito_Subject".into(),
+        attribute_value: value.into(),
+        username_key: user.into(),
+        created_at: at(5),
+    }
+}
+
+async fn federated_links_are_unique_limited_per_user_and_go_with_the_user(store: &Store) {
+    let p = pool("us-east-1_Fed000004");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    assert!(store
+        .insert_federated_link(&link(&p.id, "s1", "ana"), 2)
+        .await
+        .unwrap());
+    assert!(matches!(
+        store
+            .insert_federated_link(&link(&p.id, "s1", "ben"), 2)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store
+        .insert_federated_link(&link(&p.id, "s2", "ana"), 2)
+        .await
+        .unwrap());
+    // At the limit: refused, nothing written.
+    assert!(!store
+        .insert_federated_link(&link(&p.id, "s3", "ana"), 2)
+        .await
+        .unwrap());
+    assert!(store
+        .federated_link(&p.id, "Corp", "Cognito_Subject", "s3")
+        .await
+        .unwrap()
+        .is_none());
+    let found = store
+        .federated_link(&p.id, "Corp", "Cognito_Subject", "s1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.username_key, "ana");
+    assert_eq!(
+        store
+            .federated_links_of_user(&p.id, "ana")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .federated_link_attributes(&p.id, "Corp")
+            .await
+            .unwrap(),
+        vec!["Cognito_Subject".to_owned()]
+    );
+    let removed = store
+        .delete_federated_link(&p.id, "Corp", "Cognito_Subject", "s2")
+        .await
+        .unwrap();
+    assert_eq!(removed.map(|l| l.username_key).as_deref(), Some("ana"));
+    assert!(store
+        .delete_federated_link(&p.id, "Corp", "Cognito_Subject", "s2")
+        .await
+        .unwrap()
+        .is_none());
+    store.delete_user(&p.id, "ana").await.unwrap();
+    assert!(store
+        .federated_links_of_user(&p.id, "ana")
+        .await
+        .unwrap()
+        .is_empty());
 }
