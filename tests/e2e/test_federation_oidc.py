@@ -33,19 +33,24 @@ import requests
 from federation_support import OidcUpstream, tessera_address
 from helpers import ARTIFACTS, unique
 from test_openid_client import JS_DIR, node_modules  # noqa: F401  (fixture)
+from trigger_support import HandlerError, WebhookReceiver, function_arn, trigger_config
 
 POOL = "us-east-1_Federate1"
+# A pool whose PreSignUp, PostConfirmation and InboundFederation functions run on a webhook.
+TRIGGER_POOL = "us-east-1_Federate2"
 CALLBACK = "https://app.example.com/cb"
 UPSTREAM_CLIENT = {"client_id": "tessera-rp", "client_secret": "upstream-secret-0123456789"}
 
 
 class World:
-    def __init__(self, server, oidc: OidcUpstream, google: OidcUpstream, rogue: OidcUpstream, node: str):
+    def __init__(self, server, oidc: OidcUpstream, google: OidcUpstream, rogue: OidcUpstream, node: str,
+                 webhook: WebhookReceiver):
         self.server, self.oidc, self.google, self.rogue, self.node = server, oidc, google, rogue, node
+        self.webhook = webhook
         self.idp = server.client()
         self.issuer = f"{server.url}/{POOL}"
 
-    def provider(self, name: str, upstream: OidcUpstream, **extra) -> dict:
+    def provider(self, name: str, upstream: OidcUpstream, pool: str = POOL, **extra) -> dict:
         details = {
             **UPSTREAM_CLIENT,
             "attributes_request_method": "GET",
@@ -53,27 +58,27 @@ class World:
             "authorize_scopes": "openid email profile",
         }
         return self.idp.create_identity_provider(
-            UserPoolId=POOL, ProviderName=name, ProviderType="OIDC", ProviderDetails=details,
+            UserPoolId=pool, ProviderName=name, ProviderType="OIDC", ProviderDetails=details,
             AttributeMapping={"email": "email", "given_name": "given_name", "family_name": "family_name",
                               "email_verified": "email_verified"},
             **extra,
         )["IdentityProvider"]
 
-    def client(self, providers: list[str]) -> dict:
+    def client(self, providers: list[str], pool: str = POOL) -> dict:
         return self.idp.create_user_pool_client(
-            UserPoolId=POOL, ClientName=unique("fed-app"), GenerateSecret=True,
+            UserPoolId=pool, ClientName=unique("fed-app"), GenerateSecret=True,
             AllowedOAuthFlows=["code"], AllowedOAuthFlowsUserPoolClient=True,
             AllowedOAuthScopes=["openid", "email", "profile"], CallbackURLs=[CALLBACK],
             SupportedIdentityProviders=providers,
         )["UserPoolClient"]
 
     def browse(self, client: dict, provider: str, login: str, via: str = "button", upstream: str = "oidc",
-               identifier: str | None = None) -> dict:
+               identifier: str | None = None, pool: str = POOL) -> dict:
         shots = ARTIFACTS / "screenshots" / self.server.store.backend
         shots.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env["TESSERA_E2E_FEDERATE"] = json.dumps({
-            "issuer": self.issuer, "clientId": client["ClientId"], "clientSecret": client["ClientSecret"],
+            "issuer": f"{self.server.url}/{pool}", "clientId": client["ClientId"], "clientSecret": client["ClientSecret"],
             "callback": CALLBACK, "provider": provider, "via": via, "identifier": identifier,
             "upstream": upstream, "login": login, "screenshot": str(shots / f"federation-{provider}.png"),
         })
@@ -91,12 +96,13 @@ class World:
 @pytest.fixture(scope="module")
 def world(module_factory, node_modules, tmp_path_factory):  # noqa: F811
     listen, base = tessera_address()
-    redirect = {**UPSTREAM_CLIENT, "redirect_uris": [f"{base}/{POOL}/oauth2/idpresponse"]}
+    redirect = {**UPSTREAM_CLIENT, "redirect_uris": [f"{base}/{pool}/oauth2/idpresponse" for pool in (POOL, TRIGGER_POOL)]}
     accounts = {
         "alice": {"email": "alice@example.com", "email_verified": True, "given_name": "Alice", "family_name": "Liddell"},
         "bob": {"email": "bob@example.com", "email_verified": False, "given_name": "Bob", "family_name": "Builder"},
     }
     upstreams = []
+    webhook = WebhookReceiver().start()
     try:
         for mode in ("oidc", "google", "rogue"):
             upstreams.append(OidcUpstream(node_modules, mode, [redirect], accounts))
@@ -105,13 +111,20 @@ def world(module_factory, node_modules, tmp_path_factory):  # noqa: F811
             "[federation]\nallow_loopback_http = true\n"
             f'google_issuer = "{upstreams[1].issuer}"\n\n'
             f'[[pools]]\nid = "{POOL}"\nname = "federation"\n'
+            "UsernameConfiguration = { CaseSensitive = false }\n\n"
+            f'[[pools]]\nid = "{TRIGGER_POOL}"\nname = "federation-triggers"\n'
             "UsernameConfiguration = { CaseSensitive = false }\n"
+            f'LambdaConfig = {{ PreSignUp = "{function_arn("hook-pre-sign-up")}", '
+            f'PostConfirmation = "{function_arn("hook-post-confirmation")}", '
+            f'InboundFederation = {{ LambdaVersion = "V1_0", LambdaArn = "{function_arn("hook-inbound")}" }} }}\n\n'
+            + trigger_config(webhook, None)
         )
         server = module_factory.start(name="federation", extra_args=["--config", str(config)], listen=listen)
-        yield World(server, *upstreams, node=node_modules)
+        yield World(server, *upstreams, node=node_modules, webhook=webhook)
     finally:
         for upstream in upstreams:
             upstream.stop()
+        webhook.stop()
 
 
 @pytest.fixture(scope="module")
@@ -386,3 +399,64 @@ def test_disabling_a_provider_for_a_federated_user_and_a_native_password(world, 
     assert error_of(idp.admin_initiate_auth, **auth)[0] == "NotAuthorizedException"
     assert error_of(idp.admin_disable_provider_for_user, UserPoolId=POOL,
                     User={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "nobody"})[0] == "UserNotFoundException"
+
+
+# -- triggers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corp2(world):
+    """The provider `Corp2` of the pool with functions, and a client offering only it."""
+    world.provider("Corp2", world.oidc, pool=TRIGGER_POOL)
+    return world.client(["Corp2"], pool=TRIGGER_POOL)
+
+
+def test_federated_sign_up_runs_inbound_federation_pre_sign_up_and_post_confirmation(world, corp2):
+    client = corp2
+    world.webhook.clear()
+
+    def inbound(event):
+        claims = event["request"]["attributes"]["idToken"]
+        event["response"] = {"userAttributesToMap": {"email": claims["email"], "given_name": "From-Trigger"}}
+        return event
+
+    world.webhook.on("InboundFederation_", inbound)
+    claims = world.browse(client, "Corp2", "alice", via="param", pool=TRIGGER_POOL)["claims"]
+    assert claims["cognito:username"] == "corp2_alice" and claims["given_name"] == "From-Trigger"
+    assert "family_name" not in claims  # dropped by the function
+
+    [federation] = world.webhook.events("InboundFederation_")
+    assert federation["triggerSource"] == "InboundFederation_ExternalProvider"
+    assert federation["request"]["providerName"] == "Corp2" and federation["request"]["providerType"] == "OIDC"
+    assert federation["request"]["attributes"]["idToken"]["sub"] == "alice"
+    [pre] = world.webhook.events("PreSignUp_")
+    assert pre["triggerSource"] == "PreSignUp_ExternalProvider" and pre["userName"] == "corp2_alice"
+    assert pre["callerContext"]["clientId"] == client["ClientId"]
+    assert pre["request"]["userAttributes"]["given_name"] == "From-Trigger"
+    assert json.loads(pre["request"]["userAttributes"]["identities"])[0]["providerName"] == "Corp2"
+    [post] = world.webhook.events("PostConfirmation_")
+    assert post["triggerSource"] == "PostConfirmation_ConfirmSignUp"
+    assert post["request"]["userAttributes"]["cognito:user_status"] == "EXTERNAL_PROVIDER"
+
+    # A second sign-in is no sign-up: no PreSignUp, no PostConfirmation.
+    world.webhook.clear()
+    world.webhook.on("InboundFederation_", inbound)
+    world.browse(client, "Corp2", "alice", via="param", pool=TRIGGER_POOL)
+    assert world.webhook.events("PreSignUp_") == [] and world.webhook.events("PostConfirmation_") == []
+    assert len(world.webhook.events("InboundFederation_")) == 1
+
+
+def test_a_refusing_pre_sign_up_creates_no_federated_user(world, corp2):
+    world.webhook.clear()
+
+    def refuse(event):
+        raise HandlerError("Federated sign-up is closed.")
+
+    world.webhook.on("PreSignUp_", refuse)
+    result = world.browse(corp2, "Corp2", "bob", via="param", pool=TRIGGER_POOL)
+    params = {k: v[0] for k, v in parse_qs(urlsplit(result["callback"]).query).items()}
+    assert params["error"] == "invalid_request"
+    assert params["error_description"] == "PreSignUp failed with error Federated sign-up is closed.."
+    users = [u["Username"] for u in world.idp.list_users(UserPoolId=TRIGGER_POOL)["Users"]]
+    assert "corp2_bob" not in users
+    assert world.webhook.events("PostConfirmation_") == []

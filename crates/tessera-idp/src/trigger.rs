@@ -27,6 +27,9 @@ pub enum Trigger {
     VerifyAuthChallengeResponse,
     CustomEmailSender,
     CustomSmsSender,
+    /// Sees (and may change) what an upstream identity provider says about a user before
+    /// the attribute mapping applies (issue 15).
+    InboundFederation,
 }
 
 impl Trigger {
@@ -45,6 +48,7 @@ impl Trigger {
             Trigger::VerifyAuthChallengeResponse => "VerifyAuthChallengeResponse",
             Trigger::CustomEmailSender => "CustomEmailSender",
             Trigger::CustomSmsSender => "CustomSMSSender",
+            Trigger::InboundFederation => "InboundFederation",
         }
     }
 }
@@ -60,10 +64,11 @@ pub fn function(pool: &UserPool, trigger: Trigger) -> Option<(String, &'static s
             .filter(|arn| !arn.is_empty())
             .map(str::to_owned)
     };
-    // The custom senders are named by a `{LambdaVersion, LambdaArn}` object.
+    // The custom senders and InboundFederation are named by a `{LambdaVersion, LambdaArn}`
+    // object.
     if matches!(
         trigger,
-        Trigger::CustomEmailSender | Trigger::CustomSmsSender
+        Trigger::CustomEmailSender | Trigger::CustomSmsSender | Trigger::InboundFederation
     ) {
         return arn(config.get(trigger.name()).and_then(|c| c.get("LambdaArn")))
             .map(|function| (function, "1"));

@@ -1245,11 +1245,16 @@ pub async fn admin_delete_user_attributes(state: &Service, input: Input) -> Resu
 /// value already matches"; an attribute the provider no longer sends is kept). The
 /// attributes go through the same rule set as an administrator's write. Returns the key,
 /// the user, and whether it was created.
+///
+/// A first sign-in runs the pool's PreSignUp function (`PreSignUp_ExternalProvider`, with the
+/// mapped attributes; a refusal creates nobody) and, once the user exists, its
+/// PostConfirmation function (`PostConfirmation_ConfirmSignUp`), as Cognito does.
 pub(crate) async fn federated_user(
     state: &Service,
     directory: &Directory,
     username: &str,
     mapped: &[(String, String)],
+    client_id: Option<&str>,
 ) -> Result<(String, User, bool), Error> {
     let key = directory.key(username);
     if let Some(user) = state.store.user(&directory.pool.id, &key).await? {
@@ -1289,6 +1294,20 @@ pub(crate) async fn federated_user(
             missing,
         )));
     }
+    let no_input = Input::new(serde_json::Map::new());
+    pre_sign_up(
+        state,
+        directory,
+        &no_input,
+        "PreSignUp_ExternalProvider",
+        username,
+        client_id,
+        &attributes,
+    )
+    .await?;
+    // The function may have linked this identity to an existing user
+    // (AdminLinkProviderForUser) before it answered; the caller looks for links first, so
+    // only a user that is still new is created here.
     let now = state.clock.now();
     let user = new_user(
         directory,
@@ -1306,7 +1325,18 @@ pub(crate) async fn federated_user(
         })
         .await
     {
-        Ok(_) => Ok((key, user, true)),
+        Ok(_) => {
+            post_confirmation(
+                state,
+                directory,
+                &no_input,
+                "PostConfirmation_ConfirmSignUp",
+                client_id,
+                &user,
+            )
+            .await?;
+            Ok((key, user, true))
+        }
         // The same first sign-in twice at once: the other one created the user.
         Err(StoreError::Conflict) => match state.store.user(&directory.pool.id, &key).await? {
             Some(user) => Ok((key, user, false)),

@@ -340,9 +340,29 @@ async fn land(
             format!("{name} Error - {}", clip(&error.0)),
         )
     })?;
-    federated_user(state, pool_id, &provider, kind, &claims)
+    let client_id = form_urlencoded::parse(
+        request
+            .request
+            .get("authorize_query")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .find(|(name, _)| name == "client_id")
+    .map(|(_, value)| value.into_owned());
+    let claims = inbound_federation(state, pool_id, &provider, client_id.as_deref(), claims)
         .await
-        .map_err(internal)
+        .map_err(internal)?;
+    federated_user(
+        state,
+        pool_id,
+        &provider,
+        kind,
+        &claims,
+        client_id.as_deref(),
+    )
+    .await
+    .map_err(internal)
 }
 
 fn clip(text: &str) -> String {
@@ -360,6 +380,50 @@ fn claim_text(value: &Value) -> Option<String> {
     }
 }
 
+/// Runs the pool's InboundFederation function, if any, on what the provider said: its
+/// `userAttributesToMap` replaces the attributes the mapping reads ("All attributes to be
+/// retained must be included"), an empty object keeps them all. The user's identifier is
+/// the provider's whatever the function returns, since the mapping of `username` names it.
+async fn inbound_federation(
+    state: &Service,
+    pool_id: &str,
+    provider: &IdentityProvider,
+    client_id: Option<&str>,
+    claims: Map<String, Value>,
+) -> Result<Map<String, Value>, Error> {
+    let pool = crate::pool::user_pool::load(state, pool_id).await?;
+    if crate::trigger::function(&pool, crate::trigger::Trigger::InboundFederation).is_none() {
+        return Ok(claims);
+    }
+    let call = crate::trigger::Call {
+        trigger: crate::trigger::Trigger::InboundFederation,
+        source: "InboundFederation_ExternalProvider",
+        pool: &pool,
+        user_name: "",
+        client_id,
+        request: json!({
+            "providerName": provider.name,
+            "providerType": provider.provider_type,
+            "attributes": { "idToken": claims },
+        }),
+    };
+    let Some(response) = crate::trigger::run(state, &call).await? else {
+        return Ok(claims);
+    };
+    match response.get("userAttributesToMap") {
+        Some(Value::Object(given)) if !given.is_empty() => {
+            let mut kept = given.clone();
+            for key in ["sub", "id", "user_id"] {
+                if let Some(value) = claims.get(key) {
+                    kept.entry(key.to_owned()).or_insert_with(|| value.clone());
+                }
+            }
+            Ok(kept)
+        }
+        _ => Ok(claims),
+    }
+}
+
 /// Creates or refreshes the pool's user for these upstream claims.
 async fn federated_user(
     state: &Service,
@@ -367,6 +431,7 @@ async fn federated_user(
     provider: &IdentityProvider,
     kind: ProviderKind,
     claims: &Map<String, Value>,
+    client_id: Option<&str>,
 ) -> Result<(String, User), Error> {
     let directory = Directory::load(state, pool_id).await?;
     let source = provider
@@ -454,7 +519,8 @@ async fn federated_user(
     let identities = Value::Array(vec![identity(existing.as_ref(), true)]);
     mapped.push(("identities".into(), identities.to_string()));
     let (key, user, created) =
-        crate::directory::user::federated_user(state, &directory, &username, &mapped).await?;
+        crate::directory::user::federated_user(state, &directory, &username, &mapped, client_id)
+            .await?;
     if created {
         join_provider_group(state, pool_id, &provider.name, &key).await?;
     }
