@@ -135,3 +135,28 @@ def idp_metadata(entity_id: str, sso: str, slo: str | None, certificate: x509.Ce
         f'<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{sso}"/>'
         "</md:IDPSSODescriptor></md:EntityDescriptor>"
     )
+
+
+class SamlIdp(NodeUpstream):
+    """js/upstream-saml.mjs: a SAML 2.0 IdP (samlify's parsing, xml-crypto's signatures) for
+    one service provider."""
+
+    def __init__(self, node: str, sp: dict, users: dict, sign: str = "both"):
+        super().__init__(node, "upstream-saml.mjs", "TESSERA_E2E_SAML",
+                         {"port": 0, "sp": sp, "users": users, "sign": sign})
+        self.base = self.greeting["base"]
+        self.metadata_url = self.greeting["metadata_url"]
+        self.entity_id = self.greeting["entity_id"]
+
+    def log(self) -> list[dict]:
+        return requests.get(self.base + "/test/log", timeout=10).json()
+
+    def response(self, **request) -> dict:
+        answer = requests.post(self.base + "/test/response", json=request, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def logout_response(self, **request) -> dict:
+        answer = requests.post(self.base + "/test/logout-response", json=request, timeout=30)
+        answer.raise_for_status()
+        return answer.json()

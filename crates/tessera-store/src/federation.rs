@@ -359,3 +359,89 @@ impl Store {
         Ok((deleted == 1).then_some(link))
     }
 }
+
+/// A user's last sign-in through a SAML provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlSession {
+    pub pool_id: String,
+    pub username_key: String,
+    pub provider_name: String,
+    pub name_id: String,
+    pub session_index: Option<String>,
+    pub created_at: SystemTime,
+}
+
+impl Store {
+    /// Records a sign-in through a SAML provider, replacing the user's previous one there.
+    pub async fn put_saml_session(&self, session: &SamlSession) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM saml_sessions WHERE pool_id = $1 AND username_key = $2 AND provider_name = $3",
+        )
+        .bind(&session.pool_id)
+        .bind(&session.username_key)
+        .bind(&session.provider_name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO saml_sessions (pool_id, username_key, provider_name, name_id, session_index, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.pool_id)
+        .bind(&session.username_key)
+        .bind(&session.provider_name)
+        .bind(&session.name_id)
+        .bind(&session.session_index)
+        .bind(millis(session.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user's SAML sign-ins, newest first.
+    pub async fn saml_sessions(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+    ) -> Result<Vec<SamlSession>, StoreError> {
+        sqlx::query(
+            "SELECT provider_name, name_id, session_index, created_at FROM saml_sessions WHERE pool_id = $1 AND username_key = $2 ORDER BY created_at DESC",
+        )
+        .bind(pool_id)
+        .bind(username_key)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(SamlSession {
+                pool_id: pool_id.to_owned(),
+                username_key: username_key.to_owned(),
+                provider_name: row.try_get("provider_name")?,
+                name_id: row.try_get("name_id")?,
+                session_index: row.try_get("session_index")?,
+                created_at: from_millis(row.try_get("created_at")?),
+            })
+        })
+        .collect()
+    }
+
+    /// Forgets a user's SAML sign-in at a provider (after single logout).
+    pub async fn delete_saml_session(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        provider_name: &str,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "DELETE FROM saml_sessions WHERE pool_id = $1 AND username_key = $2 AND provider_name = $3",
+        )
+        .bind(pool_id)
+        .bind(username_key)
+        .bind(provider_name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -25,7 +25,7 @@ mod user;
 pub use authorization::{AuthorizationCode, LoginSession};
 pub use code::{AttemptLimit, CodeAction};
 pub use error::StoreError;
-pub use federation::{FederatedLink, FederationRequest, SamlSigningKey};
+pub use federation::{FederatedLink, FederationRequest, SamlSession, SamlSigningKey};
 pub use identity::IdentityLink;
 pub use oauth::{ResourceServer, UiCustomization, UserPoolDomain};
 pub use passkey::PasskeyRecord;

@@ -394,6 +394,7 @@ impl Store {
             "federation_requests",
             "saml_assertions",
             "federated_links",
+            "saml_sessions",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

@@ -401,6 +401,7 @@ impl Store {
             "devices",
             "webauthn_credentials",
             "federated_links",
+            "saml_sessions",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"

@@ -10,9 +10,16 @@
 // Input, the JSON document in TESSERA_E2E_FEDERATE:
 //   { issuer, clientId, clientSecret, callback, scope,
 //     provider, via: "button" | "param" | "identifier", identifier?,
-//     upstream: "oidc" | "google", login, screenshot? }
+//     upstream: "oidc" | "google" | "saml", login, screenshot?,
+//     start?,    a URL to open instead of the app's authorization request: an IdP-initiated
+//                sign-in (js/upstream-saml.mjs /idp-initiated), which the app then redeems
+//                without a state, nonce or PKCE of its own
+//     logout? }  { url, target }: after signing in, the same browser opens tessera's /logout
+//                url and follows it (through the IdP's single logout, pressing its button)
+//                until it reaches target
 // Output, one JSON line on stdout:
-//   { callback, claims?, userinfo?, tokens? }   (claims and tokens when the callback has a code)
+//   { callback, claims?, userinfo?, tokens?, loggedOut? }
+//   (claims and tokens when the callback has a code; loggedOut is the URL logout reached)
 // The callback's host is never fetched: its name is made unresolvable and the browser's
 // navigation to it recorded (as js/browser-sign-up.mjs does).
 import { execFileSync } from 'node:child_process';
@@ -54,19 +61,23 @@ const browser = await chromium.launch({
 });
 
 let callback = null;
+let loggedOut = null;
 try {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   page.on('request', (r) => {
     if (!callback && r.isNavigationRequest() && r.url().startsWith(callbackOrigin)) callback = r.url();
   });
-  await page.goto(authorizationUrl.href).catch((error) => console.error(`opening the authorization URL: ${error}`));
-  if (input.via === 'button' && !callback) {
+  await page.goto(input.start ?? authorizationUrl.href).catch((error) => console.error(`opening the first page: ${error}`));
+  if (input.via === 'button' && !input.start && !callback) {
     console.error(`at ${page.url()}`);
     await page.locator(`a:has-text("Continue with ${input.provider}")`).click();
     await page.waitForLoadState('load').catch(() => {});
   }
-  if (!callback) {
+  if (!callback && input.start) {
+    // The IdP's page that posts the unsolicited response (JavaScript is off: press its button).
+    await page.locator('button:has-text("Continue")').click().catch(() => {});
+  } else if (!callback) {
     // At the upstream provider's sign-in page.
     await page.locator('input[name="login"]').fill(input.login);
     if (input.upstream === 'oidc') {
@@ -77,6 +88,11 @@ try {
       if (!callback && (await consent.count())) {
         await consent.click().catch(() => {});
       }
+    } else if (input.upstream === 'saml') {
+      await page.locator('button:has-text("Sign in")').click();
+      await page.waitForLoadState('load').catch(() => {});
+      // The page that posts the response to tessera.
+      if (!callback) await page.locator('button:has-text("Continue")').click().catch(() => {});
     } else {
       await page.locator('button:has-text("Sign in")').click().catch(() => {});
     }
@@ -88,18 +104,33 @@ try {
     const text = await page.locator('body').innerText().catch(() => '');
     throw new Error(`the browser never reached the callback; it is at ${page.url()}:\n${text.slice(0, 2000)}`);
   }
+  if (input.logout) {
+    let reached = null;
+    page.on('request', (r) => {
+      if (!reached && r.isNavigationRequest() && r.url().startsWith(input.logout.target)) reached = r.url();
+    });
+    await page.goto(input.logout.url).catch(() => {});
+    await page.waitForLoadState('load').catch(() => {});
+    if (!reached) await page.locator('button:has-text("Continue")').click().catch(() => {});
+    const until = Date.now() + 15_000;
+    while (!reached && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    if (!reached) {
+      const text = await page.locator('body').innerText().catch(() => '');
+      throw new Error(`sign-out never reached ${input.logout.target}; it is at ${page.url()}:\n${text.slice(0, 2000)}`);
+    }
+    loggedOut = reached;
+  }
 } finally {
   await browser.close();
 }
 
-const output = { callback };
+const output = { callback, loggedOut };
 if (new URL(callback).searchParams.get('code')) {
-  const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
-    pkceCodeVerifier: verifier,
-    expectedState: state,
-    expectedNonce: nonce,
-    idTokenExpected: true,
-  });
+  // An IdP-initiated sign-in carries no state, nonce or PKCE of the app's.
+  const checks = input.start
+    ? { expectedState: client.skipStateCheck, idTokenExpected: true }
+    : { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
+  const tokens = await client.authorizationCodeGrant(config, new URL(callback), checks);
   output.claims = tokens.claims();
   output.userinfo = await client.fetchUserInfo(config, tokens.access_token, output.claims.sub);
   output.tokens = { id_token: tokens.id_token, access_token: tokens.access_token, refresh_token: tokens.refresh_token };

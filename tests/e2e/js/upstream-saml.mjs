@@ -35,6 +35,7 @@
 //                         Answers a page with a form (field `login`, button "Sign in").
 //   POST /sso/login       Signs the user in; answers a page whose form POSTs SAMLResponse and
 //                         RelayState to the ACS (button "Continue", plus an auto-submit script).
+//                         The assertion is encrypted when sp.encryption_cert is configured.
 //   GET  /idp-initiated?login=alice&relay_state=<urlencoded>   the same page, unsolicited response.
 //   GET  /slo             LogoutRequest by HTTP-Redirect; answers a page whose form POSTs a signed
 //                         LogoutResponse and RelayState to sp.slo (button "Continue" + auto-submit).
@@ -878,7 +879,10 @@ export class TestSamlIdp {
     if (!this.pending.has(requestId)) return this.refuse(res, entry, `no AuthnRequest ${requestId} is pending`);
     if (!Object.hasOwn(this.users, login)) return this.refuse(res, entry, `unknown user ${JSON.stringify(login)}`);
     this.record(entry);
-    const out = await this.buildResponse({ login, inResponseTo: requestId, relayState: form.get('RelayState') ?? null, via: 'sso' });
+    // An SP that gave an encryption certificate gets its assertions encrypted, as a real IdP
+    // configured with that certificate does.
+    const browserVariant = this.config.sp.encryption_cert ? 'encrypted' : 'valid';
+    const out = await this.buildResponse({ login, inResponseTo: requestId, relayState: form.get('RelayState') ?? null, variant: browserVariant, via: 'sso' });
     return send(res, 200, 'text/html; charset=utf-8', postPage('Test SAML IdP: signed in', out.acs, { SAMLResponse: out.SAMLResponse, RelayState: out.RelayState }));
   }
 
@@ -890,7 +894,7 @@ export class TestSamlIdp {
     const entry = { type: 'idp_initiated', login, relay_state: relayState };
     if (!Object.hasOwn(this.users, login)) return this.refuse(res, entry, `unknown user ${JSON.stringify(login)}`);
     this.record(entry);
-    const out = await this.buildResponse({ login, inResponseTo: null, relayState, via: 'idp-initiated' });
+    const out = await this.buildResponse({ login, inResponseTo: null, relayState, variant: this.config.sp.encryption_cert ? 'encrypted' : 'valid', via: 'idp-initiated' });
     return send(res, 200, 'text/html; charset=utf-8', postPage('Test SAML IdP: signed in', out.acs, { SAMLResponse: out.SAMLResponse, RelayState: out.RelayState }));
   }
 

@@ -67,12 +67,13 @@ impl ProviderKind {
     }
 
     /// The upstream attribute a federated user's id comes from when the mapping names none
-    /// for `username`: Facebook's `id`, Amazon's `user_id`, otherwise `sub` (a SAML user is
-    /// identified by the NameID, which is not an attribute).
+    /// for `username`: Facebook's `id`, Amazon's `user_id`, a SAML assertion's NameID (which
+    /// the SAML sign-in puts among the attributes under this name), otherwise `sub`.
     pub fn default_subject(self) -> &'static str {
         match self {
             Self::Facebook => "id",
             Self::LoginWithAmazon => "user_id",
+            Self::Saml => "NameID",
             _ => "sub",
         }
     }

@@ -13,9 +13,13 @@ pub mod details;
 pub mod link;
 pub mod provider;
 pub mod saml_metadata;
+pub mod saml_request;
+pub mod saml_response;
+pub mod saml_sign_in;
 pub mod sign_in;
 pub mod signing;
 pub mod upstream;
+pub mod xml_signature;
 
 pub use details::ProviderKind;
 pub use upstream::{

@@ -42,32 +42,34 @@ pub struct Arrival {
     pub outcome: Result<(String, User), (String, String)>,
 }
 
-fn token(state: &Service, bytes: usize) -> String {
+pub(crate) fn token(state: &Service, bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     state.random.fill(&mut buffer);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
 }
 
-fn text<'a>(details: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(details: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     details
         .get(key)
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
 }
 
-fn kind_of(provider: &IdentityProvider) -> Result<ProviderKind, Error> {
+pub(crate) fn kind_of(provider: &IdentityProvider) -> Result<ProviderKind, Error> {
     ProviderKind::parse(&provider.provider_type)
         .ok_or_else(|| Error::internal(&"stored provider type"))
 }
 
 /// Starts a sign-in at `provider_name` for the app's authorization request
-/// `authorize_query`; the provider answers at `redirect_uri`.
+/// `authorize_query`. `pages_url` is the base URL of the pool's pages: an OpenID provider
+/// answers at `<pages_url>/oauth2/idpresponse`, a SAML IdP posts to
+/// `<pages_url>/saml2/idpresponse`.
 pub async fn depart(
     state: &Service,
     pool_id: &str,
     provider_name: &str,
     authorize_query: &str,
-    redirect_uri: &str,
+    pages_url: &str,
 ) -> Result<Departure, Error> {
     let provider = state
         .store
@@ -76,10 +78,11 @@ pub async fn depart(
         .ok_or_else(|| Error::invalid_parameter("The identity provider does not exist."))?;
     let kind = kind_of(&provider)?;
     if kind == ProviderKind::Saml {
-        return Err(Error::invalid_parameter(
-            "SAML identity providers are not supported yet.",
-        ));
+        return super::saml_sign_in::depart(state, pool_id, &provider, authorize_query, pages_url)
+            .await;
     }
+    let redirect_uri = format!("{pages_url}/oauth2/idpresponse");
+    let redirect_uri = redirect_uri.as_str();
     let details = &provider.details;
     let authorize_url = text(details, "authorize_url")
         .ok_or_else(|| Error::internal(&"provider without authorize_url"))?;
@@ -176,11 +179,6 @@ pub async fn arrive(
     let upstream_state = callback.state.ok_or_else(|| {
         Error::invalid_parameter("The answer of the identity provider has no state.")
     })?;
-    let expired = || {
-        Error::invalid_parameter(
-            "This sign-in through the identity provider has expired or was already completed. Start again from the app.",
-        )
-    };
     let request = state
         .store
         .take_federation_request(&sha256_hex(upstream_state), state.clock.now())
@@ -197,18 +195,7 @@ pub async fn arrive(
             .unwrap_or_default()
             .to_owned()
     };
-    let binding_matches = callback.binding.is_some_and(|cookie| {
-        use subtle::ConstantTimeEq;
-        sha256_hex(cookie)
-            .as_bytes()
-            .ct_eq(stored("binding").as_bytes())
-            .into()
-    });
-    if !binding_matches {
-        return Err(Error::invalid_parameter(
-            "This sign-in was started in another browser. Start again from the app.",
-        ));
-    }
+    check_binding(&request, callback.binding)?;
     let authorize_query = stored("authorize_query");
     let outcome = land(
         state,
@@ -224,6 +211,39 @@ pub async fn arrive(
         authorize_query,
         outcome,
     })
+}
+
+/// Checks that the callback comes back to the browser that started the sign-in.
+pub(crate) fn check_binding(
+    request: &FederationRequest,
+    cookie: Option<&str>,
+) -> Result<(), Error> {
+    let stored = request
+        .request
+        .get("binding")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let matches = cookie.is_some_and(|cookie| {
+        use subtle::ConstantTimeEq;
+        sha256_hex(cookie)
+            .as_bytes()
+            .ct_eq(stored.as_bytes())
+            .into()
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(Error::invalid_parameter(
+            "This sign-in was started in another browser. Start again from the app.",
+        ))
+    }
+}
+
+/// The error page's answer to a callback of no known sign-in.
+pub(crate) fn expired() -> Error {
+    Error::invalid_parameter(
+        "This sign-in through the identity provider has expired or was already completed. Start again from the app.",
+    )
 }
 
 /// An OAuth error code of RFC 6749 §4.1.2.1 passed on as it came, anything else as
@@ -350,9 +370,16 @@ async fn land(
     )
     .find(|(name, _)| name == "client_id")
     .map(|(_, value)| value.into_owned());
-    let claims = inbound_federation(state, pool_id, &provider, client_id.as_deref(), claims)
-        .await
-        .map_err(internal)?;
+    let claims = inbound_federation(
+        state,
+        pool_id,
+        &provider,
+        client_id.as_deref(),
+        "idToken",
+        claims,
+    )
+    .await
+    .map_err(internal)?;
     federated_user(
         state,
         pool_id,
@@ -365,7 +392,7 @@ async fn land(
     .map_err(internal)
 }
 
-fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     text.chars().take(300).collect()
 }
 
@@ -384,11 +411,12 @@ fn claim_text(value: &Value) -> Option<String> {
 /// `userAttributesToMap` replaces the attributes the mapping reads ("All attributes to be
 /// retained must be included"), an empty object keeps them all. The user's identifier is
 /// the provider's whatever the function returns, since the mapping of `username` names it.
-async fn inbound_federation(
+pub(crate) async fn inbound_federation(
     state: &Service,
     pool_id: &str,
     provider: &IdentityProvider,
     client_id: Option<&str>,
+    source: &str,
     claims: Map<String, Value>,
 ) -> Result<Map<String, Value>, Error> {
     let pool = crate::pool::user_pool::load(state, pool_id).await?;
@@ -404,7 +432,7 @@ async fn inbound_federation(
         request: json!({
             "providerName": provider.name,
             "providerType": provider.provider_type,
-            "attributes": { "idToken": claims },
+            "attributes": { source: claims },
         }),
     };
     let Some(response) = crate::trigger::run(state, &call).await? else {
@@ -413,7 +441,7 @@ async fn inbound_federation(
     match response.get("userAttributesToMap") {
         Some(Value::Object(given)) if !given.is_empty() => {
             let mut kept = given.clone();
-            for key in ["sub", "id", "user_id"] {
+            for key in ["sub", "id", "user_id", "NameID"] {
                 if let Some(value) = claims.get(key) {
                     kept.entry(key.to_owned()).or_insert_with(|| value.clone());
                 }
@@ -425,7 +453,7 @@ async fn inbound_federation(
 }
 
 /// Creates or refreshes the pool's user for these upstream claims.
-async fn federated_user(
+pub(crate) async fn federated_user(
     state: &Service,
     pool_id: &str,
     provider: &IdentityProvider,
@@ -470,9 +498,10 @@ async fn federated_user(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let issuer = match kind {
-        ProviderKind::Oidc | ProviderKind::Saml => {
-            text(&provider.details, "oidc_issuer").map(String::from)
-        }
+        ProviderKind::Oidc => text(&provider.details, "oidc_issuer").map(String::from),
+        ProviderKind::Saml => super::details::saml_metadata_document(&provider.details)
+            .and_then(|document| super::saml_metadata::parse(document, state.clock.now()).ok())
+            .map(|metadata| metadata.entity_id),
         _ => None,
     };
     let identity = |user: Option<&User>, primary: bool| {

@@ -183,9 +183,10 @@ impl PageRequest {
         Ok(self.state.call(operation, input, &self.request_id).await?)
     }
 
-    /// Where upstream identity providers send the browser back: `/oauth2/idpresponse` of the
-    /// pool's pages, on the public URL, or on the pool's domain when the request came there.
-    fn idp_response_url(&self) -> String {
+    /// The absolute base URL of the pool's pages, where upstream identity providers send
+    /// the browser back (`/oauth2/idpresponse`, `/saml2/idpresponse`): on the public URL, or
+    /// on the pool's domain when the request came there.
+    fn pages_url(&self) -> String {
         if self.site.base.is_empty() {
             let scheme = if self.state.config.public_url.starts_with("https://") {
                 "https"
@@ -197,12 +198,9 @@ impl PageRequest {
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or_default();
-            format!("{scheme}://{host}/oauth2/idpresponse")
+            format!("{scheme}://{host}")
         } else {
-            format!(
-                "{}{}/oauth2/idpresponse",
-                self.state.config.public_url, self.site.base
-            )
+            format!("{}{}", self.state.config.public_url, self.site.base)
         }
     }
 
@@ -611,13 +609,13 @@ pub(crate) async fn authorize(Authorized(request, auth): Authorized) -> Response
 /// Sends the browser to an upstream identity provider, with the cookie that binds the
 /// sign-in to it.
 async fn depart(request: &PageRequest, auth: &Authorization, provider: &str) -> Response {
-    let redirect_uri = request.idp_response_url();
+    let pages_url = request.pages_url();
     match tessera_idp::federation::sign_in::depart(
         &request.state,
         &auth.pool_id,
         provider,
         &auth.query,
-        &redirect_uri,
+        &pages_url,
     )
     .await
     {
@@ -658,13 +656,67 @@ async fn idp_answer(request: &PageRequest, answer: &Query, after_post: bool) -> 
         error_description: answer.get("error_description"),
         binding: binding.as_deref(),
     };
-    let arrival = match tessera_idp::federation::sign_in::arrive(
+    let arrival =
+        tessera_idp::federation::sign_in::arrive(&request.state, &request.site.pool_id, &callback)
+            .await;
+    land(request, arrival, after_post).await
+}
+
+/// `/saml2/idpresponse`: a SAML IdP's response, by HTTP-POST.
+pub(crate) async fn saml_response(request: PageRequest, body: Bytes) -> Response {
+    let form = Query::parse(std::str::from_utf8(&body).ok());
+    let binding = cookie(&request.headers, &request.site.federation_cookie_name());
+    let posted = tessera_idp::federation::saml_sign_in::Posted {
+        saml_response: form.get("SAMLResponse"),
+        relay_state: form.get("RelayState"),
+        binding: binding.as_deref(),
+    };
+    let arrival = tessera_idp::federation::saml_sign_in::arrive(
         &request.state,
         &request.site.pool_id,
-        &callback,
+        &posted,
+        &request.pages_url(),
+    )
+    .await;
+    land(&request, arrival, true).await
+}
+
+/// `/saml2/logout`: a SAML IdP's LogoutResponse, by HTTP-POST, ending a single logout.
+pub(crate) async fn saml_logout(request: PageRequest, body: Bytes) -> Response {
+    let form = Query::parse(std::str::from_utf8(&body).ok());
+    match tessera_idp::federation::saml_sign_in::signed_out(
+        &request.state,
+        &request.site.pool_id,
+        form.get("SAMLResponse"),
+        form.get("RelayState"),
     )
     .await
     {
+        Ok(location) => redirect(&location, true, &[]),
+        Err(error) if error.is_internal() => {
+            request
+                .error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "An internal error occurred.",
+                )
+                .await
+        }
+        Err(error) => {
+            request
+                .error_page(StatusCode::BAD_REQUEST, &error.message)
+                .await
+        }
+    }
+}
+
+/// Ends a federated sign-in: the app's request checked again, then a code for the user or
+/// the error at the app's callback.
+async fn land(
+    request: &PageRequest,
+    arrival: Result<tessera_idp::federation::sign_in::Arrival, tessera_idp::Error>,
+    after_post: bool,
+) -> Response {
+    let arrival = match arrival {
         Ok(arrival) => arrival,
         Err(error) if error.is_internal() => {
             return request
@@ -1477,13 +1529,31 @@ pub(crate) async fn logout(request: PageRequest) -> Response {
                 .await
         }
     };
+    let mut location = location;
     if let Some(value) = cookie(&request.headers, &request.site.session_cookie_name()) {
-        if let Err(error) = request
-            .state
-            .store
-            .revoke_login_session(&sha256_hex(&value))
-            .await
-        {
+        let hash = sha256_hex(&value);
+        // A user who signed in through a SAML IdP with IDPSignout is signed out there too:
+        // the browser goes to the IdP first, and comes back to `location` from it.
+        match request.state.store.login_session(&hash).await {
+            Ok(Some(session)) if session.pool_id == request.site.pool_id && !session.revoked => {
+                match tessera_idp::federation::saml_sign_in::sign_out(
+                    &request.state,
+                    &request.site.pool_id,
+                    &session.username_key,
+                    &location,
+                    &request.pages_url(),
+                )
+                .await
+                {
+                    Ok(Some(idp)) => location = idp,
+                    Ok(None) => {}
+                    Err(error) => return ApiError::from(error).into_response(),
+                }
+            }
+            Ok(_) => {}
+            Err(error) => return ApiError::from(error).into_response(),
+        }
+        if let Err(error) = request.state.store.revoke_login_session(&hash).await {
             return ApiError::from(error).into_response();
         }
     }

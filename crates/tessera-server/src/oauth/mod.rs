@@ -41,6 +41,8 @@ pub(crate) fn routes() -> Router<AppState> {
             "/{pool_id}/oauth2/idpresponse",
             get(hosted::idp_response).post(hosted::idp_response_post),
         )
+        .route("/{pool_id}/saml2/idpresponse", post(hosted::saml_response))
+        .route("/{pool_id}/saml2/logout", post(hosted::saml_logout))
         .route("/{pool_id}/logout", get(hosted::logout))
         .route(
             "/{pool_id}/signup",

@@ -84,12 +84,16 @@ impl Site {
     }
 
     /// `Set-Cookie` for a sign-in sent upstream: it lives as long as the sign-in may take.
-    /// Lax, because the provider sends the browser back with a top-level GET.
+    /// A SAML IdP comes back with a cross-site form POST, which only a `SameSite=None`
+    /// cookie accompanies, and browsers take those only when `Secure`: over https the
+    /// cookie is `None`; over plain http (a development server on loopback, where the IdP
+    /// is usually same-site) it is `Lax`.
     pub(crate) fn federation_cookie(&self, value: &str) -> String {
         format!(
-            "{}={value}{}; SameSite=Lax; Max-Age={}",
+            "{}={value}{}; SameSite={}; Max-Age={}",
             self.federation_cookie_name(),
             self.attributes(),
+            if self.secure { "None" } else { "Lax" },
             tessera_idp::federation::sign_in::UPSTREAM_LIFETIME.as_secs()
         )
     }

@@ -53,3 +53,15 @@ CREATE TABLE federated_links (
 );
 
 CREATE INDEX federated_links_by_user ON federated_links (pool_id, username_key);
+
+-- A user's last sign-in through a SAML provider: the NameID and SessionIndex a
+-- LogoutRequest names when the user signs out (IDPSignout). Gone with the user.
+CREATE TABLE saml_sessions (
+    pool_id TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    provider_name TEXT NOT NULL,
+    name_id TEXT NOT NULL,
+    session_index TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (pool_id, username_key, provider_name)
+);

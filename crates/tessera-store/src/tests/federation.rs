@@ -7,13 +7,14 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{all_bytes, at, contains, pool, postgres, sqlite};
-use crate::{FederatedLink, FederationRequest, SamlSigningKey, Store, StoreError};
+use crate::{FederatedLink, FederationRequest, SamlSession, SamlSigningKey, Store, StoreError};
 
 conformance!(
     a_pool_keeps_its_first_saml_signing_key_sealed,
     federation_requests_are_consumed_once_before_they_expire,
     saml_assertions_are_accepted_once,
     federated_links_are_unique_limited_per_user_and_go_with_the_user,
+    saml_sessions_keep_the_last_sign_in_per_provider,
 );
 
 const PRIVATE_KEY: &[u8] = b"-----private-key-bytes-0123456789-----";
@@ -205,6 +206,39 @@ async fn federated_links_are_unique_limited_per_user_and_go_with_the_user(store:
     store.delete_user(&p.id, "ana").await.unwrap();
     assert!(store
         .federated_links_of_user(&p.id, "ana")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn saml_sessions_keep_the_last_sign_in_per_provider(store: &Store) {
+    let p = pool("us-east-1_Fed000005");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let session = |index: &str, at_s: u64| SamlSession {
+        pool_id: p.id.clone(),
+        username_key: "corp_ana".into(),
+        provider_name: "Corp".into(),
+        name_id: "ana".into(),
+        session_index: Some(index.into()),
+        created_at: at(at_s),
+    };
+    store.put_saml_session(&session("_s1", 1)).await.unwrap();
+    store.put_saml_session(&session("_s2", 2)).await.unwrap();
+    let sessions = store.saml_sessions(&p.id, "corp_ana").await.unwrap();
+    assert_eq!(sessions, vec![session("_s2", 2)]);
+    store
+        .delete_saml_session(&p.id, "corp_ana", "Corp")
+        .await
+        .unwrap();
+    assert!(store
+        .saml_sessions(&p.id, "corp_ana")
+        .await
+        .unwrap()
+        .is_empty());
+    store.put_saml_session(&session("_s3", 3)).await.unwrap();
+    store.delete_user(&p.id, "corp_ana").await.unwrap();
+    assert!(store
+        .saml_sessions(&p.id, "corp_ana")
         .await
         .unwrap()
         .is_empty());
