@@ -292,3 +292,20 @@ def test_a_comment_in_the_name_id_cannot_shorten_it(world, corp_app):
     assert params.get("code"), params
     names = world.usernames()
     assert "corp_admin.evil.com" in names and "corp_admin" not in names
+
+
+def test_the_service_provider_metadata_describes_tessera(world):
+    import xml.etree.ElementTree as ET
+
+    answer = requests.get(f"{world.issuer}/saml2/metadata", timeout=10)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/samlmetadata+xml"
+    md = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+    root = ET.fromstring(answer.content)
+    assert root.tag == f"{md}EntityDescriptor" and root.get("entityID") == f"urn:amazon:cognito:sp:{POOL}"
+    sp = root.find(f"{md}SPSSODescriptor")
+    assert sp.get("AuthnRequestsSigned") == "true"
+    certificate = sp.find(".//{http://www.w3.org/2000/09/xmldsig#}X509Certificate").text
+    assert certificate == world.cognito.get_signing_certificate(UserPoolId=POOL)["Certificate"]
+    assert sp.find(f"{md}AssertionConsumerService").get("Location") == world.acs
+    assert sp.find(f"{md}SingleLogoutService").get("Location") == f"{world.issuer}/saml2/logout"
+    assert requests.get(f"{world.server.url}/us-east-1_NoSuchPool/saml2/metadata", timeout=10).status_code == 404

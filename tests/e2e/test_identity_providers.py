@@ -625,11 +625,21 @@ def test_refused_social_provider_without_credentials(idp, make_pool, kind, missi
     )
 
 
+def apple_private_key() -> str:
+    """A P-256 key in PKCS#8 PEM, as Apple's .p8 files hold it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 @pytest.mark.parametrize("missing", ["client_id", "team_id", "key_id", "private_key", "authorize_scopes"])
 def test_refused_apple_without_keys(idp, make_pool, missing):
     details = {
         "client_id": "com.example.web", "team_id": "TEAM123456", "key_id": "KEY1234567",
-        "private_key": "-----BEGIN PRIVATE KEY-----\nMIGT\n-----END PRIVATE KEY-----", "authorize_scopes": "email name",
+        "private_key": apple_private_key(), "authorize_scopes": "email name",
     }
     del details[missing]
     refused_create(
@@ -940,9 +950,19 @@ def test_login_with_amazon_preset(idp, make_pool):
     assert describe(idp, pool_id, "LoginWithAmazon")["ProviderDetails"] == expected
 
 
+def test_refused_apple_with_a_key_that_is_not_p256(idp, make_pool):
+    refused_create(
+        idp, make_pool()["Id"], "The private_key of SignInWithApple is not a P-256 PKCS#8 key.",
+        ProviderName="SignInWithApple", ProviderType="SignInWithApple",
+        ProviderDetails={"client_id": "com.example.web", "team_id": "TEAM123456", "key_id": "KEY1234567",
+                         "private_key": "-----BEGIN PRIVATE KEY-----\nMIGT\n-----END PRIVATE KEY-----",
+                         "authorize_scopes": "email name"},
+    )
+
+
 def test_sign_in_with_apple_preset(idp, make_pool):
     pool_id = make_pool()["Id"]
-    private_key = "-----BEGIN PRIVATE KEY-----\nMIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg\n-----END PRIVATE KEY-----"
+    private_key = apple_private_key()
     details = {
         "client_id": "com.example.web", "team_id": "TEAM123456", "key_id": "KEY1234567",
         "private_key": private_key, "authorize_scopes": "email name",

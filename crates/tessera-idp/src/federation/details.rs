@@ -175,6 +175,11 @@ pub async fn validate(
                     "authorize_scopes",
                 ],
             )?;
+            if !super::apple::is_usable_key(text(&details, "private_key").unwrap_or_default()) {
+                return Err(Error::invalid_parameter(
+                    "The private_key of SignInWithApple is not a P-256 PKCS#8 key.",
+                ));
+            }
             social_endpoints(kind, &mut details, context).await?;
         }
         ProviderKind::Oidc => oidc(&mut details, context).await?,

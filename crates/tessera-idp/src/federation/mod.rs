@@ -9,6 +9,7 @@
 //! [`upstream`] is what federation asks of the network, implemented by the
 //! HTTP-aware crates so that this crate stays free of HTTP.
 
+pub mod apple;
 pub mod details;
 pub mod link;
 pub mod provider;

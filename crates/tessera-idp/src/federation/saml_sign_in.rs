@@ -457,3 +457,30 @@ pub async fn signed_out(
         .await?;
     Ok(field("then"))
 }
+
+/// The pool's SAML service-provider metadata (Cognito publishes none; administrators build it
+/// by hand from the pool id, the domain and the signing certificate, so tessera serves the
+/// same facts at `<pages_url>/saml2/metadata`): the entity id, the signing certificate,
+/// the assertion consumer service (HTTP-POST) and the single logout service (HTTP-POST).
+pub async fn sp_metadata(state: &Service, pool_id: &str, pages_url: &str) -> Result<String, Error> {
+    crate::pool::user_pool::load(state, pool_id).await?;
+    let key = super::signing::pool_key(state, pool_id).await?;
+    let certificate = base64::engine::general_purpose::STANDARD.encode(&key.certificate);
+    let escape = saml_request::escape;
+    Ok(format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}">"#,
+            r#"<md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+            r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{slo}"/>"#,
+            r#"<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>"#,
+            r#"<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="1" isDefault="true"/>"#,
+            r#"</md:SPSSODescriptor></md:EntityDescriptor>"#
+        ),
+        entity = escape(&super::provider::sp_entity_id(pool_id)),
+        certificate = certificate,
+        slo = escape(&format!("{pages_url}/saml2/logout")),
+        acs = escape(&acs_url(pages_url)),
+    ))
+}

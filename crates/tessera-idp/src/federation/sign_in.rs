@@ -128,6 +128,10 @@ pub async fn depart(
     }
     query.append_pair("code_challenge", &challenge);
     query.append_pair("code_challenge_method", "S256");
+    // Apple answers by form POST when the name or e-mail address is asked for (its rule).
+    if kind == ProviderKind::SignInWithApple {
+        query.append_pair("response_mode", "form_post");
+    }
     Ok(Departure {
         location: query.finish(),
         binding,
@@ -337,11 +341,26 @@ async fn land(
             url.to_owned()
         }
     });
+    // Apple's client secret is a JWT signed for this redemption.
+    let apple_secret = if kind == ProviderKind::SignInWithApple {
+        Some(
+            super::apple::client_secret(
+                text(details, "team_id").unwrap_or_default(),
+                text(details, "key_id").unwrap_or_default(),
+                text(details, "client_id").unwrap_or_default(),
+                text(details, "private_key").unwrap_or_default(),
+                state.clock.now(),
+            )
+            .map_err(internal)?,
+        )
+    } else {
+        None
+    };
     let exchange = CodeExchange {
         token_url: text(details, "token_url").unwrap_or_default(),
         token_method: text(details, "token_request_method").unwrap_or("POST"),
         client_id: text(details, "client_id").unwrap_or_default(),
-        client_secret: text(details, "client_secret"),
+        client_secret: apple_secret.as_deref().or(text(details, "client_secret")),
         code,
         code_verifier: verifier,
         redirect_uri,

@@ -681,6 +681,29 @@ pub(crate) async fn saml_response(request: PageRequest, body: Bytes) -> Response
     land(&request, arrival, true).await
 }
 
+/// `/saml2/metadata`: the pool's SAML service-provider metadata.
+pub(crate) async fn saml_metadata(request: PageRequest) -> Response {
+    match tessera_idp::federation::saml_sign_in::sp_metadata(
+        &request.state,
+        &request.site.pool_id,
+        &request.pages_url(),
+    )
+    .await
+    {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            xml,
+        )
+            .into_response(),
+        Err(error) if error.kind == "ResourceNotFoundException" => {
+            request
+                .error_page(StatusCode::NOT_FOUND, &error.message)
+                .await
+        }
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
 /// `/saml2/logout`: a SAML IdP's LogoutResponse, by HTTP-POST, ending a single logout.
 pub(crate) async fn saml_logout(request: PageRequest, body: Bytes) -> Response {
     let form = Query::parse(std::str::from_utf8(&body).ok());

@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/{pool_id}/saml2/idpresponse", post(hosted::saml_response))
         .route("/{pool_id}/saml2/logout", post(hosted::saml_logout))
+        .route("/{pool_id}/saml2/metadata", get(hosted::saml_metadata))
         .route("/{pool_id}/logout", get(hosted::logout))
         .route(
             "/{pool_id}/signup",
