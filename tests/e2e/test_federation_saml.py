@@ -309,3 +309,30 @@ def test_the_service_provider_metadata_describes_tessera(world):
     assert sp.find(f"{md}AssertionConsumerService").get("Location") == world.acs
     assert sp.find(f"{md}SingleLogoutService").get("Location") == f"{world.issuer}/saml2/logout"
     assert requests.get(f"{world.server.url}/us-east-1_NoSuchPool/saml2/metadata", timeout=10).status_code == 404
+
+
+def test_the_sign_in_page_routes_a_corporate_address_to_its_provider(world):
+    import re
+
+    # Every SAML provider of this client has an identifier: the page asks for an address.
+    client = world.client(["COGNITO", "Corp"])
+    session = requests.Session()
+    page = session.get(f"{world.issuer}/login", params={
+        "response_type": "code", "client_id": client["ClientId"], "redirect_uri": CALLBACK, "scope": "openid"}, timeout=10)
+    assert 'name="corporateSignIn"' in page.text and "Continue with Corp" not in page.text
+    action = re.search(r'name="corporateSignIn" method="post" action="([^"]+)"', page.text).group(1).replace("&#38;", "&")
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', page.text).group(1)
+    refused = session.post(world.server.url + action, data={"_csrf": csrf, "email": "bob@elsewhere.example"},
+                           allow_redirects=False, timeout=10)
+    assert refused.status_code == 400 and "No identity provider signs in addresses at elsewhere.example." in refused.text, refused.text
+    routed = session.post(world.server.url + action, data={"_csrf": csrf, "email": "alice@Corp.Example"},
+                          allow_redirects=False, timeout=10)
+    assert routed.status_code in (302, 303) and routed.headers["location"].startswith(world.idp.base + "/sso?"), routed.text
+    result = world.browse(client, "Corp", "alice", via="email", email="alice@Corp.Example")
+    assert result["claims"]["cognito:username"] == "corp_alice"
+    # A client with a SAML provider without identifiers keeps the buttons.
+    mixed = world.client(["COGNITO", "Corp", "Sealed"])
+    page = requests.get(f"{world.issuer}/login", params={
+        "response_type": "code", "client_id": mixed["ClientId"], "redirect_uri": CALLBACK, "scope": "openid"}, timeout=10)
+    assert "Continue with Corp" in page.text and "Continue with Sealed" in page.text
+    assert 'name="corporateSignIn"' not in page.text

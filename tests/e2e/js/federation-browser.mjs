@@ -9,7 +9,7 @@
 //
 // Input, the JSON document in TESSERA_E2E_FEDERATE:
 //   { issuer, clientId, clientSecret, callback, scope,
-//     provider, via: "button" | "param" | "identifier", identifier?,
+//     provider, via: "button" | "param" | "identifier" | "email", identifier?, email?,
 //     upstream: "oidc" | "google" | "saml", login, screenshot?,
 //     start?,    a URL to open instead of the app's authorization request: an IdP-initiated
 //                sign-in (js/upstream-saml.mjs /idp-initiated), which the app then redeems
@@ -69,6 +69,12 @@ try {
     if (!callback && r.isNavigationRequest() && r.url().startsWith(callbackOrigin)) callback = r.url();
   });
   await page.goto(input.start ?? authorizationUrl.href).catch((error) => console.error(`opening the first page: ${error}`));
+  if (input.via === 'email' && !callback) {
+    // The corporate e-mail form: tessera routes by the address's domain.
+    await page.locator('input[name="email"]').fill(input.email);
+    await page.locator('button:has-text("Sign in with your corporate ID")').click();
+    await page.waitForLoadState('load').catch(() => {});
+  }
   if (input.via === 'button' && !input.start && !callback) {
     console.error(`at ${page.url()}`);
     await page.locator(`a:has-text("Continue with ${input.provider}")`).click();

@@ -60,6 +60,9 @@ struct LoginPage {
     cognito: bool,
     /// A button per upstream identity provider of the client: its name and link.
     providers: Vec<(String, String)>,
+    /// Where the corporate e-mail form posts, when the client's SAML providers are found by
+    /// the domain of an address (each has IdpIdentifiers) rather than by a button.
+    corporate: Option<String>,
 }
 
 #[derive(Template)]
@@ -517,6 +520,28 @@ async fn login_page(
     chrome.error = error;
     chrome.notice = notice_text(&request.query);
     let mfa_required = Mode::of(&directory) == Mode::On;
+    // Cognito's sign-in page: when every SAML provider of the client has IdP identifiers,
+    // it asks for an e-mail address and routes by its domain instead of showing their
+    // buttons.
+    let mut saml = Vec::new();
+    for name in &auth.providers {
+        if let Some(provider) = request
+            .state
+            .store
+            .identity_provider(&auth.pool_id, name)
+            .await?
+        {
+            if provider.provider_type == "SAML" {
+                saml.push(provider);
+            }
+        }
+    }
+    let corporate = !saml.is_empty() && saml.iter().all(|p| !p.idp_identifiers.is_empty());
+    let buttons: Vec<&String> = auth
+        .providers
+        .iter()
+        .filter(|name| !corporate || !saml.iter().any(|p| &p.name == *name))
+        .collect();
     let page = LoginPage {
         page: chrome,
         action: request.link(auth, "login", &[]),
@@ -531,18 +556,27 @@ async fn login_page(
         email_codes: first_factor_allowed(&directory, "EMAIL_OTP") && !mfa_required,
         sms_codes: first_factor_allowed(&directory, "SMS_OTP") && !mfa_required,
         cognito: auth.cognito,
-        providers: auth
-            .providers
+        providers: buttons
             .iter()
             .map(|name| {
                 (
-                    name.clone(),
+                    (*name).clone(),
                     request.link(auth, "oauth2/authorize", &[("identity_provider", name)]),
                 )
             })
             .collect(),
+        corporate: corporate.then(|| request.link(auth, "federate", &[])),
     };
-    Ok(request.show(&page, status, auth))
+    let mut response = request.show(&page, status, auth);
+    if corporate {
+        let targets: Vec<String> = saml
+            .iter()
+            .filter_map(|p| p.details.get("SSORedirectBindingURI"))
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        super::page::allow_form_targets(response.headers_mut(), &targets);
+    }
+    Ok(response)
 }
 
 fn or_error(result: Result<Response, ApiError>) -> Response {
@@ -813,6 +847,53 @@ async fn live_session(
 pub(crate) async fn login(Authorized(request, auth): Authorized) -> Response {
     let username = request.query.get("username").unwrap_or("").to_owned();
     or_error(login_page(&request, &auth, StatusCode::OK, None, &username).await)
+}
+
+/// `POST /federate`: the corporate e-mail form. The domain of the address is an IdP
+/// identifier of one of the client's providers, where the browser goes to sign in.
+pub(crate) async fn federate(request: PageRequest, body: Bytes) -> Response {
+    let auth = match request.authorization(true).await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    let form = match request.form(&body) {
+        Ok(form) => form,
+        Err(refusal) => return refused_form(&request, &auth, refusal).await,
+    };
+    let email = form.get("email").unwrap_or_default().trim().to_owned();
+    let domain = email
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.to_lowercase())
+        .unwrap_or_default();
+    let provider = if domain.is_empty() {
+        None
+    } else {
+        match request
+            .state
+            .store
+            .identity_provider_by_identifier(&auth.pool_id, &domain)
+            .await
+        {
+            Ok(found) => found.filter(|p| auth.providers.contains(&p.name)),
+            Err(error) => return ApiError::from(error).into_response(),
+        }
+    };
+    match provider {
+        Some(provider) => depart(&request, &auth, &provider.name).await,
+        None => or_error(
+            login_page(
+                &request,
+                &auth,
+                StatusCode::BAD_REQUEST,
+                Some(format!(
+                    "No identity provider signs in addresses at {}.",
+                    tessera_core::excerpt(if domain.is_empty() { &email } else { &domain })
+                )),
+                "",
+            )
+            .await,
+        ),
+    }
 }
 
 /// `POST /login`: a username and password.

@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/{pool_id}/oauth2/idpresponse",
             get(hosted::idp_response).post(hosted::idp_response_post),
         )
+        .route("/{pool_id}/federate", post(hosted::federate))
         .route("/{pool_id}/saml2/idpresponse", post(hosted::saml_response))
         .route("/{pool_id}/saml2/logout", post(hosted::saml_logout))
         .route("/{pool_id}/saml2/metadata", get(hosted::saml_metadata))

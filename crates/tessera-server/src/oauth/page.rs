@@ -357,6 +357,31 @@ pub(crate) fn render(
 }
 
 /// The headers of every page and every redirect of the hosted pages.
+/// Lets a page's forms lead (through a redirect) to these URLs' origins too: CSP's
+/// `form-action` holds for every redirect a form submission follows, so a form that sends
+/// the browser to an identity provider must name the provider's origin.
+pub(crate) fn allow_form_targets(headers: &mut HeaderMap, urls: &[String]) {
+    let origins: Vec<String> = urls.iter().filter_map(|url| origin_of(url)).collect();
+    if origins.is_empty() {
+        return;
+    }
+    let Some(csp) = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+    else {
+        return;
+    };
+    // `form-action` is the last directive [`security_headers`] writes, so the origins are
+    // appended to its sources.
+    let widened = format!("{csp} {}", origins.join(" "));
+    if csp.contains("; form-action ") && !csp.ends_with(';') {
+        if let Ok(value) = HeaderValue::from_str(&widened) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
 pub(crate) fn security_headers(headers: &mut HeaderMap, callback: Option<&str>) {
     let form_action = match callback.and_then(origin_of) {
         Some(origin) => format!("'self' {origin}"),
