@@ -129,3 +129,76 @@ fn check_certificate(der: &[u8], now: SystemTime) -> Result<(), MetadataError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// A certificate valid for ten years from `now`.
+    fn certificate(now: SystemTime) -> String {
+        let (_, der) = crate::federation::signing::key_and_certificate(
+            "idp",
+            now,
+            &tessera_core::SystemRandom,
+        )
+        .unwrap();
+        base64::engine::general_purpose::STANDARD.encode(der)
+    }
+
+    fn metadata(key: &str, extra: &str) -> String {
+        format!(
+            r#"{extra}<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example/md">
+<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" WantAuthnRequestsSigned="true">
+{key}
+<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/slo"/>
+<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/>
+</md:IDPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    fn key_descriptor(certificate: &str) -> String {
+        format!(
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+        )
+    }
+
+    #[test]
+    fn metadata_gives_the_urls_and_signing_certificates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let parsed = parse(&metadata(&key_descriptor(&certificate(now)), ""), now).unwrap();
+        assert_eq!(parsed.entity_id, "https://idp.example/md");
+        assert_eq!(
+            parsed.sso_redirect.as_deref(),
+            Some("https://idp.example/sso")
+        );
+        assert_eq!(
+            parsed.slo_redirect.as_deref(),
+            Some("https://idp.example/slo")
+        );
+        assert_eq!(parsed.signing_certificates.len(), 1);
+        assert!(parsed.wants_signed_requests);
+    }
+
+    #[test]
+    fn metadata_without_a_usable_signing_certificate_is_refused() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        // No certificate: no response could ever be checked.
+        assert!(parse(&metadata("", ""), now).is_err());
+        // Expired: the certificate was made ten years before an instant past its end.
+        let old = certificate(now);
+        let later = now + Duration::from_secs(11 * 365 * 24 * 3600);
+        let error = parse(&metadata(&key_descriptor(&old), ""), later).unwrap_err();
+        assert!(error.to_string().contains("expired"), "{error}");
+        assert!(parse(&metadata(&key_descriptor("bm90IGEgY2VydA=="), ""), now).is_err());
+    }
+
+    #[test]
+    fn a_document_type_declaration_is_refused() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let entity = r#"<!DOCTYPE md [<!ENTITY x SYSTEM "file:///etc/passwd">]>"#;
+        let document = metadata(&key_descriptor(&certificate(now)), entity);
+        assert!(parse(&document, now).is_err());
+    }
+}

@@ -134,3 +134,75 @@ pub fn redirect_url(
     let separator = if endpoint.contains('?') { '&' } else { '?' };
     Ok(format!("{endpoint}{separator}{}", query.finish()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::time::{Duration, SystemTime};
+
+    use aws_lc_rs::signature::{KeyPair, UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+
+    use super::*;
+
+    #[test]
+    fn a_signed_redirect_carries_the_deflated_request_and_a_verifiable_signature() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (key, _) =
+            crate::federation::signing::key_and_certificate("sp", now, &tessera_core::SystemRandom)
+                .unwrap();
+        let request = authn_request(
+            "_abc",
+            "urn:amazon:cognito:sp:us-east-1_X",
+            "https://idp.example/sso?tenant=1",
+            "https://sp.example/saml2/idpresponse",
+            now,
+        );
+        assert!(
+            request.contains(r#"IssueInstant="2027-01-15T08:00:00Z""#),
+            "{request}"
+        );
+        let url = redirect_url(
+            "https://idp.example/sso?tenant=1",
+            "SAMLRequest",
+            &request,
+            "relay&state",
+            Some(&key),
+        )
+        .unwrap();
+        let query = url.split_once('?').unwrap().1;
+        assert!(query.starts_with("tenant=1&SAMLRequest="));
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let deflated = base64::engine::general_purpose::STANDARD
+            .decode(get("SAMLRequest"))
+            .unwrap();
+        let mut inflated = String::new();
+        flate2::read::DeflateDecoder::new(deflated.as_slice())
+            .read_to_string(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, request);
+        assert_eq!(get("RelayState"), "relay&state");
+        assert_eq!(get("SigAlg"), RSA_SHA256);
+        // The signature covers SAMLRequest, RelayState and SigAlg exactly as sent.
+        let signed = &query["tenant=1&".len()..query.find("&Signature=").unwrap()];
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&key).unwrap();
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(get("Signature"))
+            .unwrap();
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pair.public_key().as_ref())
+            .verify(signed.as_bytes(), &signature)
+            .unwrap();
+        assert_eq!(
+            escape(r#"<a href="x">&"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+    }
+}
