@@ -38,6 +38,9 @@ USERS = {
     "bob": {"email": "bob@example.com", "given_name": "Bob"},
     "carol": {"email": "carol@example.com", "given_name": "Carol"},
     "admin": {"email": "admin@example.com", "given_name": "Admin"},
+    "erin": {"email": "erin@example.com", "given_name": "Erin"},
+    "Fay": {"email": "fay.upper@example.com", "given_name": "Fay"},
+    "fay": {"email": "fay.lower@example.com", "given_name": "fay"},
 }
 MAPPING = {"email": "email", "given_name": "given_name"}
 
@@ -336,3 +339,35 @@ def test_the_sign_in_page_routes_a_corporate_address_to_its_provider(world):
         "response_type": "code", "client_id": mixed["ClientId"], "redirect_uri": CALLBACK, "scope": "openid"}, timeout=10)
     assert "Continue with Corp" in page.text and "Continue with Sealed" in page.text
     assert 'name="corporateSignIn"' not in page.text
+
+
+def test_issue_15_a_user_who_only_has_a_federated_name_is_not_signed_into(world, corp_app):
+    """Review finding: a native user named `Corp_erin` (signed up with a password) must not
+    receive the sign-in of the IdP's `erin`."""
+    idp = world.cognito
+    idp.admin_create_user(UserPoolId=POOL, Username="Corp_erin", MessageAction="SUPPRESS",
+                          UserAttributes=[{"Name": "email", "Value": "squatter@example.com"}])
+    idp.admin_set_user_password(UserPoolId=POOL, Username="Corp_erin", Password="Squatter-Passw0rd!", Permanent=True)
+    before = idp.admin_get_user(UserPoolId=POOL, Username="corp_erin")
+    session, relay, request_id = sp_initiated(world, corp_app)
+    answer = world.idp.response(login="erin", in_response_to=request_id, variant="valid", relay_state=relay)
+    params = callback_params(post(world, session, answer))
+    assert "code" not in params
+    assert params["error_description"] == "The user name corp_erin is taken by another user of the pool."
+    after = idp.admin_get_user(UserPoolId=POOL, Username="corp_erin")
+    assert after["UserAttributes"] == before["UserAttributes"] and after["UserStatus"] == "CONFIRMED"
+
+
+def test_issue_15_subjects_equal_but_for_case_are_not_one_user(world, corp_app):
+    """Review finding: NameIDs are case-sensitive; in a case-insensitive pool `Fay` and `fay`
+    fold to one user name, and the second must not land on the first's user."""
+    session, relay, request_id = sp_initiated(world, corp_app)
+    answer = world.idp.response(login="Fay", in_response_to=request_id, variant="valid", relay_state=relay)
+    assert callback_params(post(world, session, answer)).get("code")
+    first = world.cognito.admin_get_user(UserPoolId=POOL, Username="corp_fay")
+    session, relay, request_id = sp_initiated(world, corp_app)
+    answer = world.idp.response(login="fay", in_response_to=request_id, variant="valid", relay_state=relay)
+    params = callback_params(post(world, session, answer))
+    assert "code" not in params and "taken by another user" in params["error_description"]
+    again = world.cognito.admin_get_user(UserPoolId=POOL, Username="corp_fay")
+    assert again["UserAttributes"] == first["UserAttributes"]

@@ -1268,3 +1268,19 @@ def test_a_pool_of_another_region_is_not_found(fed, fed_idp, pool_id, oidc_upstr
     ]:
         expect_error("ResourceNotFoundException", call, UserPoolId=pool_id, message=not_found, **kwargs)
     assert describe(fed_idp, pool_id, "Upstream")["AttributeMapping"] == {"username": "sub"}
+
+
+
+def test_issue_15_a_social_preset_keeps_only_its_own_endpoints(idp, make_pool):
+    """Review finding: a preset's endpoints are the service's; an endpoint given in the request
+    (here an instance-metadata URL as Apple's attributes_url) is dropped, never called."""
+    pool_id = make_pool()["Id"]
+    created = idp.create_identity_provider(
+        UserPoolId=pool_id, ProviderName="SignInWithApple", ProviderType="SignInWithApple",
+        ProviderDetails={"client_id": "com.example.web", "team_id": "TEAM123456", "key_id": "KEY1234567",
+                         "private_key": apple_private_key(), "authorize_scopes": "email name",
+                         "attributes_url": "http://169.254.169.254/latest/meta-data/iam/security-credentials/role",
+                         "token_url": "https://evil.example/token"},
+    )["IdentityProvider"]
+    assert "attributes_url" not in created["ProviderDetails"]
+    assert created["ProviderDetails"]["token_url"] == "https://appleid.apple.com/auth/token"

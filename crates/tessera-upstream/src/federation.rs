@@ -75,6 +75,24 @@ impl HttpUpstream {
     }
 }
 
+/// A response's body, refused past [`MAX_DOCUMENT`]: an upstream's answer is never read
+/// into memory whole without a bound.
+async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| {
+        UpstreamError(format!(
+            "reading the answer failed ({})",
+            error_kind(&error)
+        ))
+    })? {
+        if body.len() + chunk.len() > MAX_DOCUMENT {
+            return Err(UpstreamError("the answer is larger than 1 MiB".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn error_kind(error: &reqwest::Error) -> &'static str {
     if error.is_timeout() {
         "timed out"
@@ -155,7 +173,7 @@ impl HttpUpstream {
                 UpstreamError(format!("the token request failed ({})", error_kind(&error)))
             })?;
         let status = response.status();
-        let body: Value = response.json().await.map_err(|_| {
+        let body: Value = serde_json::from_slice(&capped_body(response).await?).map_err(|_| {
             UpstreamError(format!(
                 "{} the token endpoint's answer is not JSON",
                 status.as_u16()
@@ -218,7 +236,7 @@ impl HttpUpstream {
                 status.as_u16()
             )));
         }
-        match response.json::<Value>().await {
+        match serde_json::from_slice::<Value>(&capped_body(response).await?) {
             Ok(Value::Object(map)) => Ok(map),
             _ => Err(UpstreamError(
                 "the userinfo answer is not a JSON object".into(),

@@ -144,9 +144,11 @@ pub async fn validate(
             "Provider name {name} is reserved."
         )));
     }
+    // A social preset's endpoints are the service's, never the request's.
+    let preset_only = |key: &str| kind.is_social() && URL_KEYS.contains(&key);
     let mut details: Map<String, Value> = requested
         .iter()
-        .filter(|(key, _)| !key.starts_with(PRIVATE_PREFIX))
+        .filter(|(key, _)| !key.starts_with(PRIVATE_PREFIX) && !preset_only(key))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     match kind {
@@ -185,8 +187,28 @@ pub async fn validate(
         ProviderKind::Oidc => oidc(&mut details, context).await?,
         ProviderKind::Saml => saml(&mut details, context).await?,
     }
+    // Every URL tessera will call, whatever put it there, is held to the same rule.
+    for key in URL_KEYS.iter().chain(["MetadataURL"].iter()) {
+        if let Some(url) = text(&details, key) {
+            if !acceptable_url(url, context.overrides) {
+                return Err(Error::invalid_parameter(format!(
+                    "{key} {} must be an HTTPS URL.",
+                    tessera_core::excerpt(url)
+                )));
+            }
+        }
+    }
     Ok(details)
 }
+
+/// The keys of ProviderDetails that name an endpoint tessera calls or sends browsers to.
+const URL_KEYS: [&str; 5] = [
+    "authorize_url",
+    "token_url",
+    "attributes_url",
+    "jwks_uri",
+    "oidc_issuer",
+];
 
 fn set(details: &mut Map<String, Value>, key: &str, value: &str) {
     details.insert(key.to_owned(), Value::String(value.to_owned()));

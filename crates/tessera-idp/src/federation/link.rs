@@ -142,7 +142,12 @@ pub async fn admin_link_provider_for_user(state: &Service, input: Input) -> Resu
             &source.provider,
             &source.value,
         ));
-        if state.store.user(&pool_id, &federated).await?.is_some() {
+        let signed_up = state
+            .store
+            .federated_link(&pool_id, &source.provider, SUBJECT, &source.value)
+            .await?
+            .is_some_and(|l| l.username_key == federated);
+        if signed_up || state.store.user(&pool_id, &federated).await?.is_some() {
             return Err(Error::invalid_parameter(
                 "Merging is not currently supported, provide a SourceUser that has not been signed up in order to link",
             ));
@@ -232,6 +237,32 @@ pub async fn admin_disable_provider_for_user(
         return Ok(json!({}));
     }
     provider_type(state, &pool_id, &target.provider).await?;
+    let own_key = directory.key(&federated_username(
+        &directory,
+        &target.provider,
+        &target.value,
+    ));
+    let link = state
+        .store
+        .federated_link(&pool_id, &target.provider, &attribute, &target.value)
+        .await?;
+    // The identity of a federated user of its own (not linked to another user): the user
+    // may no longer sign in through the provider.
+    if attribute == SUBJECT && link.as_ref().is_none_or(|l| l.username_key == own_key) {
+        if let Some(user) = state.store.user(&pool_id, &own_key).await? {
+            if user.status == tessera_core::UserStatus::ExternalProvider {
+                revise(state, &directory, &own_key, user, |user| {
+                    if !user.enabled {
+                        return Ok(None);
+                    }
+                    user.enabled = false;
+                    Ok(Some(Revision::default()))
+                })
+                .await?;
+                return Ok(json!({}));
+            }
+        }
+    }
     if let Some(link) = state
         .store
         .delete_federated_link(&pool_id, &target.provider, &attribute, &target.value)
@@ -255,25 +286,6 @@ pub async fn admin_disable_provider_for_user(
             .await?;
         }
         return Ok(json!({}));
-    }
-    if attribute == SUBJECT {
-        // A federated user of its own: it may no longer sign in through the provider.
-        let key = directory.key(&federated_username(
-            &directory,
-            &target.provider,
-            &target.value,
-        ));
-        if let Some(user) = state.store.user(&pool_id, &key).await? {
-            revise(state, &directory, &key, user, |user| {
-                if !user.enabled {
-                    return Ok(None);
-                }
-                user.enabled = false;
-                Ok(Some(Revision::default()))
-            })
-            .await?;
-            return Ok(json!({}));
-        }
     }
     Err(user_not_found())
 }

@@ -66,6 +66,7 @@ pub fn parse(document: &str, now: SystemTime) -> Result<IdpMetadata, MetadataErr
             .map(String::from)
     };
     let mut signing_certificates = Vec::new();
+    let mut last_refusal = None;
     for key in descriptor
         .children()
         .filter(|n| n.has_tag_name((METADATA, "KeyDescriptor")))
@@ -92,13 +93,18 @@ pub fn parse(document: &str, now: SystemTime) -> Result<IdpMetadata, MetadataErr
             let der = base64::engine::general_purpose::STANDARD
                 .decode(&text)
                 .map_err(|_| error("a signing certificate is not base64"))?;
-            check_certificate(&der, now)?;
-            signing_certificates.push(der);
+            // An expired certificate beside a current one is a rollover in progress: the
+            // expired one is no longer used, the document still is.
+            match check_certificate(&der, now) {
+                Ok(()) => signing_certificates.push(der),
+                Err(refusal) => last_refusal = Some(refusal),
+            }
         }
     }
     if signing_certificates.is_empty() {
         // Without a certificate no response could be checked: refused rather than trusted.
-        return Err(error("the IDPSSODescriptor has no signing certificate"));
+        return Err(last_refusal
+            .unwrap_or_else(|| error("the IDPSSODescriptor has no signing certificate")));
     }
     let metadata = IdpMetadata {
         entity_id,

@@ -210,52 +210,67 @@ pub fn check(
     };
     // The assertion as verified bytes: read from nothing else.
     let assertion_xml = if dsig::is(&doc, assertion, ASSERTION, "EncryptedAssertion") {
-        let key = keys.decryption.ok_or_else(|| {
-            refused(
+        let opened = (|| -> Result<String, Refused> {
+            let key = keys.decryption.ok_or_else(|| {
+                refused(
                 "The assertion is encrypted, but this provider does not want encrypted responses.",
             )
-        })?;
-        let plain = match &verified_response {
-            Some(verified) => {
-                let again = dsig::parse(verified)
-                    .map_err(|_| refused("The SAML response is not well-formed XML."))?;
-                let again_root = again
-                    .document_element()
-                    .ok_or_else(|| refused("The SAML response is empty."))?;
-                let encrypted = dsig::child_elements(&again, again_root)
-                    .into_iter()
-                    .find(|n| dsig::is(&again, *n, ASSERTION, "EncryptedAssertion"))
-                    .ok_or_else(|| refused("The SAML response must hold exactly one assertion."))?;
-                dsig::decrypt_assertion(&again, encrypted, key)
+            })?;
+            let plain = match &verified_response {
+                Some(verified) => {
+                    let again = dsig::parse(verified)
+                        .map_err(|_| refused("The SAML response is not well-formed XML."))?;
+                    let again_root = again
+                        .document_element()
+                        .ok_or_else(|| refused("The SAML response is empty."))?;
+                    let encrypted = dsig::child_elements(&again, again_root)
+                        .into_iter()
+                        .find(|n| dsig::is(&again, *n, ASSERTION, "EncryptedAssertion"))
+                        .ok_or_else(|| {
+                            refused("The SAML response must hold exactly one assertion.")
+                        })?;
+                    dsig::decrypt_assertion(&again, encrypted, key)
+                }
+                None => dsig::decrypt_assertion(&doc, assertion, key),
             }
-            None => dsig::decrypt_assertion(&doc, assertion, key),
-        }
-        .map_err(|detail| {
-            tracing::info!(%detail, "SAML assertion not decrypted");
-            refused("The encrypted assertion could not be decrypted.")
-        })?;
-        let plain_doc = dsig::parse(&plain)
-            .map_err(|_| refused("The decrypted assertion is not well-formed XML."))?;
-        let plain_root = plain_doc
-            .document_element()
-            .ok_or_else(|| refused("The decrypted assertion is empty."))?;
-        if !dsig::is(&plain_doc, plain_root, ASSERTION, "Assertion")
-            || plain_doc
-                .descendants(plain_root)
-                .into_iter()
-                .any(|n| n != plain_root && dsig::is(&plain_doc, n, ASSERTION, "Assertion"))
-        {
-            return Err(refused("The decrypted content is not one assertion."));
-        }
-        if signed(&plain_doc, plain_root) {
-            utf8(
-                dsig::verify_enveloped(&plain_doc, plain_root, keys.idp)
-                    .map_err(signature_refused)?,
-            )?
-        } else if verified_response.is_some() {
-            utf8(dsig::exc_c14n(&plain_doc, plain_root, None, &[]).map_err(signature_refused)?)?
-        } else {
-            return Err(refused("The SAML response is not signed."));
+            .map_err(|detail| {
+                tracing::info!(%detail, "SAML assertion not decrypted");
+                refused("The encrypted assertion could not be decrypted.")
+            })?;
+            let plain_doc = dsig::parse(&plain)
+                .map_err(|_| refused("The decrypted assertion is not well-formed XML."))?;
+            let plain_root = plain_doc
+                .document_element()
+                .ok_or_else(|| refused("The decrypted assertion is empty."))?;
+            if !dsig::is(&plain_doc, plain_root, ASSERTION, "Assertion")
+                || plain_doc
+                    .descendants(plain_root)
+                    .into_iter()
+                    .any(|n| n != plain_root && dsig::is(&plain_doc, n, ASSERTION, "Assertion"))
+            {
+                return Err(refused("The decrypted content is not one assertion."));
+            }
+            if signed(&plain_doc, plain_root) {
+                utf8(
+                    dsig::verify_enveloped(&plain_doc, plain_root, keys.idp)
+                        .map_err(signature_refused)?,
+                )
+            } else if verified_response.is_some() {
+                utf8(dsig::exc_c14n(&plain_doc, plain_root, None, &[]).map_err(signature_refused)?)
+            } else {
+                Err(refused("The SAML response is not signed."))
+            }
+        })();
+        // Until a signature has vouched for the ciphertext, every failure reads the same, so
+        // that the answers cannot serve as a decryption oracle (Jager and Somorovsky's attack
+        // on XML Encryption changes the ciphertext and watches the error).
+        match (opened, &verified_response) {
+            (Ok(xml), _) => xml,
+            (Err(refusal), Some(_)) => return Err(refusal),
+            (Err(refusal), None) => {
+                tracing::info!(reason = %refusal, "unsigned encrypted SAML response refused");
+                return Err(refused("The SAML response could not be processed."));
+            }
         }
     } else {
         if expected.encrypted {

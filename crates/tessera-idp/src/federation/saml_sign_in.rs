@@ -353,7 +353,11 @@ pub async fn sign_out(
         if sign_in::text(&provider.details, "IDPSignout") != Some("true") {
             continue;
         }
-        let metadata = metadata(state, &provider)?;
+        // A provider whose metadata is no longer usable is not signed out of; the user is
+        // still signed out of tessera.
+        let Ok(metadata) = metadata(state, &provider) else {
+            continue;
+        };
         let Some(slo) = metadata.slo_redirect.clone() else {
             continue;
         };

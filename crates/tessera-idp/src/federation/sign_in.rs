@@ -460,9 +460,16 @@ pub(crate) async fn inbound_federation(
     match response.get("userAttributesToMap") {
         Some(Value::Object(given)) if !given.is_empty() => {
             let mut kept = given.clone();
+            // The provider's identifier of the user is the provider's: a function cannot
+            // make the sign-in land on another user.
             for key in ["sub", "id", "user_id", "NameID"] {
-                if let Some(value) = claims.get(key) {
-                    kept.entry(key.to_owned()).or_insert_with(|| value.clone());
+                match claims.get(key) {
+                    Some(value) => {
+                        kept.insert(key.to_owned(), value.clone());
+                    }
+                    None => {
+                        kept.remove(key);
+                    }
                 }
             }
             Ok(kept)
@@ -538,6 +545,9 @@ pub(crate) async fn federated_user(
     if let Some(found) = linked_user(state, &directory, provider, &subject, &mapped, claims).await?
     {
         let (key, user) = found;
+        // The federated user of this identity is found through the link made when it was
+        // created; its identity stays the primary one.
+        let own = key == directory.key(&username);
         let user = crate::directory::revise(state, &directory, &key, user, |user| {
             if !user.enabled {
                 return Err(Error::user_disabled());
@@ -545,7 +555,7 @@ pub(crate) async fn federated_user(
             let mut pairs = mapped.clone();
             pairs.push((
                 "identities".into(),
-                super::link::with_identity(user, identity(Some(user), false)),
+                super::link::with_identity(user, identity(Some(user), own)),
             ));
             let written = crate::directory::write_attributes(
                 &directory.pool,
@@ -563,16 +573,72 @@ pub(crate) async fn federated_user(
         .await?;
         return Ok((key, user));
     }
+    // A federated user is found by its identity (the link made at its creation), never by
+    // its name alone: a user who merely has the name `<provider>_<subject>` (one signed up
+    // with a password, or another subject equal but for case in a case-insensitive pool)
+    // is not this identity's user.
     let existing = state.store.user(pool_id, &directory.key(&username)).await?;
+    let taken = || {
+        Error::invalid_parameter(format!(
+            "The user name {} is taken by another user of the pool.",
+            tessera_core::excerpt(&username)
+        ))
+    };
+    if existing
+        .as_ref()
+        .is_some_and(|user| !is_own_user(user, &provider.name, &subject))
+    {
+        return Err(taken());
+    }
     let identities = Value::Array(vec![identity(existing.as_ref(), true)]);
     mapped.push(("identities".into(), identities.to_string()));
     let (key, user, created) =
         crate::directory::user::federated_user(state, &directory, &username, &mapped, client_id)
             .await?;
+    if !is_own_user(&user, &provider.name, &subject) {
+        return Err(taken());
+    }
+    // The identity's link: how the next sign-in finds this user (made again here when a
+    // crash came between the user and its link).
+    let link = tessera_store::FederatedLink {
+        pool_id: pool_id.to_owned(),
+        provider_name: provider.name.clone(),
+        attribute_name: super::link::SUBJECT.to_owned(),
+        attribute_value: subject.clone(),
+        username_key: key.clone(),
+        created_at: state.clock.now(),
+    };
+    match state.store.insert_federated_link(&link, i64::MAX).await {
+        Ok(_) | Err(tessera_store::StoreError::Conflict) => {}
+        Err(other) => return Err(other.into()),
+    }
     if created {
         join_provider_group(state, pool_id, &provider.name, &key).await?;
     }
     Ok((key, user))
+}
+
+/// Whether `user` is the federated user of this identity: made by a sign-in through the
+/// provider (`EXTERNAL_PROVIDER`) and holding the identity, subject compared exactly, as
+/// its primary one.
+fn is_own_user(user: &User, provider: &str, subject: &str) -> bool {
+    if user.status != tessera_core::UserStatus::ExternalProvider {
+        return false;
+    }
+    let Some(identities) = user
+        .attributes
+        .get("identities")
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+    else {
+        return false;
+    };
+    identities.as_array().is_some_and(|list| {
+        list.iter().any(|entry| {
+            entry.get("providerName").and_then(Value::as_str) == Some(provider)
+                && entry.get("userId").and_then(Value::as_str) == Some(subject)
+                && entry.get("primary").and_then(Value::as_bool) == Some(true)
+        })
+    })
 }
 
 /// The existing user an administrator linked this upstream identity to

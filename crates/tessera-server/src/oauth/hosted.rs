@@ -839,7 +839,13 @@ async fn live_session(
         .user(&session.pool_id, &session.username_key)
         .await?;
     Ok(user
-        .filter(|user| user.enabled && user.status == UserStatus::Confirmed)
+        .filter(|user| {
+            user.enabled
+                && matches!(
+                    user.status,
+                    UserStatus::Confirmed | UserStatus::ExternalProvider
+                )
+        })
         .map(|_| session))
 }
 
@@ -861,23 +867,27 @@ pub(crate) async fn federate(request: PageRequest, body: Bytes) -> Response {
         Err(refusal) => return refused_form(&request, &auth, refusal).await,
     };
     let email = form.get("email").unwrap_or_default().trim().to_owned();
-    let domain = email
+    let typed = email
         .rsplit_once('@')
-        .map(|(_, domain)| domain.to_lowercase())
+        .map(|(_, domain)| domain.to_owned())
         .unwrap_or_default();
-    let provider = if domain.is_empty() {
-        None
-    } else {
+    let domain = typed.to_lowercase();
+    let mut provider = None;
+    // Domains compare without case: the identifier as typed, then in lower case.
+    for candidate in [typed.as_str(), domain.as_str()] {
+        if candidate.is_empty() || provider.is_some() {
+            continue;
+        }
         match request
             .state
             .store
-            .identity_provider_by_identifier(&auth.pool_id, &domain)
+            .identity_provider_by_identifier(&auth.pool_id, candidate)
             .await
         {
-            Ok(found) => found.filter(|p| auth.providers.contains(&p.name)),
+            Ok(found) => provider = found.filter(|p| auth.providers.contains(&p.name)),
             Err(error) => return ApiError::from(error).into_response(),
         }
-    };
+    }
     match provider {
         Some(provider) => depart(&request, &auth, &provider.name).await,
         None => or_error(
@@ -1651,7 +1661,10 @@ pub(crate) async fn logout(request: PageRequest) -> Response {
                 {
                     Ok(Some(idp)) => location = idp,
                     Ok(None) => {}
-                    Err(error) => return ApiError::from(error).into_response(),
+                    // The sign-out at tessera happens whatever the IdP's part does.
+                    Err(error) => {
+                        tracing::warn!(error = %error.message, "starting a SAML single logout")
+                    }
                 }
             }
             Ok(_) => {}
