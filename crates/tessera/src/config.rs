@@ -59,6 +59,10 @@ pub struct FederationFile {
     /// Allows `http://` upstream URLs on loopback hosts (127.0.0.1, localhost, [::1]).
     #[serde(default)]
     allow_loopback_http: bool,
+    /// Stand-ins for Facebook, Login with Amazon and Sign in with Apple: provider type to a
+    /// base URL that serves the service's paths.
+    #[serde(default)]
+    stand_ins: std::collections::BTreeMap<String, String>,
 }
 
 /// A `[[sender_keys]]` table: the key that stands for a pool's `KMSKeyID`, so that its
@@ -149,6 +153,7 @@ impl FileConfig {
         tessera_idp::federation::details::UpstreamOverrides {
             google_issuer: self.federation.google_issuer.clone(),
             allow_loopback_http: self.federation.allow_loopback_http,
+            stand_ins: self.federation.stand_ins.clone(),
         }
     }
 

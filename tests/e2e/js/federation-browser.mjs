@@ -10,7 +10,7 @@
 // Input, the JSON document in TESSERA_E2E_FEDERATE:
 //   { issuer, clientId, clientSecret, callback, scope,
 //     provider, via: "button" | "param" | "identifier" | "email", identifier?, email?,
-//     upstream: "oidc" | "google" | "saml", login, screenshot?,
+//     upstream: "oidc" | "google" | "facebook" | "amazon" | "apple" | "saml", login, screenshot?,
 //     start?,    a URL to open instead of the app's authorization request: an IdP-initiated
 //                sign-in (js/upstream-saml.mjs /idp-initiated), which the app then redeems
 //                without a state, nonce or PKCE of its own
@@ -99,7 +99,14 @@ try {
       await page.waitForLoadState('load').catch(() => {});
       // The page that posts the response to tessera.
       if (!callback) await page.locator('button:has-text("Continue")').click().catch(() => {});
+    } else if (input.upstream === 'apple') {
+      // Apple answers by form POST (response_mode=form_post): its page's button posts the
+      // code to tessera.
+      await page.locator('button:has-text("Sign in")').click();
+      await page.waitForLoadState('load').catch(() => {});
+      if (!callback) await page.locator('button:has-text("Continue")').click().catch(() => {});
     } else {
+      // Google, Facebook and Amazon stand-ins: one sign-in form.
       await page.locator('button:has-text("Sign in")').click().catch(() => {});
     }
   }

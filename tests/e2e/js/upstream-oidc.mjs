@@ -6,11 +6,14 @@
 //
 // Contract
 //   start:   node upstream-oidc.mjs, with TESSERA_E2E_UPSTREAM holding JSON:
-//              { "mode": "oidc" | "google" | "rogue",
+//              { "mode": "oidc" | "google" | "rogue" | "facebook" | "amazon" | "apple",
 //                "port": 0,                        (0 or absent: any free port)
 //                "clients": [{ "client_id", "client_secret", "redirect_uris": [...] }],
 //                "accounts": { "<login>": { "email", "email_verified", "given_name", ... } },
-//                "conform_id_token_claims": true } (oidc mode only, optional, see below)
+//                "conform_id_token_claims": true,  (oidc mode only, optional, see below)
+//                "apple": { "team_id", "key_id", "private_key_pem" } } (apple mode only, and
+//                           required there: the P-256 key, PKCS#8 PEM, whose public half
+//                           verifies the RP's client secret JWTs)
 //   ready:   exactly one line on stdout, {"issuer": "http://127.0.0.1:<port>", "port": <port>};
 //            nothing else is ever written to stdout (oidc-provider's notices go to stderr).
 //   stop:    SIGTERM or SIGINT; it runs until then.
@@ -85,8 +88,73 @@
 //               "userinfo": { "<claim>": value | null },
 //               "state": "wrong-state", "drop_state": true,
 //               "error": "access_denied" (an error redirect instead of a code) }
+//   facebook, amazon, apple
+//           stand-ins for Cognito's social providers, at the exact paths of the real ones, so
+//           tessera can swap the scheme and host of a preset's URLs for this harness's issuer.
+//           Each authorization endpoint shows the same kind of page as google mode (a form with
+//           <input name="login"> and a "Sign in" button, a "Cancel" button; no JavaScript
+//           needed) and posts back to its own path. client_id and redirect_uri are checked (an
+//           unregistered redirect_uri gets an error page, never a redirect); PKCE (plain or
+//           S256) is checked at the token endpoint when a challenge was sent; a code is spent
+//           by its first use. Any login signs in; the claims come from the live table, where
+//           given_name/family_name (or first_name/last_name), name, email, email_verified and
+//           postal_code are used. No OIDC discovery in any of them.
+//     facebook  Graph API v17.0, no ID token.
+//           GET  /v17.0/dialog/oauth?client_id&redirect_uri&scope&state&response_type=code
+//                &code_challenge&code_challenge_method   (scope comma or space separated)
+//                -> 302 redirect_uri?code&state (cancel: error=access_denied, error_code=200,
+//                error_reason=user_denied, error_description, state)
+//           GET  /v17.0/oauth/access_token?client_id&client_secret&redirect_uri&code
+//                &code_verifier[&grant_type=authorization_code]   (POST form is taken too)
+//                -> {"access_token","token_type":"bearer","expires_in":5183944}; errors are
+//                HTTP 400 {"error":{"message","type":"OAuthException","code":100|101|1,
+//                "fbtrace_id"}}. Logged with client_auth "client_secret_query" for GET.
+//           GET  /v17.0/me?fields=id,email,name,first_name,last_name with Authorization:
+//                Bearer (or ?access_token=) -> {"id": a stable 16-digit string from the login
+//                (or the account's id), and each requested field the account has}; email only
+//                when the scope had email. Default fields: id,name. Bad token: 400, code 190.
+//     amazon    Login with Amazon, no ID token.
+//           GET  /ap/oa?client_id&scope&response_type=code&redirect_uri&state&code_challenge
+//                &code_challenge_method   (scopes: profile, profile:user_id, postal_code)
+//                -> 302 redirect_uri?code&scope&state (cancel: error=access_denied)
+//           POST /auth/o2/token form grant_type, code, redirect_uri, client_id, client_secret,
+//                code_verifier (client_secret_post only) -> {"access_token","refresh_token",
+//                "token_type":"bearer","expires_in":3600}; errors 400 {"error",
+//                "error_description"} (invalid_client, invalid_grant, unsupported_grant_type)
+//           GET  /user/profile with Bearer -> {"user_id":"amzn1.account.<28 upper-case
+//                alnum, stable from the login, or the account's user_id>", "name", "email"
+//                (scope profile), "postal_code" (scope postal_code)}; bad token 401.
+//     apple     Sign in with Apple.
+//           GET  /auth/authorize?response_type=code&response_mode=form_post&client_id
+//                &redirect_uri&state&scope&nonce&code_challenge&code_challenge_method
+//                (scope: name, email; they need response_mode=form_post; query is allowed
+//                without them) -> the sign-in page; its POST answers with a page whose form
+//                (method POST, action redirect_uri, a visible "Continue" button plus an
+//                auto-submit script) carries state, code and, only on the first sign-in of a
+//                login to a client in this process, user = JSON {"name":{"firstName",
+//                "lastName"},"email"} (as the scope allows). Cancel posts
+//                error=user_cancelled_authorize and state.
+//           POST /auth/token form grant_type, code, redirect_uri, client_id, client_secret,
+//                code_verifier: client_secret must be an ES256 JWT, header kid = apple.key_id,
+//                iss = apple.team_id, sub = client_id, aud = "https://appleid.apple.com",
+//                iat, exp in the future and at most 15777000 s (6 months) away, signed by
+//                apple.private_key_pem's key (the client entry's client_secret is unused).
+//                Refused with 400 {"error":"invalid_client"}; other errors 400 {"error"}
+//                (invalid_grant, unsupported_grant_type). The log entry has
+//                client_secret_jwt_valid true|false (and client_secret_jwt_error why).
+//                Answer {"access_token","token_type":"Bearer","expires_in":3600,
+//                "refresh_token","id_token"}; grant_type=refresh_token gives a new access
+//                token and id_token. The id_token is RS256 with a kid: iss = this issuer,
+//                aud = client_id, exp (a day), iat, sub (stable "NNNNNN.<32 hex>.NNNN" from the
+//                login, or the account's sub), nonce (the authorization request's, if any),
+//                c_hash, email, email_verified ("true" unless the account says false) and
+//                is_private_email ("false" unless the account says) when the account has an
+//                email, auth_time, nonce_supported true.
+//           GET  /auth/keys -> the JWKS with that RS256 key.
 import { createServer } from 'node:http';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createHash, createPrivateKey, createPublicKey, randomBytes, timingSafeEqual,
+} from 'node:crypto';
 import * as jose from 'jose';
 
 // stdout carries one line for the test driver. oidc-provider prints its notices with
@@ -95,7 +163,8 @@ for (const name of ['log', 'info', 'debug']) {
   console[name] = (...args) => console.error(...args);
 }
 
-const MODES = new Set(['oidc', 'google', 'rogue']);
+const MODES = new Set(['oidc', 'google', 'rogue', 'facebook', 'amazon', 'apple']);
+const SOCIAL_MODES = new Set(['facebook', 'amazon', 'apple']);
 const BODY_LIMIT = 64 * 1024;
 const CODE_TTL = 600;
 const TOKEN_TTL = 3599;
@@ -734,6 +803,471 @@ ${message ? `<p role="alert">${esc(message)}</p>` : ''}
   };
 }
 
+// ---- modes facebook, amazon and apple: Cognito's social providers ---------------------------
+
+// The longest lifetime Apple accepts for a client secret JWT: six months, in seconds.
+const APPLE_SECRET_MAX_LIFETIME = 15777000;
+const APPLE_AUDIENCE = 'https://appleid.apple.com';
+const FACEBOOK_TOKEN_TTL = 5183944;
+const AMAZON_SCOPES = new Set(['profile', 'profile:user_id', 'postal_code']);
+
+// Stable identifiers derived from the login, unless the account names its own.
+function hashOf(kind, login) {
+  return sha256(`tessera-e2e-${kind}:${login}`);
+}
+
+function facebookId(login) {
+  const own = accounts.get(login)?.id;
+  if (typeof own === 'string' && own) return own;
+  const n = BigInt(`0x${hashOf('facebook', login).subarray(0, 12).toString('hex')}`);
+  return `1${(n % 10n ** 15n).toString().padStart(15, '0')}`;
+}
+
+function amazonUserId(login) {
+  const own = accounts.get(login)?.user_id;
+  if (typeof own === 'string' && own) return own;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes = hashOf('amazon', login);
+  let id = '';
+  for (let i = 0; i < 28; i += 1) id += alphabet[bytes[i] % 32];
+  return `amzn1.account.${id}`;
+}
+
+function appleSub(login) {
+  const own = accounts.get(login)?.sub;
+  if (typeof own === 'string' && own) return own;
+  const h = hashOf('apple', login);
+  const six = (h.readUInt32BE(0) % 1_000_000).toString().padStart(6, '0');
+  const four = (h.readUInt16BE(4) % 10_000).toString().padStart(4, '0');
+  return `${six}.${h.subarray(8, 24).toString('hex')}.${four}`;
+}
+
+const givenName = (a) => a.given_name ?? a.first_name;
+const familyName = (a) => a.family_name ?? a.last_name;
+const fullName = (a) => a.name ?? ([givenName(a), familyName(a)].filter(Boolean).join(' ') || undefined);
+const dropUndefined = (o) => {
+  for (const [k, v] of Object.entries(o)) if (v === undefined) delete o[k];
+  return o;
+};
+
+// Apple's configuration: the key that signs the RP's client secret JWTs. The public key that
+// verifies them is derived from the private key.
+function appleKeys() {
+  const a = cfg.apple;
+  if (!a || typeof a !== 'object') fail('mode apple needs apple: { team_id, key_id, private_key_pem }');
+  for (const member of ['team_id', 'key_id', 'private_key_pem']) {
+    if (typeof a[member] !== 'string' || !a[member]) fail(`apple.${member} must be a non-empty string`);
+  }
+  let publicKey;
+  try {
+    publicKey = createPublicKey(createPrivateKey(a.private_key_pem));
+  } catch (err) {
+    fail(`apple.private_key_pem is not a PKCS#8 PEM private key: ${err.message}`);
+  }
+  if (publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    fail('apple.private_key_pem must be a P-256 (ES256) key');
+  }
+  return { ...a, publicKey };
+}
+
+async function socialApp(issuer) {
+  const mode = cfg.mode;
+  const apple = mode === 'apple' ? appleKeys() : undefined;
+  const signing = mode === 'apple' ? await newRsaKey(`apple-${random(6)}`) : undefined;
+
+  const site = {
+    facebook: { authorize: '/v17.0/dialog/oauth', title: 'Log in to Facebook', label: 'Email or phone number' },
+    amazon: { authorize: '/ap/oa', title: 'Amazon Sign-In', label: 'Email or mobile phone number' },
+    apple: { authorize: '/auth/authorize', title: 'Sign in with Apple ID', label: 'Email or Phone Number' },
+  }[mode];
+
+  const pending = new Map(); // sign-in page id -> authorization request
+  const codes = new Map(); // code -> what it grants
+  const tokens = new Map(); // access token -> what it grants
+  const appleSeen = new Set(); // client_id + login that signed in once (Apple's user field)
+
+  function page(title, body, head = '') {
+    return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>${head}
+<style>body{font-family:sans-serif;max-width:24em;margin:3em auto}input,button{font-size:1em;margin:.3em 0}</style>
+</head><body>${body}</body></html>`;
+  }
+
+  function errorPage(res, status, error, description) {
+    sendHtml(res, status, page('Error', `<h1>Error ${status}: ${esc(error)}</h1><p>${esc(description)}</p>`));
+  }
+
+  function signInPage(id, request, message) {
+    return page(site.title, `<h1>Sign in</h1>
+<p>to continue to ${esc(request.client_id)}</p>
+${message ? `<p role="alert">${esc(message)}</p>` : ''}
+<form method="post" action="${site.authorize}">
+<input type="hidden" name="request_id" value="${esc(id)}">
+<label>${esc(site.label)} <input type="text" name="login" required autofocus></label>
+<button type="submit" name="action" value="sign_in">Sign in</button>
+<button type="submit" name="action" value="cancel" formnovalidate>Cancel</button>
+</form>`);
+  }
+
+  // Apple's response_mode=form_post: a page whose form posts the answer to the RP. JavaScript
+  // submits it at once; without JavaScript the "Continue" button does.
+  function formPostPage(res, target, fields) {
+    const inputs = Object.entries(fields)
+      .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('\n');
+    sendHtml(res, 200, page('Sign in with Apple', `<form method="post" action="${esc(target)}">
+${inputs}
+<button type="submit">Continue</button>
+</form>
+<script>document.forms[0].submit()</script>`));
+  }
+
+  // Sends the browser back to the RP with the given parameters, as each provider does.
+  function answer(res, request, params) {
+    if (mode === 'apple' && request.response_mode !== 'query') {
+      return formPostPage(res, request.redirect_uri, params);
+    }
+    const target = new URL(request.redirect_uri);
+    for (const [k, v] of Object.entries(params)) target.searchParams.set(k, v);
+    return redirect(res, target.href);
+  }
+
+  function errorAnswer(res, request, error, description) {
+    const params = { error };
+    if (description) params.error_description = description;
+    if (request.state !== undefined) params.state = request.state;
+    return answer(res, request, params);
+  }
+
+  function cancelled(res, request) {
+    if (mode === 'facebook') {
+      return answer(res, request, dropUndefined({
+        error: 'access_denied', error_code: '200', error_description: 'Permissions error',
+        error_reason: 'user_denied', state: request.state,
+      }));
+    }
+    if (mode === 'apple') return errorAnswer(res, request, 'user_cancelled_authorize');
+    return errorAnswer(res, request, 'access_denied', 'The user denied the request.');
+  }
+
+  function scopesOf(scope) {
+    return new Set((scope ?? '').split(mode === 'facebook' ? /[\s,]+/ : /\s+/).filter(Boolean));
+  }
+
+  function authorize(req, res, url) {
+    if (req.method === 'POST') return signIn(req, res);
+    const params = Object.fromEntries(url.searchParams);
+    record(req, 'authorization', params);
+    const client = clientsById.get(params.client_id);
+    if (!client) return errorPage(res, 400, 'invalid_client', 'The client_id is not registered.');
+    // An unregistered redirect_uri is never redirected to.
+    if (!client.redirect_uris.includes(params.redirect_uri)) {
+      return errorPage(res, 400, 'invalid_request', `redirect_uri ${params.redirect_uri ?? '(missing)'} is not registered for this client.`);
+    }
+    if (mode === 'apple') {
+      params.response_mode ??= 'query';
+      if (!['query', 'form_post'].includes(params.response_mode)) {
+        return errorPage(res, 400, 'invalid_request', 'response_mode must be query or form_post.');
+      }
+    }
+    if ((params.response_type ?? (mode === 'facebook' ? 'code' : undefined)) !== 'code') {
+      return errorAnswer(res, params, 'unsupported_response_type', 'Only response_type=code is supported here.');
+    }
+    const scopes = scopesOf(params.scope);
+    if (mode === 'amazon') {
+      if (scopes.size === 0) return errorAnswer(res, params, 'invalid_scope', 'scope is required.');
+      const unknown = [...scopes].filter((s) => !AMAZON_SCOPES.has(s));
+      if (unknown.length) return errorAnswer(res, params, 'invalid_scope', `Unknown scope: ${unknown.join(' ')}`);
+    }
+    if (mode === 'apple') {
+      const unknown = [...scopes].filter((s) => !['name', 'email', 'openid'].includes(s));
+      if (unknown.length) return errorAnswer(res, params, 'invalid_scope', `Unknown scope: ${unknown.join(' ')}`);
+      if ((scopes.has('name') || scopes.has('email')) && params.response_mode !== 'form_post') {
+        return errorPage(res, 400, 'invalid_request', 'response_mode must be form_post when name or email scope is requested.');
+      }
+    }
+    if (params.code_challenge !== undefined) {
+      params.code_challenge_method ??= 'plain';
+      if (!['plain', 'S256'].includes(params.code_challenge_method)) {
+        return errorAnswer(res, params, 'invalid_request', 'Invalid code_challenge_method');
+      }
+    }
+    const id = random(16);
+    pending.set(id, { ...params, scopes });
+    return sendHtml(res, 200, signInPage(id, params));
+  }
+
+  async function signIn(req, res) {
+    const form = await readForm(req);
+    const request = pending.get(form.request_id);
+    if (!request) return errorPage(res, 400, 'invalid_request', 'This sign-in page has expired; start again.');
+    if (form.action === 'cancel') {
+      pending.delete(form.request_id);
+      return cancelled(res, request);
+    }
+    const login = (form.login ?? '').trim();
+    if (!login) return sendHtml(res, 200, signInPage(form.request_id, request, 'Enter your sign-in name'));
+    pending.delete(form.request_id);
+
+    const code = mode === 'amazon' ? `AN${random(24)}` : mode === 'apple' ? `c${random(32)}.0.n.${random(16)}` : `AQ${random(96)}`;
+    codes.set(code, {
+      client_id: request.client_id,
+      redirect_uri: request.redirect_uri,
+      login,
+      scopes: request.scopes,
+      scope: request.scope ?? '',
+      nonce: request.nonce,
+      code_challenge: request.code_challenge,
+      code_challenge_method: request.code_challenge_method,
+      auth_time: epoch(),
+      expires: epoch() + CODE_TTL,
+    });
+    if (mode === 'amazon') {
+      return answer(res, request, dropUndefined({ code, scope: request.scope, state: request.state }));
+    }
+    if (mode === 'facebook') return answer(res, request, dropUndefined({ code, state: request.state }));
+    // Apple: state, code, and on the first sign-in of this login to this client only, the user.
+    const fields = dropUndefined({ state: request.state, code });
+    const seenKey = `${request.client_id}\n${login}`;
+    const wantsUser = request.scopes.has('name') || request.scopes.has('email');
+    if (wantsUser && !appleSeen.has(seenKey)) {
+      const account = accounts.get(login) ?? {};
+      const user = {};
+      if (request.scopes.has('name')) {
+        user.name = dropUndefined({ firstName: givenName(account), lastName: familyName(account) });
+      }
+      if (request.scopes.has('email') && account.email !== undefined) user.email = account.email;
+      fields.user = JSON.stringify(user);
+    }
+    appleSeen.add(seenKey);
+    return answer(res, request, fields);
+  }
+
+  // The code checks every provider makes: known, unexpired, same client and redirect_uri,
+  // and the PKCE verifier when a challenge was sent. Returns the grant or an error code.
+  function redeem(params, clientId) {
+    const grant = codes.get(params.code);
+    codes.delete(params.code); // a code is spent by its first use
+    if (!grant || grant.expires < epoch() || grant.client_id !== clientId) return { error: 'invalid_grant', description: 'The authorization code is invalid or expired.' };
+    if (params.redirect_uri !== grant.redirect_uri) return { error: 'invalid_grant', description: 'redirect_uri does not match.' };
+    if (grant.code_challenge !== undefined) {
+      if (!params.code_verifier) return { error: 'invalid_grant', description: 'Missing code_verifier.' };
+      const expected = grant.code_challenge_method === 'S256'
+        ? sha256(params.code_verifier).toString('base64url')
+        : params.code_verifier;
+      if (!sameSecret(expected, grant.code_challenge)) return { error: 'invalid_grant', description: 'Invalid code_verifier.' };
+    }
+    return { grant };
+  }
+
+  function bearerGrant(req, url) {
+    const header = req.headers.authorization ?? '';
+    const token = /^bearer (.+)$/i.exec(header)?.[1]?.trim() ?? url.searchParams.get('access_token');
+    const grant = token && tokens.get(token);
+    return grant && grant.expires >= epoch() ? grant : undefined;
+  }
+
+  function recordUserinfo(req, url) {
+    const params = Object.fromEntries(url.searchParams);
+    if ('access_token' in params) params.access_token = '***';
+    record(req, 'userinfo', params, { authorization: req.headers.authorization ? 'Bearer ***' : undefined });
+  }
+
+  // ---- facebook ----
+
+  const fbError = (res, message, code = 100, status = 400) => sendJson(res, status, {
+    error: { message, type: 'OAuthException', code, fbtrace_id: random(8) },
+  });
+
+  async function facebookToken(req, res, url) {
+    const params = req.method === 'POST' ? await readForm(req) : Object.fromEntries(url.searchParams);
+    const auth = req.method === 'GET' ? 'client_secret_query' : clientAuthMethod(req.headers, params);
+    const client = clientsById.get(params.client_id);
+    const ok = client && sameSecret(params.client_secret, client.client_secret);
+    record(req, 'token', params, { client_auth: auth });
+    if (!client) return fbError(res, 'Error validating application. Invalid application ID.', 101);
+    if (!ok) return fbError(res, 'Error validating client secret.', 1);
+    if (params.grant_type !== undefined && params.grant_type !== 'authorization_code') {
+      return fbError(res, `Unsupported grant_type: ${params.grant_type}`);
+    }
+    if (!params.redirect_uri) return fbError(res, 'Missing redirect_uri parameter.');
+    const { grant, error, description } = redeem(params, client.client_id);
+    if (error) {
+      const message = /redirect_uri/.test(description)
+        ? 'Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request'
+        : /code_verifier/.test(description) ? `Invalid code verifier: ${description}` : 'Invalid verification code format.';
+      return fbError(res, message);
+    }
+    const accessToken = `EAA${random(120)}`;
+    tokens.set(accessToken, { ...grant, expires: epoch() + FACEBOOK_TOKEN_TTL });
+    return sendJson(res, 200, { access_token: accessToken, token_type: 'bearer', expires_in: FACEBOOK_TOKEN_TTL });
+  }
+
+  function facebookMe(req, res, url) {
+    recordUserinfo(req, url);
+    const grant = bearerGrant(req, url);
+    if (!grant) return fbError(res, 'Invalid OAuth access token - Cannot parse access token', 190, 400);
+    const account = accounts.get(grant.login) ?? {};
+    const fields = (url.searchParams.get('fields') ?? 'id,name').split(',').map((f) => f.trim()).filter(Boolean);
+    const available = {
+      name: fullName(account),
+      first_name: givenName(account),
+      last_name: familyName(account),
+      // Only with the email permission, as Facebook does.
+      email: grant.scopes.has('email') ? account.email : undefined,
+    };
+    const out = { id: facebookId(grant.login) };
+    for (const f of fields) {
+      if (f !== 'id' && available[f] !== undefined) out[f] = available[f];
+    }
+    return sendJson(res, 200, out);
+  }
+
+  // ---- amazon ----
+
+  const oauthError = (res, error, description, status = 400) => sendJson(res, status, dropUndefined({
+    error, error_description: description,
+  }));
+
+  async function amazonToken(req, res) {
+    if (req.method !== 'POST') return oauthError(res, 'invalid_request', 'POST only');
+    const body = await readForm(req);
+    const method = clientAuthMethod(req.headers, body);
+    record(req, 'token', body, { client_auth: method });
+    const client = clientsById.get(body.client_id);
+    if (method !== 'client_secret_post' || !client || !sameSecret(body.client_secret, client.client_secret)) {
+      return oauthError(res, 'invalid_client', 'Client authentication failed');
+    }
+    if (body.grant_type !== 'authorization_code') {
+      return oauthError(res, 'unsupported_grant_type', `Unsupported grant_type: ${body.grant_type ?? ''}`);
+    }
+    const { grant, error, description } = redeem(body, client.client_id);
+    if (error) return oauthError(res, error, description);
+    const accessToken = `Atza|${random(96)}`;
+    tokens.set(accessToken, { ...grant, expires: epoch() + 3600 });
+    return sendJson(res, 200, {
+      access_token: accessToken,
+      refresh_token: `Atzr|${random(96)}`,
+      token_type: 'bearer',
+      expires_in: 3600,
+    });
+  }
+
+  function amazonProfile(req, res, url) {
+    recordUserinfo(req, url);
+    const grant = bearerGrant(req, url);
+    if (!grant) return oauthError(res, 'invalid_token', 'The request has an invalid parameter : access_token', 401);
+    const account = accounts.get(grant.login) ?? {};
+    const out = { user_id: amazonUserId(grant.login) };
+    if (grant.scopes.has('profile')) Object.assign(out, { name: fullName(account), email: account.email });
+    if (grant.scopes.has('postal_code')) out.postal_code = account.postal_code;
+    return sendJson(res, 200, dropUndefined(out));
+  }
+
+  // ---- apple ----
+
+  const appleError = (res, error) => sendJson(res, 400, { error });
+
+  // The RP's client secret: an ES256 JWT signed with the configured key. Returns an error
+  // message, or undefined when it is good.
+  async function checkAppleSecret(secret, clientId) {
+    if (typeof secret !== 'string' || !secret) return 'no client_secret';
+    try {
+      const { payload, protectedHeader } = await jose.jwtVerify(secret, apple.publicKey, {
+        algorithms: ['ES256'],
+        issuer: apple.team_id,
+        subject: clientId,
+        audience: APPLE_AUDIENCE,
+        requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+      });
+      if (protectedHeader.kid !== apple.key_id) return `kid ${protectedHeader.kid} is not ${apple.key_id}`;
+      if (payload.exp - epoch() > APPLE_SECRET_MAX_LIFETIME) return 'exp is more than 6 months away';
+      return undefined;
+    } catch (err) {
+      return err.message;
+    }
+  }
+
+  async function appleIdToken(grant, code) {
+    const account = accounts.get(grant.login) ?? {};
+    const now = epoch();
+    const payload = dropUndefined({
+      iss: issuer,
+      aud: grant.client_id,
+      exp: now + 86400,
+      iat: now,
+      sub: appleSub(grant.login),
+      nonce: grant.nonce,
+      c_hash: code ? sha256(code).subarray(0, 16).toString('base64url') : undefined,
+      email: account.email,
+      email_verified: account.email === undefined ? undefined : String(account.email_verified ?? true),
+      is_private_email: account.email === undefined ? undefined : String(account.is_private_email ?? false),
+      auth_time: grant.auth_time,
+      nonce_supported: true,
+    });
+    return new jose.SignJWT(payload)
+      .setProtectedHeader({ kid: signing.kid, alg: 'RS256' })
+      .sign(signing.privateKey);
+  }
+
+  async function appleToken(req, res) {
+    if (req.method !== 'POST') return appleError(res, 'invalid_request');
+    const body = await readForm(req);
+    const method = clientAuthMethod(req.headers, body);
+    const client = clientsById.get(body.client_id);
+    const secretError = client ? await checkAppleSecret(body.client_secret, body.client_id) : 'unknown client_id';
+    record(req, 'token', body, {
+      client_auth: method,
+      client_secret_jwt_valid: secretError === undefined,
+      ...(secretError ? { client_secret_jwt_error: secretError } : {}),
+    });
+    if (method !== 'client_secret_post' || secretError) return appleError(res, 'invalid_client');
+    if (body.grant_type === 'refresh_token') {
+      const grant = tokens.get(`refresh:${body.refresh_token}`);
+      if (!grant || grant.client_id !== body.client_id) return appleError(res, 'invalid_grant');
+      const accessToken = `a${random(48)}`;
+      tokens.set(accessToken, { ...grant, expires: epoch() + 3600 });
+      return sendJson(res, 200, {
+        access_token: accessToken, token_type: 'Bearer', expires_in: 3600,
+        id_token: await appleIdToken({ ...grant, nonce: undefined }),
+      });
+    }
+    if (body.grant_type !== 'authorization_code') return appleError(res, 'unsupported_grant_type');
+    const { grant, error } = redeem(body, body.client_id);
+    if (error) return appleError(res, error);
+    const accessToken = `a${random(48)}`;
+    const refreshToken = `r${random(48)}`;
+    tokens.set(accessToken, { ...grant, expires: epoch() + 3600 });
+    tokens.set(`refresh:${refreshToken}`, { ...grant, expires: Infinity });
+    return sendJson(res, 200, {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: 3600,
+      refresh_token: refreshToken,
+      id_token: await appleIdToken(grant, body.code),
+    });
+  }
+
+  return async (req, res) => {
+    const url = new URL(req.url, issuer);
+    const p = url.pathname;
+    if (p === site.authorize) return authorize(req, res, url);
+    if (mode === 'facebook') {
+      if (p === '/v17.0/oauth/access_token') return facebookToken(req, res, url);
+      if (p === '/v17.0/me') return facebookMe(req, res, url);
+      return fbError(res, `Unknown path components: ${p}`, 2500, 404);
+    }
+    if (mode === 'amazon') {
+      if (p === '/auth/o2/token') return amazonToken(req, res);
+      if (p === '/user/profile') return amazonProfile(req, res, url);
+    }
+    if (mode === 'apple') {
+      if (p === '/auth/token') return appleToken(req, res);
+      if (p === '/auth/keys') return sendJson(res, 200, { keys: [signing.publicJwk] });
+    }
+    return sendJson(res, 404, { error: 'not_found' });
+  };
+}
+
 // ---- start ----------------------------------------------------------------------------------
 
 const server = createServer();
@@ -744,7 +1278,10 @@ await new Promise((resolve, reject) => {
 const { port } = server.address();
 const issuer = `http://127.0.0.1:${port}`;
 cfg.issuer = issuer;
-const app = cfg.mode === 'oidc' ? await oidcProviderApp(issuer, port) : await googleApp(issuer);
+let app;
+if (cfg.mode === 'oidc') app = await oidcProviderApp(issuer, port);
+else if (SOCIAL_MODES.has(cfg.mode)) app = await socialApp(issuer);
+else app = await googleApp(issuer);
 
 server.on('request', async (req, res) => {
   const path = new URL(req.url, issuer).pathname;

@@ -4,6 +4,9 @@
 // and nonce, client_secret_post), driving the sign-in pages with plain fetch calls. Where
 // Debian's chromium is installed, the oidc and google pages are also driven in headless
 // Chromium with JavaScript disabled (through playwright-core; no browser is ever downloaded).
+// The social modes (facebook, amazon, apple) are driven with fetch alone, their codes redeemed
+// the way tessera does (Facebook by GET with query parameters, Amazon by a POST form with the
+// client secret, Apple by a POST form with an ES256 client secret JWT built with jose).
 //
 // Run it from this folder: node --test upstream-oidc.smoke.mjs
 // It needs nothing but loopback: the RP's redirect_uri is a tiny server of its own.
@@ -557,5 +560,331 @@ describe('mode rogue (auto-approving, misbehaving on request)', { timeout: TEST_
     const { config, checks, callbackUrl } = await signIn();
     const { claims } = await finish(config, callbackUrl, checks);
     assert.equal(claims.email, 'carol@example.com');
+  });
+});
+
+// ---- modes facebook, amazon and apple: the social providers' stand-ins ----------------------
+
+// Submits a social mode's sign-in page with fetch; returns the POST's response (unread).
+async function submitSignIn(authUrl, login, action = 'sign_in') {
+  const page = await fetch(authUrl, { redirect: 'manual' });
+  const html = await page.text();
+  assert.equal(page.status, 200, html);
+  assert.match(html, /<input type="text" name="login"/);
+  assert.match(html, /<button type="submit" name="action" value="sign_in">Sign in<\/button>/);
+  assert.doesNotMatch(html, /<script/);
+  const { action: target, hidden } = formOf(html, authUrl);
+  assert.equal(target.origin, authUrl.origin);
+  assert.equal(target.pathname, authUrl.pathname);
+  return fetch(target, {
+    method: 'POST', body: new URLSearchParams({ ...hidden, login, action }), redirect: 'manual',
+  });
+}
+
+async function pkce() {
+  const verifier = client.randomPKCECodeVerifier();
+  return { verifier, challenge: await client.calculatePKCECodeChallenge(verifier), state: client.randomState() };
+}
+
+function authUrlOf(issuer, p, params) {
+  const url = new URL(p, issuer);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url;
+}
+
+describe('mode facebook (Graph API v17.0)', { timeout: TEST_TIMEOUT }, () => {
+  let h;
+  before(async () => { h = await startHarness('facebook'); });
+  after(() => h?.stop());
+
+  async function signIn(login, scope = 'public_profile,email') {
+    const p = await pkce();
+    const url = authUrlOf(h.issuer, '/v17.0/dialog/oauth', {
+      client_id: 'tessera-rp', redirect_uri: redirectUri(), scope, state: p.state,
+      response_type: 'code', code_challenge: p.challenge, code_challenge_method: 'S256',
+    });
+    const res = await submitSignIn(url, login);
+    assert.equal(res.status, 302, await res.text());
+    const back = new URL(res.headers.get('location'));
+    assert.ok(isCallback(back));
+    assert.deepEqual([...back.searchParams.keys()].sort(), ['code', 'state']);
+    assert.equal(back.searchParams.get('state'), p.state);
+    return { code: back.searchParams.get('code'), verifier: p.verifier };
+  }
+
+  // The token request as tessera makes it for Facebook: a GET with query parameters.
+  function tokenUrl(params) {
+    return authUrlOf(h.issuer, '/v17.0/oauth/access_token', {
+      client_id: 'tessera-rp', client_secret: SECRET, redirect_uri: redirectUri(),
+      grant_type: 'authorization_code', ...params,
+    });
+  }
+
+  test('sign-in, token by GET, /me with Bearer', async () => {
+    const { code, verifier } = await signIn('alice');
+    const res = await fetch(tokenUrl({ code, code_verifier: verifier }));
+    const tokens = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(tokens));
+    assert.deepEqual(Object.keys(tokens).sort(), ['access_token', 'expires_in', 'token_type']);
+    assert.equal(tokens.token_type, 'bearer');
+    assert.equal(tokens.expires_in, 5183944);
+
+    const me = await fetch(new URL('/v17.0/me?fields=id,email,name', h.issuer), {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    const profile = await me.json();
+    assert.equal(me.status, 200, JSON.stringify(profile));
+    assert.deepEqual(Object.keys(profile), ['id', 'email', 'name']);
+    assert.match(profile.id, /^\d{16}$/);
+    assert.equal(profile.email, ALICE.email);
+    assert.equal(profile.name, 'Alice Anders');
+
+    // The access_token query parameter works too, and the id is stable.
+    const byQuery = await h.get(`/v17.0/me?fields=id,first_name,last_name,picture&access_token=${encodeURIComponent(tokens.access_token)}`);
+    assert.deepEqual(byQuery, { id: profile.id, first_name: 'Alice', last_name: 'Anders' });
+
+    const log = await h.get('/test/requests');
+    const tokenReq = log.find((r) => r.endpoint === 'token');
+    assert.equal(tokenReq.method, 'GET');
+    assert.equal(tokenReq.path, '/v17.0/oauth/access_token');
+    assert.equal(tokenReq.params.client_secret, '***');
+    assert.equal(tokenReq.params.code_verifier, verifier);
+    assert.equal(tokenReq.client_auth, 'client_secret_query');
+    assert.ok(log.some((r) => r.endpoint === 'userinfo' && r.authorization === 'Bearer ***'));
+    assert.ok(log.some((r) => r.endpoint === 'userinfo' && r.params.access_token === '***'));
+    assert.equal(log.find((r) => r.endpoint === 'authorization').params.code_challenge_method, 'S256');
+  });
+
+  test('refusals: wrong secret, wrong verifier, spent code, bad token', async () => {
+    const isFbError = async (res) => {
+      assert.equal(res.status, 400);
+      const body = await res.json();
+      assert.equal(body.error.type, 'OAuthException');
+      assert.equal(typeof body.error.message, 'string');
+      return body.error;
+    };
+    let { code, verifier } = await signIn('bob');
+    await isFbError(await fetch(tokenUrl({ code, code_verifier: verifier, client_secret: 'wrong' })));
+    ({ code, verifier } = await signIn('bob'));
+    assert.equal((await isFbError(await fetch(tokenUrl({ code, code_verifier: 'x'.repeat(43) })))).code, 100);
+    ({ code, verifier } = await signIn('bob'));
+    assert.equal((await fetch(tokenUrl({ code, code_verifier: verifier }))).status, 200);
+    assert.equal((await isFbError(await fetch(tokenUrl({ code, code_verifier: verifier })))).code, 100);
+    const me = await fetch(new URL('/v17.0/me?fields=id', h.issuer), { headers: { authorization: 'Bearer nope' } });
+    assert.equal((await isFbError(me)).code, 190);
+  });
+});
+
+describe('mode amazon (Login with Amazon)', { timeout: TEST_TIMEOUT }, () => {
+  let h;
+  before(async () => {
+    h = await startHarness('amazon', {
+      accounts: { alice: { ...ALICE, postal_code: '98109' }, bob: BOB },
+    });
+  });
+  after(() => h?.stop());
+
+  async function signIn(login, scope = 'profile postal_code') {
+    const p = await pkce();
+    const url = authUrlOf(h.issuer, '/ap/oa', {
+      client_id: 'tessera-rp', scope, response_type: 'code', redirect_uri: redirectUri(),
+      state: p.state, code_challenge: p.challenge, code_challenge_method: 'S256',
+    });
+    const res = await submitSignIn(url, login);
+    assert.equal(res.status, 302, await res.text());
+    const back = new URL(res.headers.get('location'));
+    assert.ok(isCallback(back));
+    assert.deepEqual([...back.searchParams.keys()], ['code', 'scope', 'state']);
+    assert.equal(back.searchParams.get('scope'), scope);
+    assert.equal(back.searchParams.get('state'), p.state);
+    return { code: back.searchParams.get('code'), verifier: p.verifier };
+  }
+
+  const token = (params) => fetch(new URL('/auth/o2/token', h.issuer), {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'authorization_code', redirect_uri: redirectUri(), client_id: 'tessera-rp',
+      client_secret: SECRET, ...params,
+    }),
+  });
+
+  test('sign-in, token by POST form, /user/profile', async () => {
+    const { code, verifier } = await signIn('alice');
+    const res = await token({ code, code_verifier: verifier });
+    const tokens = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(tokens));
+    assert.deepEqual(Object.keys(tokens).sort(), ['access_token', 'expires_in', 'refresh_token', 'token_type']);
+    assert.equal(tokens.token_type, 'bearer');
+    assert.equal(tokens.expires_in, 3600);
+
+    const profileRes = await fetch(new URL('/user/profile', h.issuer), {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    const profile = await profileRes.json();
+    assert.equal(profileRes.status, 200, JSON.stringify(profile));
+    assert.match(profile.user_id, /^amzn1\.account\.[A-Z0-9]{28}$/);
+    assert.deepEqual(profile, {
+      user_id: profile.user_id, name: 'Alice Anders', email: ALICE.email, postal_code: '98109',
+    });
+
+    // Stable per login.
+    const again = await signIn('alice');
+    const t2 = await (await token({ code: again.code, code_verifier: again.verifier })).json();
+    const p2 = await (await fetch(new URL('/user/profile', h.issuer), {
+      headers: { authorization: `Bearer ${t2.access_token}` },
+    })).json();
+    assert.equal(p2.user_id, profile.user_id);
+
+    const log = await h.get('/test/requests');
+    const tokenReq = log.find((r) => r.endpoint === 'token');
+    assert.equal(tokenReq.client_auth, 'client_secret_post');
+    assert.equal(tokenReq.params.client_secret, '***');
+    assert.equal(tokenReq.params.code_verifier, verifier);
+    assert.ok(log.some((r) => r.endpoint === 'userinfo' && r.path === '/user/profile' && r.authorization === 'Bearer ***'));
+  });
+
+  test('refusals: wrong secret, wrong verifier, wrong redirect_uri, bad token', async () => {
+    let { code, verifier } = await signIn('bob', 'profile');
+    let res = await token({ code, code_verifier: verifier, client_secret: 'wrong' });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error, 'invalid_client');
+    ({ code, verifier } = await signIn('bob', 'profile'));
+    res = await token({ code, code_verifier: client.randomPKCECodeVerifier() });
+    assert.equal(res.status, 400);
+    const body = await res.json();
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(typeof body.error_description, 'string');
+    ({ code, verifier } = await signIn('bob', 'profile'));
+    res = await token({ code, code_verifier: verifier, redirect_uri: `${redirectUri()}x` });
+    assert.equal((await res.json()).error, 'invalid_grant');
+    res = await fetch(new URL('/user/profile', h.issuer), { headers: { authorization: 'Bearer nope' } });
+    assert.equal(res.status, 401);
+  });
+});
+
+describe('mode apple (Sign in with Apple)', { timeout: TEST_TIMEOUT }, () => {
+  let h;
+  let appleKey;
+  let otherKey;
+  const TEAM = 'TEAM123456';
+  const KID = 'KEY7654321';
+
+  before(async () => {
+    appleKey = await jose.generateKeyPair('ES256', { extractable: true });
+    otherKey = await jose.generateKeyPair('ES256', { extractable: true });
+    h = await startHarness('apple', {
+      apple: { team_id: TEAM, key_id: KID, private_key_pem: await jose.exportPKCS8(appleKey.privateKey) },
+    });
+  });
+  after(() => h?.stop());
+
+  // The client secret as tessera builds it.
+  async function clientSecret({ key = appleKey.privateKey, kid = KID, iss = TEAM, sub = 'tessera-rp', lifetime = 3600 } = {}) {
+    return new jose.SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .setIssuer(iss)
+      .setSubject(sub)
+      .setAudience('https://appleid.apple.com')
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + lifetime)
+      .sign(key);
+  }
+
+  async function signIn(login) {
+    const p = await pkce();
+    const nonce = client.randomNonce();
+    const url = authUrlOf(h.issuer, '/auth/authorize', {
+      response_type: 'code', response_mode: 'form_post', client_id: 'tessera-rp',
+      redirect_uri: redirectUri(), state: p.state, scope: 'name email', nonce,
+      code_challenge: p.challenge, code_challenge_method: 'S256',
+    });
+    const res = await submitSignIn(url, login);
+    const html = await res.text();
+    assert.equal(res.status, 200, html);
+    // The form_post page: POST to the redirect_uri, a Continue button, and a script.
+    const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html);
+    assert.ok(form, html);
+    assert.equal(form[1].replace(/&amp;/g, '&'), redirectUri());
+    assert.match(form[2], /<button type="submit">Continue<\/button>/);
+    assert.match(html, /<script>document\.forms\[0\]\.submit\(\)<\/script>/);
+    const fields = {};
+    for (const m of form[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+      fields[m[1]] = m[2].replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    }
+    assert.equal(fields.state, p.state);
+    return { ...fields, verifier: p.verifier, nonce };
+  }
+
+  const token = (params) => fetch(new URL('/auth/token', h.issuer), {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'authorization_code', redirect_uri: redirectUri(), client_id: 'tessera-rp', ...params,
+    }),
+  });
+
+  test('sign-in with form_post, client secret JWT, id_token checked against /auth/keys', async () => {
+    const first = await signIn('alice');
+    assert.deepEqual(JSON.parse(first.user), {
+      name: { firstName: 'Alice', lastName: 'Anders' }, email: ALICE.email,
+    });
+    const res = await token({ code: first.code, code_verifier: first.verifier, client_secret: await clientSecret() });
+    const tokens = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(tokens));
+    assert.deepEqual(Object.keys(tokens).sort(), ['access_token', 'expires_in', 'id_token', 'refresh_token', 'token_type']);
+    assert.equal(tokens.token_type, 'Bearer');
+    assert.equal(tokens.expires_in, 3600);
+
+    const jwks = jose.createRemoteJWKSet(new URL('/auth/keys', h.issuer));
+    const { payload, protectedHeader } = await jose.jwtVerify(tokens.id_token, jwks, {
+      issuer: h.issuer, audience: 'tessera-rp', algorithms: ['RS256'],
+    });
+    assert.ok(protectedHeader.kid);
+    assert.match(payload.sub, /^\d{6}\.[0-9a-f]{32}\.\d{4}$/);
+    assert.equal(payload.nonce, first.nonce);
+    assert.equal(payload.email, ALICE.email);
+    assert.equal(payload.email_verified, 'true');
+    assert.equal(payload.is_private_email, 'false');
+    for (const c of ['iat', 'exp', 'auth_time']) assert.equal(typeof payload[c], 'number');
+
+    // The second sign-in of the same login: no user field, the same sub.
+    const second = await signIn('alice');
+    assert.equal(second.user, undefined);
+    const t2 = await (await token({ code: second.code, code_verifier: second.verifier, client_secret: await clientSecret() })).json();
+    assert.equal(jose.decodeJwt(t2.id_token).sub, payload.sub);
+
+    const log = await h.get('/test/requests');
+    const tokenReq = log.filter((r) => r.endpoint === 'token');
+    assert.equal(tokenReq.length, 2);
+    assert.equal(tokenReq[0].client_secret_jwt_valid, true);
+    assert.equal(tokenReq[0].params.client_secret, '***');
+    assert.equal(tokenReq[0].params.code_verifier, first.verifier);
+    assert.equal(log.find((r) => r.endpoint === 'authorization').params.response_mode, 'form_post');
+  });
+
+  test('refusals: client secret JWTs that are not right, wrong verifier', async () => {
+    const cases = [
+      ['signed by another key', { key: otherKey.privateKey }],
+      ['wrong kid', { kid: 'OTHERKID00' }],
+      ['wrong team', { iss: 'OTHERTEAM0' }],
+      ['wrong sub', { sub: 'someone-else' }],
+      ['expired', { lifetime: -60 }],
+      ['more than 6 months', { lifetime: 200 * 86400 }],
+    ];
+    for (const [why, opts] of cases) {
+      const { code, verifier } = await signIn('bob');
+      const res = await token({ code, code_verifier: verifier, client_secret: await clientSecret(opts) });
+      assert.equal(res.status, 400, why);
+      assert.deepEqual(await res.json(), { error: 'invalid_client' }, why);
+    }
+    const { code } = await signIn('bob');
+    let res = await token({ code, code_verifier: 'x'.repeat(43), client_secret: await clientSecret() });
+    assert.deepEqual(await res.json(), { error: 'invalid_grant' });
+    res = await token({ code, client_secret: SECRET });
+    assert.deepEqual(await res.json(), { error: 'invalid_client' });
+
+    const log = (await h.get('/test/requests')).filter((r) => r.endpoint === 'token').slice(-8);
+    assert.deepEqual(log.map((r) => r.client_secret_jwt_valid), [false, false, false, false, false, false, true, false]);
+    assert.ok(log.every((r) => r.params.client_secret === '***'));
   });
 });

@@ -86,6 +86,10 @@ impl ProviderKind {
 pub struct UpstreamOverrides {
     /// An issuer serving Google's discovery document in place of `https://accounts.google.com`.
     pub google_issuer: Option<String>,
+    /// Stand-ins for the other social presets, by provider type (`Facebook`,
+    /// `LoginWithAmazon`, `SignInWithApple`): a base URL whose scheme and host replace those
+    /// of every preset endpoint, paths kept (Apple's issuer becomes the base itself).
+    pub stand_ins: std::collections::BTreeMap<String, String>,
     /// Lets OIDC issuers and discovered endpoints use `http://` on loopback hosts.
     pub allow_loopback_http: bool,
 }
@@ -312,6 +316,26 @@ async fn social_endpoints(
             set(details, "jwks_uri", "https://appleid.apple.com/auth/keys");
         }
         ProviderKind::Oidc | ProviderKind::Saml => {}
+    }
+    if let Some(base) = context.overrides.stand_ins.get(kind.as_str()) {
+        let base = base.trim_end_matches('/');
+        for key in URL_KEYS {
+            let Some(url) = text(details, key).map(String::from) else {
+                continue;
+            };
+            let replaced = if key == "oidc_issuer" {
+                base.to_owned()
+            } else {
+                match url::Url::parse(&url) {
+                    Ok(parsed) => {
+                        let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+                        format!("{base}{}{query}", parsed.path())
+                    }
+                    Err(_) => continue,
+                }
+            };
+            set(details, key, &replaced);
+        }
     }
     Ok(())
 }
