@@ -305,3 +305,18 @@ def test_issue_11_a_deleted_key_stops_working_on_every_node(server_factory):
         assert_aws_error(resp, "UnrecognizedClientException")
     # The root key is untouched.
     assert nodes[0].client().list_user_pools(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_version_names_the_git_revision_it_was_built_from():
+    """Issue 16 (packaging): `tessera --version` says which source the binary is, so an image
+    or a running server can be traced to its commit."""
+    result = run_tessera(["--version"])
+    assert result.returncode == 0, result.stderr
+    match = re.fullmatch(r"tessera (\d+\.\d+\.\d+) \(([0-9a-f]{12}|unknown)\)\n", result.stdout)
+    assert match, result.stdout
+    repository = Path(__file__).resolve().parents[2]
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=repository,
+                          capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout: the revision cannot be compared")
+    assert match.group(2) == head.stdout.strip()

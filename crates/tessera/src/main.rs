@@ -17,8 +17,16 @@ use tessera_store::{Backend, Store};
 use crate::config::{FileConfig, Settings};
 
 /// tessera: the self-hosted Amazon Cognito.
+/// The version and the git revision it was built from (see `build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("TESSERA_REVISION"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about)]
+#[command(name = "tessera", version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
