@@ -43,7 +43,7 @@ struct Discovery {
 impl HttpUpstream {
     /// GETs `url` and returns its body, refusing a non-2xx answer or a body over the limit.
     async fn get_document(&self, url: &str, accept: &str) -> Result<Vec<u8>, UpstreamError> {
-        let mut response = self
+        let response = self
             .http
             .get(url)
             .header("accept", accept)
@@ -59,19 +59,7 @@ impl HttpUpstream {
                 status.as_u16()
             )));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|error| {
-            UpstreamError(format!(
-                "reading the answer failed ({})",
-                error_kind(&error)
-            ))
-        })? {
-            if body.len() + chunk.len() > MAX_DOCUMENT {
-                return Err(UpstreamError("the document is larger than 1 MiB".into()));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        capped_body(response).await
     }
 }
 

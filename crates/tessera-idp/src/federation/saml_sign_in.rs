@@ -20,7 +20,7 @@ use super::saml_metadata::{self, IdpMetadata};
 use super::saml_request;
 use super::saml_response::{self, Expectation, Keys};
 use super::sign_in::{self, Arrival, Departure};
-use crate::sign_in::tokens::sha256_hex;
+use crate::sign_in::tokens::{opaque, sha256_hex};
 use crate::{Error, Service};
 
 fn metadata(state: &Service, provider: &IdentityProvider) -> Result<IdpMetadata, Error> {
@@ -32,6 +32,16 @@ fn metadata(state: &Service, provider: &IdentityProvider) -> Result<IdpMetadata,
             provider.name
         ))
     })
+}
+
+/// The RSA public keys of the IdP's signing certificates: the only keys its messages are
+/// checked with.
+fn idp_keys(metadata: &IdpMetadata) -> Vec<Vec<u8>> {
+    metadata
+        .signing_certificates
+        .iter()
+        .filter_map(|der| super::xml_signature::rsa_key_of_cert(der).ok())
+        .collect()
 }
 
 fn message_id(state: &Service) -> String {
@@ -63,8 +73,8 @@ pub(crate) async fn depart(
         .sso_redirect
         .clone()
         .ok_or_else(|| Error::internal(&"metadata without an SSO redirect URL"))?;
-    let relay_state = sign_in::token(state, 32);
-    let binding = sign_in::token(state, 32);
+    let relay_state = opaque(state, 32);
+    let binding = opaque(state, 32);
     let request_id = message_id(state);
     let now = state.clock.now();
     let acs = acs_url(pages_url);
@@ -223,16 +233,7 @@ async fn land(
     acs: &str,
     authorize_query: &str,
 ) -> Result<(String, tessera_core::User), (String, String)> {
-    let internal = |error: Error| {
-        if error.is_internal() {
-            (
-                "server_error".to_owned(),
-                "An internal error occurred.".to_owned(),
-            )
-        } else {
-            ("invalid_request".to_owned(), error.message)
-        }
-    };
+    let internal = sign_in::for_app;
     if encoded.is_empty() {
         return Err(processing_error("The request has no SAMLResponse."));
     }
@@ -246,11 +247,7 @@ async fn land(
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| processing_error("The SAMLResponse is not base64 XML."))?;
     let metadata = metadata(state, provider).map_err(internal)?;
-    let idp_keys: Vec<Vec<u8>> = metadata
-        .signing_certificates
-        .iter()
-        .filter_map(|der| super::xml_signature::rsa_key_of_cert(der).ok())
-        .collect();
+    let idp_keys = idp_keys(&metadata);
     let encrypted = sign_in::text(&provider.details, "EncryptedResponses") == Some("true");
     let decryption = if encrypted {
         sign_in::text(&provider.details, details::ENCRYPTION_KEY)
@@ -293,9 +290,7 @@ async fn land(
         claims.insert(name.clone(), Value::String(values.join(",")));
     }
     claims.insert("NameID".into(), Value::String(identity.name_id.clone()));
-    let client_id = form_urlencoded::parse(authorize_query.as_bytes())
-        .find(|(name, _)| name == "client_id")
-        .map(|(_, value)| value.into_owned());
+    let client_id = sign_in::client_id_of(authorize_query);
     let claims = sign_in::inbound_federation(
         state,
         pool_id,
@@ -313,6 +308,7 @@ async fn land(
         ProviderKind::Saml,
         &claims,
         client_id.as_deref(),
+        Some(&metadata.entity_id),
     )
     .await
     .map_err(internal)?;
@@ -361,7 +357,7 @@ pub async fn sign_out(
         let Some(slo) = metadata.slo_redirect.clone() else {
             continue;
         };
-        let relay_state = sign_in::token(state, 32);
+        let relay_state = opaque(state, 32);
         let request_id = message_id(state);
         let now = state.clock.now();
         state
@@ -443,11 +439,7 @@ pub async fn signed_out(
         .ok_or_else(|| {
             Error::invalid_parameter("The LogoutResponse is missing or not base64 XML.")
         })?;
-    let idp_keys: Vec<Vec<u8>> = metadata
-        .signing_certificates
-        .iter()
-        .filter_map(|der| super::xml_signature::rsa_key_of_cert(der).ok())
-        .collect();
+    let idp_keys = idp_keys(&metadata);
     super::saml_response::check_logout_response(
         &xml,
         &field("request_id"),

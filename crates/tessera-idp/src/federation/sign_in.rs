@@ -21,7 +21,7 @@ use tessera_store::FederationRequest;
 use super::details::ProviderKind;
 use super::upstream::{CodeExchange, IdTokenCheck};
 use crate::directory::Directory;
-use crate::sign_in::tokens::sha256_hex;
+use crate::sign_in::tokens::{opaque, sha256_hex};
 use crate::{Error, Service};
 
 /// How long a sign-in may stay at the upstream provider.
@@ -42,10 +42,24 @@ pub struct Arrival {
     pub outcome: Result<(String, User), (String, String)>,
 }
 
-pub(crate) fn token(state: &Service, bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    state.random.fill(&mut buffer);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+/// How a failure is told to the app at its callback: a refusal with its message, an
+/// internal failure (logged where it happened) as `server_error` without detail.
+pub fn for_app(error: Error) -> (String, String) {
+    if error.is_internal() {
+        (
+            "server_error".to_owned(),
+            "An internal error occurred.".to_owned(),
+        )
+    } else {
+        ("invalid_request".to_owned(), error.message)
+    }
+}
+
+/// The `client_id` of the app's authorization request.
+pub(crate) fn client_id_of(authorize_query: &str) -> Option<String> {
+    form_urlencoded::parse(authorize_query.as_bytes())
+        .find(|(name, _)| name == "client_id")
+        .map(|(_, value)| value.into_owned())
 }
 
 pub(crate) fn text<'a>(details: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -86,10 +100,10 @@ pub async fn depart(
     let details = &provider.details;
     let authorize_url = text(details, "authorize_url")
         .ok_or_else(|| Error::internal(&"provider without authorize_url"))?;
-    let upstream_state = token(state, 32);
-    let nonce = token(state, 24);
-    let verifier = token(state, 32);
-    let binding = token(state, 32);
+    let upstream_state = opaque(state, 32);
+    let nonce = opaque(state, 24);
+    let verifier = opaque(state, 32);
+    let binding = opaque(state, 32);
     let now = state.clock.now();
     state
         .store
@@ -281,16 +295,7 @@ async fn land(
             format!("{name} Error - {}", clip(description)),
         ));
     }
-    let internal = |error: Error| {
-        if error.is_internal() {
-            (
-                "server_error".to_owned(),
-                "An internal error occurred.".to_owned(),
-            )
-        } else {
-            ("invalid_request".to_owned(), error.message)
-        }
-    };
+    let internal = for_app;
     let Some(code) = callback.code else {
         return Err((
             "invalid_request".into(),
@@ -379,16 +384,13 @@ async fn land(
             format!("{name} Error - {}", clip(&error.0)),
         )
     })?;
-    let client_id = form_urlencoded::parse(
+    let client_id = client_id_of(
         request
             .request
             .get("authorize_query")
             .and_then(Value::as_str)
-            .unwrap_or_default()
-            .as_bytes(),
-    )
-    .find(|(name, _)| name == "client_id")
-    .map(|(_, value)| value.into_owned());
+            .unwrap_or_default(),
+    );
     let claims = inbound_federation(
         state,
         pool_id,
@@ -399,6 +401,10 @@ async fn land(
     )
     .await
     .map_err(internal)?;
+    let issuer = match kind {
+        ProviderKind::Oidc => text(details, "oidc_issuer"),
+        _ => None,
+    };
     federated_user(
         state,
         pool_id,
@@ -406,6 +412,7 @@ async fn land(
         kind,
         &claims,
         client_id.as_deref(),
+        issuer,
     )
     .await
     .map_err(internal)
@@ -486,6 +493,9 @@ pub(crate) async fn federated_user(
     kind: ProviderKind,
     claims: &Map<String, Value>,
     client_id: Option<&str>,
+    // The `issuer` of the identity: the OIDC issuer or the SAML IdP's entity id; none for
+    // the social providers.
+    issuer: Option<&str>,
 ) -> Result<(String, User), Error> {
     let directory = Directory::load(state, pool_id).await?;
     let source = provider
@@ -523,13 +533,6 @@ pub(crate) async fn federated_user(
         .now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let issuer = match kind {
-        ProviderKind::Oidc => text(&provider.details, "oidc_issuer").map(String::from),
-        ProviderKind::Saml => super::details::saml_metadata_document(&provider.details)
-            .and_then(|document| super::saml_metadata::parse(document, state.clock.now()).ok())
-            .map(|metadata| metadata.entity_id),
-        _ => None,
-    };
     let identity = |user: Option<&User>, primary: bool| {
         json!({
             "userId": subject,

@@ -158,6 +158,21 @@ impl PageRequest {
         render(&page, status, &self.site, &self.csrf, None)
     }
 
+    /// The error page for a failure of the service: its message for a refusal, nothing of
+    /// an internal failure (logged where it happened).
+    async fn refusal_page(&self, error: tessera_idp::Error) -> Response {
+        if error.is_internal() {
+            self.error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An internal error occurred.",
+            )
+            .await
+        } else {
+            self.error_page(StatusCode::BAD_REQUEST, &error.message)
+                .await
+        }
+    }
+
     /// The validated authorization request of the query, or the response that refuses it
     /// (its redirect a 303 when it answers a form POST).
     async fn authorization(&self, after_post: bool) -> Result<Authorization, Response> {
@@ -659,12 +674,8 @@ async fn depart(request: &PageRequest, auth: &Authorization, provider: &str) -> 
             &[request.site.federation_cookie(&departure.binding)],
         ),
         Err(error) => {
-            let (code, description) = if error.is_internal() {
-                ("server_error", "An internal error occurred.".to_owned())
-            } else {
-                ("invalid_request", error.message)
-            };
-            redirect(&auth.error(&request.state, code, &description), false, &[])
+            let (code, description) = tessera_idp::federation::sign_in::for_app(error);
+            redirect(&auth.error(&request.state, &code, &description), false, &[])
         }
     }
 }
@@ -750,19 +761,7 @@ pub(crate) async fn saml_logout(request: PageRequest, body: Bytes) -> Response {
     .await
     {
         Ok(location) => redirect(&location, true, &[]),
-        Err(error) if error.is_internal() => {
-            request
-                .error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "An internal error occurred.",
-                )
-                .await
-        }
-        Err(error) => {
-            request
-                .error_page(StatusCode::BAD_REQUEST, &error.message)
-                .await
-        }
+        Err(error) => request.refusal_page(error).await,
     }
 }
 
@@ -775,19 +774,7 @@ async fn land(
 ) -> Response {
     let arrival = match arrival {
         Ok(arrival) => arrival,
-        Err(error) if error.is_internal() => {
-            return request
-                .error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "An internal error occurred.",
-                )
-                .await
-        }
-        Err(error) => {
-            return request
-                .error_page(StatusCode::BAD_REQUEST, &error.message)
-                .await
-        }
+        Err(error) => return request.refusal_page(error).await,
     };
     // The app's request is checked again: its client may have changed meanwhile.
     let query = Query::parse(Some(&arrival.authorize_query));
