@@ -30,6 +30,12 @@ BACKENDS = ["sqlite", "postgres"]
 PG_URL_ENV = "TESSERA_TEST_PG_URL"
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that restart PostgreSQL (issue 16's fault test) run after every other test, so
+    that no other test sees its connections cut."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_postgres") is not None)
+
+
 def pytest_report_header(config):
     return [
         f"tessera binary: {tessera_bin()}",

@@ -825,6 +825,25 @@ class App:
         return cls(server, idp, server.unsigned_client(), pool, c)
 
 
+# Issue 16: a write on one node reaches every other node's read cache within this many seconds.
+CLUSTER_STALENESS_SECONDS = 1.0
+
+
+def eventually(check, within: float = CLUSTER_STALENESS_SECONDS, every: float = 0.005) -> float:
+    """Runs `check` until it returns without an AssertionError, for at most `within` seconds
+    (then the last AssertionError is raised); answers how many seconds it took. For what one
+    tessera node must see of another's writes: not at once, but within the staleness bound."""
+    start = time.monotonic()
+    while True:
+        try:
+            check()
+            return time.monotonic() - start
+        except AssertionError:
+            if time.monotonic() - start >= within:
+                raise
+        time.sleep(every)
+
+
 def expect_error(code: str, fn, *args, message: str | None = None, contains: str | None = None, **kwargs) -> dict:
     """Calls a boto3 method that must fail with `code`; checks the message; returns the Error."""
     try:

@@ -1,24 +1,35 @@
-//! The read cache: users, pools, app clients, group memberships and live sign-in sessions
-//! kept in memory, for a store that is the only writer of its database.
+//! The read cache: users, pools, app clients, group memberships, resource servers and live
+//! sign-in sessions kept in memory.
 //!
 //! The token-authorised operations (GetUser above all) and the refresh flow read a pool, a
 //! client, a user, the user's groups and a revocation flag for every request; from memory
-//! that costs microseconds instead of several queries. The cache is only correct when every
-//! write goes through this process, so it is off unless the owner of the store turns it on
-//! ([`crate::Store::with_read_cache`]): `tessera serve` does so for SQLite, whose file it
-//! locks against a second server. On PostgreSQL, where several nodes write one database,
-//! every read goes to the database.
+//! that costs microseconds instead of several queries. The owner of the store turns it on:
 //!
-//! Invalidation follows each committed write, and a generation counter keeps a reader that
-//! fetched a row before a write from caching that old row after it: a value is only cached
-//! if no invalidation happened since the reader started its query.
+//! - [`crate::Store::with_read_cache`], for a store that is its database's only writer:
+//!   `tessera serve` on SQLite, whose file it locks against a second server. Each committed
+//!   write invalidates what it changed.
+//! - [`crate::Store::with_shared_read_cache`], on PostgreSQL, where several nodes write one
+//!   database: triggers announce every committed write on a channel each node listens to
+//!   (`invalidation.rs`), and a node serves from memory only while it can show that it has
+//!   heard every write committed more than [`STALENESS_BOUND`] ago. Otherwise (the
+//!   notification connection dropped, or the database is slow to deliver) the cache is
+//!   emptied and every read goes to the database until it can again.
+//!
+//! A generation counter keeps a reader that fetched a row before a write from caching that
+//! old row after it: a value is only cached if no invalidation happened since the reader
+//! started its query.
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tessera_core::{AppClient, Group, User, UserPool};
+
+/// How old a write may be and still not be reflected in a shared cache: a node whose last
+/// confirmed heartbeat was sent longer ago than this stops serving from memory.
+pub const STALENESS_BOUND: Duration = Duration::from_millis(500);
 
 /// The generation a reader saw before its query.
 #[derive(Debug, Clone, Copy)]
@@ -65,11 +76,18 @@ impl<K: Hash + Eq, V: Clone> Table<K, V> {
     pub(crate) fn retain(&self, keep: impl FnMut(&K, &mut V) -> bool) {
         self.lock().retain(keep);
     }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct ReadCache {
     generation: AtomicU64,
+    /// False while a shared cache cannot vouch for what it holds (see the module comment):
+    /// nothing is read from it, and nothing read meanwhile is put in it.
+    serving: AtomicBool,
     /// Users by (pool id, lookup key).
     pub(crate) users: Table<(String, String), User>,
     pub(crate) pools: Table<String, Arc<UserPool>>,
@@ -88,6 +106,7 @@ impl Default for ReadCache {
     fn default() -> Self {
         Self {
             generation: AtomicU64::new(0),
+            serving: AtomicBool::new(true),
             users: Table::new(20_000),
             pools: Table::new(1_000),
             clients: Table::new(10_000),
@@ -99,6 +118,74 @@ impl Default for ReadCache {
 }
 
 impl ReadCache {
+    /// A cache for a store that shares its database: it serves nothing until its follower
+    /// has heard its first heartbeat.
+    pub(crate) fn shared() -> Self {
+        let cache = Self::default();
+        cache.serving.store(false, Ordering::Release);
+        cache
+    }
+
+    /// Whether reads may be answered from memory.
+    pub(crate) fn serving(&self) -> bool {
+        self.serving.load(Ordering::Acquire)
+    }
+
+    /// Stops serving and forgets everything: writes may have been missed.
+    pub(crate) fn suspend(&self) {
+        self.serving.store(false, Ordering::Release);
+        self.flush();
+    }
+
+    /// Serves again; what is cached from now on was read after every write it missed.
+    pub(crate) fn resume(&self) {
+        self.flush();
+        self.serving.store(true, Ordering::Release);
+    }
+
+    /// Forgets everything.
+    pub(crate) fn flush(&self) {
+        self.invalidate();
+        self.users.clear();
+        self.pools.clear();
+        self.clients.clear();
+        self.groups.clear();
+        self.live_origins.clear();
+        self.resource_servers.clear();
+    }
+
+    /// Applies another node's write, as announced by the database (the payload format is
+    /// described in migration 0015). Anything unexpected empties the cache: a newer node
+    /// may announce a kind this one does not know.
+    pub(crate) fn apply(&self, payload: &str) {
+        let mut fields = payload.splitn(3, '\t');
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some("u"), Some(pool), Some(key)) => self.forget_user(pool, key),
+            (Some("U"), Some(pool), None) => {
+                self.invalidate();
+                self.users.retain(|(pool_id, _), _| pool_id != pool);
+                self.groups.retain(|(pool_id, _), _| pool_id != pool);
+            }
+            (Some("g"), Some(pool), Some(key)) => self
+                .invalidate()
+                .groups
+                .remove(&(pool.to_owned(), key.to_owned())),
+            (Some("G"), Some(pool), None) => self
+                .invalidate()
+                .groups
+                .retain(|(pool_id, _), _| pool_id != pool),
+            (Some("p"), Some(pool), None) => self.invalidate().pools.remove(pool),
+            (Some("P"), Some(pool), None) => self.forget_pool(pool),
+            (Some("c"), Some(client), None) => self.invalidate().clients.remove(client),
+            (Some("r"), Some(pool), Some(identifier)) => self
+                .invalidate()
+                .resource_servers
+                .remove(&(pool.to_owned(), identifier.to_owned())),
+            (Some("o"), Some(origin), None) => self.invalidate().live_origins.remove(origin),
+            _ => self.flush(),
+        }
+    }
+
     /// Taken before a query whose result may be cached.
     pub(crate) fn stamp(&self) -> Stamp {
         Stamp(self.generation.load(Ordering::Acquire))

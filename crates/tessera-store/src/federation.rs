@@ -257,6 +257,7 @@ impl Store {
         .await?
         .try_get("n")?;
         if count >= limit {
+            tx.rollback().await?;
             return Ok(false);
         }
         let inserted = sqlx::query(&format!(
@@ -270,7 +271,13 @@ impl Store {
         .bind(millis(link.created_at))
         .execute(&mut *tx)
         .await;
-        map_conflict(inserted)?;
+        // A refused insert ends its transaction here rather than when the connection is next
+        // used: on SQLite the open transaction would hold the write lock meanwhile, and the
+        // next write would wait on it (a flaky failure of the conformance suite).
+        if let Err(refused) = map_conflict(inserted) {
+            tx.rollback().await?;
+            return Err(refused);
+        }
         tx.commit().await?;
         Ok(true)
     }

@@ -154,7 +154,7 @@ impl Store {
         user_key: &str,
     ) -> Result<Vec<Group>, StoreError> {
         let cache_key = (pool_id.to_owned(), user_key.to_owned());
-        let stamp = match &self.cache {
+        let stamp = match self.serving_cache() {
             Some(cache) => match cache.groups.get(&cache_key) {
                 Some(groups) => return Ok(groups),
                 None => Some(cache.stamp()),

@@ -16,6 +16,7 @@ mod federation;
 mod group;
 mod identity;
 mod identity_provider;
+mod invalidation;
 mod oauth;
 mod passkey;
 mod store;
@@ -23,6 +24,7 @@ mod token;
 mod user;
 
 pub use authorization::{AuthorizationCode, LoginSession};
+pub use cache::STALENESS_BOUND;
 pub use code::{AttemptLimit, CodeAction};
 pub use error::StoreError;
 pub use federation::{FederatedLink, FederationRequest, SamlSession, SamlSigningKey};

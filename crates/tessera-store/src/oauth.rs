@@ -238,7 +238,7 @@ impl Store {
         identifier: &str,
     ) -> Result<Option<ResourceServer>, StoreError> {
         let key = (pool_id.to_owned(), identifier.to_owned());
-        let stamp = match &self.cache {
+        let stamp = match self.serving_cache() {
             Some(cache) => match cache.resource_servers.get(&key) {
                 Some(server) => return Ok(server),
                 None => Some(cache.stamp()),

@@ -52,8 +52,12 @@ pub struct Store {
     /// transactions inside the process avoids that failure entirely.
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Users, pools and live sessions in memory, when this store is its database's only
-    /// writer (see `cache.rs`).
+    /// writer or follows the other writers' notifications (see `cache.rs`).
     pub(crate) cache: Option<Arc<crate::cache::ReadCache>>,
+    /// The tasks that keep a shared cache in step with the other nodes.
+    follower: Option<Arc<crate::invalidation::Follower>>,
+    /// Where the database is, for the follower's connections of its own.
+    url: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -167,6 +171,8 @@ impl Store {
             random,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
             cache: None,
+            follower: None,
+            url: url.into(),
         })
     }
 
@@ -177,6 +183,43 @@ impl Store {
     pub fn with_read_cache(mut self) -> Self {
         self.cache = Some(Arc::default());
         self
+    }
+
+    /// Keeps the same rows in memory on a database several nodes write (PostgreSQL): every
+    /// write is announced by the database (migration 0015) and applied here, and the cache
+    /// serves only while it is provably in step, within [`crate::STALENESS_BOUND`] (see
+    /// `invalidation.rs`). Must be called inside a Tokio runtime; on SQLite it is
+    /// [`Store::with_read_cache`].
+    #[must_use]
+    pub fn with_shared_read_cache(mut self) -> Self {
+        if self.backend == Backend::Sqlite {
+            return self.with_read_cache();
+        }
+        let cache = Arc::new(crate::cache::ReadCache::shared());
+        let mut entropy = [0u8; 8];
+        self.random.fill(&mut entropy);
+        self.follower = Some(Arc::new(crate::invalidation::follow(
+            &self.url,
+            &cache,
+            u64::from_le_bytes(entropy),
+        )));
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The cache, when reads may be answered from it now.
+    pub(crate) fn serving_cache(&self) -> Option<&crate::cache::ReadCache> {
+        self.cache.as_deref().filter(|cache| cache.serving())
+    }
+
+    /// Whether other processes write this store's database while it caches (a shared cache).
+    pub(crate) fn shares_database(&self) -> bool {
+        self.follower.is_some()
+    }
+
+    /// Whether reads are being answered from memory at the moment (for tests and metrics).
+    pub fn read_cache_serving(&self) -> bool {
+        self.serving_cache().is_some()
     }
 
     /// The backend in use.
@@ -322,7 +365,7 @@ impl Store {
     /// The pool with this id, shared: the token-authorised operations read it for every
     /// request, and a pool's settings are a large document to copy.
     pub async fn user_pool(&self, id: &str) -> Result<Option<Arc<UserPool>>, StoreError> {
-        let stamp = match &self.cache {
+        let stamp = match self.serving_cache() {
             Some(cache) => match cache.pools.get(id) {
                 Some(pool) => return Ok(Some(pool)),
                 None => Some(cache.stamp()),
@@ -519,7 +562,7 @@ impl Store {
 
     /// The app client with this id, whatever its pool.
     pub async fn app_client(&self, client_id: &str) -> Result<Option<AppClient>, StoreError> {
-        let stamp = match &self.cache {
+        let stamp = match self.serving_cache() {
             Some(cache) => match cache.clients.get(client_id) {
                 Some(client) => return Ok(Some(client)),
                 None => Some(cache.stamp()),

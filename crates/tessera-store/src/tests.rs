@@ -79,6 +79,25 @@ async fn postgres() -> Option<TestDb> {
     })
 }
 
+/// A PostgreSQL database whose store keeps the shared read cache, once it serves.
+async fn postgres_shared() -> Option<TestDb> {
+    let mut db = postgres().await?;
+    db.store = db.store.with_shared_read_cache();
+    serving(&db.store).await;
+    Some(db)
+}
+
+/// Waits until a shared cache serves (its first heartbeat came back).
+async fn serving(store: &Store) {
+    for _ in 0..500 {
+        if store.read_cache_serving() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the shared read cache did not start serving within 5 s");
+}
+
 /// Runs one suite function on every available backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -91,6 +110,10 @@ macro_rules! conformance {
         // `tessera serve` runs SQLite with the read cache; every answer must be the same.
         mod sqlite_cached {
             $(#[tokio::test] async fn $name() { let mut db = super::sqlite().await; db.store = db.store.with_read_cache(); super::$name(&db.store).await; db.drop_db().await; })*
+        }
+        // ... and PostgreSQL with the shared cache, which follows the database's notifications.
+        mod postgres_cached {
+            $(#[tokio::test] async fn $name() { if let Some(db) = super::postgres_shared().await { super::$name(&db.store).await; db.drop_db().await; } })*
         }
     };
 }
@@ -1423,4 +1446,5 @@ mod federation;
 mod identity;
 mod identity_provider;
 mod oauth;
+mod shared_cache;
 mod sign_in;

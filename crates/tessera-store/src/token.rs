@@ -175,7 +175,7 @@ impl Store {
 
     /// True when the sign-in session `origin_jti` was revoked.
     pub async fn origin_revoked(&self, origin_jti: &str) -> Result<bool, StoreError> {
-        let stamp = match &self.cache {
+        let stamp = match self.serving_cache() {
             Some(cache) if cache.live_origins.get(origin_jti).is_some() => return Ok(false),
             Some(cache) => Some(cache.stamp()),
             None => None,

@@ -284,7 +284,25 @@ impl Store {
 
     /// The user with this lookup key.
     pub async fn user(&self, pool_id: &str, key: &str) -> Result<Option<User>, StoreError> {
-        let stamp = match &self.cache {
+        self.user_from(pool_id, key, self.serving_cache()).await
+    }
+
+    /// The user as the database holds it now, for decisions a copy up to
+    /// [`crate::STALENESS_BOUND`] old must not make (checking a password at sign-in). From
+    /// the cache only when this store is its database's only writer, whose cache is never
+    /// behind.
+    pub async fn user_current(&self, pool_id: &str, key: &str) -> Result<Option<User>, StoreError> {
+        let cache = self.serving_cache().filter(|_| !self.shares_database());
+        self.user_from(pool_id, key, cache).await
+    }
+
+    async fn user_from(
+        &self,
+        pool_id: &str,
+        key: &str,
+        cache: Option<&crate::cache::ReadCache>,
+    ) -> Result<Option<User>, StoreError> {
+        let stamp = match cache {
             Some(cache) => match cache.users.get(&(pool_id.to_owned(), key.to_owned())) {
                 Some(user) => return Ok(Some(user)),
                 None => Some(cache.stamp()),

@@ -294,14 +294,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&settings, random.clone()).await?;
     // On SQLite this process is the database's only writer (the lock refuses a second
     // server on the same file), so users, pools and live sessions can be cached in memory.
-    // On PostgreSQL other nodes write too, and every read goes to the database.
+    // On PostgreSQL other nodes write too: the cache follows their writes through the
+    // database's notifications and serves only while provably in step with them.
     let _sqlite_lock = match store.backend() {
         Backend::Sqlite => Some(lock_sqlite(&settings.database_url)?),
         Backend::Postgres => None,
     };
     let store = match store.backend() {
         Backend::Sqlite => store.with_read_cache(),
-        Backend::Postgres => store,
+        Backend::Postgres => store.with_shared_read_cache(),
     };
     let credentials_path = ensure_root_key(&store, &settings.data_dir, random.as_ref()).await?;
 

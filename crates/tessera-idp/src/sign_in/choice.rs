@@ -221,7 +221,7 @@ pub async fn select(
     } else {
         match service
             .store
-            .user(&context.directory.pool.id, &attempt.key)
+            .user_current(&context.directory.pool.id, &attempt.key)
             .await?
             .filter(|user| user.sub == attempt.sub)
         {

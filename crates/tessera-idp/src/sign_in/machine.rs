@@ -453,13 +453,24 @@ async fn find_user(
     context: &Context<'_>,
     username: &str,
 ) -> Result<Found, Error> {
-    Ok(match context.directory.find(service, username).await? {
-        Some((key, user)) => Found::User {
-            key,
-            user: Box::new(user),
+    let Some((key, _)) = context.directory.find(service, username).await? else {
+        return Ok(Found::Unknown);
+    };
+    // The password is checked against the row as it is now, not a cached copy another node
+    // may have changed (a password reset, a disabled user) a moment ago.
+    Ok(
+        match service
+            .store
+            .user_current(&context.directory.pool.id, &key)
+            .await?
+        {
+            Some(user) => Found::User {
+                key,
+                user: Box::new(user),
+            },
+            None => Found::Unknown,
         },
-        None => Found::Unknown,
-    })
+    )
 }
 
 /// Step 1 for a name the pool does not know, in a pool with a UserMigration function: the
@@ -545,7 +556,7 @@ async fn proof_factor(
     }
     let Some(user) = service
         .store
-        .user(&context.directory.pool.id, &attempt.key)
+        .user_current(&context.directory.pool.id, &attempt.key)
         .await?
         .filter(|user| user.sub == attempt.sub)
     else {
@@ -739,7 +750,7 @@ async fn current_user(
 ) -> Result<User, Error> {
     let user = service
         .store
-        .user(&context.directory.pool.id, &attempt.key)
+        .user_current(&context.directory.pool.id, &attempt.key)
         .await?
         .filter(|user| !attempt.decoy && user.sub == attempt.sub)
         .ok_or_else(|| refused("Invalid session for the user."))?;

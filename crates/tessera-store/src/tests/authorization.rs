@@ -2,7 +2,7 @@
 //! and its refresh token in one transaction), burned codes, replay revocation of a session,
 //! browser sign-in sessions and their end at sign-out and with their user or pool.
 
-use super::{at, pool, postgres, refresh, sqlite};
+use super::{at, pool, postgres, postgres_shared, refresh, sqlite};
 use crate::{AuthorizationCode, LoginSession, Store};
 
 conformance!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{all_bytes, at, contains, pool, postgres, sqlite};
+use super::{all_bytes, at, contains, pool, postgres, postgres_shared, sqlite};
 use crate::{FederatedLink, FederationRequest, SamlSession, SamlSigningKey, Store, StoreError};
 
 conformance!(

@@ -6,7 +6,7 @@
 use serde_json::{json, Map};
 use tessera_core::{Identity, IdentityPool, KeyUse, Login, SigningKey};
 
-use super::{all_bytes, at, contains, postgres, sqlite};
+use super::{all_bytes, at, contains, postgres, postgres_shared, sqlite};
 use crate::{IdentityLink, Store, StoreError};
 
 conformance!(

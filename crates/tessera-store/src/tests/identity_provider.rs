@@ -5,7 +5,7 @@
 use serde_json::json;
 use tessera_core::IdentityProvider;
 
-use super::{all_bytes, at, contains, pool, postgres, sqlite};
+use super::{all_bytes, at, contains, pool, postgres, postgres_shared, sqlite};
 use crate::{Store, StoreError};
 
 conformance!(

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map};
 
-use super::{at, client, pool, postgres, sqlite};
+use super::{at, client, pool, postgres, postgres_shared, sqlite};
 use crate::{ResourceServer, Store, StoreError, UiCustomization, UserPoolDomain};
 
 conformance!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tessera_core::lockout::Attempt;
 
-use super::{all_bytes, at, contains, pool, postgres, sqlite};
+use super::{all_bytes, at, contains, pool, postgres, postgres_shared, sqlite};
 use crate::{AuthSession, AuthorizationCode, LoginSession, Store};
 
 conformance!(
