@@ -21,6 +21,7 @@ pub mod message;
 pub mod mfa;
 mod password;
 mod random;
+pub mod rate_limit;
 mod signing_key;
 pub mod srp;
 mod token;

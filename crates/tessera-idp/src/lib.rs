@@ -21,6 +21,7 @@ pub mod input;
 pub mod oauth_config;
 mod operation;
 pub mod pool;
+pub mod rate_limit;
 mod service;
 pub mod sign_in;
 pub mod trigger;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use tessera_proto::model::ServiceModel;
 
 use crate::input::Input;
-use crate::{directory, federation, oauth_config, pool, sign_in, Error, Service};
+use crate::{directory, federation, oauth_config, pool, rate_limit, sign_in, Error, Service};
 
 impl Service {
     /// Runs the operation `name` on a request the service model has already validated.
@@ -35,6 +35,8 @@ impl Service {
 async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Value, Error> {
     match operation {
         "CreateUserPool" => pool::user_pool::create(service, input).await,
+        "GetProvisionedLimit" => rate_limit::get_provisioned_limit(service, input).await,
+        "UpdateProvisionedLimit" => rate_limit::update_provisioned_limit(service, input).await,
         "DescribeUserPool" => pool::user_pool::describe(service, input).await,
         "UpdateUserPool" => pool::user_pool::update(service, input).await,
         "DeleteUserPool" => pool::user_pool::delete(service, input).await,

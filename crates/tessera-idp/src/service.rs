@@ -77,6 +77,8 @@ pub struct Service {
     pub upstream: Arc<dyn crate::federation::Upstream>,
     /// Where the social presets' upstreams are, and whether loopback HTTP is allowed.
     pub federation: Arc<crate::federation::details::UpstreamOverrides>,
+    /// Request-rate limits (issue 16; off unless configured).
+    pub rate_limits: Arc<crate::rate_limit::RateLimits>,
 }
 
 impl Service {
@@ -113,10 +115,18 @@ impl Service {
             senders: Arc::new(tokio::sync::Semaphore::new(64)),
             upstream: Arc::new(crate::federation::NoUpstream),
             federation: Arc::default(),
+            rate_limits: Arc::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
         }
+    }
+
+    /// Limits request rates as `config` says (by default, nothing is limited).
+    #[must_use]
+    pub fn with_rate_limits(mut self, config: crate::rate_limit::RateLimitConfig) -> Self {
+        self.rate_limits = Arc::new(crate::rate_limit::RateLimits::new(config));
+        self
     }
 
     /// Uses another argon2id cost.

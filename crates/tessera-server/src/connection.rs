@@ -29,6 +29,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -102,10 +103,10 @@ pub async fn serve(
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     if !is_connection_error(&error) {
                         // Most likely the process is out of file descriptors; accepting again
@@ -141,7 +142,7 @@ pub async fn serve(
             }
         };
         tokio::spawn(serve_connection(
-            stream,
+            (stream, peer),
             slot,
             app.clone(),
             http.clone(),
@@ -170,7 +171,7 @@ fn is_connection_error(error: &io::Error) -> bool {
 /// Serves one connection until the client closes it, it misses a deadline, or the server
 /// stops.
 async fn serve_connection(
-    stream: TcpStream,
+    (stream, peer): (TcpStream, SocketAddr),
     _slot: OwnedSemaphorePermit,
     app: Router,
     http: Arc<http1::Builder>,
@@ -189,6 +190,7 @@ async fn serve_connection(
     let service = WatchedService {
         app,
         watch: activity.clone(),
+        peer: Peer(peer),
     };
     let mut connection = std::pin::pin!(http.serve_connection(io, service));
     // Set once the connection has been asked to close after its current request (by a stop or
@@ -477,7 +479,13 @@ impl AsyncWrite for WatchedStream {
 struct WatchedService {
     app: Router,
     watch: Arc<ConnectionWatch>,
+    peer: Peer,
 }
+
+/// The address a request's connection came from, in the request's extensions (for the
+/// limits per source address).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
 impl hyper::service::Service<Request<Incoming>> for WatchedService {
     type Response = Response<WatchedBody>;
@@ -487,8 +495,10 @@ impl hyper::service::Service<Request<Incoming>> for WatchedService {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let answering = self.watch.request_began();
         let app = self.app.clone();
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(self.peer);
         Box::pin(async move {
-            let response = app.oneshot(request.map(Body::new)).await?;
+            let response = app.oneshot(request).await?;
             Ok(response.map(|body| WatchedBody {
                 inner: body,
                 _answering: answering,

@@ -13,6 +13,7 @@ use tessera_proto::model::ServiceModel;
 
 use tessera_idp::input::Input;
 
+use crate::connection::Peer;
 use crate::{signature, ApiError, AppState};
 
 /// The content type of every AWS JSON 1.1 request and response.
@@ -133,7 +134,13 @@ async fn handle(
         .with_request_id(request_id)
         .with_region(region);
     let output = match api {
-        Api::UserPools => state.execute(&operation.name, input).await?,
+        Api::UserPools => {
+            // Rate limits count a request once it is known to be well formed and, for admin
+            // operations, signed: refusals of bad requests do not use up a quota.
+            let source = parts.extensions.get::<Peer>().map(|peer| peer.0.ip());
+            state.admit(&operation.name, &input, source).await?;
+            state.execute(&operation.name, input).await?
+        }
         Api::Identity => state.identity.execute(&operation.name, input).await?,
     };
     // In debug builds (every test run) a response that departs from the model's output shape

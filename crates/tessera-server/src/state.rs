@@ -86,6 +86,14 @@ impl AppState {
         self
     }
 
+    /// Limits request rates (issue 16).
+    #[must_use]
+    pub fn with_rate_limits(mut self, config: tessera_idp::rate_limit::RateLimitConfig) -> Self {
+        self.service = self.service.with_rate_limits(config);
+        self.identity.idp = self.service.clone();
+        self
+    }
+
     /// Runs the pools' Lambda triggers with `triggers`.
     pub fn with_triggers(mut self, triggers: Arc<dyn tessera_core::trigger::Invoke>) -> Self {
         self.service = self.service.with_triggers(triggers);

@@ -19,6 +19,7 @@ mod identity_provider;
 mod invalidation;
 mod oauth;
 mod passkey;
+mod rate;
 mod store;
 mod token;
 mod user;

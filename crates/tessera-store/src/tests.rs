@@ -137,7 +137,74 @@ conformance!(
     codes_are_issued_without_touching_the_user,
     mfa_round_trips_sealed_and_steps_are_claimed_once,
     devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens,
+    rate_windows_count_every_lease_once,
 );
+
+/// Issue 16: leases from one window, many at once, add up exactly; windows and scopes are
+/// apart; provisioned rates are replaced; a sweep forgets old windows.
+async fn rate_windows_count_every_lease_once(store: &Store) {
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.lease_rate("pool-a/UserRead", 1_000, 6).await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap().unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=20).map(|i| i * 6).collect::<Vec<u64>>());
+    assert_eq!(
+        store.lease_rate("pool-a/UserRead", 1_001, 1).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.lease_rate("pool-b/UserRead", 1_000, 2).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .provisioned_rate("us-east-1", "UserRead")
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .set_provisioned_rate("us-east-1", "UserRead", 300)
+        .await
+        .unwrap();
+    store
+        .set_provisioned_rate("us-east-1", "UserRead", 500)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .provisioned_rate("us-east-1", "UserRead")
+            .await
+            .unwrap(),
+        Some(500)
+    );
+    assert_eq!(
+        store
+            .provisioned_rate("eu-west-1", "UserRead")
+            .await
+            .unwrap(),
+        None
+    );
+    // Windows are seconds since the epoch; the sweep forgets those a minute old.
+    store
+        .sweep_expired(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_100),
+            Duration::from_secs(900),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.lease_rate("pool-a/UserRead", 1_000, 1).await.unwrap(),
+        1
+    );
+}
 
 /// The transient state (challenge sessions, attempt counters) is committed without an fsync
 /// of its own on SQLite (see `Store::connect`), and only it: the durable pool keeps FULL,

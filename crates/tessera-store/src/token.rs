@@ -375,6 +375,11 @@ impl Store {
                 "DELETE FROM devices WHERE sealed_verifier IS NULL AND created_at < $1",
                 now_ms.saturating_sub(UNCONFIRMED_DEVICE_MS),
             ),
+            // Rate windows are seconds (in seconds, not milliseconds); a minute old is done.
+            (
+                "DELETE FROM rate_windows WHERE window_start < $1",
+                now_ms / 1000 - 60,
+            ),
         ] {
             // One statement per table and per guard, so a sweep never holds SQLite's writer
             // for long.

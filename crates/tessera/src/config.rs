@@ -46,6 +46,22 @@ pub struct FileConfig {
     /// `[federation]`: where upstream identity providers are reached.
     #[serde(default)]
     federation: FederationFile,
+    /// `[rate_limits]`: Cognito's quotas and the limits per address and per user (issue 16).
+    #[serde(default)]
+    rate_limits: RateLimitsFile,
+}
+
+/// The `[rate_limits]` table. Off by default: Cognito's rates are an account's quotas, which
+/// a development server or a test suite would reach at once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsFile {
+    #[serde(default)]
+    enabled: bool,
+    /// Requests per second from one source address on the sign-in and code paths.
+    per_address: Option<u32>,
+    /// Requests per second for one user on the same paths.
+    per_user: Option<u32>,
 }
 
 /// The `[federation]` table. Both settings exist for deployments without the public
@@ -154,6 +170,16 @@ impl FileConfig {
             google_issuer: self.federation.google_issuer.clone(),
             allow_loopback_http: self.federation.allow_loopback_http,
             stand_ins: self.federation.stand_ins.clone(),
+        }
+    }
+
+    /// The `[rate_limits]` table, lowered.
+    pub fn rate_limits(&self) -> tessera_idp::rate_limit::RateLimitConfig {
+        let defaults = tessera_idp::rate_limit::RateLimitConfig::default();
+        tessera_idp::rate_limit::RateLimitConfig {
+            enabled: self.rate_limits.enabled,
+            per_address: self.rate_limits.per_address.unwrap_or(defaults.per_address),
+            per_user: self.rate_limits.per_user.unwrap_or(defaults.per_user),
         }
     }
 

@@ -61,6 +61,14 @@ impl OAuthError {
         Self::new("invalid_scope", description)
     }
 
+    /// A request over a rate limit (issue 16). RFC 6749 names no error for it; the status is
+    /// RFC 6585's, and a client retries after a second (the limits' window).
+    pub(crate) fn too_many_requests() -> Self {
+        let mut error = Self::new("too_many_requests", "Rate exceeded");
+        error.status = StatusCode::TOO_MANY_REQUESTS;
+        error
+    }
+
     /// A failure inside tessera: logged with its detail, answered without it.
     pub(crate) fn server_error(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "OAuth request failed");
@@ -99,6 +107,11 @@ impl IntoResponse for OAuthError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.basic_challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

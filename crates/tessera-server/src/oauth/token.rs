@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Value};
+use tessera_core::rate_limit::Category;
 use tessera_core::{issue_client_token, AppClient, ClientTokenRequest, KeyUse};
 
 use super::client_auth::authenticate;
@@ -53,11 +54,13 @@ pub(crate) async fn token(
     State(state): State<AppState>,
     Path(pool_id): Path<String>,
     id: Option<Extension<RequestId>>,
+    peer: Option<Extension<crate::connection::Peer>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let event_id = id.map(|Extension(id)| id.0).unwrap_or_default();
-    match grant(&state, &pool_id, &headers, &body, &event_id).await {
+    let source = peer.map(|Extension(peer)| peer.0.ip());
+    match grant(&state, &pool_id, &headers, &body, &event_id, source).await {
         Ok(document) => {
             let mut response = (StatusCode::OK, document.to_string()).into_response();
             response
@@ -76,6 +79,7 @@ async fn grant(
     headers: &HeaderMap,
     body: &[u8],
     event_id: &str,
+    source: Option<std::net::IpAddr>,
 ) -> Result<Value, OAuthError> {
     let form = Form::parse(headers, body)?;
     let grant_type = form
@@ -84,6 +88,19 @@ async fn grant(
     // The client is authenticated before the grant is looked at, so that an unknown client
     // learns nothing about what the endpoint supports.
     let caller = authenticate(state, pool_id, headers, &form).await?;
+    // Cognito's quotas: client_credentials counts against ClientAuthentication, the user
+    // grants against UserAuthentication (issue 16).
+    let category = match grant_type {
+        "client_credentials" => Category::ClientAuthentication,
+        _ => Category::UserAuthentication,
+    };
+    if !state
+        .admit_endpoint(pool_id, category, source)
+        .await
+        .map_err(|e| OAuthError::server_error(&e))?
+    {
+        return Err(OAuthError::too_many_requests());
+    }
     match grant_type {
         "client_credentials" => client_credentials(state, pool_id, &caller.client, &form).await,
         "authorization_code" => {

@@ -1,0 +1,424 @@
+//! Request-rate limits (issue 16): Cognito's quota categories per user pool, and limits per
+//! source address and per user on the sign-in and code paths, counted in windows of one
+//! second that every node shares through the store (see `tessera_core::rate_limit`).
+//! GetProvisionedLimit and UpdateProvisionedLimit read and change a category's rate.
+//!
+//! Off unless configured (`[rate_limits] enabled = true`): Cognito's rates are quotas for a
+//! whole account, and a development server or a test suite would trip them at once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+use tessera_core::rate_limit::{granted, guards_credentials, lease_size, Category, CATEGORIES};
+
+use crate::input::Input;
+use crate::{Error, Service};
+
+/// What is limited, and how much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Whether any limit applies.
+    pub enabled: bool,
+    /// Requests per second from one source address on the sign-in and code paths (0: none).
+    pub per_address: u32,
+    /// Requests per second for one user (by pool and name as given) on the same paths
+    /// (0: none). Cognito's per-user quota is 10.
+    pub per_user: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            per_address: 20,
+            per_user: 10,
+        }
+    }
+}
+
+/// A node's share of one window of one scope.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    window: i64,
+    /// Requests this node may still admit in the window without asking the store.
+    left: u32,
+    /// The window is used up on every node: refuse without asking.
+    full: bool,
+}
+
+/// How long a provisioned rate read from the store is trusted.
+const PROVISIONED_TTL: Duration = Duration::from_secs(1);
+
+/// Past this many scopes, leases of past windows are dropped.
+const LEASE_PRUNE: usize = 10_000;
+
+/// The limiter one service shares.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    pub config: RateLimitConfig,
+    leases: Mutex<HashMap<String, Lease>>,
+    provisioned: Mutex<HashMap<(String, Category), (u32, Instant)>>,
+}
+
+impl RateLimits {
+    pub fn new(config: RateLimitConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+}
+
+/// Cognito's answer to a request over a limit (HTTP 400, as every Cognito error).
+pub fn rate_exceeded() -> Error {
+    Error::new("TooManyRequestsException", "Rate exceeded")
+}
+
+impl Service {
+    /// Counts an API request against every limit it falls under, before it runs; refuses it
+    /// with `TooManyRequestsException` when one is used up. `source` is the client's address.
+    pub async fn admit(
+        &self,
+        operation: &str,
+        input: &Input,
+        source: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        let limits = &self.rate_limits;
+        if !limits.config.enabled {
+            return Ok(());
+        }
+        let category = Category::of_operation(operation, input.str("ChallengeName"));
+        let pool = match category {
+            Some(category) if category.per_pool() => self.pool_of(input).await?,
+            _ => None,
+        };
+        if let Some(category) = category {
+            let region = self.region_of(input, pool.as_deref());
+            let rate = self.category_rate(&region, category).await?;
+            let scope = match &pool {
+                Some(pool) => format!("c/{pool}/{}", category.name()),
+                None => format!("c/{region}/{}", category.name()),
+            };
+            self.take(&scope, rate).await?;
+        }
+        if guards_credentials(operation) {
+            if let (Some(address), rate @ 1..) = (source, limits.config.per_address) {
+                self.take(&format!("a/{address}"), rate).await?;
+            }
+            if let (Some(name), rate @ 1..) = (named_user(input), limits.config.per_user) {
+                let pool = match &pool {
+                    Some(pool) => Some(pool.clone()),
+                    None => self.pool_of(input).await?,
+                };
+                if let Some(pool) = pool {
+                    self.take(&format!("u/{pool}/{}", name.to_lowercase()), rate)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a request of the OAuth endpoints against a category of a pool (the token
+    /// endpoint's grants, the hosted sign-in); `false` when it is over the limit.
+    pub async fn admit_endpoint(
+        &self,
+        pool_id: &str,
+        category: Category,
+        source: Option<IpAddr>,
+    ) -> Result<bool, Error> {
+        if !self.rate_limits.config.enabled {
+            return Ok(true);
+        }
+        let region = pool_region(pool_id)
+            .unwrap_or(&self.config.region)
+            .to_owned();
+        let rate = self.category_rate(&region, category).await?;
+        let admitted = async {
+            self.take(&format!("c/{pool_id}/{}", category.name()), rate)
+                .await?;
+            if let (Some(address), rate @ 1..) = (source, self.rate_limits.config.per_address) {
+                if category != Category::ClientAuthentication {
+                    self.take(&format!("a/{address}"), rate).await?;
+                }
+            }
+            Ok::<(), Error>(())
+        };
+        match admitted.await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == "TooManyRequestsException" => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes one request from the current window of `scope`.
+    async fn take(&self, scope: &str, rate: u32) -> Result<(), Error> {
+        let window = self
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        {
+            let mut leases = self
+                .rate_limits
+                .leases
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(lease) = leases.get_mut(scope).filter(|l| l.window == window) {
+                if lease.left > 0 {
+                    lease.left -= 1;
+                    return Ok(());
+                }
+                if lease.full {
+                    return Err(rate_exceeded());
+                }
+            }
+        }
+        let asked = lease_size(rate);
+        let used = self.store.lease_rate(scope, window, asked).await?;
+        let got = granted(used, asked, rate);
+        let mut leases = self
+            .rate_limits
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if leases.len() >= LEASE_PRUNE {
+            leases.retain(|_, lease| lease.window >= window);
+        }
+        let lease = leases.entry(scope.to_owned()).or_insert(Lease {
+            window,
+            left: 0,
+            full: false,
+        });
+        if lease.window != window {
+            *lease = Lease {
+                window,
+                left: 0,
+                full: false,
+            };
+        }
+        // This request takes one of what the lease got; the rest is kept for the next ones.
+        lease.left += got.saturating_sub(1);
+        lease.full = used >= u64::from(rate);
+        if got == 0 {
+            return Err(rate_exceeded());
+        }
+        Ok(())
+    }
+
+    /// The rate a category has in a region: what UpdateProvisionedLimit set, else Cognito's
+    /// default.
+    async fn category_rate(&self, region: &str, category: Category) -> Result<u32, Error> {
+        let key = (region.to_owned(), category);
+        if let Some((rate, read)) = self
+            .rate_limits
+            .provisioned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            if read.elapsed() < PROVISIONED_TTL {
+                return Ok(*rate);
+            }
+        }
+        let rate = self
+            .store
+            .provisioned_rate(region, category.name())
+            .await?
+            .unwrap_or_else(|| category.default_rate());
+        self.rate_limits
+            .provisioned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (rate, Instant::now()));
+        Ok(rate)
+    }
+
+    /// The pool a request concerns: its UserPoolId, its client's pool, or the pool that
+    /// issued its access token (read without checking the signature: it only picks the
+    /// bucket, and the operation checks the token). `None` when it names none.
+    async fn pool_of(&self, input: &Input) -> Result<Option<String>, Error> {
+        if let Some(pool) = input.str("UserPoolId") {
+            return Ok(Some(pool.to_owned()));
+        }
+        if let Some(client_id) = input.str("ClientId") {
+            return Ok(self
+                .store
+                .app_client(client_id)
+                .await?
+                .map(|client| client.user_pool_id));
+        }
+        Ok(input.str("AccessToken").and_then(issuing_pool))
+    }
+
+    fn region_of(&self, input: &Input, pool: Option<&str>) -> String {
+        input
+            .region()
+            .or_else(|| pool.and_then(pool_region))
+            .unwrap_or(&self.config.region)
+            .to_owned()
+    }
+}
+
+/// The region a pool id names (`us-east-1_abc` → `us-east-1`).
+fn pool_region(pool_id: &str) -> Option<&str> {
+    pool_id.split_once('_').map(|(region, _)| region)
+}
+
+/// The pool in an access token's `iss` (`<public url>/<pool id>`), unverified.
+fn issuing_pool(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let iss = claims.get("iss")?.as_str()?;
+    Some(iss.rsplit('/').next()?.to_owned())
+}
+
+/// The user a credential request names, as given.
+fn named_user(input: &Input) -> Option<&str> {
+    input
+        .str("Username")
+        .or_else(|| {
+            input
+                .get("AuthParameters")
+                .and_then(|p| p.get("USERNAME"))
+                .and_then(Value::as_str)
+        })
+        .or_else(|| {
+            input
+                .get("ChallengeResponses")
+                .and_then(|p| p.get("USERNAME"))
+                .and_then(Value::as_str)
+        })
+}
+
+/// The category a `LimitDefinition` names, or Cognito's refusal.
+fn limit_category(input: &Input) -> Result<Category, Error> {
+    let definition = input
+        .get("LimitDefinition")
+        .ok_or_else(|| Error::invalid_parameter("LimitDefinition is required."))?;
+    // LimitClass is an enum of one value in the model, which has already checked it.
+    let name = definition
+        .get("Attributes")
+        .and_then(|a| a.get("Category"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::invalid_parameter("LimitDefinition.Attributes must name a Category.")
+        })?;
+    Category::parse(name).ok_or_else(|| {
+        Error::invalid_parameter(format!(
+            "{} is not a quota category. Valid categories: {}.",
+            tessera_core::excerpt(name),
+            CATEGORIES.map(Category::name).join(", ")
+        ))
+    })
+}
+
+fn limit_document(category: Category, rate: u32) -> Value {
+    json!({
+        "Limit": {
+            "LimitDefinition": {
+                "LimitClass": "API_CATEGORY",
+                "Attributes": {"Category": category.name()},
+            },
+            "ProvisionedLimitValue": rate,
+            "FreeLimitValue": category.default_rate(),
+        }
+    })
+}
+
+/// The highest rate UpdateProvisionedLimit accepts: a hundred times the default, standing in
+/// for the account maximum Service Quotas would set.
+fn max_rate(category: Category) -> u32 {
+    category.default_rate().saturating_mul(100)
+}
+
+/// GetProvisionedLimit: the category's rate in the request's region.
+pub async fn get_provisioned_limit(service: &Service, input: Input) -> Result<Value, Error> {
+    let category = limit_category(&input)?;
+    let region = service.region_of(&input, None);
+    let rate = service
+        .store
+        .provisioned_rate(&region, category.name())
+        .await?
+        .unwrap_or_else(|| category.default_rate());
+    Ok(limit_document(category, rate))
+}
+
+/// UpdateProvisionedLimit: sets an adjustable category's rate, between its default and the
+/// maximum, for every pool of the region; it applies at once on every node (within the second
+/// a node trusts the rate it read).
+pub async fn update_provisioned_limit(service: &Service, input: Input) -> Result<Value, Error> {
+    let category = limit_category(&input)?;
+    let requested = input
+        .i64("RequestedLimitValue")
+        .ok_or_else(|| Error::invalid_parameter("RequestedLimitValue is required."))?;
+    if !category.adjustable() {
+        return Err(Error::invalid_parameter(format!(
+            "The {} quota is not adjustable.",
+            category.name()
+        )));
+    }
+    let default = i64::from(category.default_rate());
+    if requested < default {
+        return Err(Error::invalid_parameter(format!(
+            "RequestedLimitValue must be at least the default limit of {default} for {}.",
+            category.name()
+        )));
+    }
+    let max = max_rate(category);
+    let Ok(rate) =
+        u32::try_from(requested).map_err(|_| ()).and_then(
+            |r| {
+                if r <= max {
+                    Ok(r)
+                } else {
+                    Err(())
+                }
+            },
+        )
+    else {
+        return Err(Error::new(
+            "ServiceQuotaExceededException",
+            format!(
+                "The requested limit exceeds the maximum of {max} for {}.",
+                category.name()
+            ),
+        ));
+    };
+    let region = service.region_of(&input, None);
+    service
+        .store
+        .set_provisioned_rate(&region, category.name(), rate)
+        .await?;
+    service
+        .rate_limits
+        .provisioned
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&(region, category));
+    Ok(limit_document(category, rate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_access_tokens_pool_is_its_issuers_last_segment() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"iss":"http://127.0.0.1:9229/us-east-1_Abc"}"#);
+        assert_eq!(
+            issuing_pool(&format!("h.{payload}.s")).as_deref(),
+            Some("us-east-1_Abc")
+        );
+        assert_eq!(issuing_pool("not a token"), None);
+        assert_eq!(pool_region("eu-west-1_x"), Some("eu-west-1"));
+    }
+}
