@@ -139,6 +139,9 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     }
     env["NO_COLOR"] = "1"
     env.setdefault("RUST_BACKTRACE", "1")
+    # Every answer is checked against the botocore model's output shape, in release builds too
+    # (scripts/test runs the release binary): a departure is answered as an internal error.
+    env["TESSERA_CHECK_RESPONSES"] = "1"
     if extra:
         env.update(extra)
     return env

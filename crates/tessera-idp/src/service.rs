@@ -180,10 +180,20 @@ impl Service {
     /// Deletes expired sign-in state (see `Store::sweep_expired`) and returns how many rows
     /// went.
     pub async fn sweep(&self) -> Result<u64, crate::Error> {
-        Ok(self
+        let now = self.clock.now();
+        let expired = self
             .store
-            .sweep_expired(self.clock.now(), tessera_core::lockout::LOCKOUT_MAX)
-            .await?)
+            .sweep_expired(now, tessera_core::lockout::LOCKOUT_MAX)
+            .await?;
+        // Keys replaced longer ago than any token lives verify nothing any more.
+        let replaced = self
+            .store
+            .sweep_replaced_signing_keys(
+                now.checked_sub(crate::pool::keys::REPLACED_KEY_KEPT)
+                    .unwrap_or(std::time::UNIX_EPOCH),
+            )
+            .await?;
+        Ok(expired + replaced)
     }
 
     /// The store.

@@ -8,6 +8,7 @@
 
 pub mod connection;
 mod error;
+mod key_rotation;
 mod oauth;
 mod outbox;
 mod protocol;
@@ -51,6 +52,10 @@ pub fn app(state: AppState) -> Router {
         .route("/", post(protocol::cognito_api).get(protocol::not_post))
         .route("/health", get(well_known::health))
         .route("/admin/outbox", get(outbox::read))
+        .route(
+            "/admin/pools/{pool_id}/signing-keys/rotate",
+            post(key_rotation::rotate),
+        )
         .route("/{pool_id}/.well-known/jwks.json", get(well_known::jwks))
         .route(
             "/{pool_id}/.well-known/openid-configuration",

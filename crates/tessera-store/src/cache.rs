@@ -85,6 +85,8 @@ impl<K: Hash + Eq, V: Clone> Table<K, V> {
 #[derive(Debug)]
 pub(crate) struct ReadCache {
     generation: AtomicU64,
+    /// Moves on when any pool's signing keys change (see `Store::keys_generation`).
+    keys: AtomicU64,
     /// False while a shared cache cannot vouch for what it holds (see the module comment):
     /// nothing is read from it, and nothing read meanwhile is put in it.
     serving: AtomicBool,
@@ -106,6 +108,7 @@ impl Default for ReadCache {
     fn default() -> Self {
         Self {
             generation: AtomicU64::new(0),
+            keys: AtomicU64::new(0),
             serving: AtomicBool::new(true),
             users: Table::new(20_000),
             pools: Table::new(1_000),
@@ -143,9 +146,19 @@ impl ReadCache {
         self.serving.store(true, Ordering::Release);
     }
 
+    /// Some pool's signing keys changed.
+    pub(crate) fn forget_keys(&self) {
+        self.keys.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn keys_generation(&self) -> u64 {
+        self.keys.load(Ordering::Acquire)
+    }
+
     /// Forgets everything.
     pub(crate) fn flush(&self) {
         self.invalidate();
+        self.forget_keys();
         self.users.clear();
         self.pools.clear();
         self.clients.clear();
@@ -182,6 +195,7 @@ impl ReadCache {
                 .resource_servers
                 .remove(&(pool.to_owned(), identifier.to_owned())),
             (Some("o"), Some(origin), None) => self.invalidate().live_origins.remove(origin),
+            (Some("k"), Some(_pool), None) => self.forget_keys(),
             _ => self.flush(),
         }
     }

@@ -505,6 +505,78 @@ impl Store {
         Ok(Some(keys))
     }
 
+    /// Adds keys to a pool (a rotation: the newest key of each use signs from now on); false
+    /// when the pool does not exist.
+    pub async fn add_signing_keys(
+        &self,
+        pool_id: &str,
+        keys: &[SigningKey],
+    ) -> Result<bool, StoreError> {
+        let mut sealed_keys = Vec::with_capacity(keys.len());
+        for key in keys {
+            sealed_keys.push(self.seal(&SigningKey::seal_context(pool_id, &key.kid), key.pkcs8())?);
+        }
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 AS one FROM user_pools WHERE id = $1")
+            .bind(pool_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for (key, sealed) in keys.iter().zip(sealed_keys) {
+            sqlx::query(
+                "INSERT INTO signing_keys (pool_id, kid, key_use, public_jwk, sealed_private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(pool_id)
+            .bind(&key.kid)
+            .bind(key.key_use.as_str())
+            .bind(key.public_jwk().to_string())
+            .bind(sealed)
+            .bind(millis(key.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if let Some(cache) = &self.cache {
+            cache.forget_keys();
+        }
+        Ok(true)
+    }
+
+    /// Deletes the keys that were replaced (a newer key of the same use exists) before
+    /// `replaced_before`: every token they signed has expired by then.
+    pub async fn sweep_replaced_signing_keys(
+        &self,
+        replaced_before: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let _guard = self.write_guard().await;
+        let removed = sqlx::query(
+            "DELETE FROM signing_keys WHERE EXISTS (SELECT 1 FROM signing_keys newer WHERE newer.pool_id = signing_keys.pool_id AND newer.key_use = signing_keys.key_use AND newer.created_at > signing_keys.created_at AND newer.created_at < $1)",
+        )
+        .bind(millis(replaced_before))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if removed > 0 {
+            if let Some(cache) = &self.cache {
+                cache.forget_keys();
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Moves on whenever a pool's keys may have changed (here or, on PostgreSQL, on another
+    /// node): whoever keeps opened keys reads them again when it differs from what they saw.
+    pub fn keys_generation(&self) -> u64 {
+        self.cache
+            .as_ref()
+            .map_or(0, |cache| cache.keys_generation())
+    }
+
     /// A pool's signing keys with their private halves opened, oldest first.
     pub async fn signing_keys(&self, pool_id: &str) -> Result<Vec<SigningKey>, StoreError> {
         let rows = sqlx::query(

@@ -138,7 +138,56 @@ conformance!(
     mfa_round_trips_sealed_and_steps_are_claimed_once,
     devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens,
     rate_windows_count_every_lease_once,
+    signing_keys_rotate_and_replaced_ones_are_swept,
 );
+
+/// Issue 16: a rotation adds keys (the pool's generation of keys moves on where a cache
+/// follows them); a key is swept only once a newer key of its use was created before the
+/// bound, so a key that still signs is never swept.
+async fn signing_keys_rotate_and_replaced_ones_are_swept(store: &Store) {
+    let p = pool("us-east-1_Rotate000");
+    let first = [
+        SigningKey::generate(KeyUse::Id, at(10)).unwrap(),
+        SigningKey::generate(KeyUse::Access, at(10)).unwrap(),
+    ];
+    store.insert_user_pool(&p, &first).await.unwrap();
+    let generation = store.keys_generation();
+    let second = [
+        SigningKey::generate(KeyUse::Id, at(20)).unwrap(),
+        SigningKey::generate(KeyUse::Access, at(20)).unwrap(),
+    ];
+    assert!(store.add_signing_keys(&p.id, &second).await.unwrap());
+    assert!(!store
+        .add_signing_keys("us-east-1_Nothing00", &second[..1])
+        .await
+        .unwrap());
+    if store.cache.is_some() {
+        assert_ne!(store.keys_generation(), generation);
+    }
+    assert_eq!(store.signing_keys(&p.id).await.unwrap().len(), 4);
+    // Replaced at 20: kept while the bound is at or before it, swept after.
+    assert_eq!(store.sweep_replaced_signing_keys(at(20)).await.unwrap(), 0);
+    assert_eq!(store.sweep_replaced_signing_keys(at(21)).await.unwrap(), 2);
+    let mut kept: Vec<String> = store
+        .signing_keys(&p.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    let mut expected: Vec<String> = second.iter().map(|k| k.kid.clone()).collect();
+    kept.sort();
+    expected.sort();
+    assert_eq!(kept, expected);
+    // The newest keys are never swept, however old.
+    assert_eq!(
+        store
+            .sweep_replaced_signing_keys(at(1_000_000))
+            .await
+            .unwrap(),
+        0
+    );
+}
 
 /// Issue 16: leases from one window, many at once, add up exactly; windows and scopes are
 /// apart; provisioned rates are replaced; a sweep forgets old windows.

@@ -3,6 +3,7 @@
 
 mod config;
 mod credentials;
+mod health;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,19 @@ enum Command {
         #[command(subcommand)]
         command: CredentialsCommand,
     },
+    /// Checks that a server answers `GET /health` with 200 (exit status 0, else 1): the
+    /// health check of a container image without curl.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Args)]
+struct HealthArgs {
+    /// The URL to check [default: /health on the --listen address, on loopback]
+    #[arg(long)]
+    url: Option<String>,
+    /// The address the server listens on, as for `tessera serve` [default: 127.0.0.1:9229]
+    #[arg(long, env = "TESSERA_LISTEN")]
+    listen: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +82,17 @@ enum KeysCommand {
         common: CommonArgs,
         /// The access key id, e.g. AKIA...
         access_key_id: String,
+    },
+    /// Rotates a user pool's signing keys: new tokens are signed with new keys, and the old
+    /// keys stay in the JWKS until every token they signed has expired. On PostgreSQL every
+    /// running node follows at once; a running SQLite server is rotated through its
+    /// `POST /admin/pools/<id>/signing-keys/rotate` instead.
+    Rotate {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The user pool id, e.g. us-east-1_Abc123
+        #[arg(long)]
+        pool: String,
     },
 }
 
@@ -141,6 +166,11 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Keys { command } => runtime.block_on(keys(command)),
         Command::Credentials { command } => runtime.block_on(credentials(command)),
+        Command::Health(args) => health::check(
+            &args
+                .url
+                .unwrap_or_else(|| health::default_url(args.listen.as_deref())),
+        ),
     }
 }
 
@@ -494,14 +524,41 @@ fn tessera_credentials_key(key: [u8; 32]) -> String {
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     let args = match &command {
         KeysCommand::Create(args) | KeysCommand::List(args) => args,
-        KeysCommand::Delete { common, .. } => common,
+        KeysCommand::Delete { common, .. } | KeysCommand::Rotate { common, .. } => common,
     };
     let file = FileConfig::load(args.config.as_deref())?;
     let settings = Settings::resolve_common(args, &file)?;
     init_logging("text")?;
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
+    // A SQLite server keeps its pools' keys in memory and hears of no other writer, so its
+    // keys are rotated through it, not under it.
+    let _sqlite_lock = match (&command, Backend::of_url(&settings.database_url)) {
+        (KeysCommand::Rotate { .. }, Ok(Backend::Sqlite)) => lock_sqlite(&settings.database_url)
+            .context(
+                "tessera serve is running on this database: rotate through it with POST /admin/pools/<id>/signing-keys/rotate (SigV4-signed), or stop it first",
+            )?,
+        _ => None,
+    };
     let store = open_store(&settings, random.clone()).await?;
     let result = match &command {
+        KeysCommand::Rotate { pool, .. } => {
+            let current = store.signing_keys(pool).await?;
+            if current.is_empty() {
+                Err(anyhow::anyhow!("no user pool {pool}"))
+            } else {
+                let keys =
+                    tessera_idp::pool::keys::successors(&current, std::time::SystemTime::now())
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if store.add_signing_keys(pool, &keys).await? {
+                    for key in &keys {
+                        println!("{} {}", key.key_use.as_str(), key.kid);
+                    }
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!("no user pool {pool}"))
+                }
+            }
+        }
         KeysCommand::Create(_) => {
             let key = AccessKey::generate(random.as_ref(), std::time::SystemTime::now());
             store.insert_access_key(&key).await?;
