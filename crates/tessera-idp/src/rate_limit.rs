@@ -174,6 +174,7 @@ impl Service {
                     return Ok(());
                 }
                 if lease.full {
+                    metrics::counter!("tessera_rate_limited_total").increment(1);
                     return Err(rate_exceeded());
                 }
             }
@@ -205,6 +206,7 @@ impl Service {
         lease.left += got.saturating_sub(1);
         lease.full = used >= u64::from(rate);
         if got == 0 {
+            metrics::counter!("tessera_rate_limited_total").increment(1);
             return Err(rate_exceeded());
         }
         Ok(())

@@ -15,6 +15,7 @@ mod protocol;
 mod signature;
 mod state;
 mod sts;
+pub mod telemetry;
 mod ui_asset;
 mod well_known;
 
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", post(protocol::cognito_api).get(protocol::not_post))
         .route("/health", get(well_known::health))
+        .route("/metrics", get(telemetry::scrape))
         .route("/admin/outbox", get(outbox::read))
         .route(
             "/admin/pools/{pool_id}/signing-keys/rotate",

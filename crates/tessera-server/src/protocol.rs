@@ -58,7 +58,19 @@ pub(crate) async fn cognito_api(State(state): State<AppState>, request: Request)
     if crate::sts::is_query_request(&parts) {
         return crate::sts::handle(&state, &parts, body).await;
     }
-    match handle(&state, &parts, body).await {
+    let started = std::time::Instant::now();
+    let answer = handle(&state, &parts, body).await;
+    let (api, operation) = operation_of(&parts);
+    crate::telemetry::request(
+        api,
+        operation,
+        match &answer {
+            Ok(_) => "ok",
+            Err(error) => error.kind,
+        },
+        started,
+    );
+    match answer {
         Ok(output) => {
             let mut response = (StatusCode::OK, output.to_string()).into_response();
             response.headers_mut().insert(
@@ -69,6 +81,26 @@ pub(crate) async fn cognito_api(State(state): State<AppState>, request: Request)
         }
         Err(error) => error.into_response(),
     }
+}
+
+/// The API and operation a request names, for metrics: a name of the service model, else
+/// `unknown` (a label never takes a caller's text).
+fn operation_of(parts: &http::request::Parts) -> (&'static str, &'static str) {
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let identity = ServiceModel::cognito_identity();
+    let (api, model) = match target.split_once('.') {
+        Some((prefix, _)) if prefix == identity.target_prefix() => ("cognito-identity", identity),
+        _ => ("cognito-idp", ServiceModel::cognito_idp()),
+    };
+    let operation = target
+        .split_once('.')
+        .and_then(|(_, name)| model.operation(name))
+        .map_or("unknown", |operation| operation.name.as_str());
+    (api, operation)
 }
 
 /// Which of the two JSON APIs a request is for.

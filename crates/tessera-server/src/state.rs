@@ -37,6 +37,8 @@ pub struct AppState {
     /// The hosted pages' CSRF key, derived from the master key once (every node derives the
     /// same one).
     pub(crate) csrf_key: Arc<aws_lc_rs::hmac::Key>,
+    /// The Prometheus recorder's handle, when the binary installed one (`GET /metrics`).
+    pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl std::ops::Deref for AppState {
@@ -70,7 +72,15 @@ impl AppState {
             access_keys: Arc::default(),
             outbox_path: None,
             csrf_key,
+            metrics: None,
         }
+    }
+
+    /// Serves the installed recorder's metrics at `GET /metrics` (see `telemetry`).
+    #[must_use]
+    pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
     }
 
     /// Makes the development outbox readable at `GET /admin/outbox`.

@@ -41,6 +41,9 @@ pub(crate) struct Stamp(u64);
 pub(crate) struct Table<K, V> {
     entries: Mutex<HashMap<K, V>>,
     limit: usize,
+    /// Lookups answered from memory, and not (for `/metrics`).
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl<K: Hash + Eq, V: Clone> Table<K, V> {
@@ -48,6 +51,8 @@ impl<K: Hash + Eq, V: Clone> Table<K, V> {
         Self {
             entries: Mutex::new(HashMap::new()),
             limit,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -62,7 +67,21 @@ impl<K: Hash + Eq, V: Clone> Table<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get(key).cloned()
+        let found = self.lock().get(key).cloned();
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     pub(crate) fn remove<Q>(&self, key: &Q)
@@ -153,6 +172,22 @@ impl ReadCache {
 
     pub(crate) fn keys_generation(&self) -> u64 {
         self.keys.load(Ordering::Acquire)
+    }
+
+    /// Lookups answered from memory and not, over every table, since start.
+    pub(crate) fn stats(&self) -> crate::ReadCacheStats {
+        let tables = [
+            self.users.counts(),
+            self.pools.counts(),
+            self.clients.counts(),
+            self.groups.counts(),
+            self.live_origins.counts(),
+            self.resource_servers.counts(),
+        ];
+        crate::ReadCacheStats {
+            hits: tables.iter().map(|t| t.0).sum(),
+            misses: tables.iter().map(|t| t.1).sum(),
+        }
     }
 
     /// Forgets everything.

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// written; read it again and redo the change.
     #[error("the row changed since it was read")]
     Stale,
+    /// The backend cannot do this (a SQLite snapshot of a PostgreSQL database).
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// Another user of the pool already has this alias (`email`, `phone_number`, …).
     #[error("alias {0} belongs to another user")]
     AliasTaken(String),

@@ -26,6 +26,20 @@ mod user;
 
 pub use authorization::{AuthorizationCode, LoginSession};
 pub use cache::STALENESS_BOUND;
+
+/// What the read cache answered, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// A connection pool's connections, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    pub open: u32,
+    pub idle: u32,
+}
 pub use code::{AttemptLimit, CodeAction};
 pub use error::StoreError;
 pub use federation::{FederatedLink, FederationRequest, SamlSession, SamlSigningKey};

@@ -217,9 +217,62 @@ impl Store {
         self.follower.is_some()
     }
 
+    /// The read cache's hits and misses since start (zero without a cache).
+    pub fn read_cache_stats(&self) -> crate::ReadCacheStats {
+        self.cache
+            .as_ref()
+            .map(|cache| cache.stats())
+            .unwrap_or_default()
+    }
+
+    /// The connections of the store's two pools (`durable`, and `transient` for sign-in
+    /// state), open and idle.
+    pub fn connection_stats(&self) -> Vec<(&'static str, crate::ConnectionStats)> {
+        let stats = |pool: &AnyPool| crate::ConnectionStats {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        };
+        vec![
+            ("durable", stats(&self.pool)),
+            ("transient", stats(&self.transient)),
+        ]
+    }
+
     /// Whether reads are being answered from memory at the moment (for tests and metrics).
     pub fn read_cache_serving(&self) -> bool {
         self.serving_cache().is_some()
+    }
+
+    /// Writes a consistent copy of the whole SQLite database to `path` while it is in use
+    /// (issue 16's backups): `VACUUM INTO` reads in one transaction, so the copy holds every
+    /// commit made before it started and none made after, and the server keeps writing
+    /// meanwhile. `path` must not exist. PostgreSQL is backed up with its own tools.
+    pub async fn snapshot_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Unsupported(
+                "tessera backup copies SQLite databases; back up PostgreSQL with pg_dump or its point-in-time recovery",
+            ));
+        }
+        let target = path
+            .to_str()
+            .ok_or(StoreError::Unsupported("the backup path must be UTF-8"))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: true when the database file is sound (always true
+    /// on PostgreSQL, which checks itself).
+    pub async fn integrity_ok(&self) -> Result<bool, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(true);
+        }
+        let row = sqlx::query("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<String, _>(0)? == "ok")
     }
 
     /// The backend in use.

@@ -211,6 +211,15 @@ impl Invoke for Triggers {
             ),
         };
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        metrics::histogram!(
+            "tessera_trigger_duration_seconds",
+            "outcome" => match &result {
+                Ok(_) => "answered",
+                Err(InvokeError::Function(_)) => "function_error",
+                Err(_) => "invocation_error",
+            },
+        )
+        .record(latency_ms / 1000.0);
         // The event and the answer hold codes and passwords, and a function's message may
         // quote them: none of them is logged.
         match &result {

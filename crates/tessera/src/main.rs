@@ -1,6 +1,7 @@
 //! The `tessera` binary: starts the server with zero configuration (`tessera serve`) and
 //! manages access keys (`tessera keys create`).
 
+mod backup;
 mod config;
 mod credentials;
 mod health;
@@ -46,6 +47,28 @@ enum Command {
     Credentials {
         #[command(subcommand)]
         command: CredentialsCommand,
+    },
+    /// Writes a consistent snapshot of a SQLite installation's database into a new directory,
+    /// while the server runs (the master key is not copied: keep it apart).
+    Backup {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The directory to create for the backup
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Restores a backup into a data directory that has no database yet. The master key the
+    /// backup was taken with must be given (the data directory's master.key,
+    /// --master-key-file or TESSERA_MASTER_KEY); any other is refused.
+    Restore {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The backup directory (what `tessera backup --output` wrote)
+        #[arg(long)]
+        from: PathBuf,
+        /// A file holding the master key, copied into the data directory
+        #[arg(long)]
+        master_key_file: Option<PathBuf>,
     },
     /// Checks that a server answers `GET /health` with 200 (exit status 0, else 1): the
     /// health check of a container image without curl.
@@ -166,6 +189,12 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Keys { command } => runtime.block_on(keys(command)),
         Command::Credentials { command } => runtime.block_on(credentials(command)),
+        Command::Backup { common, output } => runtime.block_on(take_backup(&common, &output)),
+        Command::Restore {
+            common,
+            from,
+            master_key_file,
+        } => runtime.block_on(restore(&common, &from, master_key_file.as_deref())),
         Command::Health(args) => health::check(
             &args
                 .url
@@ -364,6 +393,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let triggers =
         tessera_triggers::Triggers::new(&file.triggers(), Arc::new(SystemClock), random.clone())
             .context("configuring triggers")?;
+    // Metrics are recorded from here on, process-wide, and served at GET /metrics.
+    let metrics = tessera_server::telemetry::install()
+        .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     let state = AppState::new(
         store.clone(),
         ServiceConfig {
@@ -380,6 +412,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_outbox(outbox_path)
     .with_password_hasher(hasher)
     .with_rate_limits(file.rate_limits())
+    .with_metrics(metrics)
     .with_triggers(Arc::new(triggers))
     .with_sender_keys(file.sender_keys()?)
     .with_upstream(
@@ -584,6 +617,129 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     };
     store.close().await;
     result
+}
+
+/// The master key an existing installation runs with, and where it comes from; never
+/// creates one.
+fn existing_master_key(data_dir: &Path) -> anyhow::Result<(MasterKey, String)> {
+    if let Ok(text) = std::env::var("TESSERA_MASTER_KEY") {
+        let key = MasterKey::parse(&text).context("reading TESSERA_MASTER_KEY")?;
+        return Ok((key, "TESSERA_MASTER_KEY".into()));
+    }
+    let path = data_dir.join("master.key");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the master key {}", path.display()))?;
+    let key = MasterKey::parse(&text).with_context(|| format!("reading {}", path.display()))?;
+    Ok((key, path.display().to_string()))
+}
+
+/// The database file a SQLite URL names.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+async fn take_backup(args: &CommonArgs, output: &Path) -> anyhow::Result<()> {
+    let file = FileConfig::load(args.config.as_deref())?;
+    let settings = Settings::resolve_common(args, &file)?;
+    init_logging("text")?;
+    if Backend::of_url(&settings.database_url)? != Backend::Sqlite {
+        anyhow::bail!(
+            "tessera backup copies SQLite installations; back up PostgreSQL with pg_dump or its continuous archiving (see packaging/README.md)"
+        );
+    }
+    let (key, source) = existing_master_key(&settings.data_dir)?;
+    let key_fingerprint = backup::fingerprint(&key);
+    let store = Store::connect(
+        &settings.database_url,
+        Arc::new(key),
+        Arc::new(SystemRandom),
+    )
+    .await
+    .context("opening the database")?;
+    let result = backup::backup(&store, &key_fingerprint, &source, output).await;
+    store.close().await;
+    result?;
+    println!(
+        "backed up to {} (master key fingerprint {key_fingerprint}; the key is not in the backup)",
+        output.display(),
+    );
+    Ok(())
+}
+
+async fn restore(
+    args: &CommonArgs,
+    from: &Path,
+    master_key_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let file = FileConfig::load(args.config.as_deref())?;
+    let settings = Settings::resolve_common(args, &file)?;
+    init_logging("text")?;
+    let Some(target) = sqlite_file(&settings.database_url) else {
+        anyhow::bail!(
+            "tessera restore writes a SQLite database; restore PostgreSQL with its own tools"
+        );
+    };
+    let found = backup::open(from)?;
+    if target.exists() {
+        anyhow::bail!(
+            "{} already exists: restore into a data directory without a database",
+            target.display()
+        );
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    if let Some(path) = master_key_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key = MasterKey::parse(&text).with_context(|| format!("reading {}", path.display()))?;
+        if backup::fingerprint(&key) != found.fingerprint {
+            anyhow::bail!(
+                "the master key in {} is not the one the backup was taken with (fingerprint {}, the backup's {})",
+                path.display(),
+                backup::fingerprint(&key),
+                found.fingerprint
+            );
+        }
+        let kept = settings.data_dir.join("master.key");
+        if !kept.exists() {
+            credentials::write_private(&kept, &(text.trim().to_owned() + "\n"))?;
+        }
+    }
+    let (key, _) = existing_master_key(&settings.data_dir).with_context(|| {
+        format!(
+            "restore needs the master key the backup was taken with (fingerprint {}): put it in the data directory's master.key, or pass --master-key-file or TESSERA_MASTER_KEY",
+            found.fingerprint
+        )
+    })?;
+    if backup::fingerprint(&key) != found.fingerprint {
+        anyhow::bail!(
+            "the master key is not the one the backup was taken with (fingerprint {}, the backup's {})",
+            backup::fingerprint(&key),
+            found.fingerprint
+        );
+    }
+    std::fs::copy(&found.database, &target)
+        .with_context(|| format!("copying the database to {}", target.display()))?;
+    let store = Store::connect(
+        &settings.database_url,
+        Arc::new(key),
+        Arc::new(SystemRandom),
+    )
+    .await
+    .context("opening the restored database")?;
+    let sound = store.integrity_ok().await;
+    store.close().await;
+    if !sound? {
+        anyhow::bail!("the restored database fails SQLite's integrity check");
+    }
+    println!(
+        "restored {} into {}",
+        from.display(),
+        settings.data_dir.display()
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -591,6 +591,7 @@ async fn first_factor_checked(
         ));
     }
     if !correct {
+        metrics::counter!("tessera_sign_in_failures_total").increment(1);
         return Err(Error::wrong_credentials());
     }
     if !user.enabled {
@@ -763,10 +764,14 @@ async fn current_user(
 /// Counts an attempt at `key` before its credential is checked (see
 /// `Store::claim_sign_in_attempt`).
 async fn claim(service: &Service, context: &Context<'_>, key: &str) -> Result<Claim, Error> {
-    Ok(service
+    let claim = service
         .store
         .claim_sign_in_attempt(&context.directory.pool.id, key, service.clock.now())
-        .await?)
+        .await?;
+    if claim == Claim::Locked {
+        metrics::counter!("tessera_sign_in_lockouts_total").increment(1);
+    }
+    Ok(claim)
 }
 
 /// The refusal of a locked attempt. The API says so, as Cognito does; the hosted page answers

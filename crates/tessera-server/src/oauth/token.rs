@@ -60,7 +60,18 @@ pub(crate) async fn token(
 ) -> Response {
     let event_id = id.map(|Extension(id)| id.0).unwrap_or_default();
     let source = peer.map(|Extension(peer)| peer.0.ip());
-    match grant(&state, &pool_id, &headers, &body, &event_id, source).await {
+    let started = std::time::Instant::now();
+    let answer = grant(&state, &pool_id, &headers, &body, &event_id, source).await;
+    crate::telemetry::request(
+        "oauth2",
+        "token",
+        match &answer {
+            Ok(_) => "ok",
+            Err(error) => error.error,
+        },
+        started,
+    );
+    match answer {
         Ok(document) => {
             let mut response = (StatusCode::OK, document.to_string()).into_response();
             response
