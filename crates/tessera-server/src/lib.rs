@@ -16,6 +16,7 @@ mod signature;
 mod state;
 mod sts;
 pub mod telemetry;
+pub mod test_mode;
 mod ui_asset;
 mod well_known;
 
@@ -34,6 +35,7 @@ pub use tessera_idp::ServiceConfig;
 
 /// Builds the whole HTTP application for `state`.
 pub fn app(state: AppState) -> Router {
+    let test_mode = state.test_mode.is_some();
     // Browsers (amazon-cognito-identity-js, Amplify) call the API cross-origin with custom
     // headers, so preflights must succeed and the error headers must be readable; the list
     // of exposed headers is the one Cognito sends.
@@ -53,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .route("/", post(protocol::cognito_api).get(protocol::not_post))
         .route("/health", get(well_known::health))
         .route("/metrics", get(telemetry::scrape))
+        .route("/admin/test/clock", post(test_mode::clock))
+        .route("/admin/test/codes", get(test_mode::codes))
         .route("/admin/outbox", get(outbox::read))
         .route(
             "/admin/pools/{pool_id}/signing-keys/rotate",
@@ -88,7 +92,7 @@ pub fn app(state: AppState) -> Router {
             oauth::host::route_by_host,
         ))
         .service(routes);
-    Router::new().fallback_service(by_host).layer(
+    let app = Router::new().fallback_service(by_host).layer(
         // Read top to bottom: the request id is assigned first so that every later
         // layer's response, including CORS preflights and timeouts, carries it.
         ServiceBuilder::new()
@@ -100,7 +104,13 @@ pub fn app(state: AppState) -> Router {
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 Duration::from_secs(30),
             )),
-    )
+    );
+    // In test mode every answer says so, whichever layer produced it: outermost.
+    if test_mode {
+        app.layer(axum::middleware::from_fn(test_mode::announce))
+    } else {
+        app
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct AppState {
     pub(crate) csrf_key: Arc<aws_lc_rs::hmac::Key>,
     /// The Prometheus recorder's handle, when the binary installed one (`GET /metrics`).
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Test mode's clock, when the server runs with `--test-mode` (see `test_mode`).
+    pub(crate) test_mode: Option<Arc<crate::test_mode::TestClock>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,6 +75,7 @@ impl AppState {
             outbox_path: None,
             csrf_key,
             metrics: None,
+            test_mode: None,
         }
     }
 
@@ -80,6 +83,15 @@ impl AppState {
     #[must_use]
     pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
         self.metrics = Some(handle);
+        self
+    }
+
+    /// Test mode (issue 16): admin calls signed with any credentials are accepted, codes are
+    /// readable and the clock movable over HTTP, and every response says so. `clock` must be
+    /// the clock the state was built with.
+    #[must_use]
+    pub fn with_test_mode(mut self, clock: Arc<crate::test_mode::TestClock>) -> Self {
+        self.test_mode = Some(clock);
         self
     }
 

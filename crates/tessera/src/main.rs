@@ -177,6 +177,13 @@ struct ServeArgs {
     /// sign-in sessions and forgotten failure counts [default: 60]
     #[arg(long, env = "TESSERA_SWEEP_INTERVAL", value_name = "SECONDS")]
     sweep_interval: Option<u64>,
+    /// Test mode, for CI suites that used cognito-local or moto: admin calls signed with any
+    /// credentials are accepted, GET /admin/test/codes reads users' pending codes and
+    /// POST /admin/test/clock moves the clock forward; every response carries
+    /// `x-tessera-test-mode: on`. Refused unless listening on a loopback address. Never use it
+    /// for real users.
+    #[arg(long, env = "TESSERA_TEST_MODE")]
+    test_mode: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -369,6 +376,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let bound: SocketAddr = listener.local_addr()?;
+    if args.test_mode && !bound.ip().is_loopback() {
+        anyhow::bail!(
+            "--test-mode accepts any credentials, so it serves only on a loopback address (127.0.0.1, ::1), not {bound}"
+        );
+    }
+    // In test mode every expiry follows a clock tests can move forward.
+    let test_clock = args
+        .test_mode
+        .then(|| Arc::new(tessera_server::test_mode::TestClock::default()));
+    let clock: Arc<dyn tessera_core::Clock> = match &test_clock {
+        Some(test_clock) => test_clock.clone(),
+        None => Arc::new(SystemClock),
+    };
     let public_url = settings
         .public_url
         .clone()
@@ -382,7 +402,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             sms_webhook: file.delivery().sms_webhook.clone(),
             outbox_path: outbox_path.clone(),
         },
-        Arc::new(SystemClock),
+        clock.clone(),
     )
     .context("configuring message delivery")?;
     let hasher = match file.passwords() {
@@ -405,7 +425,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             public_url: public_url.clone(),
             hosted_domain_suffix: settings.hosted_domain_suffix.clone(),
         },
-        Arc::new(SystemClock),
+        clock,
         random,
         Arc::new(delivery),
     )
@@ -420,9 +440,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(tessera_upstream::HttpUpstream::new().context("building the upstream client")?),
         file.federation(),
     );
+    let state = match test_clock {
+        Some(test_clock) => state.with_test_mode(test_clock),
+        None => state,
+    };
     tessera_idp::pool::bootstrap::ensure(&state, &file.pool_specs()?).await?;
 
     println!("tessera listening on http://{bound}");
+    if args.test_mode {
+        tracing::warn!("TEST MODE: any credentials are accepted; codes and the clock are open to anyone who reaches {bound}");
+        println!(
+            "  TEST MODE: admin calls accept any credentials; GET /admin/test/codes?pool_id=&username= reads codes; POST /admin/test/clock {{\"advance_seconds\": N}} moves the clock. Never for real users."
+        );
+    }
     println!(
         "  public url: {public_url}   database: {}",
         store_kind(&store)
