@@ -35,6 +35,12 @@ impl Service {
 async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Value, Error> {
     match operation {
         "CreateUserPool" => pool::user_pool::create(service, input).await,
+        "AdminListUserAuthEvents" => {
+            directory::auth_event::admin_list_user_auth_events(service, input).await
+        }
+        "AdminUpdateAuthEventFeedback" => {
+            directory::auth_event::admin_update_auth_event_feedback(service, input).await
+        }
         "GetProvisionedLimit" => rate_limit::get_provisioned_limit(service, input).await,
         "UpdateProvisionedLimit" => rate_limit::update_provisioned_limit(service, input).await,
         "DescribeUserPool" => pool::user_pool::describe(service, input).await,

@@ -79,6 +79,8 @@ pub struct Service {
     pub federation: Arc<crate::federation::details::UpstreamOverrides>,
     /// Request-rate limits (issue 16; off unless configured).
     pub rate_limits: Arc<crate::rate_limit::RateLimits>,
+    /// How long users' authentication events are kept (issue 16).
+    pub audit_retention: std::time::Duration,
 }
 
 impl Service {
@@ -116,10 +118,19 @@ impl Service {
             upstream: Arc::new(crate::federation::NoUpstream),
             federation: Arc::default(),
             rate_limits: Arc::default(),
+            audit_retention: crate::directory::auth_event::RETENTION,
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
         }
+    }
+
+    /// Keeps users' authentication events for `retention` (by default
+    /// [`crate::directory::auth_event::RETENTION`]).
+    #[must_use]
+    pub fn with_audit_retention(mut self, retention: std::time::Duration) -> Self {
+        self.audit_retention = retention;
+        self
     }
 
     /// Limits request rates as `config` says (by default, nothing is limited).
@@ -193,7 +204,14 @@ impl Service {
                     .unwrap_or(std::time::UNIX_EPOCH),
             )
             .await?;
-        Ok(expired + replaced)
+        let events = self
+            .store
+            .sweep_auth_events(
+                now.checked_sub(self.audit_retention)
+                    .unwrap_or(std::time::UNIX_EPOCH),
+            )
+            .await?;
+        Ok(expired + replaced + events)
     }
 
     /// The store.

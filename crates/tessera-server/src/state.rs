@@ -108,6 +108,14 @@ impl AppState {
         self
     }
 
+    /// Keeps users' authentication events for `retention` (issue 16).
+    #[must_use]
+    pub fn with_audit_retention(mut self, retention: std::time::Duration) -> Self {
+        self.service = self.service.with_audit_retention(retention);
+        self.identity.idp = self.service.clone();
+        self
+    }
+
     /// Limits request rates (issue 16).
     #[must_use]
     pub fn with_rate_limits(mut self, config: tessera_idp::rate_limit::RateLimitConfig) -> Self {

@@ -7,6 +7,7 @@
 //! Both backends run the same SQL; only the migrations differ in column types, and the two
 //! migration folders hold files of the same names (a test checks this).
 
+mod auth_event;
 mod authorization;
 mod cache;
 mod code;
@@ -24,6 +25,7 @@ mod store;
 mod token;
 mod user;
 
+pub use auth_event::AuthEvent;
 pub use authorization::{AuthorizationCode, LoginSession};
 pub use cache::STALENESS_BOUND;
 

@@ -491,6 +491,7 @@ impl Store {
             "saml_assertions",
             "federated_links",
             "saml_sessions",
+            "auth_events",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

@@ -139,7 +139,83 @@ conformance!(
     devices_are_confirmed_once_sealed_and_forgotten_with_their_tokens,
     rate_windows_count_every_lease_once,
     signing_keys_rotate_and_replaced_ones_are_swept,
+    auth_events_page_newest_first_and_are_swept,
 );
+
+/// Issue 16: a user's events come newest first, in pages that neither skip nor repeat one
+/// (even when several share a millisecond), take feedback, are swept after the retention
+/// and go with their user.
+async fn auth_events_page_newest_first_and_are_swept(store: &Store) {
+    let p = pool("us-east-1_Events000");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    store
+        .insert_user(change(&user(&p.id, "hana", "sub-hana"), "hana"))
+        .await
+        .unwrap();
+    for (i, second) in [10u64, 20, 20, 20, 30].into_iter().enumerate() {
+        store
+            .insert_auth_event(&crate::AuthEvent {
+                pool_id: p.id.clone(),
+                username_key: "hana".into(),
+                event_id: format!("e{i}"),
+                event_type: "SignIn".into(),
+                created_at: at(second),
+                response: "Pass".into(),
+                challenges: "[]".into(),
+                feedback: None,
+            })
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page = store
+            .auth_events(
+                &p.id,
+                "hana",
+                after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                2,
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some((crate::store::millis(last.created_at), last.event_id.clone()));
+        seen.extend(page.into_iter().map(|e| e.event_id));
+    }
+    assert_eq!(seen, ["e4", "e3", "e2", "e1", "e0"]);
+    assert!(store
+        .set_auth_event_feedback(&p.id, "hana", "e2", ("Invalid", "Admin", at(40)))
+        .await
+        .unwrap());
+    assert!(!store
+        .set_auth_event_feedback(&p.id, "hana", "nope", ("Valid", "Admin", at(40)))
+        .await
+        .unwrap());
+    let events = store.auth_events(&p.id, "hana", None, 10).await.unwrap();
+    assert_eq!(
+        events[2].feedback,
+        Some(("Invalid".into(), "Admin".into(), at(40)))
+    );
+    assert_eq!(store.sweep_auth_events(at(20)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .auth_events(&p.id, "hana", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(store.delete_user(&p.id, "hana").await.unwrap());
+    assert!(store
+        .auth_events(&p.id, "hana", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
 
 /// Issue 16: a rotation adds keys (the pool's generation of keys moves on where a cache
 /// follows them); a key is swept only once a newer key of its use was created before the

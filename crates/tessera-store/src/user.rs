@@ -420,6 +420,7 @@ impl Store {
             "webauthn_credentials",
             "federated_links",
             "saml_sessions",
+            "auth_events",
         ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"

@@ -49,6 +49,17 @@ pub struct FileConfig {
     /// `[rate_limits]`: Cognito's quotas and the limits per address and per user (issue 16).
     #[serde(default)]
     rate_limits: RateLimitsFile,
+    /// `[audit]`: how long users' authentication events are kept.
+    #[serde(default)]
+    audit: AuditFile,
+}
+
+/// The `[audit]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFile {
+    /// Days an authentication event is kept [default: 90].
+    retention_days: Option<u64>,
 }
 
 /// The `[rate_limits]` table. Off by default: Cognito's rates are an account's quotas, which
@@ -171,6 +182,15 @@ impl FileConfig {
             allow_loopback_http: self.federation.allow_loopback_http,
             stand_ins: self.federation.stand_ins.clone(),
         }
+    }
+
+    /// How long authentication events are kept.
+    pub fn audit_retention(&self) -> std::time::Duration {
+        self.audit
+            .retention_days
+            .map_or(tessera_idp::directory::auth_event::RETENTION, |days| {
+                std::time::Duration::from_secs(days.saturating_mul(24 * 3600))
+            })
     }
 
     /// The `[rate_limits]` table, lowered.

@@ -432,6 +432,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_outbox(outbox_path)
     .with_password_hasher(hasher)
     .with_rate_limits(file.rate_limits())
+    .with_audit_retention(file.audit_retention())
     .with_metrics(metrics)
     .with_triggers(Arc::new(triggers))
     .with_sender_keys(file.sender_keys()?)

@@ -79,6 +79,15 @@ pub async fn change_own_password(
     }
     let correct = verify_password(state, previous, checked.clone()).await?;
     if !correct {
+        crate::directory::auth_event::record(
+            state,
+            &directory.pool,
+            &key,
+            crate::directory::auth_event::Kind::PasswordChange,
+            false,
+            &[("Password", false)],
+        )
+        .await?;
         return Err(Error::wrong_credentials());
     }
     state.store.clear_sign_in_failures(pool_id, &key).await?;
@@ -94,6 +103,15 @@ pub async fn change_own_password(
         password.apply(user);
         Ok(Some(Revision::default()))
     })
+    .await?;
+    crate::directory::auth_event::record(
+        state,
+        &directory.pool,
+        &key,
+        crate::directory::auth_event::Kind::PasswordChange,
+        true,
+        &[("Password", true)],
+    )
     .await?;
     Ok(())
 }

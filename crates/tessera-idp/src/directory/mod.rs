@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod attribute_write;
+pub mod auth_event;
 pub mod code;
 pub mod device;
 pub mod group;

@@ -278,6 +278,15 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
         .await
         .map_err(|e| insert_error(&directory, false, e))?;
     // Cognito does not run PostConfirmation for a user its PreSignUp function confirmed.
+    crate::directory::auth_event::record(
+        state,
+        &directory.pool,
+        &key,
+        crate::directory::auth_event::Kind::SignUp,
+        true,
+        &[],
+    )
+    .await?;
     let mut output = json!({ "UserConfirmed": pre_sign_up.confirm, "UserSub": sub });
     if let Some(destination) = destination {
         output["CodeDeliveryDetails"] = destination.details();
@@ -1124,6 +1133,15 @@ pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Err
         &destination,
         &code,
         &Occasion::of("ForgotPassword", Some(&client.client_id), &input),
+    )
+    .await?;
+    crate::directory::auth_event::record(
+        state,
+        &directory.pool,
+        &key,
+        crate::directory::auth_event::Kind::ForgotPassword,
+        true,
+        &[],
     )
     .await?;
     Ok(json!({ "CodeDeliveryDetails": destination.details() }))

@@ -592,6 +592,15 @@ async fn first_factor_checked(
     }
     if !correct {
         metrics::counter!("tessera_sign_in_failures_total").increment(1);
+        crate::directory::auth_event::record(
+            service,
+            &context.directory.pool,
+            &key,
+            crate::directory::auth_event::Kind::SignIn,
+            false,
+            &[("Password", false)],
+        )
+        .await?;
         return Err(Error::wrong_credentials());
     }
     if !user.enabled {
@@ -733,6 +742,28 @@ async fn after_sign_in(
     } else {
         "TokenGeneration_Authentication"
     };
+    let mut challenges = Vec::new();
+    if attempt.authenticated_at.is_some() && !attempt.passwordless {
+        challenges.push(("Password", true));
+    }
+    // An e-mailed code is a second factor after a password, the first one when passwordless.
+    if attempt.answered.iter().any(|name| {
+        matches!(
+            name,
+            ChallengeName::SoftwareTokenMfa | ChallengeName::SmsMfa
+        ) || (*name == ChallengeName::EmailOtp && !attempt.passwordless)
+    }) {
+        challenges.push(("Mfa", true));
+    }
+    crate::directory::auth_event::record(
+        service,
+        &context.directory.pool,
+        &attempt.key,
+        crate::directory::auth_event::Kind::SignIn,
+        true,
+        &challenges,
+    )
+    .await?;
     Ok(Outcome::SignedIn(Box::new(SignedIn {
         key: attempt.key,
         user,
