@@ -6,6 +6,8 @@ add-on refuses with UserPoolAddOnNotEnabledException and records nothing."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from helpers import PASSWORD, expect_error, unique
@@ -110,3 +112,40 @@ def test_issue16_pools_without_advanced_security_refuse_and_record_nothing(idp, 
         EventId="any",
         FeedbackValue="Valid",
     )
+
+
+def test_issue16_events_are_streamed_to_a_signed_webhook(backend, server_factory, tmp_path):
+    """`[audit] webhook_url`: each event, once stored, is POSTed signed as the triggers'
+    webhooks are (Standard Webhooks); the receiver verifies the signature."""
+    from trigger_support import WebhookReceiver
+
+    receiver = WebhookReceiver().start()
+    try:
+        config = tmp_path / "tessera.toml"
+        config.write_text(
+            f'[audit]\nwebhook_url = "{receiver.url("audit")}"\nwebhook_secrets = ["{receiver.secret}"]\n'
+        )
+        node = server_factory.start(name="audit-stream", extra_args=["--config", str(config)])
+        idp, public = node.client(), node.unsigned_client()
+        pool_id, client_id = make_pool(idp, "ENFORCED")
+        name = unique("streamed")
+        idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=PASSWORD, Permanent=True)
+        sign_in(public, client_id, name, PASSWORD)
+        expect_error("NotAuthorizedException", sign_in, public, client_id, name, "Wrong-passw0rd")
+        deadline = time.monotonic() + 10
+        while len(receiver.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(receiver.calls) == 2, receiver.calls
+        listed = idp.admin_list_user_auth_events(UserPoolId=pool_id, Username=name)["AuthEvents"]
+        streamed = sorted(receiver.calls, key=lambda call: call["event"]["authEvent"]["CreationDate"], reverse=True)
+        for call, event in zip(streamed, listed):
+            assert call["verified_with"] == [receiver.secret]
+            assert call["path"] == "/audit"
+            message = call["event"]
+            assert message["userPoolId"] == pool_id and message["userName"] == name
+            assert message["authEvent"]["EventId"] == event["EventId"]
+            assert message["authEvent"]["EventResponse"] == event["EventResponse"]
+        assert not receiver.failures, receiver.failures
+    finally:
+        receiver.stop()

@@ -39,6 +39,14 @@ pub trait Invoke: Send + Sync {
     ) -> Result<serde_json::Value, InvokeError>;
 }
 
+/// Where users' authentication events go as they are recorded (issue 16's audit stream): a
+/// signed webhook, delivered after the event is stored, never in the way of the request.
+#[async_trait::async_trait]
+pub trait AuditSink: Send + Sync {
+    /// Delivers one event (its failure is the sink's to log: the event is already stored).
+    async fn send(&self, event: &serde_json::Value);
+}
+
 /// The runner of a server configured with no trigger targets: a pool whose `LambdaConfig`
 /// names a function gets Cognito's answer for a function that cannot be found.
 #[derive(Debug, Default, Clone, Copy)]

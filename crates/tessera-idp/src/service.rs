@@ -81,6 +81,12 @@ pub struct Service {
     pub rate_limits: Arc<crate::rate_limit::RateLimits>,
     /// How long users' authentication events are kept (issue 16).
     pub audit_retention: std::time::Duration,
+    /// Where authentication events are streamed, if anywhere, and the permits for
+    /// deliveries in flight (an unreachable receiver must not pile up tasks).
+    pub audit_sink: Option<(
+        Arc<dyn tessera_core::trigger::AuditSink>,
+        Arc<tokio::sync::Semaphore>,
+    )>,
 }
 
 impl Service {
@@ -119,6 +125,7 @@ impl Service {
             federation: Arc::default(),
             rate_limits: Arc::default(),
             audit_retention: crate::directory::auth_event::RETENTION,
+            audit_sink: None,
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
@@ -130,6 +137,13 @@ impl Service {
     #[must_use]
     pub fn with_audit_retention(mut self, retention: std::time::Duration) -> Self {
         self.audit_retention = retention;
+        self
+    }
+
+    /// Streams authentication events to `sink` as they are recorded.
+    #[must_use]
+    pub fn with_audit_sink(mut self, sink: Arc<dyn tessera_core::trigger::AuditSink>) -> Self {
+        self.audit_sink = Some((sink, Arc::new(tokio::sync::Semaphore::new(64))));
         self
     }
 

@@ -116,6 +116,14 @@ impl AppState {
         self
     }
 
+    /// Streams authentication events to `sink` (issue 16).
+    #[must_use]
+    pub fn with_audit_sink(mut self, sink: Arc<dyn tessera_core::trigger::AuditSink>) -> Self {
+        self.service = self.service.with_audit_sink(sink);
+        self.identity.idp = self.service.clone();
+        self
+    }
+
     /// Limits request rates (issue 16).
     #[must_use]
     pub fn with_rate_limits(mut self, config: tessera_idp::rate_limit::RateLimitConfig) -> Self {

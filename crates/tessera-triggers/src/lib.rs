@@ -24,7 +24,7 @@ mod tests;
 pub use config::{TargetConfig, TriggersConfig};
 pub use router::Triggers;
 pub use tessera_core::trigger::{Invoke, InvokeError};
-pub use webhook::{sign, WebhookSecret};
+pub use webhook::{sign, AuditWebhook, WebhookSecret};
 
 /// A configuration that cannot work, found when the server starts.
 #[derive(Debug, thiserror::Error)]

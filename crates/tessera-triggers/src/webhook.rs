@@ -152,3 +152,56 @@ impl Webhook {
         }
     }
 }
+
+/// The audit stream (issue 16): users' authentication events POSTed to a webhook and signed
+/// as the triggers' webhooks are (Standard Webhooks), so one receiver verifies both.
+pub struct AuditWebhook {
+    webhook: Webhook,
+    clock: std::sync::Arc<dyn Clock>,
+    random: std::sync::Arc<dyn Random>,
+}
+
+impl AuditWebhook {
+    /// A stream to `url`, signed with `secrets` (`whsec_…`).
+    pub fn new(
+        url: &str,
+        secrets: &[String],
+        clock: std::sync::Arc<dyn Clock>,
+        random: std::sync::Arc<dyn Random>,
+    ) -> Result<Self, ConfigError> {
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|_| ConfigError("cannot build the HTTP client".into()))?;
+        Ok(Self {
+            webhook: Webhook::new(client, url, secrets)?,
+            clock,
+            random,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl tessera_core::trigger::AuditSink for AuditWebhook {
+    async fn send(&self, event: &serde_json::Value) {
+        let body = event.to_string().into_bytes();
+        let outcome = self
+            .webhook
+            .call(
+                body,
+                Duration::from_secs(5),
+                self.clock.as_ref(),
+                self.random.as_ref(),
+            )
+            .await;
+        // The event holds no secret, but the log line names only where it went.
+        match outcome {
+            Ok(_) => {
+                tracing::debug!(target: "tessera::audit", to = %self.webhook.describe(), "audit event delivered")
+            }
+            Err(error) => {
+                tracing::warn!(target: "tessera::audit", to = %self.webhook.describe(), %error, "audit event not delivered")
+            }
+        }
+    }
+}

@@ -60,6 +60,11 @@ pub struct FileConfig {
 pub struct AuditFile {
     /// Days an authentication event is kept [default: 90].
     retention_days: Option<u64>,
+    /// Where events are streamed as they are recorded, signed as the triggers' webhooks.
+    webhook_url: Option<String>,
+    /// The stream's `whsec_` signing secrets.
+    #[serde(default)]
+    webhook_secrets: Vec<String>,
 }
 
 /// The `[rate_limits]` table. Off by default: Cognito's rates are an account's quotas, which
@@ -191,6 +196,21 @@ impl FileConfig {
             .map_or(tessera_idp::directory::auth_event::RETENTION, |days| {
                 std::time::Duration::from_secs(days.saturating_mul(24 * 3600))
             })
+    }
+
+    /// The audit stream `[audit] webhook_url` names, if any.
+    pub fn audit_sink(
+        &self,
+        clock: std::sync::Arc<dyn tessera_core::Clock>,
+        random: std::sync::Arc<dyn tessera_core::Random>,
+    ) -> anyhow::Result<Option<std::sync::Arc<dyn tessera_core::trigger::AuditSink>>> {
+        let Some(url) = &self.audit.webhook_url else {
+            return Ok(None);
+        };
+        let sink =
+            tessera_triggers::AuditWebhook::new(url, &self.audit.webhook_secrets, clock, random)
+                .map_err(|e| anyhow::anyhow!("[audit]: {e}"))?;
+        Ok(Some(std::sync::Arc::new(sink)))
     }
 
     /// The `[rate_limits]` table, lowered.

@@ -413,6 +413,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let triggers =
         tessera_triggers::Triggers::new(&file.triggers(), Arc::new(SystemClock), random.clone())
             .context("configuring triggers")?;
+    // Webhook timestamps are real time, as the triggers' are, even in test mode.
+    let audit_sink = file.audit_sink(Arc::new(SystemClock), random.clone())?;
     // Metrics are recorded from here on, process-wide, and served at GET /metrics.
     let metrics = tessera_server::telemetry::install()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
@@ -441,6 +443,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(tessera_upstream::HttpUpstream::new().context("building the upstream client")?),
         file.federation(),
     );
+    let state = match audit_sink {
+        Some(sink) => state.with_audit_sink(sink),
+        None => state,
+    };
     let state = match test_clock {
         Some(test_clock) => state.with_test_mode(test_clock),
         None => state,

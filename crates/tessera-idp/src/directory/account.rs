@@ -82,7 +82,7 @@ pub async fn change_own_password(
         crate::directory::auth_event::record(
             state,
             &directory.pool,
-            &key,
+            (&key, &user.username),
             crate::directory::auth_event::Kind::PasswordChange,
             false,
             &[("Password", false)],
@@ -93,6 +93,7 @@ pub async fn change_own_password(
     state.store.clear_sign_in_failures(pool_id, &key).await?;
     check_policy(&directory, proposed, "Password does not conform to policy")?;
     let password = NewPassword::of(state, &user, proposed).await?;
+    let username = user.username.clone();
     revise(state, &directory, &key, user, |user| {
         if !user.enabled {
             return Err(Error::user_disabled());
@@ -107,7 +108,7 @@ pub async fn change_own_password(
     crate::directory::auth_event::record(
         state,
         &directory.pool,
-        &key,
+        (&key, &username),
         crate::directory::auth_event::Kind::PasswordChange,
         true,
         &[("Password", true)],

@@ -56,7 +56,7 @@ pub fn recorded(pool: &UserPool) -> bool {
 pub async fn record(
     service: &Service,
     pool: &UserPool,
-    key: &str,
+    (key, username): (&str, &str),
     kind: Kind,
     passed: bool,
     challenges: &[(&str, bool)],
@@ -73,19 +73,41 @@ pub async fn record(
             })
         })
         .collect();
-    service
-        .store
-        .insert_auth_event(&AuthEvent {
-            pool_id: pool.id.clone(),
-            username_key: key.to_owned(),
-            event_id: service.random_uuid(),
-            event_type: kind.as_str().to_owned(),
-            created_at: service.clock.now(),
-            response: if passed { "Pass" } else { "Fail" }.to_owned(),
-            challenges: Value::Array(challenges).to_string(),
-            feedback: None,
-        })
-        .await?;
+    let event = AuthEvent {
+        pool_id: pool.id.clone(),
+        username_key: key.to_owned(),
+        event_id: service.random_uuid(),
+        event_type: kind.as_str().to_owned(),
+        created_at: service.clock.now(),
+        response: if passed { "Pass" } else { "Fail" }.to_owned(),
+        challenges: Value::Array(challenges).to_string(),
+        feedback: None,
+    };
+    service.store.insert_auth_event(&event).await?;
+    // The stream hears of the event once it is stored, without holding up the request; past
+    // 64 deliveries in flight an event is not streamed (it is still listed).
+    if let Some((sink, permits)) = &service.audit_sink {
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let sink = sink.clone();
+                let message = json!({
+                    "version": "1",
+                    "userPoolId": pool.id,
+                    "userName": username,
+                    "authEvent": event_type(&event),
+                });
+                tokio::spawn(async move {
+                    sink.send(&message).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => tracing::warn!(
+                target: "tessera::audit",
+                pool_id = %pool.id,
+                "too many audit deliveries in flight: an event was not streamed"
+            ),
+        }
+    }
     Ok(())
 }
 

@@ -281,7 +281,7 @@ pub async fn sign_up(state: &Service, input: Input) -> Result<Value, Error> {
     crate::directory::auth_event::record(
         state,
         &directory.pool,
-        &key,
+        (&key, &user.username),
         crate::directory::auth_event::Kind::SignUp,
         true,
         &[],
@@ -1138,7 +1138,7 @@ pub async fn forgot_password(state: &Service, input: Input) -> Result<Value, Err
     crate::directory::auth_event::record(
         state,
         &directory.pool,
-        &key,
+        (&key, &user.username),
         crate::directory::auth_event::Kind::ForgotPassword,
         true,
         &[],

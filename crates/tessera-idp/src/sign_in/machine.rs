@@ -595,7 +595,7 @@ async fn first_factor_checked(
         crate::directory::auth_event::record(
             service,
             &context.directory.pool,
-            &key,
+            (&key, &user.username),
             crate::directory::auth_event::Kind::SignIn,
             false,
             &[("Password", false)],
@@ -758,7 +758,7 @@ async fn after_sign_in(
     crate::directory::auth_event::record(
         service,
         &context.directory.pool,
-        &attempt.key,
+        (&attempt.key, &user.username),
         crate::directory::auth_event::Kind::SignIn,
         true,
         &challenges,
