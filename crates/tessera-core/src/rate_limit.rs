@@ -308,6 +308,28 @@ mod tests {
     }
 
     #[test]
+    fn every_credential_operation_counts_in_a_category_of_its_pool() {
+        // The per-user limit is keyed by pool, which the category's pool supplies.
+        for operation in [
+            "InitiateAuth",
+            "RespondToAuthChallenge",
+            "SignUp",
+            "ConfirmSignUp",
+            "ResendConfirmationCode",
+            "ForgotPassword",
+            "ConfirmForgotPassword",
+            "ChangePassword",
+            "VerifyUserAttribute",
+            "GetUserAttributeVerificationCode",
+            "VerifySoftwareToken",
+        ] {
+            assert!(guards_credentials(operation), "{operation}");
+            let category = Category::of_operation(operation, None);
+            assert!(category.is_some_and(Category::per_pool), "{operation}");
+        }
+    }
+
+    #[test]
     fn leases_never_grant_beyond_the_limit() {
         // Two nodes leasing 6 at a time from a limit of 120: grants add up to 120 exactly.
         let (limit, asked) = (120, lease_size(120));

@@ -11,7 +11,6 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{json, Value};
 use tessera_core::rate_limit::{granted, guards_credentials, lease_size, Category, CATEGORIES};
 
@@ -73,6 +72,12 @@ impl RateLimits {
     }
 }
 
+/// A request refused by a limit: counted for `/metrics`, answered as Cognito does.
+fn refused() -> Error {
+    metrics::counter!("tessera_rate_limited_total").increment(1);
+    rate_exceeded()
+}
+
 /// Cognito's answer to a request over a limit (HTTP 400, as every Cognito error).
 pub fn rate_exceeded() -> Error {
     Error::new("TooManyRequestsException", "Rate exceeded")
@@ -109,15 +114,12 @@ impl Service {
             if let (Some(address), rate @ 1..) = (source, limits.config.per_address) {
                 self.take(&format!("a/{address}"), rate).await?;
             }
-            if let (Some(name), rate @ 1..) = (named_user(input), limits.config.per_user) {
-                let pool = match &pool {
-                    Some(pool) => Some(pool.clone()),
-                    None => self.pool_of(input).await?,
-                };
-                if let Some(pool) = pool {
-                    self.take(&format!("u/{pool}/{}", name.to_lowercase()), rate)
-                        .await?;
-                }
+            // Every credential operation falls in a category of its pool, so `pool` is known.
+            if let (Some(name), rate @ 1.., Some(pool)) =
+                (named_user(input), limits.config.per_user, &pool)
+            {
+                self.take(&format!("u/{pool}/{}", name.to_lowercase()), rate)
+                    .await?;
             }
         }
         Ok(())
@@ -134,7 +136,7 @@ impl Service {
         if !self.rate_limits.config.enabled {
             return Ok(true);
         }
-        let region = pool_region(pool_id)
+        let region = tessera_core::region_of_pool_id(pool_id)
             .unwrap_or(&self.config.region)
             .to_owned();
         let rate = self.category_rate(&region, category).await?;
@@ -174,8 +176,7 @@ impl Service {
                     return Ok(());
                 }
                 if lease.full {
-                    metrics::counter!("tessera_rate_limited_total").increment(1);
-                    return Err(rate_exceeded());
+                    return Err(refused());
                 }
             }
         }
@@ -190,24 +191,20 @@ impl Service {
         if leases.len() >= LEASE_PRUNE {
             leases.retain(|_, lease| lease.window >= window);
         }
-        let lease = leases.entry(scope.to_owned()).or_insert(Lease {
+        let fresh = Lease {
             window,
             left: 0,
             full: false,
-        });
+        };
+        let lease = leases.entry(scope.to_owned()).or_insert(fresh);
         if lease.window != window {
-            *lease = Lease {
-                window,
-                left: 0,
-                full: false,
-            };
+            *lease = fresh;
         }
         // This request takes one of what the lease got; the rest is kept for the next ones.
         lease.left += got.saturating_sub(1);
         lease.full = used >= u64::from(rate);
         if got == 0 {
-            metrics::counter!("tessera_rate_limited_total").increment(1);
-            return Err(rate_exceeded());
+            return Err(refused());
         }
         Ok(())
     }
@@ -254,32 +251,19 @@ impl Service {
                 .await?
                 .map(|client| client.user_pool_id));
         }
-        Ok(input.str("AccessToken").and_then(issuing_pool))
+        Ok(input.str("AccessToken").and_then(|token| {
+            let issuer = tessera_core::unverified_issuer(token)?;
+            crate::sign_in::access_token::pool_of_issuer(self, &issuer).map(str::to_owned)
+        }))
     }
 
     fn region_of(&self, input: &Input, pool: Option<&str>) -> String {
         input
             .region()
-            .or_else(|| pool.and_then(pool_region))
+            .or_else(|| pool.and_then(tessera_core::region_of_pool_id))
             .unwrap_or(&self.config.region)
             .to_owned()
     }
-}
-
-/// The region a pool id names (`us-east-1_abc` → `us-east-1`).
-fn pool_region(pool_id: &str) -> Option<&str> {
-    pool_id.split_once('_').map(|(region, _)| region)
-}
-
-/// The pool in an access token's `iss` (`<public url>/<pool id>`), unverified.
-fn issuing_pool(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    let iss = claims.get("iss")?.as_str()?;
-    Some(iss.rsplit('/').next()?.to_owned())
 }
 
 /// The user a credential request names, as given.
@@ -375,25 +359,18 @@ pub async fn update_provisioned_limit(service: &Service, input: Input) -> Result
         )));
     }
     let max = max_rate(category);
-    let Ok(rate) =
-        u32::try_from(requested).map_err(|_| ()).and_then(
-            |r| {
-                if r <= max {
-                    Ok(r)
-                } else {
-                    Err(())
-                }
-            },
-        )
-    else {
-        return Err(Error::new(
-            "ServiceQuotaExceededException",
-            format!(
-                "The requested limit exceeds the maximum of {max} for {}.",
-                category.name()
-            ),
-        ));
-    };
+    let rate = u32::try_from(requested)
+        .ok()
+        .filter(|rate| *rate <= max)
+        .ok_or_else(|| {
+            Error::new(
+                "ServiceQuotaExceededException",
+                format!(
+                    "The requested limit exceeds the maximum of {max} for {}.",
+                    category.name()
+                ),
+            )
+        })?;
     let region = service.region_of(&input, None);
     service
         .store
@@ -406,21 +383,4 @@ pub async fn update_provisioned_limit(service: &Service, input: Input) -> Result
         .unwrap_or_else(|p| p.into_inner())
         .remove(&(region, category));
     Ok(limit_document(category, rate))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_access_tokens_pool_is_its_issuers_last_segment() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"iss":"http://127.0.0.1:9229/us-east-1_Abc"}"#);
-        assert_eq!(
-            issuing_pool(&format!("h.{payload}.s")).as_deref(),
-            Some("us-east-1_Abc")
-        );
-        assert_eq!(issuing_pool("not a token"), None);
-        assert_eq!(pool_region("eu-west-1_x"), Some("eu-west-1"));
-    }
 }

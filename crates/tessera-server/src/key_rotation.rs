@@ -7,7 +7,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_core::KeyUse;
 
 use crate::{signature, ApiError, AppState};
 
@@ -25,15 +24,7 @@ pub(crate) async fn rotate(
         Ok(keys) => {
             let keys: Vec<_> = keys
                 .iter()
-                .map(|key| {
-                    json!({
-                        "kid": key.kid,
-                        "use": match key.key_use {
-                            KeyUse::Id => "id",
-                            KeyUse::Access => "access",
-                        },
-                    })
-                })
+                .map(|key| json!({ "kid": key.kid, "use": key.key_use.as_str() }))
                 .collect();
             let body = json!({ "UserPoolId": pool_id, "Keys": keys });
             let mut response = (StatusCode::OK, body.to_string()).into_response();

@@ -59,11 +59,13 @@ pub(crate) async fn cognito_api(State(state): State<AppState>, request: Request)
         return crate::sts::handle(&state, &parts, body).await;
     }
     let started = std::time::Instant::now();
-    let answer = handle(&state, &parts, body).await;
-    let (api, operation) = operation_of(&parts);
+    // What the request names, as far as it was resolved: for metrics, whose labels are the
+    // model's names (or `unknown`), never a caller's text.
+    let mut named = (Api::UserPools.label(), "unknown");
+    let answer = handle(&state, &parts, body, &mut named).await;
     crate::telemetry::request(
-        api,
-        operation,
+        named.0,
+        named.1,
         match &answer {
             Ok(_) => "ok",
             Err(error) => error.kind,
@@ -83,31 +85,21 @@ pub(crate) async fn cognito_api(State(state): State<AppState>, request: Request)
     }
 }
 
-/// The API and operation a request names, for metrics: a name of the service model, else
-/// `unknown` (a label never takes a caller's text).
-fn operation_of(parts: &http::request::Parts) -> (&'static str, &'static str) {
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let identity = ServiceModel::cognito_identity();
-    let (api, model) = match target.split_once('.') {
-        Some((prefix, _)) if prefix == identity.target_prefix() => ("cognito-identity", identity),
-        _ => ("cognito-idp", ServiceModel::cognito_idp()),
-    };
-    let operation = target
-        .split_once('.')
-        .and_then(|(_, name)| model.operation(name))
-        .map_or("unknown", |operation| operation.name.as_str());
-    (api, operation)
-}
-
 /// Which of the two JSON APIs a request is for.
 #[derive(Clone, Copy)]
 enum Api {
     UserPools,
     Identity,
+}
+
+impl Api {
+    /// The `api` label of the metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Api::UserPools => "cognito-idp",
+            Api::Identity => "cognito-identity",
+        }
+    }
 }
 
 fn unknown_operation(message: impl Into<String>) -> ApiError {
@@ -118,6 +110,7 @@ async fn handle(
     state: &AppState,
     parts: &http::request::Parts,
     body: Body,
+    named: &mut (&'static str, &'static str),
 ) -> Result<Value, ApiError> {
     let target = parts
         .headers
@@ -129,6 +122,7 @@ async fn handle(
         Some((prefix, _)) if prefix == identity.target_prefix() => (Api::Identity, identity),
         _ => (Api::UserPools, ServiceModel::cognito_idp()),
     };
+    named.0 = api.label();
     let operation = target
         .split_once('.')
         .filter(|(prefix, _)| *prefix == model.target_prefix())
@@ -139,6 +133,7 @@ async fn handle(
                 tessera_core::excerpt(target)
             ))
         })?;
+    named.1 = operation.name.as_str();
 
     let body = read_body(body).await?;
     let region = if operation.public {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -59,10 +59,6 @@ pub(crate) async fn announce(
     response
 }
 
-fn disabled() -> Response {
-    (StatusCode::NOT_FOUND, "Not found.").into_response()
-}
-
 #[derive(Debug, Deserialize)]
 pub(crate) struct Advance {
     advance_seconds: u64,
@@ -71,8 +67,9 @@ pub(crate) struct Advance {
 /// `POST /admin/test/clock` `{"advance_seconds": N}`: moves every node-local expiry N seconds
 /// closer. Answers the clock's new time (milliseconds since the epoch).
 pub(crate) async fn clock(State(state): State<AppState>, Json(advance): Json<Advance>) -> Response {
+    // Without the flag the route answers as any path nothing serves.
     let Some(clock) = state.test_mode.as_ref() else {
-        return disabled();
+        return crate::well_known::not_found().await;
     };
     clock.advance(Duration::from_secs(advance.advance_seconds));
     let now = clock
@@ -95,7 +92,7 @@ pub(crate) async fn codes(
     Query(query): Query<CodesQuery>,
 ) -> Response {
     if state.test_mode.is_none() {
-        return disabled();
+        return crate::well_known::not_found().await;
     }
     let found = async {
         let directory = tessera_idp::directory::Directory::load(&state, &query.pool_id).await?;

@@ -380,11 +380,7 @@ impl Store {
         pool: &UserPool,
         keys: &[SigningKey],
     ) -> Result<(), StoreError> {
-        let mut sealed_keys = Vec::with_capacity(keys.len());
-        for key in keys {
-            sealed_keys
-                .push(self.seal(&SigningKey::seal_context(&pool.id, &key.kid), key.pkcs8())?);
-        }
+        let sealed_keys = self.seal_signing_keys(&pool.id, keys)?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
@@ -398,19 +394,7 @@ impl Store {
         .execute(&mut *tx)
         .await;
         map_conflict(inserted)?;
-        for (key, sealed) in keys.iter().zip(sealed_keys) {
-            sqlx::query(
-                "INSERT INTO signing_keys (pool_id, kid, key_use, public_jwk, sealed_private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&pool.id)
-            .bind(&key.kid)
-            .bind(key.key_use.as_str())
-            .bind(key.public_jwk().to_string())
-            .bind(sealed)
-            .bind(millis(key.created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_signing_keys(&mut tx, &pool.id, keys, sealed_keys).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -559,6 +543,17 @@ impl Store {
         Ok(Some(keys))
     }
 
+    /// Each key's private half, sealed and bound to its pool and kid.
+    fn seal_signing_keys(
+        &self,
+        pool_id: &str,
+        keys: &[SigningKey],
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        keys.iter()
+            .map(|key| self.seal(&SigningKey::seal_context(pool_id, &key.kid), key.pkcs8()))
+            .collect()
+    }
+
     /// Adds keys to a pool (a rotation: the newest key of each use signs from now on); false
     /// when the pool does not exist.
     pub async fn add_signing_keys(
@@ -566,10 +561,7 @@ impl Store {
         pool_id: &str,
         keys: &[SigningKey],
     ) -> Result<bool, StoreError> {
-        let mut sealed_keys = Vec::with_capacity(keys.len());
-        for key in keys {
-            sealed_keys.push(self.seal(&SigningKey::seal_context(pool_id, &key.kid), key.pkcs8())?);
-        }
+        let sealed_keys = self.seal_signing_keys(pool_id, keys)?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 AS one FROM user_pools WHERE id = $1")
@@ -581,19 +573,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        for (key, sealed) in keys.iter().zip(sealed_keys) {
-            sqlx::query(
-                "INSERT INTO signing_keys (pool_id, kid, key_use, public_jwk, sealed_private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(pool_id)
-            .bind(&key.kid)
-            .bind(key.key_use.as_str())
-            .bind(key.public_jwk().to_string())
-            .bind(sealed)
-            .bind(millis(key.created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_signing_keys(&mut tx, pool_id, keys, sealed_keys).await?;
         tx.commit().await?;
         if let Some(cache) = &self.cache {
             cache.forget_keys();
@@ -837,4 +817,27 @@ async fn pool_with(url: &str, max: u32, setting: &'static str) -> Result<AnyPool
         })
         .connect(url)
         .await
+}
+
+/// Writes a pool's signing keys, their private halves already sealed, in `tx`.
+async fn insert_signing_keys(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pool_id: &str,
+    keys: &[SigningKey],
+    sealed: Vec<Vec<u8>>,
+) -> Result<(), StoreError> {
+    for (key, sealed) in keys.iter().zip(sealed) {
+        sqlx::query(
+            "INSERT INTO signing_keys (pool_id, kid, key_use, public_jwk, sealed_private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(pool_id)
+        .bind(&key.kid)
+        .bind(key.key_use.as_str())
+        .bind(key.public_jwk().to_string())
+        .bind(sealed)
+        .bind(millis(key.created_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

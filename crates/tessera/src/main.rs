@@ -242,18 +242,13 @@ async fn open_store(settings: &Settings, random: Arc<dyn Random>) -> anyhow::Res
 }
 
 fn load_master_key(data_dir: &Path, random: &dyn Random) -> anyhow::Result<MasterKey> {
-    if let Ok(text) = std::env::var("TESSERA_MASTER_KEY") {
-        return MasterKey::parse(&text).context("reading TESSERA_MASTER_KEY");
-    }
     let path = data_dir.join("master.key");
-    if !path.exists() {
+    if std::env::var("TESSERA_MASTER_KEY").is_err() && !path.exists() {
         credentials::write_private(&path, &(MasterKey::generate_text(random) + "\n"))
             .with_context(|| format!("writing {}", path.display()))?;
         tracing::info!(path = %path.display(), "created master key");
     }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    MasterKey::parse(&text).with_context(|| format!("reading {}", path.display()))
+    existing_master_key(data_dir).map(|(key, _)| key)
 }
 
 /// Takes an exclusive lock on `<database file>.lock` for as long as the returned file is
@@ -261,11 +256,10 @@ fn load_master_key(data_dir: &Path, random: &dyn Random) -> anyhow::Result<Maste
 /// message instead of running beside the first with caches that cannot see its writes. An
 /// in-memory database has no file and needs no lock.
 fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
-    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = rest.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+    let Some(path) = sqlite_file(url) else {
         return Ok(None);
-    }
+    };
+    let path = path.display();
     let lock_path = format!("{path}.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -664,17 +658,18 @@ fn existing_master_key(data_dir: &Path) -> anyhow::Result<(MasterKey, String)> {
         return Ok((key, "TESSERA_MASTER_KEY".into()));
     }
     let path = data_dir.join("master.key");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the master key {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let key = MasterKey::parse(&text).with_context(|| format!("reading {}", path.display()))?;
     Ok((key, path.display().to_string()))
 }
 
-/// The database file a SQLite URL names.
+/// The database file a SQLite URL names; `None` for an in-memory database.
 fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = rest.split('?').next().unwrap_or("");
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory"))
+        .then(|| PathBuf::from(path))
 }
 
 async fn take_backup(args: &CommonArgs, output: &Path) -> anyhow::Result<()> {

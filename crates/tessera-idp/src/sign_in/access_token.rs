@@ -35,7 +35,7 @@ pub type VerifiedCache =
 const VERIFIED_CACHE_LIMIT: usize = 100_000;
 
 /// The pool id of an issuer URL of this server.
-fn pool_of_issuer<'a>(state: &Service, issuer: &'a str) -> Option<&'a str> {
+pub(crate) fn pool_of_issuer<'a>(state: &Service, issuer: &'a str) -> Option<&'a str> {
     issuer
         .strip_prefix(&state.config.public_url)
         .and_then(|rest| rest.strip_prefix('/'))
