@@ -68,11 +68,14 @@ pub fn check(url: &str) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("{authority} has no address"),
     };
     stream.set_write_timeout(Some(remaining(deadline)?))?;
-    write!(
-        stream,
+    // Formatted first and sent with one write: `write!` on an unbuffered stream sends each
+    // piece of the format as its own segment.
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: tessera-health\r\nConnection: close\r\n\r\n"
-    )
-    .with_context(|| format!("sending the request to {authority}"))?;
+    );
+    stream
+        .write_all(request.as_bytes())
+        .with_context(|| format!("sending the request to {authority}"))?;
     // Only the status line is read: `HTTP/1.1 200 OK`.
     let mut head = Vec::new();
     let mut buffer = [0u8; 512];
@@ -115,8 +118,14 @@ mod tests {
         let url = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let _ = stream.read(&mut request).unwrap();
+            // A request may arrive in several segments; read up to its blank line.
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = stream.read(&mut buffer).unwrap();
+                assert!(read > 0, "the request ended early: {request:?}");
+                request.extend_from_slice(&buffer[..read]);
+            }
             assert!(request.starts_with(b"GET /health HTTP/1.1\r\n"));
             stream.write_all(answer.as_bytes()).unwrap();
         });
