@@ -48,7 +48,9 @@ pub use identity_pool::{identity_pool_arn, region_of_identity_id, Identity, Iden
 pub use identity_provider::IdentityProvider;
 pub use master_key::{MasterKey, MASTER_KEY_LEN};
 pub use mfa::{MfaFactor, MfaPreferences, UserMfa};
-pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
+pub use password::{
+    ImportedHash, PasswordHasher, PasswordPolicy, Pbkdf2Digest, PolicyViolation, UnreadableHash,
+};
 pub use random::{Random, SeededRandom, SystemRandom};
 pub use signing_key::{KeyUse, SigningKey};
 pub use srp::{

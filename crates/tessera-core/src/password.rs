@@ -14,6 +14,10 @@ use serde_json::{Map, Value};
 
 use crate::{CoreError, Random};
 
+pub mod imported;
+
+pub use imported::{ImportedHash, Pbkdf2Digest, UnreadableHash};
+
 /// Every character Cognito counts as a symbol, space included.
 const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
 
@@ -247,8 +251,8 @@ const MAX_STORED_PARALLELISM: u32 = 16;
 /// argon2id password hashing with configurable cost; OWASP's recommendation
 /// (m=19456 KiB, t=2, p=1) by default.
 ///
-/// Only argon2id hashes verify: tessera never writes argon2i or argon2d, so a stored hash
-/// of another variant is treated as malformed.
+/// tessera writes only argon2id; other stored schemes are hashes imported from another system
+/// ([`imported`]), verified once and then replaced.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     params: Params,
@@ -384,8 +388,14 @@ impl PasswordHasher {
 
     /// True when `password` matches the stored PHC string, using the parameters embedded in
     /// it. The outputs are compared in constant time (`Output`'s equality). A malformed
-    /// hash, a variant other than argon2id, or a cost beyond the limits above is `false`.
+    /// hash or a cost beyond the limits above is `false`. A hash in another scheme is one
+    /// imported from another system and is checked as [`ImportedHash`] reads it.
     pub fn verify(&self, password: &str, phc: &str) -> bool {
+        if !phc.starts_with("$argon2id$") {
+            // A hash imported from another system (see [`imported`]), checked once at the
+            // user's first sign-in and then replaced.
+            return ImportedHash::parse(phc).is_ok_and(|hash| hash.verify(password));
+        }
         let Ok(hash) = PasswordHash::new(phc) else {
             return false;
         };
@@ -410,6 +420,22 @@ impl PasswordHasher {
         let argon = Argon2::new(Algorithm::Argon2id, version, params.clone());
         self.output(&argon, &params, password, salt)
             .is_ok_and(|output| output == expected)
+    }
+
+    /// True when a stored hash is tessera's own (argon2id): anything else was imported and is
+    /// replaced after the password it was checked with is known.
+    pub fn is_own(phc: &str) -> bool {
+        phc.starts_with("$argon2id$")
+    }
+
+    /// True when a stored hash can be checked at all: a well-formed argon2id PHC string, or a
+    /// hash [`ImportedHash`] reads. An import refuses any other.
+    pub fn is_readable(phc: &str) -> bool {
+        if Self::is_own(phc) {
+            PasswordHash::new(phc).is_ok_and(|hash| hash.salt.is_some() && hash.hash.is_some())
+        } else {
+            ImportedHash::parse(phc).is_ok()
+        }
     }
 
     /// Does the work of [`PasswordHasher::verify`] against a fixed hash made with this

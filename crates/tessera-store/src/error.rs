@@ -30,4 +30,7 @@ pub enum StoreError {
     /// Another user of the pool already has this alias (`email`, `phone_number`, …).
     #[error("alias {0} belongs to another user")]
     AliasTaken(String),
+    /// A write names a group the pool does not have.
+    #[error("no group {0}")]
+    NoGroup(String),
 }

@@ -177,7 +177,7 @@ impl Store {
         Ok(groups)
     }
 
-    fn forget_groups_of_user(&self, pool_id: &str, user_key: &str) {
+    pub(crate) fn forget_groups_of_user(&self, pool_id: &str, user_key: &str) {
         if let Some(cache) = &self.cache {
             cache
                 .invalidate()

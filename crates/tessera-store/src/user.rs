@@ -144,6 +144,28 @@ impl Store {
 
     /// Creates many users in one transaction (imports, benchmark seeding); all or none.
     pub async fn insert_users(&self, changes: &[UserChange<'_>]) -> Result<(), StoreError> {
+        self.insert_users_in_groups(changes, &[]).await
+    }
+
+    /// Creates a user and makes it a member of `groups`, in one transaction (an imported
+    /// user and its memberships); `NoGroup` names a group that does not exist.
+    pub async fn insert_user_in_groups(
+        &self,
+        change: UserChange<'_>,
+        groups: &[String],
+    ) -> Result<(), StoreError> {
+        self.insert_users_in_groups(std::slice::from_ref(&change), groups)
+            .await?;
+        self.forget_groups_of_user(&change.user.pool_id, change.key);
+        Ok(())
+    }
+
+    /// [`Store::insert_users`], the users also joining `groups` (a one-user import).
+    async fn insert_users_in_groups(
+        &self,
+        changes: &[UserChange<'_>],
+        groups: &[String],
+    ) -> Result<(), StoreError> {
         let mut sealed = Vec::with_capacity(changes.len());
         for change in changes {
             sealed.push((
@@ -181,6 +203,25 @@ impl Store {
             .await;
             map_conflict(inserted)?;
             apply_extras(&mut tx, change, sealed_code).await?;
+            for group in groups {
+                let exists =
+                    sqlx::query("SELECT 1 FROM user_groups WHERE pool_id = $1 AND name = $2")
+                        .bind(&user.pool_id)
+                        .bind(group)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NoGroup(group.clone()));
+                }
+                sqlx::query(
+                    "INSERT INTO group_members (pool_id, group_name, username_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(&user.pool_id)
+                .bind(group)
+                .bind(change.key)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         // Last in the transaction, so that the count's rows stay locked only for the commit.
         let mut counted: BTreeMap<(&str, i64), i64> = BTreeMap::new();

@@ -5,6 +5,7 @@ mod backup;
 mod config;
 mod credentials;
 mod health;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,12 @@ enum Command {
         #[arg(long)]
         master_key_file: Option<PathBuf>,
     },
+    /// Imports users with their password hashes from other systems, or exports a pool's users
+    /// for another tessera (one JSON object per line; see docs/operations.md).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Checks that a server answers `GET /health` with 200 (exit status 0, else 1): the
     /// health check of a container image without curl.
     Health(HealthArgs),
@@ -83,6 +90,35 @@ struct HealthArgs {
     /// The address the server listens on, as for `tessera serve` [default: 127.0.0.1:9229]
     #[arg(long, env = "TESSERA_LISTEN")]
     listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Creates the users of a file in a pool: password hashes of bcrypt, argon2, scrypt
+    /// (Firebase's too), PBKDF2 (Django, Keycloak) or a tessera export are checked at each
+    /// user's first sign-in and replaced with argon2id. Existing usernames are skipped.
+    Import {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The user pool id, e.g. us-east-1_Abc123
+        #[arg(long)]
+        pool: String,
+        /// The file to read, `-` for standard input
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Writes every user of a pool, with password hashes, SRP verifiers and groups, to a
+    /// new file (readable by its owner only) that `tessera users import` reads.
+    Export {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The user pool id, e.g. us-east-1_Abc123
+        #[arg(long)]
+        pool: String,
+        /// The file to create
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +232,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Keys { command } => runtime.block_on(keys(command)),
         Command::Credentials { command } => runtime.block_on(credentials(command)),
+        Command::Users { command } => runtime.block_on(users_command(command)),
         Command::Backup { common, output } => runtime.block_on(take_backup(&common, &output)),
         Command::Restore {
             common,
@@ -565,6 +602,80 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn users_command(command: UsersCommand) -> anyhow::Result<()> {
+    let common = match &command {
+        UsersCommand::Import { common, .. } | UsersCommand::Export { common, .. } => common,
+    };
+    let file = FileConfig::load(common.config.as_deref())?;
+    let settings = Settings::resolve_common(common, &file)?;
+    init_logging("text")?;
+    let random: Arc<dyn Random> = Arc::new(SystemRandom);
+    // A SQLite server caches what it read and hears of no other writer, so users are
+    // imported into it through a user import job (CreateUserImportJob), not under it.
+    let _sqlite_lock = match (&command, Backend::of_url(&settings.database_url)) {
+        (UsersCommand::Import { .. }, Ok(Backend::Sqlite)) => lock_sqlite(&settings.database_url)
+            .context(
+                "tessera serve is running on this database: stop it first, or import through a user import job (CreateUserImportJob)",
+            )?,
+        _ => None,
+    };
+    let store = open_store(&settings, random.clone()).await?;
+    let result = match &command {
+        UsersCommand::Import { pool, input, .. } => {
+            let clock: Arc<dyn tessera_core::Clock> = Arc::new(SystemClock);
+            let service = tessera_idp::Service::new(
+                store.clone(),
+                ServiceConfig {
+                    region: settings.region.clone(),
+                    regions: settings.regions.clone(),
+                    account_id: settings.account_id.clone(),
+                    public_url: format!("http://{}", settings.listen),
+                    hosted_domain_suffix: settings.hosted_domain_suffix.clone(),
+                },
+                clock.clone(),
+                random,
+                // An import sends no message; the outbox only completes the service.
+                Arc::new(tessera_delivery::Outbox::new(
+                    settings.data_dir.join("outbox.jsonl"),
+                    clock,
+                )),
+            );
+            match users::open_input(input) {
+                Ok(reader) => users::import(&service, pool, reader).await.map(|report| {
+                    println!(
+                        "imported {} users into {pool}; {} skipped, {} failed",
+                        report.created, report.skipped, report.failed
+                    );
+                }),
+                Err(error) => Err(error),
+            }
+        }
+        UsersCommand::Export { pool, output, .. } => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                // Password hashes and SRP verifiers allow offline guessing: owner only.
+                options.mode(0o600);
+            }
+            match options
+                .open(output)
+                .with_context(|| format!("creating {}", output.display()))
+            {
+                Ok(created) => users::export(&store, pool, std::io::BufWriter::new(created))
+                    .await
+                    .map(|count| {
+                        println!("exported {count} users of {pool} to {}", output.display());
+                    }),
+                Err(error) => Err(error),
+            }
+        }
+    };
+    store.close().await;
+    result
 }
 
 async fn credentials(command: CredentialsCommand) -> anyhow::Result<()> {

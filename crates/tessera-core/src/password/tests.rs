@@ -359,3 +359,80 @@ fn reused_working_memory_gives_the_same_results() {
         .iter()
         .all(|blocks| blocks.len() == hasher.memory.blocks));
 }
+
+/// Hashes of `Correct-h0rse` written by other systems' own libraries (Python's bcrypt 5,
+/// argon2-cffi 25, hashlib), and Firebase's published example.
+const IMPORTED: &[&str] = &[
+    "$2b$05$E2Zc..obA0u85nFzxfEvIeuzoY2DT14nBl42DzjyeOEQDM0.LM.D.",
+    "$argon2i$v=19$m=64,t=1,p=1$zKW1jEiaNRsF/X5UMWK+4Q$nbu1kmuVnGbFntSzGaXoAV6bHproEOEKt9p4/D/5Lwk",
+    "$argon2id$v=19$m=128,t=1,p=2$9aA473Kcr8Vn4MTHUoBZWg$S5bnAxBn/lg9VHmzgV8vu4sCs40sATo+RqjSNdZ4DlQ",
+    "$scrypt$ln=10,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$c7loDlYKgnNE/I9KmDSnCvXSLevUI5DMmSFGfH3fYAs",
+    "$pbkdf2-sha256$i=1000$TmFDbE5hQ2w=$Cr70F0FfvjJIOyjLNfbhRUPn6a//b1kdpHCq1U0WLNnbbRy4qR+KuX6aOt+mQXNnNgj4X6W6RQB44efpWObV0g==",
+    "$pbkdf2-sha1$i=1000$TmFDbA==$wsqaCoKTOtNHQ2n8ETIWUdao630=",
+    "pbkdf2_sha256$1000$seasalt1234$nNQH9HOajnuqDJP/Aofn+wtS3Nxmk1PrIWzoOT7ePDg=",
+];
+
+#[test]
+fn issue16_imported_hashes_verify_their_password_only() {
+    let hasher = cheap();
+    for stored in IMPORTED {
+        assert!(hasher.verify("Correct-h0rse", stored), "{stored}");
+        assert!(!hasher.verify("Correct-h0rsE", stored), "{stored}");
+        assert!(!hasher.verify("", stored), "{stored}");
+        let parsed = ImportedHash::parse(stored).unwrap();
+        // The stored form reads back to the same hash.
+        assert_eq!(
+            ImportedHash::parse(&parsed.to_stored()).unwrap(),
+            parsed,
+            "{stored}"
+        );
+    }
+    assert!(PasswordHasher::is_own(IMPORTED[2]));
+    assert!(!PasswordHasher::is_own(IMPORTED[1]));
+}
+
+#[test]
+fn issue16_firebase_scrypt_matches_firebases_example() {
+    // github.com/firebase/scrypt's README example: the project's parameters, one user's salt
+    // and the hash Firebase exported for `user1password`.
+    let stored = format!(
+        "$firebase-scrypt$ln=14,r=8,s=Bw,k={}${}${}",
+        "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA",
+        "42xEC+ixf3L2lw",
+        "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ",
+    );
+    let parsed = ImportedHash::parse(&stored).unwrap();
+    assert!(parsed.verify("user1password"));
+    assert!(!parsed.verify("user1Password"));
+    assert_eq!(ImportedHash::parse(&parsed.to_stored()).unwrap(), parsed);
+}
+
+#[test]
+fn issue16_imported_hashes_beyond_their_bounds_are_refused() {
+    for stored in [
+        "$2b$31$E2Zc..obA0u85nFzxfEvIeuzoY2DT14nBl42DzjyeOEQDM0.LM.D.",
+        "$2b$05$short",
+        "$scrypt$ln=30,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$c7loDlYKgnNE",
+        "$scrypt$ln=10,r=8,p=1000$MDEyMzQ1Njc4OWFiY2RlZg$c7loDlYKgnNE",
+        "$scrypt$ln=10,r=8$MDEy$c7lo",
+        "$pbkdf2-sha256$i=4000000000$TmFD$Cr70",
+        "$pbkdf2-sha256$i=0$TmFD$Cr70",
+        "$pbkdf2-md5$i=10$TmFD$Cr70",
+        "$pbkdf2-sha256$i=10$$Cr70",
+        "pbkdf2_sha256$1000$$nNQH",
+        "pbkdf2_md5$1000$salt$nNQH",
+        "$argon2i$v=19$m=4194304,t=1,p=1$zKW1jEiaNRsF/X5UMWK+4Q$nbu1kmuVnGbFntSzGaXoAV6bHproEOEKt9p4/D/5Lwk",
+        "$firebase-scrypt$ln=14,r=8,s=Bw$c2FsdA$aGFzaA",
+        "$md5$whatever",
+        "plain text",
+    ] {
+        assert!(ImportedHash::parse(stored).is_err(), "{stored}");
+        assert!(!cheap().verify("Correct-h0rse", stored), "{stored}");
+    }
+}
+
+#[test]
+fn issue16_imported_hashes_do_not_show_in_debug_output() {
+    let parsed = ImportedHash::parse(IMPORTED[0]).unwrap();
+    assert_eq!(format!("{parsed:?}"), "ImportedHash::Bcrypt");
+}

@@ -9,6 +9,7 @@ pub mod auth_event;
 pub mod code;
 pub mod device;
 pub mod group;
+pub mod import;
 pub mod mfa;
 pub mod passkey;
 pub mod revision;
@@ -19,6 +20,7 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 use tessera_core::message::{Channel, Message};
 use tessera_core::{username_key, AppClient, CodePurpose, SrpVerifier, User, UserPool};
+use tessera_store::{StoreError, UserChange};
 
 pub use attribute_write::{write_attributes, AttributeWrite, Moment, Writer};
 pub use code::{check_code, new_code, send_code, RESET_CODE_VALIDITY, SIGN_UP_CODE_VALIDITY};
@@ -638,6 +640,57 @@ impl NewPassword {
         user.password_hash = Some(self.hash.clone());
         user.srp_verifier = Some(self.verifier.clone());
         user.password_set_at = Some(self.set_at);
+    }
+}
+
+/// Whether a password that just verified against `user`'s stored hash should be hashed again:
+/// the hash was imported from another system (bcrypt, scrypt, PBKDF2, another argon2), or the
+/// user has no SRP verifier yet (an imported argon2id hash), so USER_SRP_AUTH could not work.
+pub fn needs_new_hash(user: &User) -> bool {
+    user.password_hash.as_deref().is_some_and(|hash| {
+        !tessera_core::PasswordHasher::is_own(hash) || user.srp_verifier.is_none()
+    })
+}
+
+/// Replaces an imported hash after a sign-in proved the password: argon2id and the SRP
+/// verifier, as any password set here gets. The password's age stays what it was. The write
+/// names the revision the sign-in read, so a change that landed in between (a reset, an
+/// AdminSetUserPassword) is never undone: that user is returned as it now is, and a later
+/// sign-in replaces the hash if it is still the old one.
+pub async fn replace_imported_hash(
+    state: &Service,
+    directory: &Directory,
+    key: &str,
+    mut user: User,
+    password: &str,
+) -> Result<User, Error> {
+    let new = NewPassword::of(state, &user, password).await?;
+    let set_at = user.password_set_at;
+    new.apply(&mut user);
+    user.password_set_at = set_at.or(Some(new.set_at));
+    let saved = state
+        .store
+        .save_user(UserChange {
+            user: &user,
+            key,
+            aliases: None,
+            put_code: None,
+            consume_codes: &[],
+        })
+        .await;
+    match saved {
+        Ok(true) => {
+            user.version += 1;
+            Ok(user)
+        }
+        Ok(false) => Err(user_not_found()),
+        Err(StoreError::Stale) => state
+            .store
+            .user_current(&directory.pool.id, key)
+            .await?
+            .filter(|fresh| fresh.sub == user.sub)
+            .ok_or_else(user_not_found),
+        Err(other) => Err(other.into()),
     }
 }
 

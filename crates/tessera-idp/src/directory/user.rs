@@ -109,7 +109,7 @@ fn username_for_new_user(
 /// What every way of creating a user starts from: the attributes `writer` gives, written by
 /// the one rule set, a fresh `sub`, and the username (see [`username_for_new_user`]), with
 /// the pool's required attributes present. Returns `(sub, username, attributes)`.
-fn new_user_identity(
+pub(crate) fn new_user_identity(
     state: &Service,
     directory: &Directory,
     writer: Writer<'_>,
@@ -138,7 +138,7 @@ fn new_user_identity(
 }
 
 /// A user as first written: enabled, in `status`, without a password yet.
-fn new_user(
+pub(crate) fn new_user(
     directory: &Directory,
     sub: String,
     username: String,

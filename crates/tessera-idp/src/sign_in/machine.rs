@@ -535,7 +535,22 @@ async fn password_factor(
                 return Err(locked(service, context, password).await);
             }
             let correct = verify_password(service, password, user.password_hash.clone()).await?;
-            first_factor_checked(service, context, key, *user, correct).await
+            let imported = correct && crate::directory::needs_new_hash(&user);
+            let (attempt, user) =
+                first_factor_checked(service, context, key, *user, correct).await?;
+            if !imported {
+                return Ok((attempt, user));
+            }
+            // The first sign-in of a user imported with another system's hash (issue 16).
+            let user = crate::directory::replace_imported_hash(
+                service,
+                context.directory,
+                &attempt.key,
+                user,
+                password,
+            )
+            .await?;
+            Ok((attempt, user))
         }
     }
 }
