@@ -41,6 +41,12 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
         "AdminUpdateAuthEventFeedback" => {
             directory::auth_event::admin_update_auth_event_feedback(service, input).await
         }
+        "CreateUserImportJob" => directory::import_job::create(service, input).await,
+        "DescribeUserImportJob" => directory::import_job::describe(service, input).await,
+        "ListUserImportJobs" => directory::import_job::list(service, input).await,
+        "StartUserImportJob" => directory::import_job::start(service, input).await,
+        "StopUserImportJob" => directory::import_job::stop(service, input).await,
+        "GetCSVHeader" => directory::import_job::csv_header(service, input).await,
         "GetProvisionedLimit" => rate_limit::get_provisioned_limit(service, input).await,
         "UpdateProvisionedLimit" => rate_limit::update_provisioned_limit(service, input).await,
         "DescribeUserPool" => pool::user_pool::describe(service, input).await,

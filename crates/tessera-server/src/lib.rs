@@ -8,6 +8,7 @@
 
 pub mod connection;
 mod error;
+mod import_upload;
 mod key_rotation;
 mod oauth;
 mod outbox;
@@ -61,6 +62,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/admin/pools/{pool_id}/signing-keys/rotate",
             post(key_rotation::rotate),
+        )
+        .route(
+            "/user-import-uploads/{job_id}",
+            axum::routing::put(import_upload::upload),
         )
         .route("/{pool_id}/.well-known/jwks.json", get(well_known::jwks))
         .route(

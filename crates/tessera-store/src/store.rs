@@ -476,6 +476,7 @@ impl Store {
             "federated_links",
             "saml_sessions",
             "auth_events",
+            "user_import_jobs",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

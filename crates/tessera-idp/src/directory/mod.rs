@@ -10,6 +10,7 @@ pub mod code;
 pub mod device;
 pub mod group;
 pub mod import;
+pub mod import_job;
 pub mod mfa;
 pub mod passkey;
 pub mod revision;

@@ -534,6 +534,15 @@ async fn password_factor(
             if claim(service, context, &key).await? == Claim::Locked {
                 return Err(locked(service, context, password).await);
             }
+            if user.password_hash.is_none() && user.status == UserStatus::ResetRequired {
+                // A user a CSV import job created has no password until it resets one, and
+                // Cognito answers its sign-in so, whatever the password (after the same work).
+                verify_password(service, password, None).await?;
+                return Err(Error::new(
+                    "PasswordResetRequiredException",
+                    "Password reset required for the user",
+                ));
+            }
             let correct = verify_password(service, password, user.password_hash.clone()).await?;
             let imported = correct && crate::directory::needs_new_hash(&user);
             let (attempt, user) =
