@@ -16,6 +16,9 @@ const VERSION: u8 = 1;
 /// The key that seals secrets at rest. Its `Debug` output never shows the key.
 pub struct MasterKey {
     key: LessSafeKey,
+    /// Keys this one replaced, newest first: values they sealed still open (see
+    /// [`MasterKey::with_previous`]) until every one has been sealed again under `key`.
+    previous: Vec<LessSafeKey>,
     /// HKDF pseudo-random key for keys derived per purpose (the hosted pages' CSRF key), so
     /// every node sharing the master key derives the same keys and none is stored.
     derivation: aws_lc_rs::hkdf::Prk,
@@ -40,6 +43,7 @@ impl MasterKey {
                 .extract(bytes);
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            previous: Vec::new(),
             derivation,
         })
     }
@@ -102,18 +106,46 @@ impl MasterKey {
         Ok(sealed)
     }
 
-    /// Opens a value sealed by [`MasterKey::seal`] under the same context.
-    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CoreError> {
-        if sealed.len() < 1 + NONCE_LEN || sealed[0] != VERSION {
-            return Err(CoreError::Unseal);
-        }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
-            .map_err(|_| CoreError::Unseal)?;
-        let mut in_out = sealed[1 + NONCE_LEN..].to_vec();
-        let plaintext = self
-            .key
-            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
-            .map_err(|_| CoreError::Unseal)?;
-        Ok(plaintext.to_vec())
+    /// The key ring of a master-key rotation: this key seals, and values `previous` (the keys
+    /// it replaces, newest first) sealed still open. Only sealing uses the new key at once;
+    /// the keys derived for a purpose ([`MasterKey::derive`]) are this key's too.
+    #[must_use]
+    pub fn with_previous(mut self, previous: Vec<MasterKey>) -> Self {
+        self.previous = previous.into_iter().map(|older| older.key).collect();
+        self
     }
+
+    /// How many replaced keys still open values.
+    pub fn previous_keys(&self) -> usize {
+        self.previous.len()
+    }
+
+    /// Opens a value sealed by [`MasterKey::seal`] under the same context, with this key or,
+    /// failing that, one it replaced. AES-GCM authenticates: a value never opens under the
+    /// wrong key (it fails), so trying the keys in turn is safe.
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CoreError> {
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .find_map(|key| open_with(key, context, sealed).ok())
+            .ok_or(CoreError::Unseal)
+    }
+
+    /// Whether a value opens with this key alone: false for one a replaced key sealed, which
+    /// a re-seal must seal again before that key can be forgotten.
+    pub fn opens_without_previous(&self, context: &str, sealed: &[u8]) -> bool {
+        open_with(&self.key, context, sealed).is_ok()
+    }
+}
+
+fn open_with(key: &LessSafeKey, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CoreError> {
+    if sealed.len() < 1 + NONCE_LEN || sealed[0] != VERSION {
+        return Err(CoreError::Unseal);
+    }
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
+        .map_err(|_| CoreError::Unseal)?;
+    let mut in_out = sealed[1 + NONCE_LEN..].to_vec();
+    let plaintext = key
+        .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
+        .map_err(|_| CoreError::Unseal)?;
+    Ok(plaintext.to_vec())
 }

@@ -58,6 +58,37 @@ fn master_key_round_trip_and_context_binding() {
     ));
 }
 
+/// Issue 16: during a master-key rotation the new key seals and the replaced one still opens;
+/// only the new key's own values open without it.
+#[test]
+fn issue16_a_master_key_ring_opens_what_replaced_keys_sealed() {
+    let random = SeededRandom::new(10);
+    let old_text = MasterKey::generate_text(&random);
+    let new_text = MasterKey::generate_text(&random);
+    let old = MasterKey::parse(&old_text).unwrap();
+    let by_old = old.seal("ctx", b"old secret", &random).unwrap();
+    let ring = MasterKey::parse(&new_text)
+        .unwrap()
+        .with_previous(vec![MasterKey::parse(&old_text).unwrap()]);
+    assert_eq!(ring.previous_keys(), 1);
+    assert_eq!(ring.open("ctx", &by_old).unwrap(), b"old secret");
+    assert!(!ring.opens_without_previous("ctx", &by_old));
+    assert!(matches!(
+        ring.open("other", &by_old),
+        Err(CoreError::Unseal)
+    ));
+    let by_ring = ring.seal("ctx", b"new secret", &random).unwrap();
+    assert!(ring.opens_without_previous("ctx", &by_ring));
+    // The ring seals with the new key: the old one cannot open it, the new one alone can.
+    assert!(matches!(old.open("ctx", &by_ring), Err(CoreError::Unseal)));
+    let new = MasterKey::parse(&new_text).unwrap();
+    assert_eq!(new.open("ctx", &by_ring).unwrap(), b"new secret");
+    assert!(matches!(new.open("ctx", &by_old), Err(CoreError::Unseal)));
+    // Derived keys are the new key's.
+    assert_eq!(ring.derive("purpose"), new.derive("purpose"));
+    assert_ne!(ring.derive("purpose"), old.derive("purpose"));
+}
+
 #[test]
 fn master_key_rejects_bad_text() {
     assert!(MasterKey::parse("short").is_err());

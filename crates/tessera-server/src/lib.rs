@@ -10,6 +10,7 @@ pub mod connection;
 mod error;
 mod import_upload;
 mod key_rotation;
+mod master_key;
 mod oauth;
 mod outbox;
 mod protocol;
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
             "/admin/pools/{pool_id}/signing-keys/rotate",
             post(key_rotation::rotate),
         )
+        .route("/admin/master-key/reseal", post(master_key::reseal))
         .route(
             "/user-import-uploads/{job_id}",
             axum::routing::put(import_upload::upload),

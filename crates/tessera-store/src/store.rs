@@ -45,7 +45,7 @@ pub struct Store {
     /// PostgreSQL (see [`Store::connect`]). An in-memory SQLite database has only `pool`.
     pub(crate) transient: AnyPool,
     backend: Backend,
-    master_key: Arc<MasterKey>,
+    pub(crate) master_key: Arc<MasterKey>,
     random: Arc<dyn Random>,
     /// SQLite allows one writer at a time and answers SQLITE_BUSY to a transaction that
     /// tries to upgrade from reading to writing while another writes; serialising write
@@ -174,6 +174,14 @@ impl Store {
             follower: None,
             url: url.into(),
         })
+    }
+
+    /// The same database under another master key (a rotation's key ring, see `reseal.rs`).
+    /// Clones share the read cache: it holds opened values, which a rotation leaves unchanged.
+    #[must_use]
+    pub fn with_master_key(mut self, master_key: Arc<MasterKey>) -> Self {
+        self.master_key = master_key;
+        self
     }
 
     /// Keeps users, pools and live sign-in sessions in memory between reads. Only for a

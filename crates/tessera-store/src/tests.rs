@@ -140,7 +140,93 @@ conformance!(
     rate_windows_count_every_lease_once,
     signing_keys_rotate_and_replaced_ones_are_swept,
     auth_events_page_newest_first_and_are_swept,
+    issue16_master_key_rotation_reseals_every_value,
 );
+
+/// Issue 16: a master-key rotation. A store whose key ring is the new key and the suite's
+/// (old) one opens what the old key sealed and seals it all again under the new key; a second
+/// run finds nothing left; then the new key alone opens every value and the old one none.
+async fn issue16_master_key_rotation_reseals_every_value(store: &Store) {
+    let p = pool("us-east-1_Reseal000");
+    let keys = [
+        SigningKey::generate(KeyUse::Id, at(10)).unwrap(),
+        SigningKey::generate(KeyUse::Access, at(10)).unwrap(),
+    ];
+    store.insert_user_pool(&p, &keys).await.unwrap();
+    store
+        .insert_app_client(&client(&p.id, "resealclient", Some("client-secret-1")))
+        .await
+        .unwrap();
+    let access = AccessKey::generate(&SeededRandom::new(3), at(1));
+    store.insert_access_key(&access).await.unwrap();
+    let u = user(&p.id, "rotated", "sub-rotated");
+    store.insert_user(change(&u, "rotated")).await.unwrap();
+
+    let new_key = || MasterKey::parse(&"17".repeat(32)).unwrap();
+    let ring = store.clone().with_master_key(Arc::new(
+        new_key().with_previous(vec![MasterKey::parse(&"42".repeat(32)).unwrap()]),
+    ));
+    let first = ring.reseal().await.unwrap();
+    // Two signing keys, the client secret, the access key and the SRP verifier at least.
+    assert!(first.resealed >= 5, "{first:?}");
+    assert_eq!(first.unreadable, 0, "{first:?}");
+    let second = ring.reseal().await.unwrap();
+    assert_eq!((second.resealed, second.unreadable), (0, 0), "{second:?}");
+    assert_eq!(second.current, first.resealed + first.current);
+
+    let only_new = store.clone().with_master_key(Arc::new(new_key()));
+    assert_eq!(
+        only_new
+            .access_key(&access.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret,
+        access.secret
+    );
+    assert_eq!(only_new.signing_keys(&p.id).await.unwrap().len(), 2);
+    let read = only_new
+        .user_current(&p.id, "rotated")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.srp_verifier, u.srp_verifier);
+    // The old key alone opens nothing any more.
+    assert!(store.access_key(&access.id).await.is_err());
+    assert!(store.signing_keys(&p.id).await.is_err());
+}
+
+/// Every sealed column of every migration is one `Store::reseal` covers: a new secret column
+/// cannot be forgotten by a master-key rotation.
+#[test]
+fn issue16_reseal_covers_every_sealed_column() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join("sqlite");
+    let mut found = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut table = String::new();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("--") {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let ["CREATE", "TABLE", name, ..] | ["ALTER", "TABLE", name, ..] = words[..] {
+                table = name.trim_end_matches('(').to_owned();
+            }
+            if let Some(position) = words.iter().position(|w| w.starts_with("sealed_")) {
+                found.insert((table.clone(), words[position].to_owned()));
+            }
+        }
+    }
+    let covered: std::collections::BTreeSet<(String, String)> = crate::sealed_columns()
+        .into_iter()
+        .map(|(t, c)| (t.to_owned(), c.to_owned()))
+        .collect();
+    assert!(!found.is_empty());
+    assert_eq!(found, covered);
+}
 
 /// Issue 16: a user's events come newest first, in pages that neither skip nor repeat one
 /// (even when several share a millisecond), take feedback, are swept after the retention

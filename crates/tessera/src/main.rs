@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Rotates the master key that seals every secret at rest (see docs in README.md).
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
     /// Checks that a server answers `GET /health` with 200 (exit status 0, else 1): the
     /// health check of a container image without curl.
     Health(HealthArgs),
@@ -90,6 +95,18 @@ struct HealthArgs {
     /// The address the server listens on, as for `tessera serve` [default: 127.0.0.1:9229]
     #[arg(long, env = "TESSERA_LISTEN")]
     listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Writes a new master key to <data-dir>/master.key and keeps the old one in
+    /// master.key.previous, so that what it sealed still opens. Then restart the servers and
+    /// run `reseal`.
+    Rotate(CommonArgs),
+    /// Seals every secret a previous master key sealed again under the current one; when it
+    /// reports nothing left, the previous keys can be deleted. A running SQLite server
+    /// re-seals through its `POST /admin/master-key/reseal` instead.
+    Reseal(CommonArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +250,7 @@ fn main() -> anyhow::Result<()> {
         Command::Keys { command } => runtime.block_on(keys(command)),
         Command::Credentials { command } => runtime.block_on(credentials(command)),
         Command::Users { command } => runtime.block_on(users_command(command)),
+        Command::MasterKey { command } => runtime.block_on(master_key_command(command)),
         Command::Backup { common, output } => runtime.block_on(take_backup(&common, &output)),
         Command::Restore {
             common,
@@ -604,6 +622,45 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+async fn master_key_command(command: MasterKeyCommand) -> anyhow::Result<()> {
+    let (MasterKeyCommand::Rotate(common) | MasterKeyCommand::Reseal(common)) = &command;
+    let file = FileConfig::load(common.config.as_deref())?;
+    let settings = Settings::resolve_common(common, &file)?;
+    init_logging("text")?;
+    let random: Arc<dyn Random> = Arc::new(SystemRandom);
+    if let MasterKeyCommand::Rotate(_) = command {
+        rotate_master_key(&settings.data_dir, random.as_ref())?;
+        println!(
+            "new master key in {}; the previous one is kept in {}. Restart every server, then run `tessera master-key reseal` (or POST /admin/master-key/reseal).",
+            settings.data_dir.join("master.key").display(),
+            settings.data_dir.join(PREVIOUS_MASTER_KEYS_FILE).display()
+        );
+        return Ok(());
+    }
+    let _sqlite_lock = match Backend::of_url(&settings.database_url) {
+        Ok(Backend::Sqlite) => lock_sqlite(&settings.database_url).context(
+            "tessera serve is running on this database: re-seal through it with POST /admin/master-key/reseal (SigV4-signed), or stop it first",
+        )?,
+        _ => None,
+    };
+    let (key, _) = existing_master_key(&settings.data_dir)?;
+    let store = Store::connect(&settings.database_url, Arc::new(key), random)
+        .await
+        .context("opening the database")?;
+    let result = store.reseal().await;
+    store.close().await;
+    let report = result?;
+    println!(
+        "re-sealed {} values; {} were sealed with the current key already; {} opened with no key given",
+        report.resealed, report.current, report.unreadable
+    );
+    anyhow::ensure!(
+        report.unreadable == 0,
+        "some values open with no key given: keep the previous keys until they are found"
+    );
+    Ok(())
+}
+
 async fn users_command(command: UsersCommand) -> anyhow::Result<()> {
     let common = match &command {
         UsersCommand::Import { common, .. } | UsersCommand::Export { common, .. } => common,
@@ -764,15 +821,71 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
 /// The master key an existing installation runs with, and where it comes from; never
 /// creates one.
 fn existing_master_key(data_dir: &Path) -> anyhow::Result<(MasterKey, String)> {
+    let previous = previous_master_keys(data_dir)?;
     if let Ok(text) = std::env::var("TESSERA_MASTER_KEY") {
         let key = MasterKey::parse(&text).context("reading TESSERA_MASTER_KEY")?;
-        return Ok((key, "TESSERA_MASTER_KEY".into()));
+        return Ok((key.with_previous(previous), "TESSERA_MASTER_KEY".into()));
     }
     let path = data_dir.join("master.key");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let key = MasterKey::parse(&text).with_context(|| format!("reading {}", path.display()))?;
-    Ok((key, path.display().to_string()))
+    Ok((key.with_previous(previous), path.display().to_string()))
+}
+
+/// The file of the master keys a rotation replaced, newest first, one per line.
+const PREVIOUS_MASTER_KEYS_FILE: &str = "master.key.previous";
+
+/// The master keys a rotation replaced (issue 16), whose sealed values still open until
+/// `tessera master-key reseal` (or `POST /admin/master-key/reseal`) has sealed them again:
+/// `TESSERA_PREVIOUS_MASTER_KEYS` (comma-separated) or `<data-dir>/master.key.previous`.
+fn previous_master_keys(data_dir: &Path) -> anyhow::Result<Vec<MasterKey>> {
+    let (text, source) = match std::env::var("TESSERA_PREVIOUS_MASTER_KEYS") {
+        Ok(text) => (text, "TESSERA_PREVIOUS_MASTER_KEYS".to_owned()),
+        Err(_) => {
+            let path = data_dir.join(PREVIOUS_MASTER_KEYS_FILE);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => (text, path.display().to_string()),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(error) => {
+                    return Err(error).with_context(|| format!("reading {}", path.display()))
+                }
+            }
+        }
+    };
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| MasterKey::parse(line).with_context(|| format!("reading {source}")))
+        .collect()
+}
+
+/// `tessera master-key rotate`: a new master key in `<data-dir>/master.key`, the old one kept
+/// first in `master.key.previous`, both written owner-only. Nothing is re-sealed yet: the
+/// servers are restarted with the new key ring, then `reseal` seals every value again.
+fn rotate_master_key(data_dir: &Path, random: &dyn Random) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        std::env::var("TESSERA_MASTER_KEY").is_err(),
+        "the master key comes from TESSERA_MASTER_KEY: set a new one there and the old one in TESSERA_PREVIOUS_MASTER_KEYS instead"
+    );
+    let path = data_dir.join("master.key");
+    let old =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    MasterKey::parse(&old).with_context(|| format!("reading {}", path.display()))?;
+    let previous_path = data_dir.join(PREVIOUS_MASTER_KEYS_FILE);
+    let earlier = match std::fs::read_to_string(&previous_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            return Err(error).with_context(|| format!("reading {}", previous_path.display()))
+        }
+    };
+    // The previous keys first, so that no moment exists where the old key is in neither file.
+    credentials::write_private(&previous_path, &format!("{}\n{earlier}", old.trim()))
+        .with_context(|| format!("writing {}", previous_path.display()))?;
+    credentials::write_private(&path, &(MasterKey::generate_text(random) + "\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// The database file a SQLite URL names; `None` for an in-memory database.
