@@ -33,8 +33,26 @@ pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
     use tracing::Instrument;
     let id = uuid::Uuid::new_v4().to_string();
     request.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id);
-    let mut response = next.run(request).instrument(span).await;
+    // The span is the request's OpenTelemetry span when traces are exported (issue 16): named
+    // after OpenTelemetry's HTTP and RPC conventions, the operation and outcome recorded once
+    // known (`telemetry::request`), and a child of the caller's `traceparent`, if any.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        "http.request.method" = %request.method(),
+        "url.path" = %request.uri().path(),
+        "rpc.system" = tracing::field::Empty,
+        "rpc.service" = tracing::field::Empty,
+        "rpc.method" = tracing::field::Empty,
+        "tessera.outcome" = tracing::field::Empty,
+        "http.response.status_code" = tracing::field::Empty,
+    );
+    crate::telemetry::follow_caller(&span, request.headers());
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.record(
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-amzn-requestid", value);
     }

@@ -39,6 +39,11 @@ pub(crate) fn request(
     outcome: &'static str,
     started: Instant,
 ) {
+    let span = tracing::Span::current();
+    span.record("rpc.system", "aws-api");
+    span.record("rpc.service", api);
+    span.record("rpc.method", operation);
+    span.record("tessera.outcome", outcome);
     metrics::counter!(
         "tessera_requests_total",
         "api" => api,
@@ -82,4 +87,23 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// Makes `span` a child of the caller's W3C `traceparent` (through the propagator the binary
+/// installs when it exports traces; without one this does nothing).
+pub(crate) fn follow_caller(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    struct Headers<'a>(&'a axum::http::HeaderMap);
+    impl opentelemetry::propagation::Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|value| value.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(axum::http::HeaderName::as_str).collect()
+        }
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&Headers(headers))
+    });
+    let _ = span.set_parent(parent);
 }

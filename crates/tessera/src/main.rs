@@ -237,6 +237,10 @@ struct ServeArgs {
     /// for real users.
     #[arg(long, env = "TESSERA_TEST_MODE")]
     test_mode: bool,
+    /// Exports every request's span to an OpenTelemetry collector: OTLP over HTTP to
+    /// <URL>/v1/traces (e.g. http://127.0.0.1:4318). Off unless given.
+    #[arg(long, env = "TESSERA_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -266,19 +270,66 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(format: &str) -> anyhow::Result<()> {
+    init_telemetry(format, None)
+}
+
+/// Logs to standard error in `format` (filtered by `TESSERA_LOG`) and, with a tracer
+/// provider, exports every request's span (and only those) to OpenTelemetry.
+fn init_telemetry(
+    format: &str,
+    traces: Option<&opentelemetry_sdk::trace::SdkTracerProvider>,
+) -> anyhow::Result<()> {
+    use opentelemetry::trace::TracerProvider as _;
+    use std::io::IsTerminal as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    use std::io::IsTerminal as _;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match format {
-        "json" => builder.json().init(),
-        "text" => builder.init(),
+    let fmt = match format {
+        "json" => fmt.json().boxed(),
+        "text" => fmt.boxed(),
         other => anyhow::bail!("unknown log format {other:?} (expected text or json)"),
-    }
+    };
+    let spans = traces.map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("tessera"))
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target("tessera_server", tracing::Level::INFO),
+            )
+    });
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(spans)
+        .try_init()
+        .context("installing the logger")?;
     Ok(())
+}
+
+/// The exporter of `--otlp-endpoint` (issue 16): OTLP over HTTP (protobuf) to
+/// `<endpoint>/v1/traces`, in batches, the W3C trace context read from callers.
+fn tracer_provider(endpoint: &str) -> anyhow::Result<opentelemetry_sdk::trace::SdkTracerProvider> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()
+        .context("configuring the OTLP exporter")?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name("tessera")
+        .with_attribute(opentelemetry::KeyValue::new("service.version", VERSION))
+        .build();
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    Ok(opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
 }
 
 /// Opens (creating on first start) the data directory, master key and database.
@@ -403,7 +454,12 @@ async fn ensure_root_key(
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.common.config.as_deref())?;
     let settings = Settings::resolve(&args.common, &file, &args)?;
-    init_logging(&settings.log_format)?;
+    let traces = args
+        .otlp_endpoint
+        .as_deref()
+        .map(tracer_provider)
+        .transpose()?;
+    init_telemetry(&settings.log_format, traces.as_ref())?;
     warn_if_files_run_out(settings.connections.max_connections);
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
     let store = open_store(&settings, random.clone()).await?;
@@ -536,6 +592,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     sweeper.abort();
     // Every in-flight request has finished; closing the pool waits for its connections.
     store.close().await;
+    if let Some(traces) = traces {
+        // The spans still in the batch are sent before the process ends.
+        if let Err(error) = tokio::task::spawn_blocking(move || traces.shutdown()).await? {
+            tracing::warn!(%error, "exporting the last spans");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
