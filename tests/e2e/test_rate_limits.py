@@ -6,6 +6,8 @@ nodes. Limits are off by default; these servers turn them on with `[rate_limits]
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 import time
 
@@ -21,16 +23,39 @@ PER_ADDRESS = 8
 PER_USER = 3
 
 
-def config_file(tmp_path_factory) -> str:
+REDIS_URL = os.environ.get("TESSERA_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def config_file(tmp_path_factory, redis_prefix: str | None) -> str:
     path = tmp_path_factory.mktemp("rate-limits") / "tessera.toml"
-    path.write_text(f"[rate_limits]\nenabled = true\nper_address = {PER_ADDRESS}\nper_user = {PER_USER}\n")
+    text = f"[rate_limits]\nenabled = true\nper_address = {PER_ADDRESS}\nper_user = {PER_USER}\n"
+    if redis_prefix:
+        text += f'redis_url = "{REDIS_URL}"\nredis_prefix = "{redis_prefix}"\n'
+    path.write_text(text)
     return str(path)
 
 
+@pytest.fixture(scope="module", params=["database", "redis"])
+def counter(request):
+    """Where the nodes count the windows: the database, or Redis under a prefix of this run's
+    own (the suite's two backends run at once against one Redis)."""
+    if request.param == "database":
+        yield None
+        return
+    import redis
+
+    prefix = f"tessera-e2e-{secrets.token_hex(4)}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
 @pytest.fixture(scope="module")
-def nodes(backend, module_factory, tmp_path_factory):
-    """Two nodes on one database with PostgreSQL, one server with SQLite."""
-    args = ["--config", config_file(tmp_path_factory), "--public-url", CLUSTER_PUBLIC_URL]
+def nodes(backend, counter, module_factory, tmp_path_factory):
+    """Two nodes on one database with PostgreSQL, one server with SQLite; counting in the
+    database or in Redis."""
+    args = ["--config", config_file(tmp_path_factory, counter), "--public-url", CLUSTER_PUBLIC_URL]
     if backend != "postgres":
         return [module_factory.start(name="limits", extra_args=args)]
     env = cluster_env()
@@ -262,3 +287,21 @@ def test_issue16_the_token_endpoint_answers_429_over_the_quota(nodes):
     for r in throttled[:3]:
         assert r.headers["Retry-After"] == "1"
         assert r.json() == {"error": "too_many_requests", "error_description": "Rate exceeded"}
+
+
+def test_issue16_windows_are_counted_in_redis_when_configured(nodes, counter):
+    """With `redis_url` the windows live in Redis, under the configured prefix, and expire."""
+    if counter is None:
+        pytest.skip("the database counts the windows")
+    import redis
+
+    app = App.create(nodes[0])
+    name = unique("counted")
+    app.idp.admin_create_user(UserPoolId=app.pool_id, Username=name, MessageAction="SUPPRESS")
+    for node in nodes:
+        node.client().admin_get_user(UserPoolId=app.pool_id, Username=name)
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [key.decode() for key in client.scan_iter(f"{counter}:rate:*{app.pool_id}*")]
+    assert keys, "no window of the pool in Redis"
+    # Every window expires (-2: already gone; -1 would be a key kept for ever).
+    assert all(client.ttl(key) in (-2, 1, 2, 3, 4, 5) for key in keys), [client.ttl(k) for k in keys]

@@ -30,6 +30,9 @@ pub enum StoreError {
     /// Another user of the pool already has this alias (`email`, `phone_number`, …).
     #[error("alias {0} belongs to another user")]
     AliasTaken(String),
+    /// Redis (the rate windows' optional home) could not be reached or refused.
+    #[error("redis error: {0}")]
+    Redis(String),
     /// A write names a group the pool does not have.
     #[error("no group {0}")]
     NoGroup(String),

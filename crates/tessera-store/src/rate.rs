@@ -4,16 +4,57 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
+/// How long a window's count is kept in Redis: its own second and a little more, for nodes
+/// whose clocks are a moment behind.
+const REDIS_WINDOW_TTL_SECONDS: i64 = 5;
+
 impl Store {
+    /// Counts request-rate windows in Redis rather than in the database (issue 16: a rate
+    /// limiter shared through Redis when configured). The connection is made here, and
+    /// re-made by the connection manager when it drops; while Redis cannot be reached the
+    /// windows are counted in the database, which every node shares too.
+    /// Keys start with `prefix` (`tessera` by default), so that installations sharing one
+    /// Redis count apart.
+    pub async fn with_redis_rate_windows(
+        mut self,
+        url: &str,
+        prefix: &str,
+    ) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| StoreError::Redis(e.to_string()))?;
+        let manager = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| StoreError::Redis(e.to_string()))?;
+        self.rate_redis = Some((manager, prefix.into()));
+        Ok(self)
+    }
+
     /// Adds `asked` requests to the window `window_start` (a second) of `scope` and answers
-    /// the window's count after the addition: one statement, so nodes leasing at once each
-    /// see their own addition. The counts are transient state (see `Store::connect`).
+    /// the window's count after the addition: one atomic step, so nodes leasing at once each
+    /// see their own addition. In Redis when configured (INCRBY and EXPIRE in one MULTI),
+    /// else in the database, where the counts are transient state (see `Store::connect`).
     pub async fn lease_rate(
         &self,
         scope: &str,
         window_start: i64,
         asked: u32,
     ) -> Result<u64, StoreError> {
+        if let Some((redis, prefix)) = &self.rate_redis {
+            let key = format!("{prefix}:rate:{window_start}:{scope}");
+            let counted: Result<(i64,), redis::RedisError> = redis::pipe()
+                .atomic()
+                .incr(&key, i64::from(asked))
+                .expire(&key, REDIS_WINDOW_TTL_SECONDS)
+                .ignore()
+                .query_async(&mut redis.clone())
+                .await;
+            match counted {
+                Ok((used,)) => return Ok(u64::try_from(used).unwrap_or(0)),
+                Err(error) => {
+                    tracing::warn!(%error, "counting a rate window in Redis; counting it in the database");
+                }
+            }
+        }
         let _guard = self.write_guard().await;
         let row = sqlx::query(
             "INSERT INTO rate_windows (scope, window_start, used) VALUES ($1, $2, $3) \

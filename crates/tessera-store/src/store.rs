@@ -58,6 +58,9 @@ pub struct Store {
     follower: Option<Arc<crate::invalidation::Follower>>,
     /// Where the database is, for the follower's connections of its own.
     url: Arc<str>,
+    /// Where request-rate windows are counted instead of the database, when configured
+    /// (`[rate_limits] redis_url`, see `rate.rs`).
+    pub(crate) rate_redis: Option<(redis::aio::ConnectionManager, Arc<str>)>,
 }
 
 impl std::fmt::Debug for Store {
@@ -173,6 +176,7 @@ impl Store {
             cache: None,
             follower: None,
             url: url.into(),
+            rate_redis: None,
         })
     }
 

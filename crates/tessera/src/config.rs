@@ -78,6 +78,10 @@ pub struct RateLimitsFile {
     per_address: Option<u32>,
     /// Requests per second for one user on the same paths.
     per_user: Option<u32>,
+    /// Counts the windows in Redis (`redis://host:port`) instead of the database.
+    redis_url: Option<String>,
+    /// The start of tessera's Redis keys [default: tessera].
+    redis_prefix: Option<String>,
 }
 
 /// The `[federation]` table. Both settings exist for deployments without the public
@@ -221,6 +225,19 @@ impl FileConfig {
             per_address: self.rate_limits.per_address.unwrap_or(defaults.per_address),
             per_user: self.rate_limits.per_user.unwrap_or(defaults.per_user),
         }
+    }
+
+    /// `[rate_limits] redis_url` and `redis_prefix`, when the limits are on and the windows go
+    /// to Redis.
+    pub fn rate_limits_redis(&self) -> Option<(&str, &str)> {
+        let url = self.rate_limits.redis_url.as_deref()?;
+        self.rate_limits.enabled.then_some((
+            url,
+            self.rate_limits
+                .redis_prefix
+                .as_deref()
+                .unwrap_or("tessera"),
+        ))
     }
 
     /// The trigger targets, in the order given.

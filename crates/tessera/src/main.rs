@@ -475,6 +475,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Backend::Sqlite => store.with_read_cache(),
         Backend::Postgres => store.with_shared_read_cache(),
     };
+    let store = match file.rate_limits_redis() {
+        Some((url, prefix)) => store
+            .with_redis_rate_windows(url, prefix)
+            .await
+            .context("connecting to Redis ([rate_limits] redis_url)")?,
+        None => store,
+    };
     let credentials_path = ensure_root_key(&store, &settings.data_dir, random.as_ref()).await?;
 
     let listener = tokio::net::TcpListener::bind(&settings.listen)
