@@ -196,7 +196,9 @@ def test_issue16_users_imported_with_other_systems_hashes_sign_in_and_are_rehash
     done = run_tessera(["users", "export", "--pool", app.pool_id, "--output", str(exported), *server.store.args()])
     assert done.returncode == 0, done.stderr
     assert oct(os.stat(exported).st_mode & 0o777) == "0o600"
-    by_name = {line["username"]: line for line in map(json.loads, exported.read_text().splitlines())}
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert lines[0]["pool"]["id"] == app.pool_id
+    by_name = {line["username"]: line for line in lines[1:]}
     for name, _, _ in users:
         password = by_name[name]["password"]
         assert password["format"] == "tessera" and password["hash"].startswith("$argon2id$"), password["hash"][:12]
@@ -243,3 +245,51 @@ def test_issue16_an_export_imports_into_another_tessera_and_every_user_signs_in(
     with pytest.raises(botocore.exceptions.ClientError) as err:
         password_sign_in(other, names[3], f"Pw-{names[3]}-1")
     assert err.value.response["Error"]["Message"] == "User is disabled."
+
+
+def test_issue16_a_whole_pool_moves_to_another_tessera(server_factory, tmp_path):
+    """An export starts with the pool's configuration: imported without --pool into a tessera
+    that lacks the pool, it recreates the pool under the same id with its app clients (same ids
+    and secrets) and groups, so an app keeps its configuration and users sign in at once, with
+    SRP too (their verifiers were made for this pool id)."""
+    source = server_factory.start(name="pool-source")
+    app = App.create(source, client={"ExplicitAuthFlows": FLOWS})
+    secret_client = app.idp.create_user_pool_client(
+        UserPoolId=app.pool_id, ClientName=unique("secret"), GenerateSecret=True, ExplicitAuthFlows=FLOWS
+    )["UserPoolClient"]
+    app.idp.create_group(UserPoolId=app.pool_id, GroupName="admins", Description="Administrators", Precedence=1)
+    names = [unique("whole") for _ in range(3)]
+    for name in names:
+        app.confirmed_user(name, {"email": f"{name}@example.com"}, password=f"Pw-{name}-1")
+    app.idp.admin_add_user_to_group(UserPoolId=app.pool_id, Username=names[0], GroupName="admins")
+    exported = tmp_path / "whole.jsonl"
+    done = run_tessera(["users", "export", "--pool", app.pool_id, "--output", str(exported), *source.store.args()])
+    assert done.returncode == 0, done.stderr
+
+    target = server_factory.start(name="pool-target")
+    args = ["users", "import", "--input", str(exported), *target.store.args()]
+    if target.store.backend == "sqlite":
+        target.stop()
+    done = run_tessera(args)
+    assert done.returncode == 0, done.stderr
+    assert f"created user pool {app.pool_id} with 2 app clients and 1 groups" in done.stdout, done.stdout
+    assert f"imported {len(names)} users" in done.stdout, done.stdout
+    if target.store.backend == "sqlite":
+        target = server_factory.start(target.store, name="pool-target-again")
+    moved = rebind(target, app)
+    described = moved.idp.describe_user_pool(UserPoolId=app.pool_id)["UserPool"]
+    assert described["Name"] == app.pool["Name"]
+    client = moved.idp.describe_user_pool_client(UserPoolId=app.pool_id, ClientId=secret_client["ClientId"])["UserPoolClient"]
+    assert client["ClientSecret"] == secret_client["ClientSecret"] and client["ExplicitAuthFlows"] == secret_client["ExplicitAuthFlows"]
+    group = moved.idp.get_group(UserPoolId=app.pool_id, GroupName="admins")["Group"]
+    assert (group["Description"], group["Precedence"]) == ("Administrators", 1)
+    for name in names:
+        # SRP first: the verifier made in the source pool is valid in the same pool id.
+        assert srp_sign_in(moved, name, f"Pw-{name}-1").access_token
+        password_sign_in(moved, name, f"Pw-{name}-1")
+    assert [g["GroupName"] for g in moved.idp.admin_list_groups_for_user(UserPoolId=app.pool_id, Username=names[0])["Groups"]] == ["admins"]
+    # Importing the same file again creates nothing and skips every user.
+    if target.store.backend == "sqlite":
+        target.stop()
+    again = run_tessera(args)
+    assert again.returncode == 0 and f"{len(names)} skipped" in again.stdout and "created user pool" not in again.stdout, again.stdout

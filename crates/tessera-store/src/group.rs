@@ -26,19 +26,10 @@ impl Store {
     /// Creates a group; `Conflict` when the name is taken in the pool.
     pub async fn insert_group(&self, group: &Group) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
-        let result = sqlx::query(&format!(
-            "INSERT INTO user_groups ({GROUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(&group.pool_id)
-        .bind(&group.name)
-        .bind(group.description.clone())
-        .bind(group.precedence)
-        .bind(group.role_arn.clone())
-        .bind(millis(group.created_at))
-        .bind(millis(group.last_modified_at))
-        .execute(&self.pool)
-        .await;
-        map_conflict(result).map(|_| ())
+        let mut tx = self.pool.begin().await?;
+        insert_group_in(&mut tx, group).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The group with this name.
@@ -224,4 +215,23 @@ impl Store {
         }
         Ok(members)
     }
+}
+
+pub(crate) async fn insert_group_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    group: &Group,
+) -> Result<(), StoreError> {
+    let result = sqlx::query(&format!(
+        "INSERT INTO user_groups ({GROUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&group.pool_id)
+    .bind(&group.name)
+    .bind(group.description.clone())
+    .bind(group.precedence)
+    .bind(group.role_arn.clone())
+    .bind(millis(group.created_at))
+    .bind(millis(group.last_modified_at))
+    .execute(&mut **tx)
+    .await;
+    map_conflict(result).map(|_| ())
 }

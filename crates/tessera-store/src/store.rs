@@ -653,7 +653,16 @@ impl Store {
 
     /// Stores a new app client, its secret sealed. Conflict when the id is taken.
     pub async fn insert_app_client(&self, client: &AppClient) -> Result<(), StoreError> {
-        let sealed = client
+        let sealed = self.seal_client_secret(client)?;
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        insert_app_client_in(&mut tx, client, sealed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn seal_client_secret(&self, client: &AppClient) -> Result<Option<Vec<u8>>, StoreError> {
+        client
             .secret
             .as_ref()
             .map(|secret| {
@@ -662,21 +671,46 @@ impl Store {
                     secret.as_bytes(),
                 )
             })
-            .transpose()?;
+            .transpose()
+    }
+
+    /// Creates a pool with its signing keys, app clients and groups in one transaction (a
+    /// pool imported from another tessera, issue 16): all or nothing, `Conflict` when the pool
+    /// or a client id exists.
+    pub async fn insert_pool_configuration(
+        &self,
+        pool: &UserPool,
+        keys: &[SigningKey],
+        clients: &[AppClient],
+        groups: &[tessera_core::Group],
+    ) -> Result<(), StoreError> {
+        let sealed_keys = self.seal_signing_keys(&pool.id, keys)?;
+        let sealed_secrets = clients
+            .iter()
+            .map(|client| self.seal_client_secret(client))
+            .collect::<Result<Vec<_>, _>>()?;
         let _guard = self.write_guard().await;
-        let result = sqlx::query(
-            "INSERT INTO app_clients (client_id, pool_id, client_name, sealed_secret, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO user_pools (id, name, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(&client.client_id)
-        .bind(&client.user_pool_id)
-        .bind(&client.client_name)
-        .bind(sealed)
-        .bind(millis(client.created_at))
-        .bind(millis(client.last_modified_at))
-        .bind(to_document(&client.settings))
-        .execute(&self.pool)
+        .bind(&pool.id)
+        .bind(&pool.name)
+        .bind(millis(pool.created_at))
+        .bind(millis(pool.last_modified_at))
+        .bind(to_document(&pool.settings))
+        .execute(&mut *tx)
         .await;
-        map_conflict(result).map(|_| ())
+        map_conflict(inserted)?;
+        insert_signing_keys(&mut tx, &pool.id, keys, sealed_keys).await?;
+        for (client, sealed) in clients.iter().zip(sealed_secrets) {
+            insert_app_client_in(&mut tx, client, sealed).await?;
+        }
+        for group in groups {
+            crate::group::insert_group_in(&mut tx, group).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The app client with this id, whatever its pool.
@@ -853,4 +887,24 @@ async fn insert_signing_keys(
         .await?;
     }
     Ok(())
+}
+
+async fn insert_app_client_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    client: &AppClient,
+    sealed: Option<Vec<u8>>,
+) -> Result<(), StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO app_clients (client_id, pool_id, client_name, sealed_secret, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&client.client_id)
+    .bind(&client.user_pool_id)
+    .bind(&client.client_name)
+    .bind(sealed)
+    .bind(millis(client.created_at))
+    .bind(millis(client.last_modified_at))
+    .bind(to_document(&client.settings))
+    .execute(&mut **tx)
+    .await;
+    map_conflict(result).map(|_| ())
 }

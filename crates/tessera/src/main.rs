@@ -117,9 +117,10 @@ enum UsersCommand {
     Import {
         #[command(flatten)]
         common: CommonArgs,
-        /// The user pool id, e.g. us-east-1_Abc123
+        /// The user pool id, e.g. us-east-1_Abc123 [default: the pool of an export's first
+        /// line, created with its clients and groups when it does not exist]
         #[arg(long)]
-        pool: String,
+        pool: Option<String>,
         /// The file to read, `-` for standard input
         #[arg(long)]
         input: PathBuf,
@@ -768,15 +769,7 @@ async fn users_command(command: UsersCommand) -> anyhow::Result<()> {
                     clock,
                 )),
             );
-            match users::open_input(input) {
-                Ok(reader) => users::import(&service, pool, reader).await.map(|report| {
-                    println!(
-                        "imported {} users into {pool}; {} skipped, {} failed",
-                        report.created, report.skipped, report.failed
-                    );
-                }),
-                Err(error) => Err(error),
-            }
+            import_users(&store, &service, pool.as_deref(), input).await
         }
         UsersCommand::Export { pool, output, .. } => {
             let mut options = std::fs::OpenOptions::new();
@@ -802,6 +795,58 @@ async fn users_command(command: UsersCommand) -> anyhow::Result<()> {
     };
     store.close().await;
     result
+}
+
+/// `tessera users import`: the pool named, or the one an export's first line describes
+/// (created, with its app clients and groups, in one transaction when it does not exist yet),
+/// then its users.
+async fn import_users(
+    store: &Store,
+    service: &tessera_idp::Service,
+    pool: Option<&str>,
+    input: &Path,
+) -> anyhow::Result<()> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    users::open_input(input)?
+        .read_to_string(&mut text)
+        .context("reading the import file")?;
+    let configuration = users::read_pool_line(text.lines().next().unwrap_or(""))?;
+    let pool_id = match (pool, &configuration) {
+        (Some(pool), _) => pool.to_owned(),
+        (None, Some(exported)) => exported.pool.id.clone(),
+        (None, None) => anyhow::bail!("--pool is needed: the file does not start with a pool"),
+    };
+    if store.user_pool(&pool_id).await?.is_none() {
+        let Some(users::PoolConfiguration {
+            pool: exported,
+            clients,
+            groups,
+        }) = configuration.filter(|exported| exported.pool.id == pool_id)
+        else {
+            anyhow::bail!("no user pool {pool_id}");
+        };
+        let now = std::time::SystemTime::now();
+        let keys = [
+            tessera_core::SigningKey::generate(tessera_core::KeyUse::Id, now)?,
+            tessera_core::SigningKey::generate(tessera_core::KeyUse::Access, now)?,
+        ];
+        store
+            .insert_pool_configuration(&exported, &keys, &clients, &groups)
+            .await
+            .with_context(|| format!("creating user pool {pool_id} (a client id may exist)"))?;
+        println!(
+            "created user pool {pool_id} with {} app clients and {} groups",
+            clients.len(),
+            groups.len()
+        );
+    }
+    let report = users::import(service, &pool_id, text.as_bytes()).await?;
+    println!(
+        "imported {} users into {pool_id}; {} skipped, {} failed",
+        report.created, report.skipped, report.failed
+    );
+    Ok(())
 }
 
 async fn credentials(command: CredentialsCommand) -> anyhow::Result<()> {

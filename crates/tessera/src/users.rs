@@ -18,12 +18,15 @@
 //! importing it into another tessera keeps every user able to sign in.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use tessera_core::{ImportedHash, Pbkdf2Digest, SrpVerifier, User, UserStatus};
+use serde_json::json;
+use tessera_core::{
+    AppClient, Group, ImportedHash, Pbkdf2Digest, SrpVerifier, User, UserPool, UserStatus,
+};
 use tessera_idp::directory::import::{import_user, Imported, ImportedUser};
 use tessera_idp::directory::Directory;
 use tessera_idp::Service;
@@ -176,6 +179,9 @@ pub async fn import(
         if line.trim().is_empty() {
             continue;
         }
+        if is_pool_line(&line) {
+            continue;
+        }
         let outcome = match read_line(&line, &srp_pool) {
             Ok(record) => import_user(service, &directory, record)
                 .await
@@ -235,10 +241,12 @@ pub async fn export(
     pool_id: &str,
     mut output: impl std::io::Write,
 ) -> anyhow::Result<u64> {
-    anyhow::ensure!(
-        store.user_pool(pool_id).await?.is_some(),
-        "no user pool {pool_id}"
-    );
+    let pool = store
+        .user_pool(pool_id)
+        .await?
+        .with_context(|| format!("no user pool {pool_id}"))?;
+    serde_json::to_writer(&mut output, &pool_line(store, &pool).await?)?;
+    output.write_all(b"\n")?;
     let srp_pool = tessera_core::srp_pool_name(pool_id);
     let mut after: Option<String> = None;
     let mut count = 0;
@@ -299,6 +307,149 @@ fn export_line(user: &User, groups: Vec<String>, srp_pool: &str) -> UserLine {
             .map(|d| d.as_secs()),
         password,
     }
+}
+
+/// The first line of an export: the pool's configuration (its settings, app clients with
+/// their secrets, and groups), so that `import` into another tessera recreates the pool under
+/// the same id, where clients keep their ids and secrets and users their SRP verifiers. Not
+/// carried: domains, resource servers, identity providers, UI customizations and signing keys
+/// (the new pool signs with keys of its own).
+async fn pool_line(store: &Store, pool: &UserPool) -> anyhow::Result<serde_json::Value> {
+    let mut clients = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_app_clients(&pool.id, after.as_deref(), 60)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.client_id.clone());
+        for client in page {
+            clients.push(json!({
+                "client_id": client.client_id,
+                "client_name": client.client_name,
+                "secret": client.secret,
+                "created": seconds(client.created_at),
+                "settings": client.settings,
+            }));
+        }
+    }
+    let mut groups = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_groups(&pool.id, after.as_deref(), 60).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.name.clone());
+        for group in page {
+            groups.push(json!({
+                "name": group.name,
+                "description": group.description,
+                "precedence": group.precedence,
+                "role_arn": group.role_arn,
+                "created": seconds(group.created_at),
+            }));
+        }
+    }
+    Ok(json!({
+        "pool": {
+            "id": pool.id,
+            "name": pool.name,
+            "created": seconds(pool.created_at),
+            "settings": pool.settings,
+        },
+        "clients": clients,
+        "groups": groups,
+    }))
+}
+
+fn seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn from_seconds(value: &serde_json::Value) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(value.as_u64().unwrap_or(0))
+}
+
+/// Whether a line is an export's pool line rather than a user.
+pub fn is_pool_line(line: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|value| value.get("pool").is_some())
+}
+
+/// A pool as an export's first line describes it.
+pub struct PoolConfiguration {
+    pub pool: UserPool,
+    pub clients: Vec<AppClient>,
+    pub groups: Vec<Group>,
+}
+
+/// The pool a file's first line describes, with its clients and groups, if it has one.
+pub fn read_pool_line(line: &str) -> anyhow::Result<Option<PoolConfiguration>> {
+    let value: serde_json::Value = match serde_json::from_str(line) {
+        Ok(value) => value,
+        Err(_) => return Ok(None),
+    };
+    let Some(pool) = value.get("pool") else {
+        return Ok(None);
+    };
+    let text = |v: &serde_json::Value, name: &str| -> anyhow::Result<String> {
+        v.get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(String::from)
+            .with_context(|| format!("the pool line has no {name}"))
+    };
+    let object = |v: &serde_json::Value| -> serde_json::Map<String, serde_json::Value> {
+        v.get("settings")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let id = text(pool, "id")?;
+    let now = SystemTime::now();
+    let user_pool = UserPool {
+        id: id.clone(),
+        name: text(pool, "name")?,
+        created_at: from_seconds(&pool["created"]),
+        last_modified_at: now,
+        settings: object(pool),
+    };
+    let clients = value["clients"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|client| {
+            Ok(AppClient {
+                user_pool_id: id.clone(),
+                client_id: text(client, "client_id")?,
+                client_name: text(client, "client_name")?,
+                secret: client["secret"].as_str().map(String::from),
+                created_at: from_seconds(&client["created"]),
+                last_modified_at: now,
+                settings: object(client),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let groups = value["groups"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|group| {
+            Ok(Group {
+                pool_id: id.clone(),
+                name: text(group, "name")?,
+                description: group["description"].as_str().map(String::from),
+                precedence: group["precedence"].as_i64(),
+                role_arn: group["role_arn"].as_str().map(String::from),
+                created_at: from_seconds(&group["created"]),
+                last_modified_at: now,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(PoolConfiguration {
+        pool: user_pool,
+        clients,
+        groups,
+    }))
 }
 
 /// Reads an import file from a path, `-` being standard input.
