@@ -228,15 +228,21 @@ def test_issue16_provisioned_limits_are_read_and_raised(nodes):
         LimitDefinition=definition("UserRead"),
         RequestedLimitValue=1_000_000,
     )
-    # LimitManagement itself: one request a second.
-    at_the_start_of_a_second()
-    idp.get_provisioned_limit(LimitDefinition=definition("UserRead"))
-    expect_error(
-        "TooManyRequestsException",
-        other.get_provisioned_limit,
-        LimitDefinition=definition("UserRead"),
-        message="Rate exceeded",
-    )
+    # LimitManagement itself: one request a second, across the nodes. On a busy machine the two
+    # calls may straddle a second, where both are rightly admitted: then they are tried again.
+    for _ in range(5):
+        at_the_start_of_a_second()
+        started = time.time()
+        idp.get_provisioned_limit(LimitDefinition=definition("UserRead"))
+        try:
+            other.get_provisioned_limit(LimitDefinition=definition("UserRead"))
+        except botocore.exceptions.ClientError as exc:
+            assert error_code(exc) == "TooManyRequestsException", exc.response
+            assert exc.response["Error"]["Message"] == "Rate exceeded"
+            break
+        assert int(time.time()) != int(started), "two LimitManagement requests in one second were both admitted"
+    else:
+        pytest.fail("no two calls fitted in one second")
 
 
 def test_issue16_the_token_endpoint_answers_429_over_the_quota(nodes):
