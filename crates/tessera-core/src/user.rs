@@ -149,6 +149,20 @@ impl CodePurpose {
             CodePurpose::SignInCode => "sign_in_code",
         }
     }
+
+    /// The purpose a stored name names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            CodePurpose::SignUp,
+            CodePurpose::ForgotPassword,
+            CodePurpose::VerifyEmail,
+            CodePurpose::VerifyPhoneNumber,
+            CodePurpose::SoftwareToken,
+            CodePurpose::SignInCode,
+        ]
+        .into_iter()
+        .find(|purpose| purpose.as_str() == text)
+    }
 }
 
 /// A stored one-time code. The code itself is sealed by the store.

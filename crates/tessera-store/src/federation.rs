@@ -52,11 +52,11 @@ impl std::fmt::Debug for FederationRequest {
     }
 }
 
-fn signing_key_context(pool_id: &str) -> String {
+pub(crate) fn signing_key_context(pool_id: &str) -> String {
     format!("saml-signing-key:{pool_id}")
 }
 
-fn request_context(state_hash: &str) -> String {
+pub(crate) fn request_context(state_hash: &str) -> String {
     format!("federation-request:{state_hash}")
 }
 

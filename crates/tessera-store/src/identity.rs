@@ -44,7 +44,7 @@ fn pool_from_row(row: &AnyRow) -> Result<IdentityPool, StoreError> {
 }
 
 /// The AEAD context of an identity-issuer key.
-fn key_context(kid: &str) -> String {
+pub(crate) fn key_context(kid: &str) -> String {
     format!("identity-signing-key:{kid}")
 }
 

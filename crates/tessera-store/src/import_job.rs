@@ -56,7 +56,7 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> Result<ImportJob, StoreError> {
     })
 }
 
-fn csv_context(job_id: &str) -> String {
+pub(crate) fn csv_context(job_id: &str) -> String {
     format!("user-import-csv:{job_id}")
 }
 

@@ -12,11 +12,14 @@
 //! that write sealed under the current key already.
 
 use sqlx::Row;
+use tessera_core::{
+    AccessKey, AppClient, CodePurpose, Device, IdentityProvider, OneTimeCode, SigningKey, UserMfa,
+};
 
 use crate::{Store, StoreError};
 
 /// One sealed column: its table, the columns that name a row, and the context the value is
-/// bound to, built from those columns' values.
+/// bound to, built from those columns' values by the same function that seals it.
 struct Sealed {
     table: &'static str,
     keys: &'static [&'static str],
@@ -31,79 +34,83 @@ const SEALED: &[Sealed] = &[
         table: "access_keys",
         keys: &["id"],
         column: "sealed_secret",
-        context: |k| format!("access-key:{}", k[0]),
+        context: |k| AccessKey::seal_context(&k[0]),
     },
     Sealed {
         table: "signing_keys",
         keys: &["pool_id", "kid"],
         column: "sealed_private_key",
-        context: |k| format!("signing-key:{}:{}", k[0], k[1]),
+        context: |k| SigningKey::seal_context(&k[0], &k[1]),
     },
     Sealed {
         table: "app_clients",
         keys: &["client_id"],
         column: "sealed_secret",
-        context: |k| format!("client-secret:{}", k[0]),
+        context: |k| AppClient::seal_context(&k[0]),
     },
     Sealed {
         table: "user_codes",
         keys: &["pool_id", "username_key", "purpose"],
         column: "sealed_code",
-        context: |k| format!("code:{}:{}:{}", k[0], k[1], k[2]),
+        context: |k| {
+            CodePurpose::parse(&k[2])
+                .map(|purpose| OneTimeCode::seal_context(&k[0], &k[1], purpose))
+                .unwrap_or_default()
+        },
     },
     Sealed {
         table: "users",
         keys: &["pool_id", "username_key"],
         column: "sealed_srp",
-        context: |k| format!("srp:{}:{}", k[0], k[1]),
+        context: |k| crate::user::srp_context(&k[0], &k[1]),
     },
     Sealed {
         table: "users",
         keys: &["pool_id", "username_key"],
         column: "sealed_totp",
-        context: |k| format!("totp:{}:{}", k[0], k[1]),
+        context: |k| UserMfa::seal_context(&k[0], &k[1]),
     },
     Sealed {
         table: "auth_sessions",
         keys: &["session_hash"],
         column: "sealed_state",
-        context: |k| format!("auth-session:{}", k[0]),
+        context: |k| crate::token::auth_session_context(&k[0]),
     },
     Sealed {
         table: "devices",
         keys: &["pool_id", "username_key", "device_key"],
         column: "sealed_verifier",
-        context: |k| format!("device:{}:{}:{}", k[0], k[1], k[2]),
+        context: |k| Device::seal_context(&k[0], &k[1], &k[2]),
     },
     Sealed {
         table: "identity_signing_keys",
         keys: &["kid"],
         column: "sealed_private_key",
-        context: |k| format!("identity-signing-key:{}", k[0]),
+        context: |k| crate::identity::key_context(&k[0]),
     },
     Sealed {
         table: "identity_providers",
         keys: &["pool_id", "name"],
         column: "sealed_details",
-        context: |k| format!("identity-provider:{}:{}", k[0], k[1]),
+        context: |k| IdentityProvider::seal_context(&k[0], &k[1]),
     },
     Sealed {
         table: "saml_signing_keys",
         keys: &["pool_id"],
         column: "sealed_private_key",
-        context: |k| format!("saml-signing-key:{}", k[0]),
+        context: |k| crate::federation::signing_key_context(&k[0]),
     },
     Sealed {
         table: "federation_requests",
         keys: &["state_hash"],
         column: "sealed_request",
-        context: |k| format!("federation-request:{}", k[0]),
+        context: |k| crate::federation::request_context(&k[0]),
     },
     Sealed {
         table: "user_import_jobs",
         keys: &["pool_id", "job_id"],
         column: "sealed_csv",
-        context: |k| format!("user-import-csv:{}", k[1]),
+        context: |k| crate::import_job::csv_context(&k[1]),
     },
 ];
 

@@ -395,17 +395,7 @@ impl Store {
         let sealed_keys = self.seal_signing_keys(&pool.id, keys)?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO user_pools (id, name, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&pool.id)
-        .bind(&pool.name)
-        .bind(millis(pool.created_at))
-        .bind(millis(pool.last_modified_at))
-        .bind(to_document(&pool.settings))
-        .execute(&mut *tx)
-        .await;
-        map_conflict(inserted)?;
+        insert_pool_row(&mut tx, pool).await?;
         insert_signing_keys(&mut tx, &pool.id, keys, sealed_keys).await?;
         tx.commit().await?;
         Ok(())
@@ -691,17 +681,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO user_pools (id, name, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&pool.id)
-        .bind(&pool.name)
-        .bind(millis(pool.created_at))
-        .bind(millis(pool.last_modified_at))
-        .bind(to_document(&pool.settings))
-        .execute(&mut *tx)
-        .await;
-        map_conflict(inserted)?;
+        insert_pool_row(&mut tx, pool).await?;
         insert_signing_keys(&mut tx, &pool.id, keys, sealed_keys).await?;
         for (client, sealed) in clients.iter().zip(sealed_secrets) {
             insert_app_client_in(&mut tx, client, sealed).await?;
@@ -907,4 +887,21 @@ async fn insert_app_client_in(
     .execute(&mut **tx)
     .await;
     map_conflict(result).map(|_| ())
+}
+
+async fn insert_pool_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pool: &UserPool,
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO user_pools (id, name, created_at, last_modified_at, settings) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&pool.id)
+    .bind(&pool.name)
+    .bind(millis(pool.created_at))
+    .bind(millis(pool.last_modified_at))
+    .bind(to_document(&pool.settings))
+    .execute(&mut **tx)
+    .await;
+    map_conflict(inserted).map(|_| ())
 }

@@ -11,7 +11,7 @@ use crate::store::{from_millis, millis};
 use crate::{Store, StoreError};
 
 /// The AEAD context of a challenge session's state: bound to its row.
-fn auth_session_context(session_hash: &str) -> String {
+pub(crate) fn auth_session_context(session_hash: &str) -> String {
     format!("auth-session:{session_hash}")
 }
 

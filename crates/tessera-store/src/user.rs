@@ -53,7 +53,7 @@ pub(crate) fn srp_from_plaintext(bytes: &[u8]) -> Result<SrpVerifier, StoreError
     })
 }
 
-fn srp_context(pool_id: &str, key: &str) -> String {
+pub(crate) fn srp_context(pool_id: &str, key: &str) -> String {
     format!("srp:{pool_id}:{key}")
 }
 

@@ -538,10 +538,7 @@ async fn password_factor(
                 // A user a CSV import job created has no password until it resets one, and
                 // Cognito answers its sign-in so, whatever the password (after the same work).
                 verify_password(service, password, None).await?;
-                return Err(Error::new(
-                    "PasswordResetRequiredException",
-                    "Password reset required for the user",
-                ));
+                return Err(reset_required());
             }
             let correct = verify_password(service, password, user.password_hash.clone()).await?;
             let imported = correct && crate::directory::needs_new_hash(&user);
@@ -631,10 +628,7 @@ async fn first_factor_checked(
         return Err(Error::user_disabled());
     }
     if user.status == UserStatus::ResetRequired {
-        return Err(Error::new(
-            "PasswordResetRequiredException",
-            "Password reset required for the user",
-        ));
+        return Err(reset_required());
     }
     let attempt = Attempt {
         authenticated_at: Some(epoch_millis(service.clock.now())),
@@ -715,12 +709,7 @@ async fn after_sign_in(
 ) -> Result<Outcome, Error> {
     match user.status {
         UserStatus::Confirmed => {}
-        UserStatus::ResetRequired => {
-            return Err(Error::new(
-                "PasswordResetRequiredException",
-                "Password reset required for the user",
-            ))
-        }
+        UserStatus::ResetRequired => return Err(reset_required()),
         // An administrator changed the account while a challenge was pending.
         _ => return Err(refused("Invalid session for the user.")),
     }
@@ -840,6 +829,14 @@ async fn locked(service: &Service, context: &Context<'_>, password: &str) -> Err
         return Error::wrong_credentials();
     }
     refused("Password attempts exceeded")
+}
+
+/// Cognito's answer to a user who must reset the password before signing in.
+fn reset_required() -> Error {
+    Error::new(
+        "PasswordResetRequiredException",
+        "Password reset required for the user",
+    )
 }
 
 /// Checks a password against a stored hash, or does the same work against nothing.
