@@ -1,23 +1,31 @@
 """Issue 16: request-rate limits. Cognito's quota categories per user pool (with its default
 rates), limits per source address and per user on the sign-in and code paths, answered with
-`TooManyRequestsException` "Rate exceeded" (HTTP 400) on the API and 429 at the token endpoint;
-GetProvisionedLimit and UpdateProvisionedLimit; and, on PostgreSQL, one count shared by two
-nodes. Limits are off by default; these servers turn them on with `[rate_limits]`."""
+`TooManyRequestsException` "Rate exceeded" (HTTP 400) on the API and 429 at the token endpoint
+and the hosted pages; the federation endpoints' UserFederation; the pool domain's bulk limits;
+identity pools' rates per operation; GetProvisionedLimit and UpdateProvisionedLimit; and, on
+PostgreSQL, one count shared by two nodes. Limits are off by default; these servers turn them
+on with `[rate_limits]`."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
+import botocore
 import botocore.exceptions
 import pytest
 import requests
+from botocore.config import Config
 
 from auth_support import CLUSTER_PUBLIC_URL, cluster_env
 from helpers import App, error_code, expect_error, unique
+from oauth_support import FORM, Browser, Hosted, Page
 
 PASSWORD = "Passw0rd!x"
 PER_ADDRESS = 8
@@ -317,3 +325,216 @@ def test_issue16_windows_are_counted_in_redis_when_configured(nodes, counter):
     assert keys, "no window of the pool in Redis"
     # Every window expires (-2: already gone; -1 would be a key kept for ever).
     assert all(client.ttl(key) in (-2, 1, 2, 3, 4, 5) for key in keys), [client.ttl(k) for k in keys]
+
+
+# --------------------------------------------------------------------------
+# The hosted pages, the federation endpoints, the pool domain's bulk limits and identity pools
+
+
+def burst_of(calls):
+    """Runs the calls all at once from the start of a second; their outcomes, and how many
+    one-second windows the burst touched."""
+    at_the_start_of_a_second()
+    first = time.time()
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        outcomes = list(pool.map(lambda call: call(), calls))
+    return outcomes, int(time.time()) - int(first) + 1
+
+
+def node_url(node, url: str) -> str:
+    """`url` (on the cluster's public URL) as sent to one node."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(scheme="http", netloc=urllib.parse.urlsplit(node.url).netloc))
+
+
+def test_issue16_hosted_sign_in_is_limited_per_user_and_per_address(nodes):
+    """The hosted sign-in form counts as managed login does, with the limits per user and per
+    address of the sign-in path, across nodes: a burst of wrong passwords for one name is cut
+    at PER_USER, over many names at PER_ADDRESS; the refusals are the error page with HTTP
+    429, `Retry-After: 1` and "Rate exceeded", answered before the password is checked."""
+    idp = nodes[0].client()
+    pool = idp.create_user_pool(PoolName=unique("pages"))["UserPool"]
+    site = Hosted(nodes[0], idp, nodes[0].unsigned_client(), pool)
+    client = site.client()
+    browser = Browser(nodes[0], host=urllib.parse.urlsplit(CLUSTER_PUBLIC_URL).netloc)
+    page = browser.open(site.authorize_url(client).replace(nodes[0].url, CLUSTER_PUBLIC_URL))
+    assert page.path.endswith("/login"), page
+    form = page.form("cognitoSignInForm")
+    action = browser.url(form.action, base=page.url)
+    fields = dict(form.hidden())
+    cookies = {c.name: c.value for c in browser.session.cookies}
+    headers = {**FORM, "Origin": browser.origin, "Host": browser.host}
+
+    def attempt(i, name):
+        def call():
+            return requests.post(
+                node_url(nodes[i % len(nodes)], action),
+                data={**fields, "username": name, "password": "Wrong-passw0rd"},
+                headers=headers,
+                cookies=cookies,
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        return call
+
+    def check(responses, limit, windows):
+        refused = [r for r in responses if r.status_code == 429]
+        admitted = [r for r in responses if r.status_code != 429]
+        assert refused, [r.status_code for r in responses]
+        for r in refused:
+            assert r.headers["Retry-After"] == "1"
+            assert r.headers["Content-Type"].startswith("text/html")
+            assert "Rate exceeded" in r.text
+        # An admitted attempt is the sign-in page again with the wrong-password message.
+        for r in admitted:
+            assert r.status_code == 200 and Page(r, action).error == "Incorrect username or password.", (
+                r.status_code,
+                r.text[:500],
+            )
+        assert len(admitted) <= limit * windows, len(admitted)
+        if windows == 1:
+            assert len(admitted) == limit, len(admitted)
+
+    name = unique("victim")
+    responses, windows = burst_of([attempt(i, name) for i in range(10)])
+    check(responses, PER_USER, windows)
+    responses, windows = burst_of([attempt(i, unique("many")) for i in range(20)])
+    check(responses, PER_ADDRESS, windows)
+
+
+def test_issue16_federation_endpoints_count_against_user_federation(nodes):
+    """Every SAML request to the federation endpoint counts against UserFederation (25 a
+    second per pool), across nodes; the rest get the 429 error page."""
+    idp = nodes[0].client()
+    pool = idp.create_user_pool(PoolName=unique("federation"))["UserPool"]
+    url = f"/{pool['Id']}/saml2/idpresponse"
+
+    def post(i):
+        def call():
+            return requests.post(
+                nodes[i % len(nodes)].url + url,
+                data={"SAMLResponse": "bm90IGEgcmVzcG9uc2U=", "RelayState": "x"},
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        return call
+
+    responses, windows = burst_of([post(i) for i in range(40)])
+    refused = [r for r in responses if r.status_code == 429]
+    admitted = [r for r in responses if r.status_code != 429]
+    assert refused and all("Rate exceeded" in r.text for r in refused)
+    # An admitted response is refused as a SAML response, not as a request over the limit.
+    assert all(r.status_code < 500 for r in admitted), [r.status_code for r in admitted]
+    assert len(admitted) <= 25 * windows, len(admitted)
+    if windows == 1:
+        assert len(admitted) == 25, len(admitted)
+
+
+def pipelined(node, path: str, count: int, source: str) -> list[int]:
+    """Sends `count` GET requests for `path` on one connection from the loopback address
+    `source`, all at once (HTTP/1.1 pipelining), and returns the statuses of the answers."""
+    port = urllib.parse.urlsplit(node.url).port
+    with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0)) as sock:
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        sock.sendall(request * count)
+        reader = sock.makefile("rb")
+        statuses = []
+        for _ in range(count):
+            statuses.append(int(reader.readline().split()[1]))
+            length, chunked = 0, False
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+                elif name.strip().lower() == "transfer-encoding":
+                    chunked = "chunked" in value.lower()
+            if chunked:
+                while (size := int(reader.readline().split(b";")[0], 16)) > 0:
+                    reader.read(size + 2)
+                reader.readline()
+            else:
+                reader.read(length)
+        return statuses
+
+
+def test_issue16_a_pool_domain_takes_300_a_second_from_one_address_and_500_in_all(nodes):
+    """Cognito's bulk limits on a pool domain: every request to the pool's pages and endpoints
+    counts, 300 a second from one address and 500 in all, across nodes."""
+    idp = nodes[0].client()
+    pool = idp.create_user_pool(PoolName=unique("domain"))["UserPool"]
+    path = f"/{pool['Id']}/ui/tessera.css"
+
+    # One address: 400 requests in one second, 300 admitted.
+    at_the_start_of_a_second()
+    first = time.time()
+    statuses = pipelined(nodes[0], path, 400, "127.0.0.1")
+    windows = int(time.time()) - int(first) + 1
+    assert set(statuses) <= {200, 429}, set(statuses)
+    assert statuses.count(200) <= 300 * windows, statuses.count(200)
+    if windows == 1:
+        assert statuses.count(200) == 300 and statuses.count(429) == 100
+
+    # Two addresses, one on each node where there are two: 400 each, 500 admitted in all.
+    sources = [("127.0.0.2", nodes[0]), ("127.0.0.3", nodes[-1])]
+    at_the_start_of_a_second()
+    first = time.time()
+    with ThreadPoolExecutor(max_workers=2) as pool_:
+        answers = list(pool_.map(lambda s: pipelined(s[1], path, 400, s[0]), sources))
+    windows = int(time.time()) - int(first) + 1
+    admitted = [statuses.count(200) for statuses in answers]
+    assert all(set(statuses) <= {200, 429} for statuses in answers)
+    assert all(a <= 300 * windows for a in admitted), admitted
+    assert sum(admitted) <= 500 * windows, admitted
+    if windows == 1:
+        # A node's unused lease of the window (25 requests at most) is lost.
+        assert 500 - 25 * len(nodes) <= sum(admitted) <= 500, admitted
+    # The refusal a browser sees.
+    r = requests.get(nodes[0].url + path, timeout=30)
+    assert r.status_code in (200, 429)
+
+
+def test_issue16_identity_pools_have_cognitos_rate_per_operation(nodes):
+    """GetId: 25 a second in a region, across nodes; the rest get `TooManyRequestsException`
+    "Rate exceeded"."""
+    akid, secret = nodes[0].root_credentials()
+    admin = boto3.client(
+        "cognito-identity",
+        region_name="us-east-1",
+        endpoint_url=nodes[0].url,
+        aws_access_key_id=akid,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    identity_pool = admin.create_identity_pool(
+        IdentityPoolName=unique("guests"), AllowUnauthenticatedIdentities=True
+    )["IdentityPoolId"]
+    unsigned = [
+        boto3.client(
+            "cognito-identity",
+            region_name="us-east-1",
+            endpoint_url=node.url,
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, signature_version=botocore.UNSIGNED),
+        )
+        for node in nodes
+    ]
+
+    def get_id(i):
+        def call():
+            try:
+                return unsigned[i % len(unsigned)].get_id(IdentityPoolId=identity_pool)["IdentityId"]
+            except botocore.exceptions.ClientError as exc:
+                assert exc.response["Error"]["Message"] == "Rate exceeded", exc.response
+                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+                return error_code(exc)
+
+        return call
+
+    outcomes, windows = burst_of([get_id(i) for i in range(40)])
+    admitted = [o for o in outcomes if o != "TooManyRequestsException"]
+    assert "TooManyRequestsException" in outcomes
+    assert all(o.startswith("us-east-1:") for o in admitted), admitted
+    assert len(admitted) <= 25 * windows, len(admitted)
+    if windows == 1:
+        assert len(admitted) == 25, len(admitted)

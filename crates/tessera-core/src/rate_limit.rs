@@ -260,6 +260,29 @@ pub fn guards_credentials(operation: &str) -> bool {
     )
 }
 
+/// The request-rate quota of a Cognito Identity (identity pool) operation, in requests per
+/// second for a region: identity pools have one quota per operation rather than categories
+/// (the Developer Guide's "Quotas in Amazon Cognito", docs/design/operations-facts.md §1.4b).
+/// `None` for operations without a published quota.
+pub fn identity_operation_rate(operation: &str) -> Option<u32> {
+    Some(match operation {
+        "GetId" => 25,
+        "GetOpenIdToken" | "GetCredentialsForIdentity" => 200,
+        "GetOpenIdTokenForDeveloperIdentity" => 50,
+        "ListIdentities" | "TagResource" | "UntagResource" => 5,
+        "DeleteIdentities" | "ListTagsForResource" => 10,
+        _ => return None,
+    })
+}
+
+/// Cognito's bulk limit on a user pool domain: requests a second to one pool's endpoints and
+/// pages in all.
+pub const DOMAIN_RATE: u32 = 500;
+
+/// Cognito's bulk limit on a user pool domain: requests a second from one source address to
+/// one pool's endpoints and pages.
+pub const DOMAIN_SOURCE_RATE: u32 = 300;
+
 /// How many requests a node leases at a time from a window of `limit`: a twentieth, so that
 /// a window takes about twenty writes when it is used up, and one when it is not.
 pub fn lease_size(limit: u32) -> u32 {
@@ -327,6 +350,18 @@ mod tests {
             let category = Category::of_operation(operation, None);
             assert!(category.is_some_and(Category::per_pool), "{operation}");
         }
+    }
+
+    #[test]
+    fn identity_operations_have_the_published_rates() {
+        assert_eq!(identity_operation_rate("GetId"), Some(25));
+        assert_eq!(
+            identity_operation_rate("GetCredentialsForIdentity"),
+            Some(200)
+        );
+        assert_eq!(identity_operation_rate("ListIdentities"), Some(5));
+        // Pool management has no published rate.
+        assert_eq!(identity_operation_rate("CreateIdentityPool"), None);
     }
 
     #[test]

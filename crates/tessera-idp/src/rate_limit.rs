@@ -12,7 +12,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tessera_core::rate_limit::{granted, guards_credentials, lease_size, Category, CATEGORIES};
+use tessera_core::rate_limit::{
+    granted, guards_credentials, identity_operation_rate, lease_size, Category, CATEGORIES,
+    DOMAIN_RATE, DOMAIN_SOURCE_RATE,
+};
 
 use crate::input::Input;
 use crate::{Error, Service};
@@ -35,6 +38,39 @@ impl Default for RateLimitConfig {
             enabled: false,
             per_address: 20,
             per_user: 10,
+        }
+    }
+}
+
+/// What a request to a pool's OAuth endpoints, hosted pages or federation endpoints counts
+/// against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointQuota {
+    /// The category whose rate applies.
+    pub category: Category,
+    /// Counted in an allocation of its own at the category's rate rather than in the
+    /// category's: Cognito gives authorization-code redemption at the token endpoint "an
+    /// additional quota allocation at the same rate as" UserAuthentication.
+    pub own_allocation: bool,
+    /// On the sign-in and code paths: also limited per source address and per named user.
+    pub guards_credentials: bool,
+}
+
+impl EndpointQuota {
+    /// A request counted in `category` only.
+    pub fn of(category: Category) -> Self {
+        Self {
+            category,
+            own_allocation: false,
+            guards_credentials: false,
+        }
+    }
+
+    /// A request of the sign-in and code paths, counted in `category`.
+    pub fn credentials(category: Category) -> Self {
+        Self {
+            guards_credentials: true,
+            ..Self::of(category)
         }
     }
 }
@@ -76,6 +112,16 @@ impl RateLimits {
 fn refused() -> Error {
     metrics::counter!("tessera_rate_limited_total").increment(1);
     rate_exceeded()
+}
+
+/// Whether counting admitted a request (`false`: a limit refused it), or the failure that
+/// stopped the count.
+fn within(counted: Result<(), Error>) -> Result<bool, Error> {
+    match counted {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind == "TooManyRequestsException" => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Cognito's answer to a request over a limit (HTTP 400, as every Cognito error).
@@ -125,13 +171,15 @@ impl Service {
         Ok(())
     }
 
-    /// Counts a request of the OAuth endpoints against a category of a pool (the token
-    /// endpoint's grants, the hosted sign-in); `false` when it is over the limit.
+    /// Counts a request to one of a pool's OAuth endpoints, hosted pages or federation
+    /// endpoints against its quota, and on the sign-in and code paths against the limits per
+    /// source address and per named `user`; `false` when one is used up.
     pub async fn admit_endpoint(
         &self,
         pool_id: &str,
-        category: Category,
+        quota: EndpointQuota,
         source: Option<IpAddr>,
+        user: Option<&str>,
     ) -> Result<bool, Error> {
         if !self.rate_limits.config.enabled {
             return Ok(true);
@@ -139,22 +187,72 @@ impl Service {
         let region = tessera_core::region_of_pool_id(pool_id)
             .unwrap_or(&self.config.region)
             .to_owned();
+        let category = quota.category;
         let rate = self.category_rate(&region, category).await?;
         let admitted = async {
-            self.take(&format!("c/{pool_id}/{}", category.name()), rate)
-                .await?;
-            if let (Some(address), rate @ 1..) = (source, self.rate_limits.config.per_address) {
-                if category != Category::ClientAuthentication {
+            let scope = if quota.own_allocation {
+                format!("c/{pool_id}/{}/own", category.name())
+            } else {
+                format!("c/{pool_id}/{}", category.name())
+            };
+            self.take(&scope, rate).await?;
+            if quota.guards_credentials {
+                if let (Some(address), rate @ 1..) = (source, self.rate_limits.config.per_address) {
                     self.take(&format!("a/{address}"), rate).await?;
+                }
+                if let (Some(name), rate @ 1..) = (
+                    user.filter(|name| !name.is_empty()),
+                    self.rate_limits.config.per_user,
+                ) {
+                    self.take(&format!("u/{pool_id}/{}", name.to_lowercase()), rate)
+                        .await?;
                 }
             }
             Ok::<(), Error>(())
         };
-        match admitted.await {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind == "TooManyRequestsException" => Ok(false),
-            Err(e) => Err(e),
+        within(admitted.await)
+    }
+
+    /// Counts a request to one of a pool's OAuth endpoints, hosted pages or federation
+    /// endpoints against Cognito's bulk limits on a user pool domain: so many a second in all
+    /// and from one source address; `false` when one is used up.
+    pub async fn admit_domain(&self, pool_id: &str, source: Option<IpAddr>) -> Result<bool, Error> {
+        if !self.rate_limits.config.enabled {
+            return Ok(true);
         }
+        let admitted = async {
+            self.take(&format!("d/{pool_id}"), DOMAIN_RATE).await?;
+            if let Some(address) = source {
+                self.take(&format!("d/{pool_id}/a/{address}"), DOMAIN_SOURCE_RATE)
+                    .await?;
+            }
+            Ok::<(), Error>(())
+        };
+        within(admitted.await)
+    }
+
+    /// Counts a Cognito Identity request against its operation's quota in the request's
+    /// region (identity pools have a quota per operation, not categories); refuses it with
+    /// `TooManyRequestsException` when it is used up.
+    pub async fn admit_identity(&self, operation: &str, input: &Input) -> Result<(), Error> {
+        if !self.rate_limits.config.enabled {
+            return Ok(());
+        }
+        let Some(rate) = identity_operation_rate(operation) else {
+            return Ok(());
+        };
+        // Unsigned requests (GetId, GetCredentialsForIdentity) carry their region in the
+        // identity pool's or the identity's id, `<region>:<uuid>`.
+        let region = input
+            .region()
+            .or_else(|| {
+                ["IdentityPoolId", "IdentityId"]
+                    .into_iter()
+                    .find_map(|member| input.str(member)?.split_once(':').map(|(r, _)| r))
+            })
+            .unwrap_or(&self.config.region)
+            .to_owned();
+        self.take(&format!("i/{region}/{operation}"), rate).await
     }
 
     /// Takes one request from the current window of `scope`.

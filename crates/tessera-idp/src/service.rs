@@ -225,7 +225,15 @@ impl Service {
                     .unwrap_or(std::time::UNIX_EPOCH),
             )
             .await?;
-        Ok(expired + replaced + events)
+        // No recovery point is older than the longest recovery window.
+        let journal = self
+            .store
+            .sweep_recovery_journal(
+                now.checked_sub(crate::pool::recovery::LONGEST_WINDOW)
+                    .unwrap_or(std::time::UNIX_EPOCH),
+            )
+            .await?;
+        Ok(expired + replaced + events + journal)
     }
 
     /// The store.

@@ -88,7 +88,7 @@ pub fn app(state: AppState) -> Router {
             "/identity/.well-known/openid-configuration",
             get(well_known::identity_openid_configuration),
         )
-        .merge(oauth::routes())
+        .merge(oauth::routes(state.clone()))
         .fallback(well_known::not_found)
         .with_state(state.clone());
     // A pool's domain is matched on the Host header and its requests rewritten to the path

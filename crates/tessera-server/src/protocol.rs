@@ -186,7 +186,10 @@ async fn handle(
             state.admit(&operation.name, &input, source).await?;
             state.execute(&operation.name, input).await?
         }
-        Api::Identity => state.identity.execute(&operation.name, input).await?,
+        Api::Identity => {
+            state.admit_identity(&operation.name, &input).await?;
+            state.identity.execute(&operation.name, input).await?
+        }
     };
     // In debug builds, and wherever TESSERA_CHECK_RESPONSES=1 (the end-to-end suite sets it
     // for the release binary it runs), a response that departs from the model's output shape

@@ -70,6 +70,19 @@ const SEALED: &[Sealed] = &[
         column: "sealed_totp",
         context: |k| UserMfa::seal_context(&k[0], &k[1]),
     },
+    // The point-in-time-recovery journal keeps users' rows as they were (migration 0020).
+    Sealed {
+        table: "users_history",
+        keys: &["pool_id", "username_key"],
+        column: "sealed_srp",
+        context: |k| crate::user::srp_context(&k[0], &k[1]),
+    },
+    Sealed {
+        table: "users_history",
+        keys: &["pool_id", "username_key"],
+        column: "sealed_totp",
+        context: |k| UserMfa::seal_context(&k[0], &k[1]),
+    },
     Sealed {
         table: "auth_sessions",
         keys: &["session_hash"],
@@ -179,9 +192,9 @@ impl Store {
                     query = query.bind(value.clone());
                 }
                 let _guard = self.write_guard().await;
-                if query.execute(&self.pool).await?.rows_affected() == 1 {
-                    report.resealed += 1;
-                }
+                // A journal holds the same sealed value in several entries of one user: one
+                // statement seals them all, and the later rows read find nothing left.
+                report.resealed += query.execute(&self.pool).await?.rows_affected();
             }
         }
         Ok(report)

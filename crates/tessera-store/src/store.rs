@@ -479,6 +479,14 @@ impl Store {
             "saml_sessions",
             "auth_events",
             "user_import_jobs",
+            "point_in_time_recoveries",
+            // The journal last: the deletions above write their own entries to it.
+            "users_history",
+            "user_aliases_history",
+            "user_index_history",
+            "user_groups_history",
+            "group_members_history",
+            "webauthn_credentials_history",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)

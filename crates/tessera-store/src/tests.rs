@@ -141,7 +141,197 @@ conformance!(
     signing_keys_rotate_and_replaced_ones_are_swept,
     auth_events_page_newest_first_and_are_swept,
     issue16_master_key_rotation_reseals_every_value,
+    issue16_recovery_journal_keeps_every_column,
+    issue16_point_in_time_recovery_restores_the_journaled_state,
 );
+
+/// Issue 16: every journaled table is the one the recovery code knows, column for column, and
+/// its history table keeps every column in the same order (PostgreSQL's triggers copy rows by
+/// position), then the journal's own; on SQLite, whose triggers name columns, each trigger that
+/// keeps an old row names every column. A column added to a table without its journal fails.
+async fn issue16_recovery_journal_keeps_every_column(store: &Store) {
+    let columns = |table: String| async move {
+        let sql = match store.backend() {
+            crate::Backend::Sqlite => {
+                "SELECT name AS c FROM pragma_table_info($1) ORDER BY cid".to_owned()
+            }
+            crate::Backend::Postgres => "SELECT CAST(column_name AS TEXT) AS c FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position".to_owned(),
+        };
+        sqlx::query(&sql)
+            .bind(table)
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String, _>("c").unwrap())
+            .collect::<Vec<_>>()
+    };
+    for (table, known) in crate::journaled_tables() {
+        assert_eq!(columns(table.to_owned()).await, known, "{table}");
+        let mut expected: Vec<String> = known.iter().map(|c| (*c).to_owned()).collect();
+        expected.extend(crate::recovery::JOURNAL_COLUMNS.map(String::from));
+        assert_eq!(
+            columns(format!("{table}_history")).await,
+            expected,
+            "{table}"
+        );
+        if store.backend() == crate::Backend::Sqlite {
+            for trigger in ["update", "delete"] {
+                let sql: String = sqlx::query(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = $1",
+                )
+                .bind(format!("{table}_journal_{trigger}"))
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+                .try_get("sql")
+                .unwrap();
+                for column in &known {
+                    assert!(
+                        sql.contains(&format!("OLD.{column},")),
+                        "{table}_journal_{trigger} misses {column}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Issue 16: a restore puts back, from the journal, every user row, alias, index entry and
+/// membership as it was at the recovery point (a deleted user returns, a later one goes, a
+/// later edit is undone), keeps a password set since, counts the pool's users again, and
+/// happens once; the preview said so beforehand.
+async fn issue16_point_in_time_recovery_restores_the_journaled_state(store: &Store) {
+    let p = pool("us-east-1_Restore00");
+    store.insert_user_pool(&p, &[]).await.unwrap();
+    let kept = user(&p.id, "kept", "sub-kept");
+    let gone = user(&p.id, "gone", "sub-gone");
+    let alias = [("email".to_owned(), "kept@example.com".to_owned())];
+    store
+        .insert_user(UserChange {
+            aliases: Some(&alias),
+            ..change(&kept, "kept")
+        })
+        .await
+        .unwrap();
+    store.insert_user(change(&gone, "gone")).await.unwrap();
+    store
+        .insert_group(&Group {
+            pool_id: p.id.clone(),
+            name: "staff".into(),
+            description: None,
+            precedence: None,
+            role_arn: None,
+            created_at: at(30),
+            last_modified_at: at(30),
+        })
+        .await
+        .unwrap();
+    store
+        .add_group_member(&p.id, "staff", "gone")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let point = SystemTime::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // After the point: an edit with a new password, a deletion, a new user.
+    let mut edited = store.user(&p.id, "kept").await.unwrap().unwrap();
+    edited
+        .attributes
+        .insert("email".into(), "changed@example.com".into());
+    edited.password_hash = Some("$argon2id$new".into());
+    edited.password_set_at = Some(SystemTime::now());
+    let new_alias = [("email".to_owned(), "changed@example.com".to_owned())];
+    assert!(store
+        .save_user(UserChange {
+            aliases: Some(&new_alias),
+            ..change(&edited, "kept")
+        })
+        .await
+        .unwrap());
+    assert!(store.delete_user(&p.id, "gone").await.unwrap());
+    let late = user(&p.id, "late", "sub-late");
+    store.insert_user(change(&late, "late")).await.unwrap();
+
+    let preview = store.recovery_preview(&p.id, point).await.unwrap();
+    assert_eq!(
+        preview.users,
+        crate::PreviewCount {
+            create: 1,
+            update: 1,
+            delete: 1
+        }
+    );
+    let recovery = crate::Recovery {
+        pool_id: p.id.clone(),
+        restore_id: "restore-1".into(),
+        status: "PREVIEW_GENERATED".into(),
+        restore_at: point,
+        triggered_at: SystemTime::now(),
+        completed_at: None,
+        preview: "[]".into(),
+    };
+    let long_ago = SystemTime::UNIX_EPOCH;
+    store
+        .insert_recovery(&recovery, long_ago)
+        .await
+        .unwrap()
+        .unwrap();
+    // One active recovery per pool.
+    let second = crate::Recovery {
+        restore_id: "restore-2".into(),
+        ..recovery.clone()
+    };
+    assert_eq!(
+        store.insert_recovery(&second, long_ago).await.unwrap(),
+        Err(crate::RecoveryRefusal::Active)
+    );
+    assert!(store
+        .restore_recovery(&p.id, "restore-1", SystemTime::now())
+        .await
+        .unwrap());
+    assert!(!store
+        .restore_recovery(&p.id, "restore-1", SystemTime::now())
+        .await
+        .unwrap());
+
+    let back = store.user(&p.id, "kept").await.unwrap().unwrap();
+    assert_eq!(back.attributes, kept.attributes);
+    assert_eq!(back.password_hash.as_deref(), Some("$argon2id$new"));
+    assert!(back.version > edited.version);
+    let returned = store.user(&p.id, "gone").await.unwrap().unwrap();
+    assert_eq!(returned.sub, "sub-gone");
+    assert_eq!(returned.password_hash, gone.password_hash);
+    assert_eq!(returned.srp_verifier, gone.srp_verifier);
+    assert!(store.user(&p.id, "late").await.unwrap().is_none());
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 2);
+    let groups = store.groups_of_user(&p.id, "gone").await.unwrap();
+    assert_eq!(
+        groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ["staff"]
+    );
+    // The alias of the e-mail address at the point names the user again, the later one nobody.
+    assert_eq!(
+        store
+            .user_by_alias(&p.id, "email", "kept@example.com")
+            .await
+            .unwrap()
+            .map(|(key, _)| key),
+        Some("kept".to_owned())
+    );
+    assert!(store
+        .user_by_alias(&p.id, "email", "changed@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    let listed = store
+        .list_recoveries(&p.id, None, 10, long_ago)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, "RESTORE_COMPLETED");
+}
 
 /// Issue 16: a master-key rotation. A store whose key ring is the new key and the suite's
 /// (old) one opens what the old key sealed and seals it all again under the new key; a second
@@ -216,7 +406,8 @@ fn issue16_reseal_covers_every_sealed_column() {
                 table = name.trim_end_matches('(').to_owned();
             }
             if let Some(position) = words.iter().position(|w| w.starts_with("sealed_")) {
-                found.insert((table.clone(), words[position].to_owned()));
+                let column = words[position].trim_end_matches([',', ')']);
+                found.insert((table.clone(), column.to_owned()));
             }
         }
     }

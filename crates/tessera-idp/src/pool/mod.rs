@@ -5,6 +5,7 @@ pub mod app_client;
 pub mod bootstrap;
 pub mod keys;
 pub mod mfa_config;
+pub mod recovery;
 pub mod tag;
 pub mod user_pool;
 

@@ -23,8 +23,10 @@ use super::page::{
 };
 use crate::protocol::RequestId;
 use crate::{ApiError, AppState};
+use tessera_core::rate_limit::Category;
 use tessera_idp::directory::{secret_hash, Directory};
 use tessera_idp::pool::app_client::strings;
+use tessera_idp::rate_limit::EndpointQuota;
 use tessera_idp::sign_in::choice::first_factor_allowed;
 use tessera_idp::sign_in::mfa::Mode;
 use tessera_idp::sign_in::{hosted_sign_in, HostedSignIn};
@@ -131,6 +133,8 @@ pub(crate) struct PageRequest {
     csrf: Csrf,
     headers: HeaderMap,
     request_id: String,
+    /// The client's address, for the limits per source address.
+    source: Option<std::net::IpAddr>,
 }
 
 impl PageRequest {
@@ -180,6 +184,28 @@ impl PageRequest {
             Ok(authorization) => Ok(authorization),
             Err(Refusal::Page(status, message)) => Err(self.error_page(status, &message).await),
             Err(Refusal::Redirect(location)) => Err(redirect(&location, after_post, &[])),
+        }
+    }
+
+    /// Counts the request against the pool's `quota` (issue 16); the answer that refuses it
+    /// when a limit is used up: the error page, with HTTP 429 and `Retry-After`.
+    async fn over_limit(&self, quota: EndpointQuota, user: Option<&str>) -> Option<Response> {
+        match self
+            .state
+            .admit_endpoint(&self.site.pool_id, quota, self.source, user)
+            .await
+        {
+            Ok(true) => None,
+            Ok(false) => {
+                let mut response = self
+                    .error_page(StatusCode::TOO_MANY_REQUESTS, "Rate exceeded")
+                    .await;
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                Some(response)
+            }
+            Err(error) => Some(self.refusal_page(error).await),
         }
     }
 
@@ -299,6 +325,10 @@ impl FromRequestParts<AppState> for PageRequest {
                 .get::<RequestId>()
                 .map(|id| id.0.clone())
                 .unwrap_or_default(),
+            source: parts
+                .extensions
+                .get::<crate::connection::Peer>()
+                .map(|peer| peer.0.ip()),
             site,
             csrf,
             headers: parts.headers.clone(),
@@ -352,10 +382,24 @@ impl FromRequest<AppState> for Submitted {
                 &[],
             ));
         }
-        match page.form(&body) {
-            Ok(form) => Ok(Self(page, auth, form)),
-            Err(refusal) => Err(refused_form(&page, &auth, refusal).await),
+        let form = match page.form(&body) {
+            Ok(form) => form,
+            Err(refusal) => return Err(refused_form(&page, &auth, refusal).await),
+        };
+        // A readable form with a valid CSRF token is a step of the pages, and counts against
+        // its quota before it runs (as the API counts well-formed requests).
+        let posted_to = parts
+            .uri
+            .path()
+            .strip_prefix('/')
+            .and_then(|path| path.split_once('/'))
+            .map_or("", |(_, page)| page);
+        if let Some(quota) = page_quota(posted_to) {
+            if let Some(refusal) = page.over_limit(quota, form.get("username")).await {
+                return Err(refusal);
+            }
         }
+        Ok(Self(page, auth, form))
     }
 }
 
@@ -401,6 +445,23 @@ impl ChallengeHandle {
                 .collect(),
         })
     }
+}
+
+/// The quota a form of the pages counts against, by the page it posts to: Cognito counts
+/// each step of a managed-login sign-in (the password, an MFA code) as one request of
+/// UserAuthentication, and a password reset as one of UserAccountRecovery; the pages' other
+/// forms count as the API operation they run. `None` for a form in no category.
+fn page_quota(page: &str) -> Option<EndpointQuota> {
+    let category = match page {
+        "login" | "mfa" => Category::UserAuthentication,
+        // The new-password form answers NEW_PASSWORD_REQUIRED, which Cognito counts as
+        // account recovery.
+        "newPassword" | "forgotPassword" | "confirmForgotPassword" => Category::UserAccountRecovery,
+        "signup" | "confirm" => Category::UserCreation,
+        "resendcode" => Category::UserResourceRead,
+        _ => return None,
+    };
+    Some(EndpointQuota::credentials(category))
 }
 
 enum FormRefusal {
@@ -693,6 +754,9 @@ pub(crate) async fn idp_response_post(request: PageRequest, body: Bytes) -> Resp
 }
 
 async fn idp_answer(request: &PageRequest, answer: &Query, after_post: bool) -> Response {
+    if let Some(refusal) = request.over_limit(FEDERATION, None).await {
+        return refusal;
+    }
     let binding = cookie(&request.headers, &request.site.federation_cookie_name());
     let callback = tessera_idp::federation::sign_in::Callback {
         state: answer.get("state"),
@@ -709,6 +773,9 @@ async fn idp_answer(request: &PageRequest, answer: &Query, after_post: bool) -> 
 
 /// `/saml2/idpresponse`: a SAML IdP's response, by HTTP-POST.
 pub(crate) async fn saml_response(request: PageRequest, body: Bytes) -> Response {
+    if let Some(refusal) = request.over_limit(FEDERATION, None).await {
+        return refusal;
+    }
     let form = Query::parse(std::str::from_utf8(&body).ok());
     let binding = cookie(&request.headers, &request.site.federation_cookie_name());
     let posted = tessera_idp::federation::saml_sign_in::Posted {
@@ -725,6 +792,15 @@ pub(crate) async fn saml_response(request: PageRequest, body: Bytes) -> Response
     .await;
     land(&request, arrival, true).await
 }
+
+/// What the federation endpoints count against: UserFederation, which Cognito counts on
+/// "requests to a user pool federation endpoint" (an OIDC or social provider's answer, every
+/// SAML request), per pool only.
+const FEDERATION: EndpointQuota = EndpointQuota {
+    category: Category::UserFederation,
+    own_allocation: false,
+    guards_credentials: false,
+};
 
 /// `/saml2/metadata`: the pool's SAML service-provider metadata.
 pub(crate) async fn saml_metadata(request: PageRequest) -> Response {
@@ -751,6 +827,9 @@ pub(crate) async fn saml_metadata(request: PageRequest) -> Response {
 
 /// `/saml2/logout`: a SAML IdP's LogoutResponse, by HTTP-POST, ending a single logout.
 pub(crate) async fn saml_logout(request: PageRequest, body: Bytes) -> Response {
+    if let Some(refusal) = request.over_limit(FEDERATION, None).await {
+        return refusal;
+    }
     let form = Query::parse(std::str::from_utf8(&body).ok());
     match tessera_idp::federation::saml_sign_in::signed_out(
         &request.state,

@@ -9,6 +9,7 @@
 
 pub(crate) mod authorize;
 pub(crate) mod client_auth;
+mod domain_limit;
 pub(crate) mod error;
 pub(crate) mod form;
 pub(crate) mod host;
@@ -23,8 +24,9 @@ use axum::Router;
 
 use crate::AppState;
 
-/// The OAuth routes and hosted pages, to be merged into the application router.
-pub(crate) fn routes() -> Router<AppState> {
+/// The OAuth routes and hosted pages, to be merged into the application router; every
+/// request they answer counts against the pool domain's bulk limits first.
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/{pool_id}/oauth2/authorize", get(hosted::authorize))
         .route("/{pool_id}/oauth2/token", post(token::token))
@@ -71,4 +73,8 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/{pool_id}/error", get(hosted::error))
         .route("/{pool_id}/ui/tessera.css", get(hosted::stylesheet))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            domain_limit::limit,
+        ))
 }

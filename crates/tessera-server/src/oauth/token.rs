@@ -11,6 +11,7 @@ use axum::Extension;
 use serde_json::{json, Value};
 use tessera_core::rate_limit::Category;
 use tessera_core::{issue_client_token, AppClient, ClientTokenRequest, KeyUse};
+use tessera_idp::rate_limit::EndpointQuota;
 
 use super::client_auth::authenticate;
 use super::error::{no_store, OAuthError, JSON_UTF8};
@@ -99,14 +100,20 @@ async fn grant(
     // The client is authenticated before the grant is looked at, so that an unknown client
     // learns nothing about what the endpoint supports.
     let caller = authenticate(state, pool_id, headers, &form).await?;
-    // Cognito's quotas: client_credentials counts against ClientAuthentication, the user
-    // grants against UserAuthentication (issue 16).
-    let category = match grant_type {
-        "client_credentials" => Category::ClientAuthentication,
-        _ => Category::UserAuthentication,
+    // Cognito's quotas (issue 16): client_credentials counts against ClientAuthentication;
+    // redeeming an authorization code in an allocation of its own at UserAuthentication's
+    // rate; a refresh against UserAuthentication. The user grants are also limited per
+    // source address.
+    let quota = match grant_type {
+        "client_credentials" => EndpointQuota::of(Category::ClientAuthentication),
+        "authorization_code" => EndpointQuota {
+            own_allocation: true,
+            ..EndpointQuota::credentials(Category::UserAuthentication)
+        },
+        _ => EndpointQuota::credentials(Category::UserAuthentication),
     };
     if !state
-        .admit_endpoint(pool_id, category, source)
+        .admit_endpoint(pool_id, quota, source, None)
         .await
         .map_err(|e| OAuthError::server_error(&e))?
     {
