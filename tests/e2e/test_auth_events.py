@@ -1,8 +1,9 @@
 """Issue 16: users' authentication events, as Cognito records them for pools with advanced
 security (UserPoolAddOns.AdvancedSecurityMode AUDIT): sign-ups, sign-ins passed and failed,
 password changes and resets, newest first, paginated, with administrators' feedback
-(AdminListUserAuthEvents, AdminUpdateAuthEventFeedback through boto3). A pool without the
-add-on refuses with UserPoolAddOnNotEnabledException and records nothing."""
+(AdminListUserAuthEvents, AdminUpdateAuthEventFeedback through boto3), and users' own feedback
+with the token the audit stream carries (UpdateAuthEventFeedback). A pool without the add-on
+refuses with UserPoolAddOnNotEnabledException and records nothing."""
 
 from __future__ import annotations
 
@@ -112,6 +113,15 @@ def test_issue16_pools_without_advanced_security_refuse_and_record_nothing(idp, 
         EventId="any",
         FeedbackValue="Valid",
     )
+    expect_error(
+        "UserPoolAddOnNotEnabledException",
+        public.update_auth_event_feedback,
+        UserPoolId=pool_id,
+        Username=name,
+        EventId="any",
+        FeedbackToken="any",
+        FeedbackValue="Valid",
+    )
 
 
 def test_issue16_events_are_streamed_to_a_signed_webhook(backend, server_factory, tmp_path):
@@ -146,6 +156,32 @@ def test_issue16_events_are_streamed_to_a_signed_webhook(backend, server_factory
             assert message["userPoolId"] == pool_id and message["userName"] == name
             assert message["authEvent"]["EventId"] == event["EventId"]
             assert message["authEvent"]["EventResponse"] == event["EventResponse"]
+            assert message["feedbackToken"]
         assert not receiver.failures, receiver.failures
+
+        # The user answers "that was not me" for the failed sign-in with its token, without
+        # credentials (UpdateAuthEventFeedback is unsigned, as in Cognito).
+        failed = next(call["event"] for call in streamed if call["event"]["authEvent"]["EventResponse"] == "Fail")
+        passed = next(call["event"] for call in streamed if call["event"]["authEvent"]["EventResponse"] == "Pass")
+        event_id, token = failed["authEvent"]["EventId"], failed["feedbackToken"]
+
+        def feedback(**overrides):
+            request = dict(
+                UserPoolId=pool_id, Username=name, EventId=event_id, FeedbackToken=token, FeedbackValue="Invalid"
+            )
+            request.update(overrides)
+            return public.update_auth_event_feedback(**request)
+
+        # Another event's token, a token changed by one character, and a user that does not
+        # exist are all refused alike, and record nothing.
+        tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+        for overrides in ({"FeedbackToken": passed["feedbackToken"]}, {"FeedbackToken": tampered}, {"Username": unique("nobody")}):
+            expect_error("NotAuthorizedException", feedback, **overrides)
+        assert all("EventFeedback" not in e for e in idp.admin_list_user_auth_events(UserPoolId=pool_id, Username=name)["AuthEvents"])
+        assert feedback()["ResponseMetadata"]["HTTPStatusCode"] == 200
+        events = {e["EventId"]: e for e in idp.admin_list_user_auth_events(UserPoolId=pool_id, Username=name)["AuthEvents"]}
+        given = events[event_id]["EventFeedback"]
+        assert given["FeedbackValue"] == "Invalid" and given["Provider"] == "User", given
+        assert "EventFeedback" not in events[passed["authEvent"]["EventId"]]
     finally:
         receiver.stop()

@@ -41,6 +41,9 @@ async fn dispatch(service: &Service, operation: &str, input: Input) -> Result<Va
         "AdminUpdateAuthEventFeedback" => {
             directory::auth_event::admin_update_auth_event_feedback(service, input).await
         }
+        "UpdateAuthEventFeedback" => {
+            directory::auth_event::update_auth_event_feedback(service, input).await
+        }
         "CreateUserImportJob" => directory::import_job::create(service, input).await,
         "DescribeUserImportJob" => directory::import_job::describe(service, input).await,
         "ListUserImportJobs" => directory::import_job::list(service, input).await,

@@ -1,6 +1,12 @@
 //! Users' authentication events (issue 16): recorded for pools with advanced security
 //! (`UserPoolAddOns.AdvancedSecurityMode` AUDIT or ENFORCED), as Cognito records them only
-//! there, and served by AdminListUserAuthEvents and AdminUpdateAuthEventFeedback.
+//! there, and served by AdminListUserAuthEvents, AdminUpdateAuthEventFeedback and
+//! UpdateAuthEventFeedback.
+//!
+//! UpdateAuthEventFeedback takes the event's `FeedbackToken`, which Cognito puts in the links
+//! of its risk notification e-mails. tessera sends no risk notification (it scores no risk),
+//! so it hands each event's token to the audit stream instead (`feedbackToken`): a receiver
+//! that asks the user "was this you?" sends it back with the answer.
 //!
 //! tessera evaluates no risk: every event's `EventRisk` says `NoRisk` and no compromised
 //! credentials, which is what a pool in AUDIT mode shows for ordinary traffic. Events are kept
@@ -38,6 +44,48 @@ impl Kind {
             Kind::PasswordChange => "PasswordChange",
         }
     }
+}
+
+/// The key feedback tokens are made with, derived from the master key: every node makes and
+/// checks the same tokens, and none outlives a master-key rotation.
+fn feedback_key(service: &Service) -> aws_lc_rs::hmac::Key {
+    aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        &service.store.derived_key("auth-event-feedback"),
+    )
+}
+
+fn feedback_message(pool_id: &str, key: &str, event_id: &str) -> String {
+    format!("{pool_id}\n{key}\n{event_id}")
+}
+
+/// An event's `FeedbackToken`: an HMAC of the pool, the user and the event, so it answers for
+/// that one event of that one user and cannot be made without the master key.
+pub fn feedback_token(service: &Service, pool_id: &str, key: &str, event_id: &str) -> String {
+    use base64::Engine;
+    let tag = aws_lc_rs::hmac::sign(
+        &feedback_key(service),
+        feedback_message(pool_id, key, event_id).as_bytes(),
+    );
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+}
+
+/// Whether `token` is the event's feedback token (compared in constant time).
+fn feedback_token_matches(
+    service: &Service,
+    (pool_id, key, event_id): (&str, &str, &str),
+    token: &str,
+) -> bool {
+    use base64::Engine;
+    let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token) else {
+        return false;
+    };
+    aws_lc_rs::hmac::verify(
+        &feedback_key(service),
+        feedback_message(pool_id, key, event_id).as_bytes(),
+        &tag,
+    )
+    .is_ok()
 }
 
 /// Whether a pool records events.
@@ -95,6 +143,7 @@ pub async fn record(
                     "userPoolId": pool.id,
                     "userName": username,
                     "authEvent": event_type(&event),
+                    "feedbackToken": feedback_token(service, &pool.id, key, &event.event_id),
                 });
                 tokio::spawn(async move {
                     sink.send(&message).await;
@@ -206,14 +255,49 @@ pub async fn admin_update_auth_event_feedback(
         .await?;
     let event_id = input.required_str("EventId")?;
     let value = input.required_str("FeedbackValue")?;
+    give_feedback(state, &directory.pool.id, &key, event_id, (value, "Admin")).await
+}
+
+/// UpdateAuthEventFeedback: a user marks their own event valid or invalid, with the event's
+/// feedback token (no credentials: the token is the authority).
+pub async fn update_auth_event_feedback(state: &Service, input: Input) -> Result<Value, Error> {
+    let directory = Directory::load(state, input.user_pool_id()?).await?;
+    if !recorded(&directory.pool) {
+        return Err(add_on_not_enabled());
+    }
+    // Cognito's wording for a wrong token was not found; this one is tessera's. An unknown
+    // user gets the same answer: a caller without credentials learns nothing of who exists.
+    let refused = || {
+        Error::new(
+            "NotAuthorizedException",
+            "Invalid feedback token for this event.",
+        )
+    };
+    let key = match directory.get(state, input.required_str("Username")?).await {
+        Ok((key, _)) => key,
+        Err(e) if e.kind == "UserNotFoundException" => return Err(refused()),
+        Err(e) => return Err(e),
+    };
+    let event_id = input.required_str("EventId")?;
+    let token = input.required_str("FeedbackToken")?;
+    if !feedback_token_matches(state, (&directory.pool.id, &key, event_id), token) {
+        return Err(refused());
+    }
+    let value = input.required_str("FeedbackValue")?;
+    // The submitter Cognito names for a user's feedback was not found; "User" is tessera's.
+    give_feedback(state, &directory.pool.id, &key, event_id, (value, "User")).await
+}
+
+async fn give_feedback(
+    state: &Service,
+    pool_id: &str,
+    key: &str,
+    event_id: &str,
+    (value, provider): (&str, &str),
+) -> Result<Value, Error> {
     let found = state
         .store
-        .set_auth_event_feedback(
-            &directory.pool.id,
-            &key,
-            event_id,
-            (value, "Admin", state.clock.now()),
-        )
+        .set_auth_event_feedback(pool_id, key, event_id, (value, provider, state.clock.now()))
         .await?;
     if !found {
         // Cognito's wording for an unknown event was not found; this one is tessera's.
