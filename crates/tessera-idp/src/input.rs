@@ -127,6 +127,23 @@ pub fn encode_token(last_id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
 }
 
+/// A pagination token of a listing ordered by time, then id: the last entry's instant and id.
+pub fn encode_time_cursor(at: std::time::SystemTime, id: &str) -> String {
+    let ms = at
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    encode_token(&format!("{ms} {id}"))
+}
+
+/// The instant (milliseconds since the epoch) and id a token made by [`encode_time_cursor`]
+/// names.
+pub fn decode_time_cursor(token: &str) -> Result<(i64, String), Error> {
+    decode_token(token)?
+        .split_once(' ')
+        .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+        .ok_or_else(|| Error::invalid_parameter("Invalid NextToken."))
+}
+
 /// Reads a token made by [`encode_token`].
 pub fn decode_token(token: &str) -> Result<String, Error> {
     use base64::Engine;

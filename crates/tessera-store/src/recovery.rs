@@ -359,17 +359,17 @@ impl Store {
     }
 
     /// Up to `limit` recoveries of a pool, newest first, starting after the one named by
-    /// `after` (its triggered time and id, the order of the listing).
+    /// `after` (its triggered time in milliseconds and its id, the order of the listing).
     pub async fn list_recoveries(
         &self,
         pool_id: &str,
-        after: Option<(SystemTime, &str)>,
+        after: Option<(i64, &str)>,
         limit: u32,
         expire_before: SystemTime,
     ) -> Result<Vec<Recovery>, StoreError> {
         self.expire_recovery_previews(pool_id, expire_before)
             .await?;
-        let (at, id) = after.map_or((i64::MAX, ""), |(at, id)| (millis(at), id));
+        let (at, id) = after.unwrap_or((i64::MAX, ""));
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM point_in_time_recoveries WHERE pool_id = $1 \
              AND (triggered_at < $2 OR (triggered_at = $2 AND restore_id < $3)) \

@@ -20,7 +20,7 @@ use tessera_core::UserPool;
 use tessera_store::AuthEvent;
 
 use crate::directory::Directory;
-use crate::input::{decode_token, encode_token, epoch_seconds, Input};
+use crate::input::{decode_time_cursor, encode_time_cursor, epoch_seconds, Input};
 use crate::{Error, Service};
 
 /// How long events are kept by default: three months.
@@ -202,17 +202,7 @@ pub async fn admin_list_user_auth_events(state: &Service, input: Input) -> Resul
         None | Some(0) => 60,
         Some(n) => u32::try_from(n.clamp(1, 60)).unwrap_or(60),
     };
-    let after = match input.str("NextToken") {
-        Some(token) => {
-            let cursor = decode_token(token)?;
-            let (at, id) = cursor
-                .split_once(' ')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(|| Error::invalid_parameter("Invalid NextToken."))?;
-            Some((at, id))
-        }
-        None => None,
-    };
+    let after = input.str("NextToken").map(decode_time_cursor).transpose()?;
     let mut events = state
         .store
         .auth_events(
@@ -224,13 +214,9 @@ pub async fn admin_list_user_auth_events(state: &Service, input: Input) -> Resul
         .await?;
     let next = if events.len() > limit as usize {
         events.truncate(limit as usize);
-        events.last().map(|last| {
-            let at = last
-                .created_at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis());
-            encode_token(&format!("{at} {}", last.event_id))
-        })
+        events
+            .last()
+            .map(|last| encode_time_cursor(last.created_at, &last.event_id))
     } else {
         None
     };

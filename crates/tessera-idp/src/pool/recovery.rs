@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use tessera_store::{Preview, PreviewCount, Recovery, RecoveryRefusal};
 
 use crate::directory::Directory;
-use crate::input::{decode_token, encode_token, epoch_seconds, Input};
+use crate::input::{decode_time_cursor, encode_time_cursor, epoch_seconds, Input};
 use crate::{Error, Service};
 
 /// How recent a recovery point may be.
@@ -247,17 +247,7 @@ pub async fn describe(state: &Service, input: Input) -> Result<Value, Error> {
 pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
     let directory = Directory::load(state, input.user_pool_id()?).await?;
     let limit = u32::try_from(input.i64("MaxResults").unwrap_or(60).clamp(1, 60)).unwrap_or(60);
-    let after = match input.str("NextToken") {
-        Some(token) => {
-            let cursor = decode_token(token)?;
-            let (ms, id) = cursor
-                .split_once(':')
-                .and_then(|(ms, id)| Some((ms.parse::<u64>().ok()?, id.to_owned())))
-                .ok_or_else(|| Error::invalid_parameter("Invalid NextToken."))?;
-            Some((SystemTime::UNIX_EPOCH + Duration::from_millis(ms), id))
-        }
-        None => None,
-    };
+    let after = input.str("NextToken").map(decode_time_cursor).transpose()?;
     let mut recoveries = state
         .store
         .list_recoveries(
@@ -280,11 +270,7 @@ pub async fn list(state: &Service, input: Input) -> Result<Value, Error> {
             .collect::<Vec<_>>(),
     });
     if let (true, Some(last)) = (more, recoveries.last()) {
-        let ms = last
-            .triggered_at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        answer["NextToken"] = encode_token(&format!("{ms}:{}", last.restore_id)).into();
+        answer["NextToken"] = encode_time_cursor(last.triggered_at, &last.restore_id).into();
     }
     Ok(answer)
 }
