@@ -386,3 +386,34 @@ def test_issue16_pitr_user_mfa_changes_are_counted_and_restored(server_factory):
     assert idp.admin_get_user(UserPoolId=pool_id, Username="mia").get("UserMFASettingList", []) == []
     assert idp.admin_get_user(UserPoolId=pool_id, Username="max")["UserMFASettingList"] == ["SMS_MFA"]
     assert idp.admin_get_user(UserPoolId=pool_id, Username="moe").get("UserMFASettingList", []) == []
+
+
+def test_issue16_pitr_a_name_taken_since_goes_back_to_its_first_user(server_factory):
+    """A user deleted after the point whose name someone else then took: the restore gives the
+    name back to the first user with the first user's password (the taker's password is not
+    "a password changed since" by the same user), and the taker's refresh token dies with the
+    taker."""
+    server = pitr_server(server_factory, "pitr-taken")
+    idp = server.client()
+    pool_id, client_id = new_pool(idp)
+    add_user(idp, pool_id, "alice")
+    first_sub = attributes_of(idp, pool_id, "alice")["sub"]
+    point = recovery_point()
+    idp.admin_delete_user(UserPoolId=pool_id, Username="alice")
+    add_user(idp, pool_id, "alice", password=NEW_PASSWORD)
+    taker_refresh = sign_in(idp, pool_id, client_id, "alice", NEW_PASSWORD)["AuthenticationResult"]["RefreshToken"]
+    advance(server)
+    restoration = idp.initiate_point_in_time_recovery(UserPoolId=pool_id, RestoreTimestamp=point)["Restoration"]
+    assert counts(restoration)["Users"] == (0, 1, 0)
+    idp.start_point_in_time_recovery(UserPoolId=pool_id, RestoreId=restoration["RestoreId"])
+    assert attributes_of(idp, pool_id, "alice")["sub"] == first_sub
+    sign_in(idp, pool_id, client_id, "alice", PASSWORD)
+    expect_error("NotAuthorizedException", sign_in, idp, pool_id, client_id, "alice", NEW_PASSWORD)
+    expect_error(
+        "NotAuthorizedException",
+        idp.admin_initiate_auth,
+        UserPoolId=pool_id,
+        ClientId=client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": taker_refresh},
+    )

@@ -241,6 +241,16 @@ impl Service {
         let Some(rate) = identity_operation_rate(operation) else {
             return Ok(());
         };
+        // Only what exists is counted: a made-up id would otherwise open windows of its own
+        // (a write each) in a region of its choosing, and the operation refuses it anyway.
+        let known = match (input.str("IdentityPoolId"), input.str("IdentityId")) {
+            (Some(pool), _) => self.store.identity_pool(pool).await?.is_some(),
+            (None, Some(identity)) => self.store.identity(identity).await?.is_some(),
+            (None, None) => true,
+        };
+        if !known {
+            return Ok(());
+        }
         // Unsigned requests (GetId, GetCredentialsForIdentity) carry their region in the
         // identity pool's or the identity's id, `<region>:<uuid>`.
         let region = input

@@ -225,11 +225,11 @@ impl Service {
                     .unwrap_or(std::time::UNIX_EPOCH),
             )
             .await?;
-        // No recovery point is older than the longest recovery window.
+        // No recovery restores to a point older than the journal keeps.
         let journal = self
             .store
             .sweep_recovery_journal(
-                now.checked_sub(crate::pool::recovery::LONGEST_WINDOW)
+                now.checked_sub(crate::pool::recovery::JOURNAL_KEPT)
                     .unwrap_or(std::time::UNIX_EPOCH),
             )
             .await?;

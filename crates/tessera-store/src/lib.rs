@@ -52,7 +52,9 @@ pub use identity::IdentityLink;
 pub use import_job::ImportJob;
 pub use oauth::{ResourceServer, UiCustomization, UserPoolDomain};
 pub use passkey::PasskeyRecord;
-pub use recovery::{journaled_tables, Preview, PreviewCount, Recovery, RecoveryRefusal};
+pub use recovery::{
+    journaled_tables, Preview, PreviewCount, Recovery, RecoveryRefusal, RestoreOutcome,
+};
 pub use reseal::{sealed_columns, Resealed};
 pub use store::{Backend, Store};
 pub use token::{AuthSession, RefreshRecord};

@@ -142,6 +142,17 @@ pub struct Preview {
     pub passkeys: PreviewCount,
 }
 
+/// What StartPointInTimeRecovery's restore did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    /// The pool's user data is as at the recovery point.
+    Restored,
+    /// The recovery is not in PREVIEW_GENERATED: nothing changed.
+    NotInPreview,
+    /// A user import job of the pool is pending or running: nothing changed.
+    ImportRunning,
+}
+
 /// Why a recovery could not be recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecoveryRefusal {
@@ -384,17 +395,18 @@ impl Store {
         rows.iter().map(recovery_from_row).collect()
     }
 
-    /// How many recoveries of a pool were asked for since `since`, and how many of those
-    /// completed: Cognito's daily limits count them.
+    /// How many recoveries of a pool were asked for since `since`, and how many completed
+    /// since: Cognito's daily limits count them.
     pub async fn recoveries_since(
         &self,
         pool_id: &str,
         since: SystemTime,
     ) -> Result<(i64, i64), StoreError> {
+        // A restore counts from when it completed, a preview from when it was asked for.
         let row = sqlx::query(
-            "SELECT COUNT(*) AS asked, \
-             COALESCE(SUM(CASE WHEN status = 'RESTORE_COMPLETED' THEN 1 ELSE 0 END), 0) AS completed \
-             FROM point_in_time_recoveries WHERE pool_id = $1 AND triggered_at > $2",
+            "SELECT COALESCE(SUM(CASE WHEN triggered_at > $2 THEN 1 ELSE 0 END), 0) AS asked, \
+             COALESCE(SUM(CASE WHEN status = 'RESTORE_COMPLETED' AND completed_at > $2 THEN 1 ELSE 0 END), 0) AS completed \
+             FROM point_in_time_recoveries WHERE pool_id = $1 AND (triggered_at > $2 OR completed_at > $2)",
         )
         .bind(pool_id)
         .bind(millis(since))
@@ -422,17 +434,43 @@ impl Store {
     }
 
     /// Puts the pool's user data back as it was at the recovery point of a recovery in
-    /// PREVIEW_GENERATED, and marks it RESTORE_COMPLETED at `now`, in one transaction; false
-    /// (and nothing changed) when the recovery is in another status. Users who set a password
-    /// after the recovery point keep it, as in Cognito.
+    /// PREVIEW_GENERATED, and marks it RESTORE_COMPLETED at `now`, in one transaction; nothing
+    /// changes when the recovery is in another status or an import job of the pool runs. Users
+    /// who set a password after the recovery point keep it, as in Cognito.
     pub async fn restore_recovery(
         &self,
         pool_id: &str,
         restore_id: &str,
         now: SystemTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<RestoreOutcome, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
+        // On PostgreSQL, other nodes write while the restore runs, and each statement of a
+        // READ COMMITTED transaction sees what committed before it: a user written between
+        // two statements would come out half restored. Writers of the user data wait for the
+        // restore instead (readers do not); on SQLite the write guard already orders them.
+        if self.backend() == crate::Backend::Postgres {
+            let mut tables: Vec<&str> = JOURNALED.iter().map(|j| j.table).collect();
+            tables.extend(crate::user::USER_ROWS);
+            tables.sort_unstable();
+            tables.dedup();
+            sqlx::query(&format!(
+                "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                tables.join(", ")
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let importing: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM user_import_jobs WHERE pool_id = $1 AND status IN ('Pending', 'InProgress', 'Stopping')",
+        )
+        .bind(pool_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if importing > 0 {
+            return Ok(RestoreOutcome::ImportRunning);
+        }
         let claimed = sqlx::query(
             "UPDATE point_in_time_recoveries SET status = 'RESTORE_COMPLETED', completed_at = $3 \
              WHERE pool_id = $1 AND restore_id = $2 AND status = 'PREVIEW_GENERATED'",
@@ -443,7 +481,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if claimed.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(RestoreOutcome::NotInPreview);
         }
         let at: i64 = sqlx::query(
             "SELECT restore_at FROM point_in_time_recoveries WHERE pool_id = $1 AND restore_id = $2",
@@ -453,9 +491,12 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("restore_at")?;
-        // The passwords set since the recovery point, which the restore keeps.
+        // Who each name changed since the recovery point belongs to now (its `sub`).
+        let subs_before = changed_user_subs(&mut tx, pool_id, at).await?;
+        // The passwords set since the recovery point, which the restore keeps for the same
+        // user (the same `sub`: a name deleted and taken by someone else since is not).
         let passwords = sqlx::query(
-            "SELECT username_key, password_hash, password_set_at, sealed_srp FROM users \
+            "SELECT username_key, sub, password_hash, password_set_at, sealed_srp FROM users \
              WHERE pool_id = $1 AND password_set_at > $2",
         )
         .bind(pool_id)
@@ -467,6 +508,7 @@ impl Store {
             kept.insert(
                 row.try_get::<String, _>("username_key")?,
                 (
+                    row.try_get::<String, _>("sub")?,
                     row.try_get::<Option<String>, _>("password_hash")?,
                     row.try_get::<Option<i64>, _>("password_set_at")?,
                     row.try_get::<Option<Vec<u8>>, _>("sealed_srp")?,
@@ -518,18 +560,41 @@ impl Store {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        for (key, (hash, set_at, srp)) in kept {
+        for (key, (sub, hash, set_at, srp)) in kept {
             sqlx::query(
                 "UPDATE users SET password_hash = $1, password_set_at = $2, sealed_srp = $3 \
-                 WHERE pool_id = $4 AND username_key = $5",
+                 WHERE pool_id = $4 AND username_key = $5 AND sub = $6",
             )
             .bind(hash)
             .bind(set_at)
             .bind(srp)
             .bind(pool_id)
             .bind(key)
+            .bind(sub)
             .execute(&mut *tx)
             .await?;
+        }
+        // A name whose user the restore removed, or gave back to the user who had it at the
+        // recovery point, keeps nothing of the user it named until now: sessions, refresh
+        // tokens, devices, codes, links and events go, as with a deleted user. (The journaled
+        // rows, memberships and passkeys among them, are already as at the point.)
+        let subs_after = changed_user_subs(&mut tx, pool_id, at).await?;
+        for (key, sub) in &subs_before {
+            if subs_after.get(key) == Some(sub) {
+                continue;
+            }
+            for table in crate::user::USER_ROWS
+                .iter()
+                .filter(|table| JOURNALED.iter().all(|j| j.table != **table))
+            {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
+                ))
+                .bind(pool_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         // DescribeUserPool's count, from the users restored.
         sqlx::query("DELETE FROM user_counts WHERE pool_id = $1")
@@ -546,7 +611,7 @@ impl Store {
         if let Some(cache) = &self.cache {
             cache.forget_pool(pool_id);
         }
-        Ok(true)
+        Ok(RestoreOutcome::Restored)
     }
 
     /// Marks the pool's previews left since before `expire_before` PREVIEW_EXPIRED.
@@ -578,6 +643,25 @@ impl Store {
         }
         Ok(swept)
     }
+}
+
+/// The `sub` of every user of the pool whose row changed since `at`, by name.
+async fn changed_user_subs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pool_id: &str,
+    at: i64,
+) -> Result<HashMap<String, String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT username_key, sub FROM users WHERE pool_id = $1 AND username_key IN \
+         (SELECT username_key FROM users_history WHERE pool_id = $1 AND journal_at > $2)",
+    )
+    .bind(pool_id)
+    .bind(at)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("username_key")?, row.try_get("sub")?)))
+        .collect()
 }
 
 fn count(counts: &mut PreviewCount, then: bool, now: bool) {

@@ -206,6 +206,8 @@ async fn issue16_point_in_time_recovery_restores_the_journaled_state(store: &Sto
     store.insert_user_pool(&p, &[]).await.unwrap();
     let kept = user(&p.id, "kept", "sub-kept");
     let gone = user(&p.id, "gone", "sub-gone");
+    let reused = user(&p.id, "reused", "sub-first");
+    store.insert_user(change(&reused, "reused")).await.unwrap();
     let alias = [("email".to_owned(), "kept@example.com".to_owned())];
     store
         .insert_user(UserChange {
@@ -253,13 +255,35 @@ async fn issue16_point_in_time_recovery_restores_the_journaled_state(store: &Sto
     assert!(store.delete_user(&p.id, "gone").await.unwrap());
     let late = user(&p.id, "late", "sub-late");
     store.insert_user(change(&late, "late")).await.unwrap();
+    // A name deleted and taken by someone else, who sets a password and signs in.
+    assert!(store.delete_user(&p.id, "reused").await.unwrap());
+    let taker = User {
+        sub: "sub-second".into(),
+        password_hash: Some("$argon2id$taker".into()),
+        password_set_at: Some(SystemTime::now()),
+        ..user(&p.id, "reused", "sub-second")
+    };
+    store.insert_user(change(&taker, "reused")).await.unwrap();
+    store
+        .insert_auth_event(&crate::AuthEvent {
+            pool_id: p.id.clone(),
+            username_key: "reused".into(),
+            event_id: "event-of-the-taker".into(),
+            event_type: "SignIn".into(),
+            created_at: SystemTime::now(),
+            response: "Pass".into(),
+            challenges: "[]".into(),
+            feedback: None,
+        })
+        .await
+        .unwrap();
 
     let preview = store.recovery_preview(&p.id, point).await.unwrap();
     assert_eq!(
         preview.users,
         crate::PreviewCount {
             create: 1,
-            update: 1,
+            update: 2,
             delete: 1
         }
     );
@@ -287,14 +311,20 @@ async fn issue16_point_in_time_recovery_restores_the_journaled_state(store: &Sto
         store.insert_recovery(&second, long_ago).await.unwrap(),
         Err(crate::RecoveryRefusal::Active)
     );
-    assert!(store
-        .restore_recovery(&p.id, "restore-1", SystemTime::now())
-        .await
-        .unwrap());
-    assert!(!store
-        .restore_recovery(&p.id, "restore-1", SystemTime::now())
-        .await
-        .unwrap());
+    assert_eq!(
+        store
+            .restore_recovery(&p.id, "restore-1", SystemTime::now())
+            .await
+            .unwrap(),
+        crate::RestoreOutcome::Restored
+    );
+    assert_eq!(
+        store
+            .restore_recovery(&p.id, "restore-1", SystemTime::now())
+            .await
+            .unwrap(),
+        crate::RestoreOutcome::NotInPreview
+    );
 
     let back = store.user(&p.id, "kept").await.unwrap().unwrap();
     assert_eq!(back.attributes, kept.attributes);
@@ -305,7 +335,17 @@ async fn issue16_point_in_time_recovery_restores_the_journaled_state(store: &Sto
     assert_eq!(returned.password_hash, gone.password_hash);
     assert_eq!(returned.srp_verifier, gone.srp_verifier);
     assert!(store.user(&p.id, "late").await.unwrap().is_none());
-    assert_eq!(store.user_count(&p.id).await.unwrap(), 2);
+    // The name is its first user's again, with that user's password, and keeps nothing of the
+    // one who took it.
+    let first = store.user(&p.id, "reused").await.unwrap().unwrap();
+    assert_eq!(first.sub, "sub-first");
+    assert_eq!(first.password_hash, reused.password_hash);
+    assert!(store
+        .auth_events(&p.id, "reused", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.user_count(&p.id).await.unwrap(), 3);
     let groups = store.groups_of_user(&p.id, "gone").await.unwrap();
     assert_eq!(
         groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),

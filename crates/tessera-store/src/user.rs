@@ -28,6 +28,26 @@ pub struct UserChange<'a> {
     pub consume_codes: &'a [CodePurpose],
 }
 
+/// The tables that hold a user's rows besides `users`, by pool and username key: what goes
+/// with a deleted user (and, in a point-in-time restore, with a user whose name now belongs to
+/// someone else).
+pub(crate) const USER_ROWS: [&str; 14] = [
+    "user_aliases",
+    "user_codes",
+    "code_attempts",
+    "group_members",
+    "refresh_tokens",
+    "sign_in_failures",
+    "user_index",
+    "authorization_codes",
+    "login_sessions",
+    "devices",
+    "webauthn_credentials",
+    "federated_links",
+    "saml_sessions",
+    "auth_events",
+];
+
 const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp, version, mfa, sealed_totp";
 
 /// The sealed form of an SRP verifier: the salt length (one byte), the salt, the verifier.
@@ -447,22 +467,7 @@ impl Store {
     pub async fn delete_user(&self, pool_id: &str, key: &str) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        for table in [
-            "user_aliases",
-            "user_codes",
-            "code_attempts",
-            "group_members",
-            "refresh_tokens",
-            "sign_in_failures",
-            "user_index",
-            "authorization_codes",
-            "login_sessions",
-            "devices",
-            "webauthn_credentials",
-            "federated_links",
-            "saml_sessions",
-            "auth_events",
-        ] {
+        for table in USER_ROWS {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
             ))

@@ -19,7 +19,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
-use tessera_store::{Preview, PreviewCount, Recovery, RecoveryRefusal};
+use tessera_store::{Preview, PreviewCount, Recovery, RecoveryRefusal, RestoreOutcome};
 
 use crate::directory::Directory;
 use crate::input::{decode_time_cursor, encode_time_cursor, epoch_seconds, Input};
@@ -36,8 +36,13 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 const PREVIEWS_PER_DAY: i64 = 3;
 const RESTORES_PER_DAY: i64 = 1;
 
-/// The Plus plan's window, the longest: the journal is kept this long.
-pub const LONGEST_WINDOW: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+/// The Plus plan's window, the longest.
+const LONGEST_WINDOW: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+
+/// How long the journal is kept: the longest window, plus the day a preview taken at its edge
+/// may wait for Start, plus a day for the difference between the service's clock and the
+/// database's (which stamps the journal).
+pub const JOURNAL_KEPT: Duration = Duration::from_secs((14 + 1 + 1) * 24 * 60 * 60);
 
 /// How far back a pool's plan lets it recover; `None` when the plan has no recovery.
 fn window(tier: &str) -> Option<Duration> {
@@ -81,6 +86,13 @@ fn restoration(recovery: &Recovery) -> Value {
 fn preview_cutoff(now: SystemTime) -> SystemTime {
     now.checked_sub(PREVIEW_LIFETIME)
         .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn import_running() -> Error {
+    Error::new(
+        "ConcurrentModificationException",
+        "You can't recover a user pool while a user import job is in progress.",
+    )
 }
 
 fn restore_id(input: &Input) -> Result<&str, Error> {
@@ -191,10 +203,7 @@ pub async fn initiate(state: &Service, input: Input) -> Result<Value, Error> {
             "ConcurrentModificationException",
             "Another point-in-time recovery of this user pool is in progress.",
         )),
-        Err(RecoveryRefusal::ImportRunning) => Err(Error::new(
-            "ConcurrentModificationException",
-            "You can't initiate a recovery while a user import job is in progress.",
-        )),
+        Err(RecoveryRefusal::ImportRunning) => Err(import_running()),
     }
 }
 
@@ -205,16 +214,23 @@ pub async fn start(state: &Service, input: Input) -> Result<Value, Error> {
     let pool_id = &directory.pool.id;
     let id = restore_id(&input)?;
     let recovery = load(state, pool_id, id).await?;
-    if recovery.status != "PREVIEW_GENERATED"
-        || !state
-            .store
-            .restore_recovery(pool_id, id, state.clock.now())
-            .await?
-    {
-        return Err(Error::invalid_parameter(format!(
+    let not_in_preview = || {
+        Error::invalid_parameter(format!(
             "Only a recovery in PREVIEW_GENERATED can be started; this one is {}.",
             recovery.status
-        )));
+        ))
+    };
+    if recovery.status != "PREVIEW_GENERATED" {
+        return Err(not_in_preview());
+    }
+    match state
+        .store
+        .restore_recovery(pool_id, id, state.clock.now())
+        .await?
+    {
+        RestoreOutcome::Restored => {}
+        RestoreOutcome::NotInPreview => return Err(not_in_preview()),
+        RestoreOutcome::ImportRunning => return Err(import_running()),
     }
     let recovery = load(state, pool_id, id).await?;
     Ok(json!({ "Restoration": restoration(&recovery) }))

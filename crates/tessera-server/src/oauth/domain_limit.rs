@@ -24,6 +24,11 @@ pub(crate) async fn limit(State(state): State<AppState>, request: Request, next:
         .and_then(|rest| rest.split_once('/'))
         .map_or("", |(pool, _)| pool)
         .to_owned();
+    // Only a pool that exists has a domain to count for: a made-up id would otherwise open
+    // windows of its own (a write each), and its routes refuse it anyway.
+    if !matches!(state.store.user_pool(&pool_id).await, Ok(Some(_))) {
+        return next.run(request).await;
+    }
     let source = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
     match state.admit_domain(&pool_id, source).await {
         Ok(true) => next.run(request).await,

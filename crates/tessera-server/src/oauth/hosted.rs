@@ -395,7 +395,9 @@ impl FromRequest<AppState> for Submitted {
             .and_then(|path| path.split_once('/'))
             .map_or("", |(_, page)| page);
         if let Some(quota) = page_quota(posted_to) {
-            if let Some(refusal) = page.over_limit(quota, form.get("username")).await {
+            // The name as the handlers read it, so that " alice" is alice's limit too.
+            let user = form.get("username").map(str::trim);
+            if let Some(refusal) = page.over_limit(quota, user).await {
                 return Err(refusal);
             }
         }

@@ -25,6 +25,8 @@ ALTER TABLE users_history
     ADD COLUMN journal_seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 CREATE INDEX users_history_by_time ON users_history (pool_id, journal_at);
 CREATE INDEX users_history_by_key ON users_history (pool_id, username_key, journal_seq);
+-- The sweep deletes by age alone.
+CREATE INDEX users_history_by_age ON users_history (journal_at);
 
 CREATE FUNCTION tessera_journal_users() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -59,6 +61,8 @@ ALTER TABLE user_aliases_history
     ADD COLUMN journal_seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 CREATE INDEX user_aliases_history_by_time ON user_aliases_history (pool_id, journal_at);
 CREATE INDEX user_aliases_history_by_key ON user_aliases_history (pool_id, kind, value_key, journal_seq);
+-- The sweep deletes by age alone.
+CREATE INDEX user_aliases_history_by_age ON user_aliases_history (journal_at);
 
 CREATE FUNCTION tessera_journal_user_aliases() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -93,6 +97,8 @@ ALTER TABLE user_index_history
     ADD COLUMN journal_seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 CREATE INDEX user_index_history_by_time ON user_index_history (pool_id, journal_at);
 CREATE INDEX user_index_history_by_key ON user_index_history (pool_id, attribute, value, username_key, journal_seq);
+-- The sweep deletes by age alone.
+CREATE INDEX user_index_history_by_age ON user_index_history (journal_at);
 
 CREATE FUNCTION tessera_journal_user_index() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -127,6 +133,8 @@ ALTER TABLE user_groups_history
     ADD COLUMN journal_seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 CREATE INDEX user_groups_history_by_time ON user_groups_history (pool_id, journal_at);
 CREATE INDEX user_groups_history_by_key ON user_groups_history (pool_id, name, journal_seq);
+-- The sweep deletes by age alone.
+CREATE INDEX user_groups_history_by_age ON user_groups_history (journal_at);
 
 CREATE FUNCTION tessera_journal_user_groups() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -161,6 +169,8 @@ ALTER TABLE group_members_history
     ADD COLUMN journal_seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 CREATE INDEX group_members_history_by_time ON group_members_history (pool_id, journal_at);
 CREATE INDEX group_members_history_by_key ON group_members_history (pool_id, group_name, username_key, journal_seq);
+-- The sweep deletes by age alone.
+CREATE INDEX group_members_history_by_age ON group_members_history (journal_at);
 
 CREATE FUNCTION tessera_journal_group_members() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -195,6 +205,8 @@ ALTER TABLE webauthn_credentials_history
     ADD COLUMN journal_seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 CREATE INDEX webauthn_credentials_history_by_time ON webauthn_credentials_history (pool_id, journal_at);
 CREATE INDEX webauthn_credentials_history_by_key ON webauthn_credentials_history (pool_id, credential_id, journal_seq);
+-- The sweep deletes by age alone.
+CREATE INDEX webauthn_credentials_history_by_age ON webauthn_credentials_history (journal_at);
 
 CREATE FUNCTION tessera_journal_webauthn_credentials() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE

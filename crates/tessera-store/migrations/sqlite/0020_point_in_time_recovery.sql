@@ -41,6 +41,7 @@ CREATE TABLE users_history (
 
 CREATE INDEX users_history_by_time ON users_history (pool_id, journal_at);
 CREATE INDEX users_history_by_key ON users_history (pool_id, username_key, journal_seq);
+CREATE INDEX users_history_by_age ON users_history (journal_at);
 
 CREATE TRIGGER users_journal_insert AFTER INSERT ON users BEGIN
     INSERT INTO users_history (pool_id, username_key, journal_at, absent)
@@ -71,6 +72,7 @@ CREATE TABLE user_aliases_history (
 
 CREATE INDEX user_aliases_history_by_time ON user_aliases_history (pool_id, journal_at);
 CREATE INDEX user_aliases_history_by_key ON user_aliases_history (pool_id, kind, value_key, journal_seq);
+CREATE INDEX user_aliases_history_by_age ON user_aliases_history (journal_at);
 
 CREATE TRIGGER user_aliases_journal_insert AFTER INSERT ON user_aliases BEGIN
     INSERT INTO user_aliases_history (pool_id, kind, value_key, journal_at, absent)
@@ -101,6 +103,7 @@ CREATE TABLE user_index_history (
 
 CREATE INDEX user_index_history_by_time ON user_index_history (pool_id, journal_at);
 CREATE INDEX user_index_history_by_key ON user_index_history (pool_id, attribute, value, username_key, journal_seq);
+CREATE INDEX user_index_history_by_age ON user_index_history (journal_at);
 
 CREATE TRIGGER user_index_journal_insert AFTER INSERT ON user_index BEGIN
     INSERT INTO user_index_history (pool_id, attribute, value, username_key, journal_at, absent)
@@ -134,6 +137,7 @@ CREATE TABLE user_groups_history (
 
 CREATE INDEX user_groups_history_by_time ON user_groups_history (pool_id, journal_at);
 CREATE INDEX user_groups_history_by_key ON user_groups_history (pool_id, name, journal_seq);
+CREATE INDEX user_groups_history_by_age ON user_groups_history (journal_at);
 
 CREATE TRIGGER user_groups_journal_insert AFTER INSERT ON user_groups BEGIN
     INSERT INTO user_groups_history (pool_id, name, journal_at, absent)
@@ -163,6 +167,7 @@ CREATE TABLE group_members_history (
 
 CREATE INDEX group_members_history_by_time ON group_members_history (pool_id, journal_at);
 CREATE INDEX group_members_history_by_key ON group_members_history (pool_id, group_name, username_key, journal_seq);
+CREATE INDEX group_members_history_by_age ON group_members_history (journal_at);
 
 CREATE TRIGGER group_members_journal_insert AFTER INSERT ON group_members BEGIN
     INSERT INTO group_members_history (pool_id, group_name, username_key, journal_at, absent)
@@ -198,6 +203,7 @@ CREATE TABLE webauthn_credentials_history (
 
 CREATE INDEX webauthn_credentials_history_by_time ON webauthn_credentials_history (pool_id, journal_at);
 CREATE INDEX webauthn_credentials_history_by_key ON webauthn_credentials_history (pool_id, credential_id, journal_seq);
+CREATE INDEX webauthn_credentials_history_by_age ON webauthn_credentials_history (journal_at);
 
 CREATE TRIGGER webauthn_credentials_journal_insert AFTER INSERT ON webauthn_credentials BEGIN
     INSERT INTO webauthn_credentials_history (pool_id, credential_id, journal_at, absent)
