@@ -313,14 +313,7 @@ impl Store {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         expire_previews(&mut tx, &recovery.pool_id, expire_before).await?;
-        let importing: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM user_import_jobs WHERE pool_id = $1 AND status IN ('Pending', 'InProgress', 'Stopping')",
-        )
-        .bind(&recovery.pool_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        if importing > 0 {
+        if import_running(&mut tx, &recovery.pool_id).await? {
             return Ok(Err(RecoveryRefusal::ImportRunning));
         }
         let inserted = sqlx::query(&format!(
@@ -461,16 +454,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let importing: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM user_import_jobs WHERE pool_id = $1 AND status IN ('Pending', 'InProgress', 'Stopping')",
-        )
-        .bind(pool_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        if importing > 0 {
-            return Ok(RestoreOutcome::ImportRunning);
-        }
+        // The claim is the transaction's first statement on SQLite: a transaction that reads
+        // first and then writes can be refused ("database is locked") when another connection
+        // wrote in between, while one that writes first waits for its turn.
         let claimed = sqlx::query(
             "UPDATE point_in_time_recoveries SET status = 'RESTORE_COMPLETED', completed_at = $3 \
              WHERE pool_id = $1 AND restore_id = $2 AND status = 'PREVIEW_GENERATED'",
@@ -482,6 +468,10 @@ impl Store {
         .await?;
         if claimed.rows_affected() != 1 {
             return Ok(RestoreOutcome::NotInPreview);
+        }
+        // Refused here, the claim is rolled back with the transaction.
+        if import_running(&mut tx, pool_id).await? {
+            return Ok(RestoreOutcome::ImportRunning);
         }
         let at: i64 = sqlx::query(
             "SELECT restore_at FROM point_in_time_recoveries WHERE pool_id = $1 AND restore_id = $2",
@@ -579,22 +569,15 @@ impl Store {
         // tokens, devices, codes, links and events go, as with a deleted user. (The journaled
         // rows, memberships and passkeys among them, are already as at the point.)
         let subs_after = changed_user_subs(&mut tx, pool_id, at).await?;
+        let unjournaled: Vec<&str> = crate::user::USER_ROWS
+            .into_iter()
+            .filter(|table| JOURNALED.iter().all(|j| j.table != *table))
+            .collect();
         for (key, sub) in &subs_before {
             if subs_after.get(key) == Some(sub) {
                 continue;
             }
-            for table in crate::user::USER_ROWS
-                .iter()
-                .filter(|table| JOURNALED.iter().all(|j| j.table != **table))
-            {
-                sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
-                ))
-                .bind(pool_id)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            }
+            crate::user::delete_user_rows(&mut tx, &unjournaled, pool_id, key).await?;
         }
         // DescribeUserPool's count, from the users restored.
         sqlx::query("DELETE FROM user_counts WHERE pool_id = $1")
@@ -643,6 +626,21 @@ impl Store {
         }
         Ok(swept)
     }
+}
+
+/// Whether a user import job of the pool is pending or running (no recovery then).
+async fn import_running(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pool_id: &str,
+) -> Result<bool, StoreError> {
+    let running: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM user_import_jobs WHERE pool_id = $1 AND status IN ('Pending', 'InProgress', 'Stopping')",
+    )
+    .bind(pool_id)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("n")?;
+    Ok(running > 0)
 }
 
 /// The `sub` of every user of the pool whose row changed since `at`, by name.

@@ -48,6 +48,25 @@ pub(crate) const USER_ROWS: [&str; 14] = [
     "auth_events",
 ];
 
+/// Deletes a user's rows from `tables` (of [`USER_ROWS`]).
+pub(crate) async fn delete_user_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tables: &[&str],
+    pool_id: &str,
+    key: &str,
+) -> Result<(), StoreError> {
+    for table in tables {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
+        ))
+        .bind(pool_id)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, last_modified_at, sealed_srp, version, mfa, sealed_totp";
 
 /// The sealed form of an SRP verifier: the salt length (one byte), the salt, the verifier.
@@ -467,15 +486,7 @@ impl Store {
     pub async fn delete_user(&self, pool_id: &str, key: &str) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        for table in USER_ROWS {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE pool_id = $1 AND username_key = $2"
-            ))
-            .bind(pool_id)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        }
+        delete_user_rows(&mut tx, &USER_ROWS, pool_id, key).await?;
         let result = sqlx::query("DELETE FROM users WHERE pool_id = $1 AND username_key = $2")
             .bind(pool_id)
             .bind(key)
